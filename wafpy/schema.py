@@ -1,0 +1,130 @@
+"""The WAFv2 API shapes (wafpy/data/wafv2-shapes.json, derived from botocore's service model).
+
+Loaded once per process. `document_shape(kind, origin)` gives the structure a whole document is
+checked against: the Create* request members plus the output-only members of the get-* output
+(ARN, Id, Capacity, LabelNamespace, ...), plus the few CloudFormation-only members when the
+document may come from a template.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+DocumentKind = Literal["WebACL", "RuleGroup", "IPSet", "RegexPatternSet"]
+Origin = Literal["api", "cloudformation", "bare"]
+
+# CloudFormation (AWS::WAFv2::*) members that the API does not have. SearchStringBase64 is the
+# base64 alternative to SearchString; Arn/Id/Capacity/LabelNamespace are the resource's return
+# values, which CloudFormation exports and tools copy into Properties.
+CLOUDFORMATION_EXTRAS: dict[str, dict[str, str]] = {
+    "ByteMatchStatement": {"SearchStringBase64": "SearchStringBase64"},
+    "WebACL": {"Arn": "ResourceArn"},
+    "RuleGroup": {"Arn": "ResourceArn"},
+    "IPSet": {"Arn": "ResourceArn"},
+    "RegexPatternSet": {"Arn": "ResourceArn"},
+}
+# SearchString and SearchStringBase64 are alternatives: required becomes "one of".
+ONE_OF_REQUIRED: dict[str, tuple[str, ...]] = {"ByteMatchStatement": ("SearchString", "SearchStringBase64")}
+
+_EXTRA_SHAPES: dict[str, dict[str, Any]] = {"SearchStringBase64": {"type": "string", "min": 1}}
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    name: str
+    type: str  # structure list map string blob integer long double boolean timestamp
+    members: dict[str, str] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    union: bool = False
+    deprecated: tuple[str, ...] = ()
+    member: str | None = None  # list element shape
+    key: str | None = None  # map key shape
+    value: str | None = None  # map value shape
+    min: int | float | None = None
+    max: int | float | None = None
+    pattern: str | None = None
+    enum: tuple[str, ...] = ()
+    output_only: tuple[str, ...] = ()
+
+    def matches_pattern(self, text: str) -> bool:
+        return self.pattern is None or _compiled(self.pattern).fullmatch(text) is not None
+
+
+@cache
+def _raw() -> dict[str, Any]:
+    text = resources.files("wafpy").joinpath("data/wafv2-shapes.json").read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """Compile a botocore (Java) pattern for Python's `re`.
+
+    AWS applies these as whole-string matches (Java `matches()`), so callers use fullmatch. Java's
+    `\\w`/`\\s`/`\\d` are ASCII-only: compile with re.ASCII. `\\p{L}` / `\\p{Z}` / `\\p{N}` do not
+    exist in `re`; inside a class they become Unicode `\\w` and `\\s`, so that pattern (tags only)
+    is compiled without re.ASCII. DOTALL makes `.*`-style patterns accept multi-line text the way
+    the service does in practice.
+    """
+    if "\\p{" in pattern:
+        text = pattern.replace("\\p{L}", "\\w").replace("\\p{Z}", "\\s").replace("\\p{N}", "")
+        return re.compile(text, re.DOTALL)
+    return re.compile(pattern, re.ASCII | re.DOTALL)
+
+
+@cache
+def shape(name: str) -> Shape:
+    """The shape called `name`; KeyError only for names that are not in the model (a wafpy bug)."""
+    raw = _EXTRA_SHAPES.get(name) or _raw()["shapes"][name]
+    members = dict(raw.get("members", {}))
+    members.update(CLOUDFORMATION_EXTRAS.get(name, {}) if name == "ByteMatchStatement" else {})
+    required = tuple(raw.get("required", ()))
+    if name in ONE_OF_REQUIRED:
+        required = tuple(r for r in required if r not in ONE_OF_REQUIRED[name])
+    return Shape(
+        name=name,
+        type=raw["type"],
+        members=members,
+        required=required,
+        union=bool(raw.get("union")),
+        deprecated=tuple(raw.get("deprecated", ())),
+        member=raw.get("member"),
+        key=raw.get("key"),
+        value=raw.get("value"),
+        min=raw.get("min"),
+        max=raw.get("max"),
+        pattern=raw.get("pattern"),
+        enum=tuple(raw.get("enum", ())),
+    )
+
+
+@cache
+def document_shape(kind: DocumentKind, origin: Origin = "bare") -> Shape:
+    """A whole document: Create* members + get-* output members (+ CloudFormation extras).
+
+    Required members are those both shapes require (Name, VisibilityConfig, ... but not Scope,
+    which get-* output lacks, nor ARN/Id, which a create request or a template lacks).
+    """
+    doc = _raw()["documents"][kind]
+    create, output = shape(doc["create"]), shape(doc["output"])
+    members = {**create.members, **output.members}
+    if origin != "api":
+        members.update(CLOUDFORMATION_EXTRAS.get(kind, {}))
+    required = tuple(r for r in output.required if r in create.required)
+    return Shape(
+        name=kind,
+        type="structure",
+        members=members,
+        required=required,
+        output_only=tuple(doc["output_only"]),
+    )
+
+
+def api_version() -> str:
+    return str(_raw()["api_version"])
