@@ -1,0 +1,557 @@
+"""`Request`: the one normalized view of an HTTP request that every statement inspects.
+
+Two sources produce it: an ASGI scope (the middleware, `Request.from_asgi`) and the `httpRequest`
+object of an AWS WAF log record (`wafpy eval`, conformance files, `Request.from_log`). Everything
+is kept as raw bytes, exactly as WAF would see it: the path is not percent-decoded, the query string
+is not split, header names keep the case they arrived in.
+
+Building the view is cheap (plain slot assignments, about half a microsecond) because the ASGI
+middleware builds one per request. Derived parts (visible headers, a header index, cookies, query
+arguments) are computed the first time a rule needs them and memoized on the instance; a request
+that only meets IP rules never parses a cookie.
+
+The view is immutable by convention: slots are assigned directly (an enforcing ``__setattr__``
+would triple the construction cost). Use `Request.replace` to derive a changed copy.
+
+Text given as ``str`` (keyword constructor, log records) is encoded as **UTF-8**: JSON log records
+are Unicode, and a non-ASCII character in them almost always came from UTF-8 bytes on the wire,
+which is also what a SearchString written as text becomes. `to_http_request` decodes UTF-8 and
+falls back to latin-1 for byte strings that are not UTF-8, so ``from_log(r.to_http_request())``
+round-trips every request that ``from_log`` can build, and never fails on arbitrary bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+__all__ = [
+    "COOKIE_BYTES_LIMIT",
+    "COOKIE_COUNT_LIMIT",
+    "HEADER_BYTES_LIMIT",
+    "HEADER_COUNT_LIMIT",
+    "Request",
+]
+
+# Spec §7.2: WAF sees at most the first 200 headers / 8 KB of header data and the first 200
+# cookies / 8 KB of cookie data. Byte counting is UNSPECIFIED; see `Request.visible_headers`.
+HEADER_COUNT_LIMIT = 200
+HEADER_BYTES_LIMIT = 8192
+COOKIE_COUNT_LIMIT = 200
+COOKIE_BYTES_LIMIT = 8192
+
+Header = tuple[bytes, bytes]
+QueryArg = tuple[bytes, bytes]
+
+_PUBLIC = (
+    "method",
+    "uri",
+    "query",
+    "fragment",
+    "headers",
+    "body",
+    "body_size",
+    "client_ip",
+    "country",
+    "asn",
+    "http_version",
+    "scheme",
+    "host",
+    "ja3",
+    "ja4",
+    "timestamp_ms",
+    "request_id",
+    "body_available",
+)
+
+# RFC 3986 pchar plus "/": characters that may appear unescaped in a path. Used only when an
+# ASGI server gives no raw_path and the decoded path must be re-encoded.
+_PATH_SAFE = "/:@!$&'()*+,;=~"
+
+
+def _b(value: str | bytes) -> bytes:
+    return value.encode("utf-8") if isinstance(value, str) else value
+
+
+def _text(value: bytes) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
+
+
+def _split_cookies(value: bytes, out: list[tuple[bytes, bytes]]) -> None:
+    # Spec §3.5: `;`-separated pairs, surrounding spaces trimmed, first `=` splits, a pair
+    # without `=` is a name with an empty value, values stay encoded.
+    for piece in value.split(b";"):
+        piece = piece.strip(b" \t")
+        if piece:
+            name, _, val = piece.partition(b"=")
+            out.append((name, val))
+
+
+class Request:
+    """A request as AWS WAF sees it; attributes are documented in docs/architecture.md.
+
+    Example::
+
+        Request(method="POST", uri="/login", query="next=%2F", headers=[("Host", "example.com")],
+                body=b'{"user":"bob"}', client_ip="198.51.100.7")
+    """
+
+    __slots__ = (
+        *_PUBLIC,
+        "_cookies",
+        "_cookies_oversize",
+        "_headers_oversize",
+        "_index",
+        "_query_args",
+        "_visible",
+    )
+
+    method: bytes
+    uri: bytes
+    query: bytes | None
+    fragment: bytes | None
+    headers: tuple[Header, ...]
+    body: bytes
+    body_size: int
+    client_ip: str
+    country: str | None
+    asn: int | None
+    http_version: str
+    scheme: str | None
+    host: str | None
+    ja3: str | None
+    ja4: str | None
+    timestamp_ms: int | None
+    request_id: str | None
+    body_available: bool
+
+    _visible: tuple[Header, ...]
+    _headers_oversize: bool
+    _index: dict[bytes, list[bytes]]
+    _cookies: list[tuple[bytes, bytes]]
+    _cookies_oversize: bool
+    _query_args: dict[Hashable, list[QueryArg]]
+
+    def __init__(
+        self,
+        *,
+        method: bytes | str = b"GET",
+        uri: bytes | str = b"/",
+        query: bytes | str | None = None,
+        fragment: bytes | str | None = None,
+        headers: Iterable[tuple[bytes | str, bytes | str]] = (),
+        body: bytes | str = b"",
+        body_size: int | None = None,
+        client_ip: str = "127.0.0.1",
+        country: str | None = None,
+        asn: int | None = None,
+        http_version: str = "HTTP/1.1",
+        scheme: str | None = None,
+        host: str | None = None,
+        ja3: str | None = None,
+        ja4: str | None = None,
+        timestamp_ms: int | None = None,
+        request_id: str | None = None,
+        body_available: bool = True,
+    ) -> None:
+        self.method = _b(method)
+        self.uri = _b(uri)
+        self.query = None if query is None else _b(query)
+        self.fragment = None if fragment is None else _b(fragment)
+        self.headers = _header_tuple(headers)
+        self.body = _b(body)
+        self.body_size = len(self.body) if body_size is None else body_size
+        self.client_ip = client_ip
+        self.country = country
+        self.asn = asn
+        self.http_version = http_version
+        self.scheme = scheme
+        self.host = host
+        self.ja3 = ja3
+        self.ja4 = ja4
+        self.timestamp_ms = timestamp_ms
+        self.request_id = request_id
+        self.body_available = body_available
+
+    # ----------------------------------------------------------------------------------------
+    # Value semantics
+
+    def _public(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in _PUBLIC)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Request):
+            return NotImplemented
+        return self._public() == other._public()
+
+    def __hash__(self) -> int:
+        return hash(self._public())
+
+    def __repr__(self) -> str:
+        query = b"" if self.query is None else b"?" + self.query
+        return (
+            f"Request({self.method.decode('latin-1')} {(self.uri + query).decode('latin-1')!r}, "
+            f"{len(self.headers)} headers, body {self.body_size} B, client {self.client_ip})"
+        )
+
+    def replace(self, **changes: Any) -> Request:
+        """A copy with some public attributes changed (memoized parts are recomputed)."""
+        values = {name: getattr(self, name) for name in _PUBLIC}
+        if "body" in changes and "body_size" not in changes:
+            values["body_size"] = None
+        values.update(changes)
+        return Request(**values)
+
+    # ----------------------------------------------------------------------------------------
+    # Headers
+
+    def _compute_visible(self) -> None:
+        headers = self.headers
+        total = 0
+        cut = len(headers)
+        # Suggested byte count of spec §7.2: name + value + ": " + CRLF per header line. A header
+        # that would cross the limit is not visible at all (§3.3, §7.5: treated as absent).
+        for i, (name, value) in enumerate(headers):
+            total += len(name) + len(value) + 4
+            if total > HEADER_BYTES_LIMIT and cut == len(headers):
+                cut = i
+        cut = min(cut, HEADER_COUNT_LIMIT)
+        self._visible = headers if cut == len(headers) else headers[:cut]
+        self._headers_oversize = len(headers) > HEADER_COUNT_LIMIT or total > HEADER_BYTES_LIMIT
+
+    @property
+    def visible_headers(self) -> tuple[Header, ...]:
+        """The headers WAF can see: the first 200 and within 8,192 bytes (spec §7.2)."""
+        try:
+            return self._visible
+        except AttributeError:
+            self._compute_visible()
+            return self._visible
+
+    @property
+    def headers_oversize(self) -> bool:
+        """True when the request has more than 200 headers or more than 8,192 bytes of them."""
+        try:
+            return self._headers_oversize
+        except AttributeError:
+            self._compute_visible()
+            return self._headers_oversize
+
+    def header_values(self, lower_name: bytes) -> list[bytes]:
+        """Values of every visible header named `lower_name` (ASCII lower case), in order.
+
+        The returned list is shared with the memo: do not modify it.
+        """
+        try:
+            index = self._index
+        except AttributeError:
+            index = {}
+            for name, value in self.visible_headers:
+                key = name.lower()
+                found = index.get(key)
+                if found is None:
+                    index[key] = [value]
+                else:
+                    found.append(value)
+            self._index = index
+        return index.get(lower_name) or []
+
+    # ----------------------------------------------------------------------------------------
+    # Cookies
+
+    def _compute_cookies(self) -> None:
+        pairs: list[tuple[bytes, bytes]] = []
+        # All Cookie header lines, concatenated in order (HTTP/2 sends one per cookie), spec §3.5.
+        for name, value in self.headers:
+            if len(name) == 6 and name.lower() == b"cookie":
+                _split_cookies(value, pairs)
+        # Cookie data = the pairs as "name=value" joined by "; " (spec §7.2 suggestion); only
+        # whole cookies within the first 8,192 bytes and the first 200 cookies are visible.
+        total = 0
+        cut = len(pairs)
+        for i, (name, value) in enumerate(pairs):
+            total += len(name) + len(value) + 1 + (2 if i else 0)
+            if total > COOKIE_BYTES_LIMIT and cut == len(pairs):
+                cut = i
+        cut = min(cut, COOKIE_COUNT_LIMIT)
+        self._cookies_oversize = len(pairs) > COOKIE_COUNT_LIMIT or total > COOKIE_BYTES_LIMIT
+        self._cookies = pairs if cut == len(pairs) else pairs[:cut]
+
+    @property
+    def cookies(self) -> list[tuple[bytes, bytes]]:
+        """Visible `(name, value)` cookies from every Cookie header, values not decoded."""
+        try:
+            return self._cookies
+        except AttributeError:
+            self._compute_cookies()
+            return self._cookies
+
+    @property
+    def cookies_oversize(self) -> bool:
+        """True when there are more than 200 cookies or more than 8,192 bytes of cookie data."""
+        try:
+            return self._cookies_oversize
+        except AttributeError:
+            self._compute_cookies()
+            return self._cookies_oversize
+
+    # ----------------------------------------------------------------------------------------
+    # Query arguments
+
+    def query_args(
+        self, pre_parse: Callable[[bytes], bytes] | None = None, key: Hashable = None
+    ) -> list[QueryArg]:
+        """`(name, value)` query arguments, raw, after the pre-parse chain (spec §3.2, §4.4).
+
+        The chain runs on the raw query string before it is split on `&` (a `;` is not a
+        separator). Each piece splits at its first `=`; a piece without `=` is a name with an
+        empty value; empty pieces are skipped. Results are memoized per `key`, which must
+        identify `pre_parse` (None for no chain). No query string gives an empty list.
+        """
+        try:
+            memo = self._query_args
+        except AttributeError:
+            memo = self._query_args = {}
+        found = memo.get(key)
+        if found is not None:
+            return found
+        args: list[QueryArg] = []
+        query = self.query
+        if query is not None:
+            if pre_parse is not None:
+                query = pre_parse(query)
+            for piece in query.split(b"&"):
+                if piece:
+                    name, _, value = piece.partition(b"=")
+                    args.append((name, value))
+        memo[key] = args
+        return args
+
+    # ----------------------------------------------------------------------------------------
+    # Constructors
+
+    @classmethod
+    def from_log(
+        cls,
+        http_request: Mapping[str, Any],
+        timestamp: int | None = None,
+        *,
+        body_available: bool = True,
+        body_size: int | None = None,
+        ja3: str | None = None,
+        ja4: str | None = None,
+    ) -> Request:
+        """Build from the `httpRequest` object of an AWS WAF log record (spec §9.1).
+
+        Besides the logged fields, the mapping may carry `body` (UTF-8 text) or `bodyBase64`
+        (as conformance cases do) and `ja3Fingerprint` / `ja4Fingerprint` (record-level fields
+        a caller may merge in; the `ja3` / `ja4` keywords take precedence).
+
+        Choices: `args` "" means *no query string* — logs write "" both for a target without `?`
+        and for one ending in `?`, and no query is the common case; likewise `fragment` "" means
+        none. `country` "-" means unknown. A missing body is an empty body that is present
+        (spec §3.6); a log-replay caller whose records carry no body passes
+        ``body_available=False`` so body statements are reported as not evaluable.
+
+        Raises ValueError naming the field when the input is malformed.
+        """
+        if not isinstance(http_request, Mapping):
+            raise ValueError(f"httpRequest must be an object, got {type(http_request).__name__}")
+        get = http_request.get
+        method = _req_str(get("httpMethod"), "httpMethod")
+        uri = _req_str(get("uri"), "uri")
+        client_ip = _req_str(get("clientIp"), "clientIp")
+        args = _opt_str(get("args"), "args")
+        fragment = _opt_str(get("fragment"), "fragment")
+        country = _opt_str(get("country"), "country")
+        version = _opt_str(get("httpVersion"), "httpVersion")
+        headers = _log_headers(get("headers"))
+
+        text_body = get("body")
+        b64_body = get("bodyBase64")
+        if text_body is not None and b64_body is not None:
+            raise ValueError("httpRequest has both body and bodyBase64; give one")
+        if text_body is not None:
+            if not isinstance(text_body, str):
+                raise ValueError(f"httpRequest.body must be a string, got {type(text_body).__name__}")
+            body = text_body.encode("utf-8")
+        elif b64_body is not None:
+            if not isinstance(b64_body, str):
+                raise ValueError(f"httpRequest.bodyBase64 must be a string, got {type(b64_body).__name__}")
+            try:
+                body = base64.b64decode(b64_body, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise ValueError(f"httpRequest.bodyBase64 is not valid base64: {exc}") from None
+        else:
+            body = b""
+        if timestamp is not None and (not isinstance(timestamp, int) or isinstance(timestamp, bool)):
+            raise ValueError(f"timestamp must be an integer, got {type(timestamp).__name__}")
+        if body_size is None:
+            body_size = len(body)
+
+        host = _opt_str(get("host"), "host")
+        if host is None:
+            for name, value in headers:
+                if name.lower() == b"host":
+                    host = _text(value)
+                    break
+        self = cls.__new__(cls)
+        self.method = method.encode("utf-8")
+        self.uri = uri.encode("utf-8")
+        self.query = args.encode("utf-8") if args else None
+        self.fragment = fragment.encode("utf-8") if fragment else None
+        self.headers = headers
+        self.body = body
+        self.body_size = body_size
+        self.client_ip = client_ip
+        self.country = None if country in (None, "", "-") else country
+        self.asn = None
+        self.http_version = version or "HTTP/1.1"
+        self.scheme = _opt_str(get("scheme"), "scheme")
+        self.host = host
+        self.ja3 = ja3 if ja3 is not None else _opt_str(get("ja3Fingerprint"), "ja3Fingerprint")
+        self.ja4 = ja4 if ja4 is not None else _opt_str(get("ja4Fingerprint"), "ja4Fingerprint")
+        self.timestamp_ms = timestamp
+        self.request_id = _opt_str(get("requestId"), "requestId")
+        self.body_available = body_available
+        return self
+
+    @classmethod
+    def from_asgi(
+        cls,
+        scope: Mapping[str, Any],
+        body: bytes = b"",
+        body_size: int | None = None,
+        *,
+        client_ip: str | None = None,
+        country: str | None = None,
+        asn: int | None = None,
+        ja3: str | None = None,
+        ja4: str | None = None,
+        timestamp_ms: int | None = None,
+        request_id: str | None = None,
+    ) -> Request:
+        """Build from an ASGI HTTP scope and the buffered body (spec §11).
+
+        The path is `raw_path` as sent (never the decoded `path`; when a server omits
+        `raw_path`, `path` is percent-encoded again). An ASGI server gives `query_string` b""
+        both for no `?` and for a bare `?`; both become None (no query string). Header names
+        arrive lower-cased from ASGI servers, unlike the client's casing that AWS sees.
+        `client_ip` overrides `scope["client"]`; without either it is "" (unknown).
+        """
+        raw = scope.get("raw_path")
+        if raw is None:
+            raw = quote(scope.get("path", "/"), safe=_PATH_SAFE).encode("ascii")
+        fragment: bytes | None = None
+        # Some servers put the whole target in raw_path; WAF's UriPath stops at `?` and `#`.
+        if b"?" in raw:
+            raw = raw.partition(b"?")[0]
+        if b"#" in raw:
+            raw, _, fragment = raw.partition(b"#")
+        headers = scope.get("headers") or ()
+        # Servers give a list of 2-tuples; the spec allows any 2-item iterables (checked on the
+        # first item only: a server is uniform, and this runs on every request).
+        if type(headers) is not tuple or (headers and type(headers[0]) is not tuple):
+            if headers and type(headers[0]) is tuple:
+                headers = tuple(headers)
+            else:
+                headers = tuple([(bytes(n), bytes(v)) for n, v in headers])
+        host: str | None = None
+        for name, value in headers:
+            if name.lower() == b"host":
+                host = value.decode("latin-1")
+                break
+        if client_ip is None:
+            client = scope.get("client")
+            client_ip = client[0] if client else ""
+        version = scope.get("http_version") or "1.1"
+        self = cls.__new__(cls)
+        self.method = scope["method"].encode("latin-1")
+        self.uri = raw
+        self.query = scope.get("query_string") or None
+        self.fragment = fragment
+        self.headers = headers
+        self.body = body
+        self.body_size = len(body) if body_size is None else body_size
+        self.client_ip = client_ip
+        self.country = country
+        self.asn = asn
+        # AWS logs write HTTP/2.0; ASGI says "2".
+        self.http_version = "HTTP/" + (version if "." in version else version + ".0")
+        self.scheme = scope.get("scheme") or "http"
+        self.host = host
+        self.ja3 = ja3
+        self.ja4 = ja4
+        self.timestamp_ms = timestamp_ms
+        self.request_id = request_id
+        self.body_available = True
+        return self
+
+    def to_http_request(self) -> dict[str, Any]:
+        """The `httpRequest` object of an AWS WAF log record for this request (spec §9.1)."""
+        out: dict[str, Any] = {
+            "clientIp": self.client_ip,
+            "country": self.country or "-",
+            "headers": [{"name": _text(n), "value": _text(v)} for n, v in self.headers],
+            "uri": _text(self.uri),
+            "args": "" if self.query is None else _text(self.query),
+            "httpVersion": self.http_version,
+            "httpMethod": _text(self.method),
+        }
+        if self.request_id is not None:
+            out["requestId"] = self.request_id
+        if self.fragment is not None:
+            out["fragment"] = _text(self.fragment)
+        if self.scheme is not None:
+            out["scheme"] = self.scheme
+        if self.host is not None:
+            out["host"] = self.host
+        return out
+
+
+def _header_tuple(headers: Iterable[tuple[bytes | str, bytes | str]]) -> tuple[Header, ...]:
+    if type(headers) is tuple and all(
+        type(h) is tuple and type(h[0]) is bytes and type(h[1]) is bytes for h in headers
+    ):
+        return headers
+    return tuple((_b(name), _b(value)) for name, value in headers)
+
+
+def _req_str(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        what = "missing" if value is None else f"a {type(value).__name__}, not a string"
+        raise ValueError(f"httpRequest.{field} is {what}")
+    return value
+
+
+def _opt_str(value: Any, field: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError(f"httpRequest.{field} must be a string, got {type(value).__name__}")
+
+
+def _log_headers(value: Any) -> tuple[Header, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ValueError(f"httpRequest.headers must be a list, got {type(value).__name__}")
+    out = []
+    for i, item in enumerate(value):
+        if not isinstance(item, Mapping):
+            raise ValueError(f"httpRequest.headers[{i}] must be an object with name and value")
+        name = item.get("name")
+        val = item.get("value")
+        if not isinstance(name, str):
+            raise ValueError(f"httpRequest.headers[{i}].name must be a string")
+        if val is None:
+            val = ""
+        elif not isinstance(val, str):
+            raise ValueError(f"httpRequest.headers[{i}].value must be a string")
+        out.append((name.encode("utf-8"), val.encode("utf-8")))
+    return tuple(out)
