@@ -1,0 +1,180 @@
+"""Log readers for `wafpy eval`: AWS WAF logs, ALB access logs, sampled requests, request lines.
+
+`read_entries(paths)` is the entry point: it opens files, folders and stdin (plain or gzip),
+detects each file's format, and yields one `LogEntry` per request, reporting unreadable lines
+through `on_error` with their file and line number.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Literal
+
+import orjson
+
+from wafpy.errors import LogFormatError
+from wafpy.logs.alblog import is_alb_line, join_wrapped, parse_alb_line
+from wafpy.logs.jsonl import entry_from_request_line, parse_jsonl_line
+from wafpy.logs.records import ALB_PARTS, ALL_PARTS, LogEntry, LoggedOutcome, LogKind, to_epoch_ms
+from wafpy.logs.sources import iter_lines, iter_sources
+from wafpy.logs.waflog import entry_from_sampled, entry_from_waf_record, parse_waf_line
+
+__all__ = [
+    "ALB_PARTS",
+    "ALL_PARTS",
+    "FORMATS",
+    "LogEntry",
+    "LogFormat",
+    "LogKind",
+    "LoggedOutcome",
+    "iter_lines",
+    "parse_alb_line",
+    "parse_json_line",
+    "parse_jsonl_line",
+    "parse_time",
+    "parse_waf_line",
+    "read_entries",
+    "within",
+]
+
+LogFormat = Literal["auto", "waf", "alb", "jsonl"]
+FORMATS: tuple[LogFormat, ...] = ("auto", "waf", "alb", "jsonl")
+_WAF_KEYS = ("action", "terminatingRuleId", "webaclId")
+
+
+def parse_json_line(raw: bytes, source: str, line: int) -> LogEntry:
+    """A JSON line of any supported shape: AWS WAF record, sampled request, or request line.
+
+    A WAF record has `httpRequest` (and normally `action` / `terminatingRuleId` / `webaclId`);
+    a sampled request has a `Request` object; anything else must be a request line.
+    """
+    try:
+        obj: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise LogFormatError(f"not valid JSON: {exc}", file=source, line=line) from None
+    if isinstance(obj, dict):
+        if "httpRequest" in obj:
+            return entry_from_waf_record(obj, source, line)
+        if isinstance(obj.get("Request"), dict):
+            return entry_from_sampled(obj, source, line)
+    return entry_from_request_line(obj, source, line)
+
+
+def _parse_forced_waf(raw: bytes, source: str, line: int) -> LogEntry:
+    try:
+        obj: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise LogFormatError(f"not valid JSON: {exc}", file=source, line=line) from None
+    if isinstance(obj, dict) and "httpRequest" not in obj and isinstance(obj.get("Request"), dict):
+        return entry_from_sampled(obj, source, line)
+    if isinstance(obj, dict) and "httpRequest" not in obj:
+        raise LogFormatError("not an AWS WAF log record (no httpRequest)", file=source, line=line)
+    return entry_from_waf_record(obj, source, line)
+
+
+Parser = Callable[[bytes, str, int], LogEntry]
+_PARSERS: dict[str, Parser] = {"waf": _parse_forced_waf, "alb": parse_alb_line, "jsonl": parse_jsonl_line}
+
+
+def _detect(raw: bytes) -> Parser | None:
+    """The parser for a file whose first record line is `raw`; None when it looks like nothing."""
+    start = raw.lstrip()[:1]
+    if start in (b"{", b"["):
+        return parse_json_line
+    if is_alb_line(raw):
+        return parse_alb_line
+    return None
+
+
+def _file_entries(
+    source: str, lines: Iterator[tuple[int, bytes]], fmt: LogFormat, report: Callable[[LogFormatError], None]
+) -> Iterator[LogEntry]:
+    parser = _PARSERS.get(fmt)
+    if parser is None:  # auto: decide on the first line that looks like something
+        for number, raw in lines:
+            parser = _detect(raw)
+            if parser is not None:
+                lines = itertools.chain([(number, raw)], lines)
+                break
+            report(
+                LogFormatError(
+                    "not an AWS WAF log record, ALB log entry or request line", file=source, line=number
+                )
+            )
+        else:
+            return
+    if parser is parse_alb_line:
+        lines = join_wrapped(lines)
+    for number, raw in lines:
+        try:
+            entry = parser(raw, source, number)
+        except LogFormatError as exc:
+            report(exc)
+            continue
+        yield entry
+
+
+def read_entries(
+    paths: Sequence[str],
+    *,
+    format: LogFormat = "auto",
+    strict: bool = False,
+    on_error: Callable[[LogFormatError], None] | None = None,
+    since: int | None = None,
+    until: int | None = None,
+    limit: int | None = None,
+) -> Iterator[LogEntry]:
+    """Every request in `paths` (files, folders, `-` for stdin), in file and line order.
+
+    `format` "auto" decides per file from its first record line. A bad line (not JSON, not an
+    object, wrong ALB field count, bad types), a missing file or a broken gzip stream is passed
+    to `on_error` and skipped; with `strict`, or without `on_error`, the first one is raised.
+    `since` (inclusive) / `until` (exclusive) keep entries by `timestamp_ms` (see `within`);
+    `limit` stops after that many entries.
+    """
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+
+    def report(error: LogFormatError) -> None:
+        if strict or on_error is None:
+            raise error
+        on_error(error)
+
+    def entries() -> Iterator[LogEntry]:
+        for source, lines in iter_sources(paths, report):
+            yield from _file_entries(source, lines, format, report)
+
+    selected: Iterator[LogEntry] = entries()
+    if since is not None or until is not None:
+        selected = within(selected, since, until)
+    if limit is not None:
+        selected = itertools.islice(selected, limit)
+    return selected
+
+
+def within(
+    entries: Iterable[LogEntry], since: int | None = None, until: int | None = None
+) -> Iterator[LogEntry]:
+    """Entries with `since <= timestamp_ms < until` (either bound optional, epoch ms).
+
+    An entry without a timestamp cannot be placed in time and is left out when a bound is given.
+    """
+    for entry in entries:
+        ts = entry.timestamp_ms
+        if since is not None and (ts is None or ts < since):
+            continue
+        if until is not None and (ts is None or ts >= until):
+            continue
+        yield entry
+
+
+def parse_time(text: str) -> int:
+    """A `--since` / `--until` value: epoch milliseconds or ISO 8601 (UTC when no offset)."""
+    try:
+        value = to_epoch_ms(text.strip())
+    except ValueError:
+        value = None
+    if value is None:
+        raise ValueError(f"not a time: {text!r} (epoch milliseconds or ISO 8601, e.g. 2024-03-20T10:30:00Z)")
+    return value

@@ -1,0 +1,185 @@
+"""ALB access-log lines (spec §9.2) -> LogEntry.
+
+One compiled regex tokenizes a line: a field is either a double-quoted string (a `"` inside is
+backslash-escaped) or a run of non-spaces; `-` means empty. The 2015 field set (16 fields, up to
+`ssl_protocol`) and the current one (up to 33) are both read; later fields are ignored and
+missing newer fields tolerated. Lines without the leading `type` field (Classic Load Balancer,
+15 fields) are read too.
+
+An ALB log knows little of the request: method, scheme, host, path and query (field 13),
+User-Agent (field 14) and the client address (field 4). `LogEntry.available` says exactly that,
+so statements on other headers, cookies or the body are "not evaluable". Non-UTF-8 bytes are
+replaced (U+FFFD).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+from wafpy.errors import LogFormatError
+from wafpy.logs.records import ALB_PARTS, LogEntry, LoggedOutcome, to_epoch_ms
+
+__all__ = ["is_alb_line", "join_wrapped", "parse_alb_line", "split_alb"]
+
+TYPES = frozenset({"http", "https", "h2", "grpcs", "ws", "wss"})
+MIN_FIELDS = 16  # through ssl_protocol: the 2015 field set
+_TOKEN = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"|(\S+)')
+_ESCAPE = re.compile(r"\\(.)")
+_ALB_START = re.compile(rb"(?:https?|h2|grpcs|wss?) \d{4}-\d\d-\d\dT")
+_ELB_START = re.compile(rb"\d{4}-\d\d-\d\dT\S+ \S+ \S+:\d+ ")
+_DEFAULT_PORT = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
+
+# 0-based field positions in the ALB layout (spec §9.2 numbers minus one).
+_TIME, _CLIENT, _ELB_STATUS, _REQUEST, _AGENT, _TRACE, _CREATED, _ACTIONS = 1, 3, 8, 12, 13, 17, 21, 22
+
+
+def split_alb(text: str) -> list[str]:
+    """The fields of one line, quotes removed and `\\"` unescaped (`-` kept as is)."""
+    out = []
+    for quoted, bare in _TOKEN.findall(text):
+        if bare:
+            out.append(bare)
+        elif "\\" in quoted:
+            out.append(_ESCAPE.sub(r"\1", quoted))
+        else:
+            out.append(quoted)
+    return out
+
+
+def is_alb_line(raw: bytes) -> bool:
+    """Does this line start like an ALB (type + ISO time) or Classic ELB (ISO time) entry?"""
+    return _ALB_START.match(raw) is not None or _ELB_START.match(raw) is not None
+
+
+def join_wrapped(lines: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, bytes]]:
+    """Re-join entries wrapped over several lines (as the ELB user guide prints them).
+
+    A line that does not start an entry continues the previous one only when that one is
+    incomplete on its own (fewer than 16 fields) or is already a join, so a stray line after a
+    complete entry is still reported as bad. Logs written by an ALB have one entry per line and
+    pass through unchanged, tokenized by nobody here.
+    """
+    pending: tuple[int, bytes] | None = None
+    joined = False
+    for number, raw in lines:
+        if pending is not None and not is_alb_line(raw):
+            text = pending[1]
+            if joined or len(split_alb(text.decode("utf-8", "replace"))) < MIN_FIELDS:
+                pending = (pending[0], text.rstrip() + b" " + raw.strip())
+                joined = True
+                continue
+        if pending is not None:
+            yield pending
+        pending, joined = (number, raw), False
+    if pending is not None:
+        yield pending
+
+
+def _split_target(url: str) -> tuple[str | None, str | None, str, str, str | None]:
+    """`scheme://authority/path?query#fragment` -> scheme, authority, path, query, fragment."""
+    scheme = authority = None
+    rest = url
+    if "://" in url:
+        scheme, _, rest = url.partition("://")
+        cut = len(rest)
+        for mark in "/?#":
+            found = rest.find(mark)
+            if 0 <= found < cut:
+                cut = found
+        authority, rest = rest[:cut], rest[cut:]
+    rest, hashmark, fragment = rest.partition("#")
+    path, _, query = rest.partition("?")
+    return scheme, authority, path or "/", query, fragment if hashmark else None
+
+
+def _host_header(authority: str, scheme: str | None) -> str:
+    """The Host header the client sent: the URL authority without userinfo and default port."""
+    host = authority.rpartition("@")[2]
+    if not host.endswith("]"):
+        name, colon, port = host.rpartition(":")
+        if colon and port == _DEFAULT_PORT.get(scheme or ""):
+            host = name
+    return host
+
+
+def parse_alb_line(raw: bytes, source: str, line: int) -> LogEntry:
+    """One ALB (or Classic ELB) access-log line -> LogEntry; LogFormatError when unreadable."""
+    fields = split_alb(raw.decode("utf-8", "replace"))
+    if fields and fields[0] not in TYPES and fields[0][:1].isdigit():
+        fields.insert(0, "")  # Classic ELB: no type field
+    if len(fields) < MIN_FIELDS:
+        raise LogFormatError(
+            f"an ALB log entry has at least {MIN_FIELDS} fields, got {len(fields)}", file=source, line=line
+        )
+
+    def bad(message: str) -> LogFormatError:
+        return LogFormatError(message, file=source, line=line)
+
+    request = fields[_REQUEST]
+    method, _, target = request.partition(" ")
+    target, _, version = target.rpartition(" ")
+    if method in ("", "-") or target in ("", "-"):
+        raise bad(f"the ALB could not parse this request (logged {request!r}); nothing to replay")
+    scheme, authority, path, query, fragment = _split_target(target)
+
+    http: dict[str, object] = {
+        "country": "-",
+        "uri": path,
+        "args": query,
+        "httpMethod": method,
+        "httpVersion": version if version.startswith("HTTP/") else "HTTP/1.1",
+    }
+    parts = set(ALB_PARTS)
+    client = fields[_CLIENT]
+    if client == "-":
+        http["clientIp"] = ""
+        parts.discard("client_ip")
+    else:
+        http["clientIp"] = client.rpartition(":")[0] or client  # IPv6 without brackets: port is last
+    headers = []
+    if authority:
+        host = _host_header(authority, scheme)
+        headers.append({"name": "Host", "value": host})
+        http["host"] = host
+    else:
+        parts.discard("header:host")
+    agent = fields[_AGENT]
+    if agent != "-":
+        headers.append({"name": "User-Agent", "value": agent})
+    http["headers"] = headers
+    if scheme:
+        http["scheme"] = scheme
+    else:
+        parts.discard("scheme")
+    if fragment is not None:
+        http["fragment"] = fragment
+        parts.add("fragment")
+    if len(fields) > _TRACE and fields[_TRACE] != "-":
+        trace = fields[_TRACE]
+        root = trace.partition("Root=")[2].partition(";")[0] if "Root=" in trace else trace
+        http["requestId"] = root
+
+    try:
+        when = fields[_CREATED] if len(fields) > _CREATED and fields[_CREATED] != "-" else fields[_TIME]
+        timestamp = to_epoch_ms(when)
+    except ValueError as exc:
+        raise bad(str(exc)) from None
+    status_text = fields[_ELB_STATUS]
+    if status_text != "-" and not status_text.isdigit():
+        raise bad(f"elb_status_code must be a number, got {status_text!r}")
+    status = int(status_text) if status_text != "-" else None
+    logged = _outcome(fields[_ACTIONS], status) if len(fields) > _ACTIONS else None
+    return LogEntry(http, timestamp, source, line, "alb", False, frozenset(parts), logged, None)
+
+
+def _outcome(actions_executed: str, status: int | None) -> LoggedOutcome:
+    """Ground truth from `actions_executed`: WAF blocked <=> `waf` is the last action."""
+    actions = actions_executed.split(",")
+    if "waf-failed" in actions:
+        return LoggedOutcome(None, status_code=status, excluded=True, note="waf-failed")
+    if actions[-1] == "waf":
+        return LoggedOutcome("BLOCK", status_code=status)
+    if "waf" in actions:
+        return LoggedOutcome("ALLOW", status_code=status)
+    return LoggedOutcome(None, status_code=status, excluded=True, note="WAF not in actions_executed")

@@ -1,0 +1,130 @@
+"""What one log line says: the request as WAF saw it, what the log carries, and what AWS decided.
+
+A `LogEntry` is format-neutral: AWS WAF records, ALB access-log lines, `get-sampled-requests`
+output and wafpy's own request lines all become one. `http_request` is always shaped like the
+`httpRequest` object of an AWS WAF log record (spec §9.1), so `Request.from_log` reads every source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+__all__ = [
+    "ALB_PARTS",
+    "ALL_PARTS",
+    "LogEntry",
+    "LogKind",
+    "LoggedOutcome",
+    "to_epoch_ms",
+]
+
+LogKind = Literal["waf", "alb", "jsonl"]
+
+# Names of request parts a log may or may not carry (`LogEntry.available`). A statement that
+# inspects a part missing from `available` is "not evaluable" for that entry (spec §9.1, §9.2).
+# "headers" means the complete header list (so every single header, header order and cookies);
+# a log that knows only some headers lists them as "header:<lower-case name>" instead.
+ALL_PARTS: frozenset[str] = frozenset(
+    {
+        "method",
+        "uri",
+        "query",
+        "headers",
+        "cookies",
+        "body",
+        "client_ip",
+        "country",
+        "http_version",
+    }
+)
+# Parts that only newer or richer records carry; added to `available` when present:
+# "fragment", "scheme", "host", "ja3", "ja4".
+ALB_PARTS: frozenset[str] = frozenset(
+    {"method", "uri", "query", "header:host", "header:user-agent", "client_ip", "http_version", "scheme"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedOutcome:
+    """What AWS did with the request, as far as the log tells (the ground truth for `--compare`).
+
+    From an AWS WAF record: the final `action` (ALLOW, BLOCK, CAPTCHA, CHALLENGE), the terminating
+    rule and its type, the label names, the rule ids of web-ACL-level non-terminating matches and
+    `responseCodeSent`. From an ALB line (spec §9.2) only "did WAF answer instead of the target":
+    `action` is BLOCK when `actions_executed` ends with `waf` (a CAPTCHA or Challenge answer looks
+    the same there), ALLOW when `waf` ran and the ALB went on, and `status_code` is the ELB status.
+    `excluded` marks entries that must not be compared (a `waf-failed` ALB row, an ALB without
+    WAF), with the reason in `note`.
+    """
+
+    action: str | None
+    terminating_rule_id: str | None = None
+    terminating_rule_type: str | None = None
+    labels: tuple[str, ...] = ()
+    non_terminating_rule_ids: tuple[str, ...] = ()
+    status_code: int | None = None
+    excluded: bool = False
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One request read from a log.
+
+    `http_request` is `httpRequest`-shaped (clientIp, country, headers [{name, value}], uri, args,
+    httpVersion, httpMethod, requestId, optional body/bodyBase64, fragment, scheme, host,
+    ja3Fingerprint/ja4Fingerprint) with unknown values already removed: a REDACTED or hashed
+    header is dropped, a REDACTED uri becomes "" — check `available` before trusting a part.
+    `line` is the 1-based line of `source` where the entry starts. `record` is the original AWS
+    WAF record (None for other kinds) so a replay can write it back out.
+    """
+
+    http_request: dict[str, Any]
+    timestamp_ms: int | None
+    source: str
+    line: int
+    kind: LogKind
+    body_available: bool
+    available: frozenset[str]
+    logged: LoggedOutcome | None = None
+    record: dict[str, Any] | None = None
+
+    def carries(self, part: str) -> bool:
+        """True when the log carries `part` ("uri", "body", "header:user-agent", ...)."""
+        if part in self.available:
+            return True
+        return part.startswith("header:") and "headers" in self.available
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_epoch_ms(value: Any, *, seconds: bool = False) -> int | None:
+    """A log timestamp as epoch milliseconds; None for null, "" and "-".
+
+    Accepts integers and floats (milliseconds, or seconds when `seconds` — the unit of
+    `get-sampled-requests`), digit strings, and ISO 8601 text (`2024-03-20T10:30:00.000Z`; a time
+    without offset is UTC, as AWS writes them). Raises ValueError for anything else.
+    """
+    if value is None or value in ("", "-"):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"timestamp must be a number or ISO 8601 text, got {value!r}")
+    if isinstance(value, int | float):
+        return round(value * 1000) if seconds else int(value)
+    if isinstance(value, str):
+        if value.isdigit():
+            return int(value) * (1000 if seconds else 1)
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"timestamp is not ISO 8601: {value!r}") from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return (when - _EPOCH) // _MS
+    raise ValueError(f"timestamp must be a number or ISO 8601 text, got {type(value).__name__}")
+
+
+_MS = datetime.resolution * 1000

@@ -1,0 +1,212 @@
+"""Opening log inputs: files, folders, stdin; plain or gzip; line streams or whole JSON documents.
+
+Everything streams line by line with bounded memory, with one documented exception: a file
+whose first record is a JSON array (`[ {...}, ... ]`, as some exports write) or a pretty-printed
+JSON object spread over several lines (the AWS documentation examples, `get-sampled-requests`
+output) cannot be split into lines, so such a file is read whole. Those files are small in
+practice; real AWS WAF logs (S3, Firehose, CloudWatch exports) are one record per line.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import sys
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import IO, Any, cast
+
+import orjson
+
+from wafpy.errors import LogFormatError
+
+__all__ = ["STDIN", "ErrorHandler", "iter_files", "iter_lines", "iter_sources", "open_input"]
+
+STDIN = "-"
+_GZIP_MAGIC = b"\x1f\x8b"
+_WS = b" \t\r\n\f\v"
+
+ErrorHandler = Callable[[LogFormatError], None]
+Lines = Iterator[tuple[int, bytes]]
+
+
+def _raise(error: LogFormatError) -> None:
+    raise error
+
+
+def iter_files(paths: Sequence[str], on_error: ErrorHandler = _raise) -> Iterator[str]:
+    """Expand `paths`: files as given, folders recursively in sorted order, `-` for stdin.
+
+    Hidden files and folders (name starting with `.`) inside a folder are skipped, so editor
+    swap files and `.DS_Store` never reach a parser; a hidden file named explicitly is read.
+    A path that does not exist is reported and skipped.
+    """
+    for path in paths:
+        if path == STDIN:
+            yield path
+        elif os.path.isdir(path):
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if not name.startswith("."):
+                        yield os.path.join(root, name)
+        elif os.path.exists(path):
+            yield path
+        else:
+            on_error(LogFormatError("no such file or folder", file=path))
+
+
+def open_input(path: str) -> IO[bytes]:
+    """Open a file (or stdin for `-`) for binary reading, decompressing gzip.
+
+    Compression is detected from the magic bytes, not the name: S3 keys end in `.gz` but
+    downloaded copies are often already inflated, and CloudWatch exports are gzip without it.
+    """
+    raw: IO[bytes] = sys.stdin.buffer if path == STDIN else open(path, "rb")  # noqa: SIM115
+    peek = getattr(raw, "peek", None)
+    head = peek(2)[:2] if peek is not None else b""
+    if head == _GZIP_MAGIC:
+        return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
+    return raw
+
+
+def _physical_lines(source: str, stream: IO[bytes], on_error: ErrorHandler) -> Lines:
+    """Yield (1-based number, line) until the end or a decompression failure.
+
+    A truncated or corrupt gzip member is reported at the line where it broke; the complete
+    lines read before it are kept (a partial last line is not: it cannot be trusted).
+    """
+    number = 0
+    try:
+        for number, line in enumerate(stream, 1):
+            yield number, line
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+        on_error(
+            LogFormatError(f"compressed data broken after line {number}: {exc}", file=source, line=number + 1)
+        )
+
+
+def _looks_like_document(stripped: bytes) -> bool:
+    """A JSON array, or an object that does not end on its first line (pretty-printed)."""
+    if stripped[:1] == b"[":
+        return True
+    if stripped[:1] != b"{":
+        return False
+    try:
+        return not isinstance(orjson.loads(stripped), dict)
+    except orjson.JSONDecodeError:
+        return True
+
+
+def _split_lines(source: str, stream: IO[bytes], on_error: ErrorHandler) -> Lines:
+    """Record lines of one input: blank lines and `#` comments skipped, documents expanded."""
+    lines = _physical_lines(source, stream, on_error)
+    first = True
+    for number, line in lines:
+        stripped = line.strip(_WS)
+        if not stripped or stripped[:1] == b"#":
+            continue
+        if first and _looks_like_document(stripped):
+            yield from _document(source, number, line, lines, on_error)
+            return
+        first = False
+        yield number, line
+
+
+def _document(source: str, start: int, first: bytes, rest: Lines, on_error: ErrorHandler) -> Lines:
+    """Read the rest of the file as JSON (one or more concatenated values) and yield its records.
+
+    Each record is re-serialised to one line so every parser sees the same thing, and numbered
+    with the line where it starts. An array yields its elements; `get-sampled-requests` output
+    yields its `SampledRequests`.
+    """
+    data = first + b"".join(line for _, line in rest)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        on_error(LogFormatError(f"not UTF-8 text: {exc}", file=source, line=start))
+        return
+    decoder = json.JSONDecoder()
+    pos = 0
+    end = len(text)
+
+    def line_at(offset: int) -> int:
+        return start + text.count("\n", 0, offset)
+
+    def skip(offset: int, chars: str = " \t\r\n") -> int:
+        while offset < end and text[offset] in chars:
+            offset += 1
+        return offset
+
+    try:
+        while (pos := skip(pos)) < end:
+            if text[pos] == "[":
+                pos = skip(pos + 1)
+                while pos < end and text[pos] != "]":
+                    value, after = decoder.raw_decode(text, pos)
+                    yield line_at(pos), orjson.dumps(value)
+                    pos = skip(skip(after), " \t\r\n,")
+                if pos >= end:
+                    raise json.JSONDecodeError("unterminated array", text, pos)
+                pos += 1
+                continue
+            value, after = decoder.raw_decode(text, pos)
+            yield from _document_value(value, line_at(pos))
+            pos = after
+    except json.JSONDecodeError as exc:
+        on_error(
+            LogFormatError(
+                f"not valid JSON: {exc.msg} (column {exc.colno})", file=source, line=start + exc.lineno - 1
+            )
+        )
+    except orjson.JSONEncodeError as exc:  # json accepts it, orjson cannot write it
+        on_error(LogFormatError(f"unsupported JSON value: {exc}", file=source, line=line_at(pos)))
+
+
+def _document_value(value: Any, line: int) -> Lines:
+    sampled = value.get("SampledRequests") if isinstance(value, dict) else None
+    if isinstance(sampled, list):
+        for item in sampled:
+            yield line, orjson.dumps(item)
+    else:
+        yield line, orjson.dumps(value)
+
+
+def iter_sources(paths: Sequence[str], on_error: ErrorHandler = _raise) -> Iterator[tuple[str, Lines]]:
+    """For each input: its display name and an iterator of (line number, record line).
+
+    The name is the path as given (`<stdin>` for `-`). Each file is closed once its lines are
+    consumed; an unreadable file is reported and skipped.
+    """
+    for path in iter_files(paths, on_error):
+        name = "<stdin>" if path == STDIN else path
+        try:
+            stream = open_input(path)
+        except OSError as exc:
+            on_error(LogFormatError(f"cannot open: {exc.strerror or exc}", file=name))
+            continue
+        yield name, _closing(stream, _split_lines(name, stream, on_error), path != STDIN)
+
+
+def _closing(stream: IO[bytes], lines: Lines, close: bool) -> Lines:
+    try:
+        yield from lines
+    finally:
+        if close:
+            # GzipFile does not close the file it was given (and forgets it on close).
+            inner = getattr(stream, "fileobj", None)
+            stream.close()
+            if inner is not None:
+                inner.close()
+
+
+def iter_lines(paths: Sequence[str], *, on_error: ErrorHandler = _raise) -> Iterator[tuple[str, int, bytes]]:
+    """(file name, 1-based line number, line) for every record line of every input.
+
+    Blank lines and lines starting with `#` are skipped (their numbers still count). Errors
+    (missing file, broken gzip, bad JSON document) go to `on_error`, which raises by default.
+    """
+    for name, lines in iter_sources(paths, on_error):
+        for number, line in lines:
+            yield name, number, line
