@@ -1,19 +1,20 @@
 """Extract the WAFv2 document shapes from botocore's service model into wafpy/data/wafv2-shapes.json.
 
-Run `python tools/extract_shapes.py` after upgrading botocore; the output is committed and shipped
-in the wheel so wafpy needs no botocore at run time. Only shapes reachable from the four Create*
-requests and the four get-* output shapes are kept, with the facts the validator uses: type,
-members, required, min/max, pattern, enum, and a `union` flag. botocore does not mark unions in
-this model, so the "exactly one of" structures are listed here by hand (the API reference says
-so for each of them).
+Run `python tools/extract_shapes.py [--botocore DIR]` after upgrading botocore; the output is
+committed and shipped in the wheel so wafpy needs no botocore at run time. Only shapes reachable
+from the four Create* requests and the four get-* output shapes are kept, with the facts the
+validator uses: type, members, required, min/max, pattern, enum, and a `union` flag. botocore
+does not mark unions in this model, so the "exactly one of" structures are listed here by hand
+(the API reference says so for each of them).
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import os
-import sys
+import re
 from pathlib import Path
 from typing import Any
 
@@ -44,15 +45,21 @@ KEEP = ("type", "min", "max", "pattern", "enum")
 OUT = Path(__file__).resolve().parents[1] / "wafpy" / "data" / "wafv2-shapes.json"
 
 
-def load_model() -> tuple[dict[str, Any], str]:
-    import botocore
+def load_model(botocore_dir: Path | None = None) -> tuple[dict[str, Any], str]:
+    """The wafv2 model of the installed botocore, or of an unpacked botocore wheel at `botocore_dir`."""
+    if botocore_dir is None:
+        import botocore
 
-    base = Path(os.path.dirname(botocore.__file__)) / "data" / "wafv2" / "2019-07-29"
+        botocore_dir, version = Path(os.path.dirname(botocore.__file__)), botocore.__version__
+    else:
+        found = re.search(r"__version__ = '([^']+)'", (botocore_dir / "__init__.py").read_text())
+        version = found.group(1) if found else "unknown"
+    base = botocore_dir / "data" / "wafv2" / "2019-07-29"
     for name in ("service-2.json", "service-2.json.gz"):
         path = base / name
         if path.exists():
             raw = gzip.decompress(path.read_bytes()) if name.endswith(".gz") else path.read_bytes()
-            return json.loads(raw), botocore.__version__
+            return json.loads(raw), version
     raise SystemExit("botocore has no wafv2 2019-07-29 model")
 
 
@@ -90,8 +97,8 @@ def reachable(shapes: dict[str, Any], roots: list[str]) -> list[str]:
     return sorted(seen)
 
 
-def extract() -> dict[str, Any]:
-    model, version = load_model()
+def extract(botocore_dir: Path | None = None) -> dict[str, Any]:
+    model, version = load_model(botocore_dir)
     shapes = model["shapes"]
     names = reachable(shapes, [s for pair in ROOTS.values() for s in pair])
     out_shapes = {n: compact(n, shapes[n]) for n in names}
@@ -119,9 +126,14 @@ def extract() -> dict[str, Any]:
 
 
 def main() -> int:
-    data = extract()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--botocore", type=Path,
+                        help="an unpacked botocore package folder (default: the installed one)")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    data = extract(args.botocore)
     text = json.dumps(data, indent=1, sort_keys=False) + "\n"
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else OUT
+    target: Path = args.out
     target.write_text(text, encoding="utf-8")
     print(f"{target.name}: {len(data['shapes'])} shapes")
     return 0

@@ -1,0 +1,150 @@
+"""Rules AWS enforces that the API shapes cannot express.
+
+Pure functions: each takes already-shaped values and returns the reasons it rejects them (empty
+when fine). `wafpy.build` calls them while it walks a document, so every finding carries the
+JSON path, line and column of the value it is about. Spec sections are cited per rule.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import re
+from collections.abc import Iterable
+
+__all__ = [
+    "GROUP_STATEMENTS",
+    "MAX_STATEMENT_DEPTH",
+    "NESTABLE_STATEMENTS",
+    "RESERVED_LABEL_WORDS",
+    "SUPPORTED_RESPONSE_CODES",
+    "check_cidr",
+    "check_header_names",
+    "check_label",
+    "check_regex_pattern",
+    "decode_search_string",
+    "duplicates",
+]
+
+# §2: statements that may only be the top-level statement of a rule.
+GROUP_STATEMENTS = frozenset({"RuleGroupReferenceStatement", "ManagedRuleGroupStatement"})
+TOP_ONLY_STATEMENTS = GROUP_STATEMENTS | {"RateBasedStatement"}
+NESTABLE_STATEMENTS = frozenset({
+    "ByteMatchStatement", "RegexMatchStatement", "RegexPatternSetReferenceStatement",
+    "SqliMatchStatement", "XssMatchStatement", "SizeConstraintStatement", "GeoMatchStatement",
+    "IPSetReferenceStatement", "LabelMatchStatement", "AsnMatchStatement", "AndStatement",
+    "OrStatement", "NotStatement",
+})
+# §2: AWS leaves nesting depth unspecified; 20 protects the evaluator's stack.
+MAX_STATEMENT_DEPTH = 20
+
+# §6.7: codes a custom Block response may use (the API range 200-599 is wider).
+SUPPORTED_RESPONSE_CODES = frozenset({
+    200, 201, 202, 204, 206, 300, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404, 405, 408, 409,
+    411, 412, 413, 414, 415, 416, 421, 429, 500, 501, 502, 503, 504, 505,
+})
+
+# §6.4 label syntax.
+RESERVED_LABEL_WORDS = frozenset({
+    "awswaf", "aws", "waf", "rulegroup", "webacl", "regexpatternset", "ipset", "managed",
+})
+MAX_LABEL_COMPONENT = 128
+MAX_LABEL_NAMESPACES = 5
+
+MAX_SEARCH_STRING = 200  # bytes after decoding (§1.6)
+_WORD_BYTES = re.compile(rb"[A-Za-z0-9_]+\Z")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}\Z")
+
+
+def duplicates(values: Iterable[object]) -> list[int]:
+    """Indexes of values already seen earlier in the sequence."""
+    seen: set[object] = set()
+    out = []
+    for i, v in enumerate(values):
+        if v in seen:
+            out.append(i)
+        seen.add(v)
+    return out
+
+
+def decode_search_string(text: str, *, base64_encoded: bool) -> tuple[bytes | None, str | None]:
+    """(bytes, None) or (None, reason). `base64_encoded`: API output / SearchStringBase64."""
+    if base64_encoded:
+        compact = "".join(text.split())
+        if not _BASE64.match(compact) or len(compact) % 4:
+            return None, "is not valid base64 (get-* output prints SearchString base64-encoded; load " \
+                         "CloudFormation or plain-text documents with search_string='text')"
+        try:
+            data = base64.b64decode(compact, validate=True)
+        except (binascii.Error, ValueError):
+            return None, "is not valid base64"
+    else:
+        data = text.encode("utf-8")
+    if not data:
+        return None, "is empty"
+    if len(data) > MAX_SEARCH_STRING:
+        return None, f"is {len(data)} bytes after decoding; AWS allows at most {MAX_SEARCH_STRING}"
+    return data, None
+
+
+def contains_word_problem(data: bytes) -> str | None:
+    if not _WORD_BYTES.match(data):
+        return "a CONTAINS_WORD search string may only hold word characters (A-Z, a-z, 0-9, _)"
+    return None
+
+
+def check_label(name: str, *, namespace: bool = False) -> str | None:
+    """Reason a rule label (or, with `namespace`, a label namespace ending in ':') is invalid."""
+    body = name[:-1] if namespace and name.endswith(":") else name
+    parts = body.split(":")
+    if any(p == "" for p in parts):
+        return "label components may not be empty (no leading, trailing or doubled ':')"
+    for part in parts:
+        if len(part) > MAX_LABEL_COMPONENT:
+            return f"label component {part[:20]!r}... is longer than {MAX_LABEL_COMPONENT} characters"
+        if part in RESERVED_LABEL_WORDS:
+            return f"label component {part!r} is a reserved word ({', '.join(sorted(RESERVED_LABEL_WORDS))})"
+    namespaces = len(parts) if namespace else len(parts) - 1
+    if namespaces > MAX_LABEL_NAMESPACES:
+        return f"a label may have at most {MAX_LABEL_NAMESPACES} namespaces before the name, got {namespaces}"
+    return None
+
+
+def check_header_names(names: list[str], *, response: bool) -> list[tuple[int, str]]:
+    """(index, reason) for custom header lists: no duplicates, no Content-Type in responses (§1.3)."""
+    out = []
+    lowered = [n.lower() for n in names]
+    for i in duplicates(lowered):
+        out.append((i, f"duplicate header name {names[i]!r}"))
+    if response:
+        for i, n in enumerate(lowered):
+            if n == "content-type":
+                out.append((i, "Content-Type cannot be set as a custom response header; it comes from "
+                               "the CustomResponseBody's ContentType"))
+    return sorted(out)
+
+
+def check_cidr(text: str, version: str) -> tuple[str | None, str | None]:
+    """(masked network, None) or (None, reason) for one IP set entry (§1.5)."""
+    if "/" not in text:
+        return None, "an IP set address needs a prefix length (e.g. 192.0.2.44/32)"
+    try:
+        net = ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        return None, "is not a valid CIDR"
+    want = 4 if version == "IPV4" else 6
+    if net.version != want:
+        return None, f"is an IPv{net.version} address in an {version} set"
+    if net.prefixlen == 0:
+        return None, "a /0 prefix is not allowed"
+    return str(net), None
+
+
+def check_regex_pattern(pattern: str) -> str | None:
+    """Why AWS rejects the regex, through `wafpy.regex.check_regex` (None when it accepts it)."""
+    try:
+        from wafpy.regex import check_regex
+    except ImportError:  # the regex dialect module is optional at this layer
+        return None
+    return check_regex(pattern)
