@@ -22,13 +22,10 @@ class Span:
     path: str
 
 
-def _span() -> Any:
-    return field(default=None, kw_only=True, compare=False, repr=False)
-
-
 @dataclass(frozen=True, slots=True)
 class Node:
-    span: Span | None = _span()
+    # Keyword-only so subclasses can declare required fields after it.
+    span: Span | None = field(default=None, kw_only=True, compare=False, repr=False)
 
 
 # --------------------------------------------------------------------------------------------

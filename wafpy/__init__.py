@@ -1,0 +1,52 @@
+"""wafpy: evaluate AWS WAF (WAFv2) web ACLs exactly as AWS does, outside AWS.
+
+    acl = wafpy.load_web_acl("webacl.json", resources=["ipset.json"])
+    decision = acl.evaluate(wafpy.Request.from_log(http_request))
+    decision.action, decision.terminating_rule_id, decision.labels
+"""
+
+from __future__ import annotations
+
+from wafpy.decision import Decision, MatchDetail, RuleTrace
+from wafpy.errors import (
+    LogFormatError,
+    NotAvailableError,
+    ResourceError,
+    RulesetError,
+    RulesetErrors,
+    WafpyError,
+)
+from wafpy.ratelimit import MemoryRateCounter, RateCounter
+from wafpy.request import Request
+from wafpy.services import Services, TokenCheck
+from wafpy.webacl import WebACL, load_web_acl
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Decision",
+    "LogFormatError",
+    "MatchDetail",
+    "MemoryRateCounter",
+    "NotAvailableError",
+    "RateCounter",
+    "Request",
+    "ResourceError",
+    "RuleTrace",
+    "RulesetError",
+    "RulesetErrors",
+    "Services",
+    "TokenCheck",
+    "WafpyError",
+    "WebACL",
+    "__version__",
+    "load_rule_group",
+    "load_web_acl",
+]
+
+
+def load_rule_group(*args: object, **kwargs: object) -> object:
+    """Load and validate a rule group document (same conventions as `load_web_acl`)."""
+    from wafpy.loader import load_rule_group_model
+
+    return load_rule_group_model(*args, **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,121 @@
+"""What the engine decided for one request, and why.
+
+A `Decision` is the single result shape: the middleware turns it into a response (or lets the
+request through), `wafpy eval` turns it into an AWS WAF log record (`to_log_record`) and a report,
+and `wafpy explain` prints its `trace`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wafpy.request import Request
+
+ALLOW = "ALLOW"
+BLOCK = "BLOCK"
+COUNT = "COUNT"
+CAPTCHA = "CAPTCHA"
+CHALLENGE = "CHALLENGE"
+
+# Rule results in a trace.
+MATCH = "MATCH"
+NO_MATCH = "NO_MATCH"
+NOT_APPLIED = "NOT_APPLIED"  # a forwarded-IP header was absent: AWS does not apply the rule at all
+NOT_REACHED = "NOT_REACHED"
+
+
+@dataclass(frozen=True, slots=True)
+class MatchDetail:
+    """Why one statement matched: which part of the request, after which transformations, what matched.
+
+    `statement` is the AWS statement name (`ByteMatchStatement`); `location` the component
+    (`URI`, `QUERY_STRING`, `HEADER`, `BODY`, ...); `field_name` the header / argument / cookie /
+    JSON pointer when the component has names; `value` the transformed element that was tested;
+    `matched` the matched text, CIDR, label, country or size comparison.
+    """
+
+    statement: str
+    path: str
+    location: str | None = None
+    field_name: str | None = None
+    value: bytes | None = None
+    matched: str | None = None
+    condition_type: str | None = None  # SQL_INJECTION / XSS, for terminatingRuleMatchDetails
+    sensitivity_level: str | None = None
+    matched_data: tuple[str, ...] = ()  # the detector's tokens, for the log's matchedData
+
+    def to_log(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "conditionType": self.condition_type,
+            "location": self.location or "UNKNOWN",
+            "matchedData": list(self.matched_data)
+            if self.matched_data
+            else ([self.matched] if self.matched is not None else []),
+        }
+        if self.sensitivity_level:
+            entry["sensitivityLevel"] = self.sensitivity_level
+        if self.field_name:
+            entry["matchedFieldName"] = self.field_name
+        return entry
+
+
+@dataclass(frozen=True, slots=True)
+class RuleTrace:
+    """One rule as evaluated: its result, the action applied and the details of a match."""
+
+    rule: str
+    priority: int
+    result: str  # MATCH | NO_MATCH | NOT_APPLIED
+    action: str | None = None  # action applied when it matched (after overrides)
+    overridden_action: str | None = None  # configured action when an override replaced it
+    group: str | None = None  # rule group id when the rule is inside a group
+    details: tuple[MatchDetail, ...] = ()
+    labels_added: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Decision:
+    """The outcome of evaluating one request against a web ACL."""
+
+    action: str
+    terminating_rule_id: str
+    terminating_rule_type: str
+    labels: tuple[str, ...] = ()
+    non_terminating_matching_rules: tuple[str, ...] = ()
+    response_code: int | None = None
+    response_headers: tuple[tuple[str, str], ...] = ()
+    response_body: bytes = b""
+    inserted_request_headers: tuple[tuple[str, str], ...] = ()
+    trace: tuple[RuleTrace, ...] = ()
+    terminating_rule_match_details: tuple[MatchDetail, ...] = ()
+    # Fields kept to write the AWS WAF log record.
+    log_non_terminating: tuple[dict[str, Any], ...] = ()
+    rule_group_list: tuple[dict[str, Any], ...] = ()
+    rate_based_rule_list: tuple[dict[str, Any], ...] = ()
+    custom_response: bool = False
+    captcha_response: dict[str, Any] | None = None
+    challenge_response: dict[str, Any] | None = None
+    oversize_fields: tuple[str, ...] = ()
+    not_evaluable: tuple[str, ...] = ()  # statements that needed data the source lacks (log replay)
+    web_acl_arn: str = ""
+    request: Request | None = field(default=None, repr=False)
+
+    @property
+    def terminated(self) -> bool:
+        return self.terminating_rule_id != "Default_Action"
+
+    def to_log_record(
+        self,
+        *,
+        http_source_name: str = "ALB",
+        http_source_id: str = "-",
+        timestamp_ms: int | None = None,
+    ) -> dict[str, Any]:
+        """The decision as an AWS WAF log record (format version 1, spec section 9.1)."""
+        from wafpy.logrecord import decision_to_log_record
+
+        return decision_to_log_record(
+            self, http_source_name=http_source_name, http_source_id=http_source_id, timestamp_ms=timestamp_ms
+        )

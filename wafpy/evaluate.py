@@ -1,0 +1,273 @@
+"""The priority loop (spec 6.1-6.10): rules in order, actions, labels, Count, overrides, default action."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from wafpy import ast
+from wafpy.compile import CompiledACL, CompiledGroup, CompiledRule
+from wafpy.context import EvalContext, NotApplied
+from wafpy.decision import (
+    ALLOW,
+    BLOCK,
+    CAPTCHA,
+    CHALLENGE,
+    COUNT,
+    MATCH,
+    NO_MATCH,
+    NOT_APPLIED,
+    Decision,
+    MatchDetail,
+    RuleTrace,
+)
+from wafpy.request import Request
+from wafpy.responses import Response, block_response, captcha_response, challenge_response
+from wafpy.services import Services
+
+ACTION_NAMES = {"Allow": ALLOW, "Block": BLOCK, "Count": COUNT, "Captcha": CAPTCHA, "Challenge": CHALLENGE}
+HEADER_PREFIX = "x-amzn-waf-"
+
+
+@dataclass(slots=True)
+class _Terminal:
+    action: str
+    rule: CompiledRule
+    response: Response | None
+    custom: bool
+    details: tuple[MatchDetail, ...]
+
+
+@dataclass(slots=True)
+class _State:
+    staged: dict[str, tuple[str, str]] = field(default_factory=dict)  # lower name -> (name, value)
+    non_terminating: list[dict[str, Any]] = field(default_factory=list)
+    non_terminating_names: list[str] = field(default_factory=list)
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    rates: list[dict[str, Any]] = field(default_factory=list)
+    trace: list[RuleTrace] = field(default_factory=list)
+    captcha: dict[str, Any] | None = None
+    challenge: dict[str, Any] | None = None
+
+
+def _stage(state: _State, headers: tuple[ast.CustomHeader, ...]) -> None:
+    # The same name from several rules: the last matching rule wins (spec 6.6).
+    for h in headers:
+        name = HEADER_PREFIX + h.name
+        state.staged[name.lower()] = (name, h.value)
+
+
+def _match_entry(
+    rule: CompiledRule, action: str, overridden: str | None, details: tuple[MatchDetail, ...]
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {"ruleId": rule.name, "action": action}
+    if overridden is not None:
+        entry["overriddenAction"] = overridden
+    entry["ruleMatchDetails"] = [d.to_log() for d in details if d.condition_type]
+    return entry
+
+
+def _run_rule(
+    rule: CompiledRule,
+    ctx: EvalContext,
+    state: _State,
+    group: CompiledGroup | None,
+    group_entry: dict[str, Any] | None,
+) -> _Terminal | None:
+    assert rule.matcher is not None
+    ctx.details = []
+    ctx.pending_labels = []
+    try:
+        matched = rule.matcher(ctx)
+        result = MATCH if matched else NO_MATCH
+    except NotApplied:
+        matched, result = False, NOT_APPLIED
+        ctx.pending_labels = []
+    # Labels land after the whole rule, so the rule never sees its own (spec 6.4).
+    for label in ctx.pending_labels:
+        ctx.add_label(label)
+    group_id = group.group_id if group is not None else None
+    if not matched:
+        state.trace.append(RuleTrace(rule.name, rule.priority, result, group=group_id))
+        return None
+
+    details = tuple(ctx.details)
+    action = rule.action
+    assert action is not None
+    overridden: str | None = None
+    bodies = rule.bodies
+    excluded = False
+    if group is not None:
+        override = group.overrides.get(rule.name)
+        if override is not None:
+            if override.kind != action.kind:
+                overridden = ACTION_NAMES[action.kind]
+            action, bodies = override, group.override_bodies
+        elif rule.name in group.excluded:
+            excluded = True
+            overridden = ACTION_NAMES[action.kind]
+            action = ast.Action("Count")
+    for label in rule.labels:
+        ctx.add_label(label)
+    if rule.kind == "RATE_BASED":
+        entry = ctx.memo.pop("rate_entry", None)
+        if entry is not None:
+            state.rates.append({"rateBasedRuleId": rule.path, "rateBasedRuleName": rule.name, **entry})
+    name = ACTION_NAMES[action.kind]
+    state.trace.append(
+        RuleTrace(rule.name, rule.priority, MATCH, name, overridden, group_id, details, rule.labels)
+    )
+
+    def record_non_terminating(entry: dict[str, Any]) -> None:
+        if group_entry is not None:
+            group_entry["nonTerminatingMatchingRules"].append(entry)
+            if excluded:
+                excluded_list = group_entry["excludedRules"] or []
+                excluded_list.append({"exclusionType": "EXCLUDED_AS_COUNT", "ruleId": rule.name})
+                group_entry["excludedRules"] = excluded_list
+        else:
+            state.non_terminating.append(entry)
+            state.non_terminating_names.append(rule.name)
+
+    if name == COUNT:
+        _stage(state, action.insert_headers)
+        record_non_terminating(_match_entry(rule, COUNT, overridden, details))
+        return None
+    if name == ALLOW:
+        _stage(state, action.insert_headers)
+        return _Terminal(ALLOW, rule, None, False, details)
+    if name == BLOCK:
+        response, custom = block_response(action, bodies)
+        return _Terminal(BLOCK, rule, response, custom, details)
+
+    immunity = rule.captcha_immunity if name == CAPTCHA else rule.challenge_immunity
+    check = ctx.services.token_validator(ctx.request, name, immunity, ctx.now_ms)
+    key = "captchaResponse" if name == CAPTCHA else "challengeResponse"
+    if check.valid:
+        # A valid token makes Captcha / Challenge behave like Count (spec 6.8).
+        _stage(state, action.insert_headers)
+        info = {"responseCode": 0, "solveTimestamp": check.solve_timestamp}
+        entry = _match_entry(rule, name, overridden, details)
+        entry[key] = info
+        record_non_terminating(entry)
+        _set_token_response(state, name, info)
+        return None
+    accept = ctx.request.header_values(b"accept")
+    response = captcha_response(accept) if name == CAPTCHA else challenge_response(accept)
+    _set_token_response(
+        state, name, {"responseCode": response[0], "solveTimestamp": 0, "failureReason": check.failure_reason}
+    )
+    return _Terminal(name, rule, response, False, details)
+
+
+def _set_token_response(state: _State, name: str, info: dict[str, Any]) -> None:
+    if name == CAPTCHA:
+        state.captcha = info
+    else:
+        state.challenge = info
+
+
+def _run_group(rule: CompiledRule, ctx: EvalContext, state: _State) -> _Terminal | None:
+    group = rule.group
+    assert group is not None
+    entry: dict[str, Any] = {
+        "ruleGroupId": group.group_id,
+        "terminatingRule": None,
+        "nonTerminatingMatchingRules": [],
+        "excludedRules": None,
+        "customerConfig": None,
+    }
+    state.groups.append(entry)
+    if group.scope_down is not None:
+        ctx.details = []
+        try:
+            in_scope = group.scope_down(ctx)
+        except NotApplied:
+            in_scope = False
+        if not in_scope:
+            # Outside the scope-down the group does not match at all: no inner rule runs (spec 2.13).
+            state.trace.append(RuleTrace(rule.name, rule.priority, NO_MATCH))
+            return None
+    for inner in group.rules:
+        terminal = _run_rule(inner, ctx, state, group, entry)
+        if terminal is None:
+            continue
+        entry["terminatingRule"] = {
+            "ruleId": inner.name,
+            "action": terminal.action,
+            "ruleMatchDetails": [d.to_log() for d in terminal.details if d.condition_type],
+        }
+        if rule.override_count:
+            # OverrideAction Count: the group's terminating result becomes a Count at the web ACL
+            # level; no response, and the rules of the group after it are not evaluated (spec 6.5).
+            state.trace.append(RuleTrace(rule.name, rule.priority, MATCH, COUNT, terminal.action))
+            return None
+        return _Terminal(terminal.action, rule, terminal.response, terminal.custom, terminal.details)
+    return None
+
+
+def evaluate(
+    acl: CompiledACL, request: Request, services: Services, *, now_ms: int | None = None
+) -> Decision:
+    if now_ms is None:
+        now_ms = request.timestamp_ms if request.timestamp_ms is not None else services.clock_ms()
+    ctx = EvalContext(request, services, now_ms)
+    state = _State()
+    terminal: _Terminal | None = None
+    for rule in acl.rules:
+        terminal = (
+            _run_group(rule, ctx, state)
+            if rule.group is not None
+            else _run_rule(rule, ctx, state, None, None)
+        )
+        if terminal is not None:
+            break
+    return _finish(acl, ctx, state, terminal)
+
+
+def _finish(acl: CompiledACL, ctx: EvalContext, state: _State, terminal: _Terminal | None) -> Decision:
+    model = acl.model
+    response: Response | None
+    if terminal is None:
+        default = model.default_action
+        rule_id, rule_type = "Default_Action", "REGULAR"
+        details: tuple[MatchDetail, ...] = ()
+        if default.kind == "Allow":
+            _stage(state, default.insert_headers)
+            action, response, custom = ALLOW, None, False
+        else:
+            action = BLOCK
+            response, custom = block_response(default, model.custom_response_bodies)
+    else:
+        action, response, custom, details = (
+            terminal.action,
+            terminal.response,
+            terminal.custom,
+            terminal.details,
+        )
+        rule_id, rule_type = terminal.rule.name, terminal.rule.kind
+    inserted = tuple(state.staged.values()) if action == ALLOW else ()
+    code, headers, body = response if response is not None else (None, (), b"")
+    return Decision(
+        action=action,
+        terminating_rule_id=rule_id,
+        terminating_rule_type=rule_type,
+        labels=tuple(ctx.labels),
+        non_terminating_matching_rules=tuple(state.non_terminating_names),
+        response_code=code,
+        response_headers=headers,
+        response_body=body,
+        inserted_request_headers=inserted,
+        trace=tuple(state.trace),
+        terminating_rule_match_details=tuple(d for d in details if d.condition_type),
+        log_non_terminating=tuple(state.non_terminating),
+        rule_group_list=tuple(state.groups),
+        rate_based_rule_list=tuple(state.rates),
+        custom_response=custom,
+        captcha_response=state.captcha,
+        challenge_response=state.challenge,
+        oversize_fields=tuple(ctx.oversize),
+        not_evaluable=tuple(dict.fromkeys(ctx.not_evaluable)),
+        web_acl_arn=model.arn,
+        request=ctx.request,
+    )

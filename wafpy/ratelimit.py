@@ -1,0 +1,53 @@
+"""Rate counters for rate-based rules (spec 2.11).
+
+AWS estimates rates every few seconds; wafpy follows the spec's deterministic emulation: every
+counted request is kept with its timestamp, and the rule limits a key while the number of counted
+requests in `(now - window, now]` exceeds the limit. The counter is an interface so a shared store
+(Redis) can replace the in-memory one for multi-process deployments.
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_right
+from collections import deque
+from typing import Protocol
+
+
+class RateCounter(Protocol):
+    def hit(self, rule_id: str, key: tuple[str, ...], now_ms: int, window_s: int) -> int:
+        """Count one request for `key` at `now_ms`; return the count in the window including it."""
+        ...
+
+
+class MemoryRateCounter:
+    """Exact sliding-window counts in this process (what the middleware and `wafpy eval` use by default).
+
+    Timestamps may arrive slightly out of order in replayed logs; the count treats them by value.
+    """
+
+    def __init__(self) -> None:
+        self._hits: dict[tuple[str, tuple[str, ...]], deque[int]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, rule_id: str, key: tuple[str, ...], now_ms: int, window_s: int) -> int:
+        start = now_ms - window_s * 1000
+        with self._lock:
+            times = self._hits.get((rule_id, key))
+            if times is None:
+                times = self._hits[(rule_id, key)] = deque()
+            if times and times[-1] > now_ms:
+                # Out-of-order timestamp (log replay): insert in place to keep the deque sorted.
+                ordered = list(times)
+                ordered.insert(bisect_right(ordered, now_ms), now_ms)
+                times.clear()
+                times.extend(ordered)
+            else:
+                times.append(now_ms)
+            while times and times[0] <= start:
+                times.popleft()
+            return sum(1 for t in times if t <= now_ms) if times[-1] > now_ms else len(times)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._hits.clear()

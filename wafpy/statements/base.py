@@ -1,0 +1,37 @@
+"""What every statement builder receives: where it is compiled and how to compile children."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wafpy import ast
+    from wafpy.context import Matcher
+    from wafpy.detectors import Detector
+
+
+@dataclass(slots=True)
+class Flags:
+    """Facts about the whole ACL gathered while compiling (shared by every CompileContext)."""
+
+    needs_body: bool = False
+    has_geo: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CompileContext:
+    label_prefix: str  # prefix of the web ACL or rule group where the statement is defined
+    body_limit: int
+    path: str  # JSON path of the statement, for explanations
+    rule_uid: str  # stable id of the rule use, for rate counters
+    compile_statement: Callable[[ast.Statement, CompileContext], Matcher]
+    detector: Detector
+    flags: Flags = field(default_factory=Flags)
+
+    def at(self, suffix: str) -> CompileContext:
+        return replace(self, path=f"{self.path}.{suffix}" if self.path else suffix)
+
+    def child(self, statement: ast.Statement, suffix: str) -> Matcher:
+        return self.compile_statement(statement, self.at(suffix))

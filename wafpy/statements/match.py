@@ -1,0 +1,186 @@
+"""Statements that inspect a request component: ByteMatch, RegexMatch, RegexPatternSetReference,
+SqliMatch, XssMatch and SizeConstraint.
+
+Each compiles to one closure over a shared field extractor and transformation chain, so ten
+rules reading `URL_DECODE, LOWERCASE` of the query string cost one decode per request.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+
+from wafpy import ast
+from wafpy.context import EvalContext, Matcher
+from wafpy.decision import MatchDetail
+from wafpy.fields import extractor
+from wafpy.regex import compile_regex, compile_regex_set
+from wafpy.statements.base import CompileContext
+from wafpy.transforms import chain
+
+# A test returns the matched text (for the explanation and the log), a detector's tokens, or None.
+Test = Callable[[bytes], bytes | tuple[str, ...] | None]
+
+_WORD = b"A-Za-z0-9_"
+
+
+def _byte_test(constraint: str, search: bytes) -> Test:
+    if constraint == "EXACTLY":
+        return lambda v: search if v == search else None
+    if constraint == "STARTS_WITH":
+        return lambda v: search if v.startswith(search) else None
+    if constraint == "ENDS_WITH":
+        return lambda v: search if v.endswith(search) else None
+    if constraint == "CONTAINS":
+        return lambda v: search if search in v else None
+    if constraint == "CONTAINS_WORD":
+        # Every occurrence is tried: `xBadBot BadBot` contains the word BadBot (spec 5.1).
+        word = re.compile(b"(?<![" + _WORD + b"])" + re.escape(search) + b"(?![" + _WORD + b"])")
+        return lambda v: search if search in v and word.search(v) is not None else None
+    raise ValueError(f"unknown PositionalConstraint {constraint}")
+
+
+_SIZE_OPS: dict[str, Callable[[int, int], bool]] = {
+    "EQ": operator.eq,
+    "NE": operator.ne,
+    "LE": operator.le,
+    "LT": operator.lt,
+    "GE": operator.ge,
+    "GT": operator.gt,
+}
+
+
+def _size_test(op_name: str, size: int) -> Test:
+    op = _SIZE_OPS[op_name]
+
+    def test(v: bytes) -> bytes | None:
+        return f"size {len(v)} {op_name} {size}".encode() if op(len(v), size) else None
+
+    return test
+
+
+def _field_matcher(
+    statement_name: str,
+    field: ast.FieldToMatch,
+    transformations: ast.Transformations,
+    pre_parse: ast.Transformations,
+    cc: CompileContext,
+    test: Test,
+    *,
+    condition: str | None = None,
+    sensitivity: str | None = None,
+) -> Matcher:
+    ex = extractor(field, tuple(t.type for t in pre_parse), cc.body_limit)
+    chain_types = tuple(t.type for t in transformations if t.type != "NONE")
+    transform = chain(chain_types) if chain_types else None
+    path = cc.path
+    reads_body = isinstance(field, (ast.Body, ast.JsonBody))
+    if reads_body:
+        cc.flags.needs_body = True
+
+    def match(ctx: EvalContext) -> bool:
+        if reads_body and not ctx.request.body_available:
+            # A log record carries no body: AWS's answer cannot be known (spec 9.1 replay notes).
+            ctx.not_evaluable.append(path)
+            return False
+        forced, elements, names, location = ctx.values(ex, chain_types, transform)
+        if forced is not None:
+            if forced:
+                ctx.details.append(
+                    MatchDetail(statement_name, path, location, matched="(fallback or oversize)")
+                )
+            return forced
+        for i, value in enumerate(elements):
+            hit = test(value)
+            if hit is not None:
+                name = names[i].decode("latin-1") if names else None
+                tokens = hit if isinstance(hit, tuple) else ()
+                text = ", ".join(tokens) if tokens else hit.decode("utf-8", "replace")  # type: ignore[union-attr]
+                ctx.details.append(
+                    MatchDetail(statement_name, path, location, name, value, text, condition, sensitivity, tokens)
+                )
+                return True
+        return False
+
+    return match
+
+
+def byte_match(s: ast.ByteMatch, cc: CompileContext) -> Matcher:
+    test = _byte_test(s.positional_constraint, s.search_string)
+    return _field_matcher(
+        "ByteMatchStatement", s.field_to_match, s.text_transformations, s.pre_parse_transformations, cc, test
+    )
+
+
+def regex_match(s: ast.RegexMatch, cc: CompileContext) -> Matcher:
+    return _field_matcher(
+        "RegexMatchStatement",
+        s.field_to_match,
+        s.text_transformations,
+        s.pre_parse_transformations,
+        cc,
+        compile_regex(s.regex_string),
+    )
+
+
+def regex_pattern_set(s: ast.RegexPatternSetReference, cc: CompileContext) -> Matcher:
+    if s.pattern_set is None:
+        raise ValueError(f"regex pattern set {s.arn} was not resolved")
+    return _field_matcher(
+        "RegexPatternSetReferenceStatement",
+        s.field_to_match,
+        s.text_transformations,
+        s.pre_parse_transformations,
+        cc,
+        compile_regex_set(s.pattern_set.patterns),
+    )
+
+
+def size_constraint(s: ast.SizeConstraint, cc: CompileContext) -> Matcher:
+    return _field_matcher(
+        "SizeConstraintStatement",
+        s.field_to_match,
+        s.text_transformations,
+        s.pre_parse_transformations,
+        cc,
+        _size_test(s.comparison_operator, s.size),
+    )
+
+
+def sqli_match(s: ast.SqliMatch, cc: CompileContext) -> Matcher:
+    sensitivity = s.sensitivity_level
+    detect = cc.detector.sqli
+
+    def test(v: bytes) -> tuple[str, ...] | None:
+        found = detect(v, sensitivity)
+        return found.matched if found is not None else None
+
+    return _field_matcher(
+        "SqliMatchStatement",
+        s.field_to_match,
+        s.text_transformations,
+        s.pre_parse_transformations,
+        cc,
+        test,
+        condition="SQL_INJECTION",
+        sensitivity=sensitivity,
+    )
+
+
+def xss_match(s: ast.XssMatch, cc: CompileContext) -> Matcher:
+    detect = cc.detector.xss
+
+    def test(v: bytes) -> tuple[str, ...] | None:
+        found = detect(v)
+        return found.matched if found is not None else None
+
+    return _field_matcher(
+        "XssMatchStatement",
+        s.field_to_match,
+        s.text_transformations,
+        s.pre_parse_transformations,
+        cc,
+        test,
+        condition="XSS",
+    )

@@ -1,0 +1,85 @@
+"""`WebACL`: a loaded, validated and compiled web ACL, ready to evaluate requests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from os import PathLike
+from typing import Any, Literal
+
+from wafpy import ast
+from wafpy.compile import CompiledACL, compile_acl
+from wafpy.decision import Decision
+from wafpy.detectors import Detector
+from wafpy.evaluate import evaluate
+from wafpy.request import Request
+from wafpy.services import Services
+
+
+class WebACL:
+    """A web ACL compiled once; `evaluate` decides a request exactly as AWS WAF would.
+
+    The compiled rules are immutable and shared; per-request state lives in each evaluation.
+    Rate-based counts, IP databases and token checks come from `services`.
+    """
+
+    def __init__(
+        self, model: ast.WebACL, *, detector: Detector | None = None, services: Services | None = None
+    ) -> None:
+        self.model = model
+        self.services = services or Services()
+        self._compiled: CompiledACL = compile_acl(model, detector=detector)
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def arn(self) -> str:
+        return self.model.arn
+
+    @property
+    def needs_body(self) -> bool:
+        """Whether any rule inspects the body (the middleware reads it only then)."""
+        return self._compiled.needs_body
+
+    @property
+    def body_inspection_limit(self) -> int:
+        return self.model.body_inspection_limit
+
+    @property
+    def rule_names(self) -> tuple[str, ...]:
+        return tuple(rule.name for rule in self._compiled.rules)
+
+    def evaluate(self, request: Request, *, now_ms: int | None = None) -> Decision:
+        """Decide `request`; `now_ms` (else the request's timestamp, else the clock) drives rate rules."""
+        return evaluate(self._compiled, request, self.services, now_ms=now_ms)
+
+    def __repr__(self) -> str:
+        return f"<WebACL {self.name!r}: {len(self._compiled.rules)} rules>"
+
+
+def load_web_acl(
+    source: str | bytes | PathLike[str] | Mapping[str, Any],
+    *,
+    resources: Mapping[str, Any] | Sequence[str | PathLike[str]] | None = None,
+    account: str | None = None,
+    search_string: Literal["auto", "base64", "text"] = "auto",
+    resolver: Any = None,
+    detector: Detector | None = None,
+    services: Services | None = None,
+) -> WebACL:
+    """Load, validate and compile a web ACL.
+
+    `source` is a path, JSON text, bytes or a parsed dict, in any of the shapes AWS produces: a bare
+    `WebACL`, `aws wafv2 get-web-acl` output, or a CloudFormation template / resource.
+    `resources` maps ARN -> IP set / regex pattern set / rule group document, or lists files of
+    `get-*` outputs or CloudFormation templates. `search_string` says how `ByteMatchStatement`
+    search strings are written: "base64" (API output), "text" (CloudFormation) or "auto".
+    Raises `RulesetErrors` listing every problem; a bad document never half-loads.
+    """
+    from wafpy.loader import load_web_acl_model
+
+    model = load_web_acl_model(
+        source, resources=resources, account=account, search_string=search_string, resolver=resolver
+    )
+    return WebACL(model, detector=detector, services=services)
