@@ -143,7 +143,10 @@ def read_entries(
 
     def entries() -> Iterator[LogEntry]:
         for source, lines in iter_sources(paths, report):
-            yield from _file_entries(source, lines, format, report)
+            try:
+                yield from _file_entries(source, lines, format, report)
+            finally:
+                lines.close()  # closes the file now, also when a bad line is raised
 
     selected: Iterator[LogEntry] = entries()
     if since is not None or until is not None:

@@ -14,7 +14,7 @@ import json
 import os
 import sys
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import IO, Any, cast
 
 import orjson
@@ -173,11 +173,13 @@ def _document_value(value: Any, line: int) -> Lines:
         yield line, orjson.dumps(value)
 
 
-def iter_sources(paths: Sequence[str], on_error: ErrorHandler = _raise) -> Iterator[tuple[str, Lines]]:
+def iter_sources(
+    paths: Sequence[str], on_error: ErrorHandler = _raise
+) -> Iterator[tuple[str, Generator[tuple[int, bytes], None, None]]]:
     """For each input: its display name and an iterator of (line number, record line).
 
     The name is the path as given (`<stdin>` for `-`). Each file is closed once its lines are
-    consumed; an unreadable file is reported and skipped.
+    consumed or the iterator closed; an unreadable file is reported and skipped.
     """
     for path in iter_files(paths, on_error):
         name = "<stdin>" if path == STDIN else path
@@ -189,7 +191,7 @@ def iter_sources(paths: Sequence[str], on_error: ErrorHandler = _raise) -> Itera
         yield name, _closing(stream, _split_lines(name, stream, on_error), path != STDIN)
 
 
-def _closing(stream: IO[bytes], lines: Lines, close: bool) -> Lines:
+def _closing(stream: IO[bytes], lines: Lines, close: bool) -> Generator[tuple[int, bytes], None, None]:
     try:
         yield from lines
     finally:
