@@ -32,7 +32,6 @@ from wafpy.semantics import (
     GROUP_STATEMENTS,
     MAX_STATEMENT_DEPTH,
     TOP_ONLY_STATEMENTS,
-    check_label,
     check_regex_pattern,
     contains_word_problem,
     decode_search_string,
@@ -153,8 +152,8 @@ def _match_statement(kind: str, inner: JObject, spath: str, ctx: Context, s: ast
                 span=s,
             )
         case "RegexPatternSetReferenceStatement":
-            arn = text(inner, "ARN")
-            pset = _resolve(ctx, "regex_pattern_set", arn, join_path(spath, "ARN"), inner.get("ARN"))
+            arn = _arn(inner)
+            pset = _resolve(ctx, "regex_pattern_set", arn, *_arn_at(inner, spath))
             assert pset is None or isinstance(pset, ast.RegexPatternSet)
             return ast.RegexPatternSetReference(
                 arn=arn,
@@ -206,6 +205,15 @@ def _search_string(inner: JObject, spath: str, ctx: Context, constraint: str) ->
     return data
 
 
+def _arn(inner: JObject) -> str:
+    return text(inner, "Arn") if inner.get("ARN") is None else text(inner, "ARN")
+
+
+def _arn_at(inner: JObject, spath: str) -> tuple[str, JValue | None]:
+    key = "Arn" if inner.get("ARN") is None else "ARN"
+    return join_path(spath, key), inner.get(key)
+
+
 def _regex(pattern: str, path: str, at: JValue | None, ctx: Context) -> None:
     reason = check_regex_pattern(pattern)
     if reason:
@@ -234,7 +242,7 @@ def _resolve(ctx: Context, method: str, arn: str, path: str, at: JValue | None) 
 
 
 def _ip_set_reference(inner: JObject, spath: str, ctx: Context, s: ast.Span) -> ast.IPSetReference:
-    arn = text(inner, "ARN")
+    arn = _arn(inner)
     fwd = None
     node = inner.get("IPSetForwardedIPConfig")
     if node is not None:
@@ -245,7 +253,7 @@ def _ip_set_reference(inner: JObject, spath: str, ctx: Context, s: ast.Span) -> 
             position=text(f, "Position"),
             span=span(f, join_path(spath, "IPSetForwardedIPConfig")),
         )
-    ipset = _resolve(ctx, "ip_set", arn, join_path(spath, "ARN"), inner.get("ARN"))
+    ipset = _resolve(ctx, "ip_set", arn, *_arn_at(inner, spath))
     assert ipset is None or isinstance(ipset, ast.IPSet)
     return ast.IPSetReference(arn=arn, forwarded_ip_config=fwd, ip_set=ipset, span=s)
 
@@ -309,16 +317,14 @@ def _rate_key(node: JValue, path: str, ctx: Context) -> ast.RateKey:
     inner = obj(value)
     kpath = join_path(path, kind)
     namespace = opt_text(inner, "Namespace") if kind == "LabelNamespace" else None
-    if namespace is not None:
-        if not namespace.endswith(":"):
-            ctx.error(
-                "a LabelNamespace key must end with ':'",
-                join_path(kpath, "Namespace"),
-                inner.get("Namespace"),
-                value=namespace,
-            )
-        elif reason := check_label(namespace, namespace=True):
-            ctx.error(reason, join_path(kpath, "Namespace"), inner.get("Namespace"), value=namespace)
+    if namespace is not None and not namespace.endswith(":"):
+        # A namespace key may be fully qualified (awswaf:clientip:geo:...), so reserved words are fine.
+        ctx.error(
+            "a LabelNamespace key must end with ':'",
+            join_path(kpath, "Namespace"),
+            inner.get("Namespace"),
+            value=namespace,
+        )
     return ast.RateKey(
         kind=kind,
         name=opt_text(inner, "Name"),
@@ -346,9 +352,9 @@ def _overrides(
 
 
 def _rule_group_reference(inner: JObject, spath: str, ctx: Context) -> ast.RuleGroupReference:
-    arn = text(inner, "ARN")
+    arn = _arn(inner)
     excluded, overrides = _overrides(inner, spath, ctx)
-    group = _resolve(ctx, "rule_group", arn, join_path(spath, "ARN"), inner.get("ARN"))
+    group = _resolve(ctx, "rule_group", arn, *_arn_at(inner, spath))
     assert group is None or isinstance(group, ast.RuleGroup)
     if group is not None:
         # §2.14: naming a rule the group does not have is an API error for customer rule groups.

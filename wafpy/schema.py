@@ -23,13 +23,23 @@ Origin = Literal["api", "cloudformation", "bare"]
 # values, which CloudFormation exports and tools copy into Properties.
 CLOUDFORMATION_EXTRAS: dict[str, dict[str, str]] = {
     "ByteMatchStatement": {"SearchStringBase64": "SearchStringBase64"},
+    # CloudFormation spells the reference statements' ARN member "Arn".
+    "IPSetReferenceStatement": {"Arn": "ResourceArn"},
+    "RegexPatternSetReferenceStatement": {"Arn": "ResourceArn"},
+    "RuleGroupReferenceStatement": {"Arn": "ResourceArn"},
     "WebACL": {"Arn": "ResourceArn"},
     "RuleGroup": {"Arn": "ResourceArn"},
     "IPSet": {"Arn": "ResourceArn"},
     "RegexPatternSet": {"Arn": "ResourceArn"},
 }
-# SearchString and SearchStringBase64 are alternatives: required becomes "one of".
-ONE_OF_REQUIRED: dict[str, tuple[str, ...]] = {"ByteMatchStatement": ("SearchString", "SearchStringBase64")}
+# API member and its CloudFormation alternative: exactly one of the two is required.
+ONE_OF_REQUIRED: dict[str, tuple[str, str]] = {
+    "ByteMatchStatement": ("SearchString", "SearchStringBase64"),
+    "IPSetReferenceStatement": ("ARN", "Arn"),
+    "RegexPatternSetReferenceStatement": ("ARN", "Arn"),
+    "RuleGroupReferenceStatement": ("ARN", "Arn"),
+}
+_DOCUMENT_KINDS = ("WebACL", "RuleGroup", "IPSet", "RegexPatternSet")
 
 _EXTRA_SHAPES: dict[str, dict[str, Any]] = {"SearchStringBase64": {"type": "string", "min": 1}}
 
@@ -50,6 +60,7 @@ class Shape:
     pattern: str | None = None
     enum: tuple[str, ...] = ()
     output_only: tuple[str, ...] = ()
+    cloudformation_only: tuple[str, ...] = ()
 
     def matches_pattern(self, text: str) -> bool:
         return self.pattern is None or _compiled(self.pattern).fullmatch(text) is not None
@@ -83,7 +94,8 @@ def shape(name: str) -> Shape:
     """The shape called `name`; KeyError only for names that are not in the model (a wafpy bug)."""
     raw = _EXTRA_SHAPES.get(name) or _raw()["shapes"][name]
     members = dict(raw.get("members", {}))
-    members.update(CLOUDFORMATION_EXTRAS.get(name, {}) if name == "ByteMatchStatement" else {})
+    if name not in _DOCUMENT_KINDS:  # statements: the walker refuses these in get-* output
+        members.update(CLOUDFORMATION_EXTRAS.get(name, {}))
     required = tuple(raw.get("required", ()))
     if name in ONE_OF_REQUIRED:
         required = tuple(r for r in required if r not in ONE_OF_REQUIRED[name])
@@ -101,6 +113,7 @@ def shape(name: str) -> Shape:
         max=raw.get("max"),
         pattern=raw.get("pattern"),
         enum=tuple(raw.get("enum", ())),
+        cloudformation_only=tuple(CLOUDFORMATION_EXTRAS.get(name, {})) if name not in _DOCUMENT_KINDS else (),
     )
 
 

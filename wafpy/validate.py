@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from wafpy.errors import RulesetError
 from wafpy.jsontree import JSON_TYPE_NAMES, JArray, JBool, JNull, JNumber, JObject, JString, JValue
-from wafpy.schema import DocumentKind, Origin, Shape, document_shape, shape
+from wafpy.schema import ONE_OF_REQUIRED, DocumentKind, Origin, Shape, document_shape, shape
 
 __all__ = ["join_path", "validate_document", "validate_value"]
 
@@ -54,21 +54,45 @@ class _Walker:
     source: str | None
     errors: list[RulesetError] = field(default_factory=list)
 
-    def error(self, message: str, path: str, at: JValue | None, *, value: object = None,
-              expected: str | None = None, line: int | None = None, column: int | None = None) -> None:
+    def error(
+        self,
+        message: str,
+        path: str,
+        at: JValue | None,
+        *,
+        value: object = None,
+        expected: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
         if at is not None and line is None:
             line, column = at.line, at.column
-        self.errors.append(RulesetError(message, json_path=path, line=line, column=column, value=value,
-                                        expected=expected, source=self.source))
+        self.errors.append(
+            RulesetError(
+                message,
+                json_path=path,
+                line=line,
+                column=column,
+                value=value,
+                expected=expected,
+                source=self.source,
+            )
+        )
 
     def type_error(self, want: str, path: str, node: JValue) -> None:
         got = JSON_TYPE_NAMES[type(node)]
-        if isinstance(node, JObject) and len(node.members) == 1 and (
-            node.members[0].key.startswith("Fn::") or node.members[0].key in _INTRINSICS
+        if (
+            isinstance(node, JObject)
+            and len(node.members) == 1
+            and (node.members[0].key.startswith("Fn::") or node.members[0].key in _INTRINSICS)
         ):
-            self.error(f"CloudFormation intrinsic {node.members[0].key} cannot be evaluated; resolve "
-                       "the template (parameters, conditions) before loading", path, node,
-                       expected=want)
+            self.error(
+                f"CloudFormation intrinsic {node.members[0].key} cannot be evaluated; resolve "
+                "the template (parameters, conditions) before loading",
+                path,
+                node,
+                expected=want,
+            )
             return
         shown = None if isinstance(node, (JObject, JArray)) else _plain(node)
         self.error(f"wrong type: expected {want}, got {got}", path, node, value=shown, expected=want)
@@ -114,9 +138,15 @@ class _Walker:
             if target is None:
                 self.unknown(m.key, sh, mpath, m.key_line, m.key_column)
                 continue
-            if m.key == "SearchStringBase64" and self.origin == "api":
-                self.error("SearchStringBase64 is a CloudFormation member; get-* output carries the "
-                           "base64 text in SearchString", mpath, None, line=m.key_line, column=m.key_column)
+            if m.key in sh.cloudformation_only and self.origin == "api":
+                api = ONE_OF_REQUIRED[sh.name][0]
+                self.error(
+                    f"{m.key} is a CloudFormation member; get-* output uses {api}",
+                    mpath,
+                    None,
+                    line=m.key_line,
+                    column=m.key_column,
+                )
                 continue
             present.append(m.key)
             if m.key in sh.output_only:
@@ -125,21 +155,35 @@ class _Walker:
                 self.walk(m.value, shape(target), mpath, depth + 1)
         for req in sh.required:
             if req not in seen:
-                self.error(f"missing required member {req!r} in {sh.name}", path, node,
-                           expected=f"members {', '.join(sh.required)}")
-        if sh.name == "ByteMatchStatement" and not seen & {"SearchString", "SearchStringBase64"}:
-            self.error("missing required member 'SearchString' in ByteMatchStatement", path, node,
-                       expected="SearchString" + ("" if self.origin == "api" else " or SearchStringBase64"))
-        if sh.name == "ByteMatchStatement" and {"SearchString", "SearchStringBase64"} <= seen:
-            self.error("SearchString and SearchStringBase64 are alternatives; give only one", path, node)
+                self.error(
+                    f"missing required member {req!r} in {sh.name}",
+                    path,
+                    node,
+                    expected=f"members {', '.join(sh.required)}",
+                )
+        pair = ONE_OF_REQUIRED.get(sh.name)
+        if pair is not None and not seen & set(pair):
+            self.error(
+                f"missing required member {pair[0]!r} in {sh.name}",
+                path,
+                node,
+                expected=pair[0] + ("" if self.origin == "api" else f" (or CloudFormation's {pair[1]})"),
+            )
+        elif pair is not None and set(pair) <= seen:
+            self.error(f"{pair[0]} and {pair[1]} are alternatives; give only one", path, node)
         if sh.union and len(present) != 1:
             options = [k for k in valid if k not in sh.deprecated]
             if not present and not (seen - set(present)):
-                self.error(f"{sh.name} needs exactly one member", path, node,
-                           expected=_expected_list(options))
+                self.error(
+                    f"{sh.name} needs exactly one member", path, node, expected=_expected_list(options)
+                )
             elif len(present) > 1:
-                self.error(f"{sh.name} takes exactly one member, got {len(present)}: {', '.join(present)}",
-                           path, node, expected=_expected_list(options))
+                self.error(
+                    f"{sh.name} takes exactly one member, got {len(present)}: {', '.join(present)}",
+                    path,
+                    node,
+                    expected=_expected_list(options),
+                )
 
     def output_member(self, node: JValue, sh: Shape, path: str, depth: int) -> None:
         # Output-only members (ARN, Id, LabelNamespace, Capacity, ...) are AWS's to set: documents
@@ -155,16 +199,28 @@ class _Walker:
             self.walk(node, sh, path, depth + 1)
 
     def unknown(self, key: str, sh: Shape, path: str, line: int | None, column: int | None) -> None:
-        valid = tuple(k for k in sh.members if k != "SearchStringBase64" or self.origin != "api")
+        valid = tuple(k for k in sh.members if k not in sh.cloudformation_only or self.origin != "api")
         if sh.name in ("RuleAction", "DefaultAction") and key == "Monetize":
-            self.error("Monetize is a CloudFront-only action; it is not available for an Application Load "
-                       "Balancer web ACL", path, None, line=line, column=column,
-                       expected=_expected_list(valid))
+            self.error(
+                "Monetize is a CloudFront-only action; it is not available for an Application Load "
+                "Balancer web ACL",
+                path,
+                None,
+                line=line,
+                column=column,
+                expected=_expected_list(valid),
+            )
             return
         guess = _closest(key, valid)
         hint = f"; did you mean {guess!r}?" if guess else ""
-        self.error(f"unknown member {key!r} in {sh.name}{hint}", path, None, line=line, column=column,
-                   expected=_expected_list(valid, limit=30))
+        self.error(
+            f"unknown member {key!r} in {sh.name}{hint}",
+            path,
+            None,
+            line=line,
+            column=column,
+            expected=_expected_list(valid, limit=30),
+        )
 
     def list_(self, node: JValue, sh: Shape, path: str, depth: int) -> None:
         if not isinstance(node, JArray):
@@ -172,11 +228,19 @@ class _Walker:
             return
         n = len(node.items)
         if sh.min is not None and n < sh.min:
-            self.error(f"{sh.name} needs at least {int(sh.min)} item{'s' if sh.min != 1 else ''}, got {n}",
-                       path, node, expected=f"at least {int(sh.min)}")
+            self.error(
+                f"{sh.name} needs at least {int(sh.min)} item{'s' if sh.min != 1 else ''}, got {n}",
+                path,
+                node,
+                expected=f"at least {int(sh.min)}",
+            )
         if sh.max is not None and n > sh.max:
-            self.error(f"{sh.name} takes at most {int(sh.max)} items, got {n}", path, node,
-                       expected=f"at most {int(sh.max)}")
+            self.error(
+                f"{sh.name} takes at most {int(sh.max)} items, got {n}",
+                path,
+                node,
+                expected=f"at most {int(sh.max)}",
+            )
         assert sh.member is not None
         element = shape(sh.member)
         for i, item in enumerate(node.items):
@@ -188,8 +252,12 @@ class _Walker:
             return
         n = len(node.members)
         if sh.min is not None and n < sh.min:
-            self.error(f"{sh.name} needs at least {int(sh.min)} entr{'ies' if sh.min != 1 else 'y'}",
-                       path, node, expected=f"at least {int(sh.min)}")
+            self.error(
+                f"{sh.name} needs at least {int(sh.min)} entr{'ies' if sh.min != 1 else 'y'}",
+                path,
+                node,
+                expected=f"at least {int(sh.min)}",
+            )
         if sh.max is not None and n > sh.max:
             self.error(f"{sh.name} takes at most {int(sh.max)} entries, got {n}", path, node)
         assert sh.key is not None and sh.value is not None
@@ -212,22 +280,42 @@ class _Walker:
             if text not in sh.enum:
                 guess = _closest(text, sh.enum)
                 hint = f"; did you mean {guess!r}?" if guess else ""
-                self.error(f"invalid {sh.name} {what}{hint}", path, node, value=text,
-                           expected=_expected_list(sh.enum))
+                self.error(
+                    f"invalid {sh.name} {what}{hint}",
+                    path,
+                    node,
+                    value=text,
+                    expected=_expected_list(sh.enum),
+                )
             return
         if sh.type == "blob":
             return  # decoded and measured by the builder (base64 or text, 200 bytes)
         if sh.name == "EntityDescription" and text == "":
             return  # get-* output prints an unset description as ""
         if sh.min is not None and len(text) < sh.min:
-            self.error(f"{sh.name} {what} is too short ({len(text)} characters)", path, node, value=text,
-                       expected=f"at least {int(sh.min)} characters")
+            self.error(
+                f"{sh.name} {what} is too short ({len(text)} characters)",
+                path,
+                node,
+                value=text,
+                expected=f"at least {int(sh.min)} characters",
+            )
         elif sh.max is not None and len(text) > sh.max:
-            self.error(f"{sh.name} {what} is too long ({len(text)} characters)", path, node, value=text,
-                       expected=f"at most {int(sh.max)} characters")
+            self.error(
+                f"{sh.name} {what} is too long ({len(text)} characters)",
+                path,
+                node,
+                value=text,
+                expected=f"at most {int(sh.max)} characters",
+            )
         elif not sh.matches_pattern(text):
-            self.error(f"{sh.name} {what} does not match the pattern AWS requires", path, node, value=text,
-                       expected=f"text matching {sh.pattern}")
+            self.error(
+                f"{sh.name} {what} does not match the pattern AWS requires",
+                path,
+                node,
+                value=text,
+                expected=f"text matching {sh.pattern}",
+            )
 
     def number(self, node: JValue, sh: Shape, path: str, *, integral: bool) -> None:
         if not isinstance(node, JNumber):
@@ -251,16 +339,18 @@ def _plain(node: JValue) -> object:
     return None
 
 
-def validate_value(value: JValue, shape_name: str, *, path: str = "", origin: Origin = "bare",
-                   source: str | None = None) -> list[RulesetError]:
+def validate_value(
+    value: JValue, shape_name: str, *, path: str = "", origin: Origin = "bare", source: str | None = None
+) -> list[RulesetError]:
     """Every shape problem of `value` checked as `shape_name` (e.g. "Statement"), located under `path`."""
     walker = _Walker(origin, source)
     walker.walk(value, shape(shape_name), path, 0)
     return walker.errors
 
 
-def validate_document(value: JValue, kind: DocumentKind, *, origin: Origin = "bare", path: str = "",
-                      source: str | None = None) -> list[RulesetError]:
+def validate_document(
+    value: JValue, kind: DocumentKind, *, origin: Origin = "bare", path: str = "", source: str | None = None
+) -> list[RulesetError]:
     """Every shape problem of a whole WebACL / RuleGroup / IPSet / RegexPatternSet object."""
     walker = _Walker(origin, source)
     walker.walk(value, document_shape(kind, origin), path, 0)
