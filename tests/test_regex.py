@@ -153,7 +153,7 @@ MATCHING = [
     (r"a{,3}", b"a{,3}", b"a{,3}"),  # not a quantifier in PCRE: literal text
     (r"[\1]", b"x\x01", b"\x01"),  # octal inside a class
     (r"\101\60", b"xA0", b"A0"),
-    (r"(a)\12", b"a\n", b"a\n"),  # one group only: \12 is octal (newline)  # octal outside a class when there are not that many groups
+    (r"(a)\12", b"a\n", b"a\n"),  # one group only: \12 is octal (newline)
     (r"[\b]", b"x\x08", b"\x08"),  # backspace inside a class
     (r"\e\cA", b"\x1b\x01", b"\x1b\x01"),
     (r"[[:alpha:]]+", b"12abc3", b"abc"),
