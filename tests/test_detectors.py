@@ -43,7 +43,7 @@ SQLI_CASES: list[tuple[bytes, str, bool]] = [
     (b"1 ORDER BY 10--", "LOW", True),
     (b"1 AND 1=(SELECT COUNT(*) FROM users)", "LOW", True),
     (b"' UNION SELECT table_name FROM information_schema.tables--", "LOW", True),
-    (b"1' INTO OUTFILE '/tmp/x", "LOW", True),
+    (b"1' INTO OUTFILE 'shell.php", "LOW", True),
     # benign text at both sensitivities
     (b"red shoes", "HIGH", False),
     (b"O'Brien", "HIGH", False),
