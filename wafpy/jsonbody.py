@@ -297,6 +297,8 @@ def _fast(data: bytes, root: Selection, keys: bool, values: bool) -> JsonElement
         return None
     if not isinstance(doc, list):
         return None
+    if root is True:
+        return _walk_all(doc, keys, values)
     out: list[bytes] = []
     items = 0
     # (node, selection, depth): depth = index of the node's children in pointer tokens, which is
@@ -325,6 +327,54 @@ def _fast(data: bytes, root: Selection, keys: bool, values: bool) -> JsonElement
                 out.append(node.key)
         elif values and sel is True:
             out.append(_scalar(node))
+    return JsonElements(out)
+
+
+_END = object()  # marks the end of a container on the walk stack
+
+
+def _walk_all(doc: list[Any], keys: bool, values: bool) -> JsonElements | None:
+    """`_fast` for `All` (the common pattern): no selection bookkeeping, one stack entry per node.
+
+    Keys are pushed already encoded, so `bytes` on the stack means a key and `str` a value.
+    """
+    out: list[bytes] = []
+    append = out.append
+    items = 0
+    depth = 0
+    todo: list[Any] = [doc]
+    pop = todo.pop
+    push = todo.append
+    while todo:
+        node = pop()
+        if node is _END:
+            depth -= 1
+            continue
+        items += 1
+        kind = type(node)
+        if kind is str or kind is _Literal:
+            if values:
+                append(node.encode("utf-8", "surrogatepass"))
+        elif kind is bytes:
+            append(node)
+        elif kind is _Pairs or kind is list:
+            depth += 1
+            if depth > MAX_DEPTH:
+                return None
+            push(_END)
+            if kind is list:
+                todo.extend(reversed(node))
+            elif keys:
+                for key, child in reversed(node):
+                    push(child)
+                    push(key.encode("utf-8", "surrogatepass"))
+            else:
+                items += len(node)  # keys count as items even when not inspected
+                todo.extend([child for _, child in reversed(node)])
+        elif values:
+            append(_scalar(node))
+        if items > MAX_ITEMS:
+            return None
     return JsonElements(out)
 
 

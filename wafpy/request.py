@@ -213,6 +213,13 @@ class Request:
 
     def _compute_visible(self) -> None:
         headers = self.headers
+        if len(headers) <= HEADER_COUNT_LIMIT:
+            # Common case first: everything fits, no per-header bookkeeping.
+            size = sum([len(n) + len(v) for n, v in headers]) + 4 * len(headers)
+            if size <= HEADER_BYTES_LIMIT:
+                self._visible = headers
+                self._headers_oversize = False
+                return
         total = 0
         cut = len(headers)
         # Suggested byte count of spec §7.2: name + value + ": " + CRLF per header line. A header
