@@ -288,15 +288,18 @@ def build_regex_pattern_set(
         name, ident, arn, _ = _identity(o, "regexpatternset", ctx, logical_id)
         patterns = []
         for i, node in enumerate(items(o, "RegularExpressionList")):
-            rpath = join_path(join_path(join_path(path, "RegularExpressionList"), i), "RegexString")
-            pattern = text(obj(node), "RegexString")
-            if reason := check_regex_pattern(pattern):
-                ctx.error(
-                    f"regular expression not accepted by AWS WAF: {reason}",
-                    rpath,
+            ipath = join_path(join_path(path, "RegularExpressionList"), i)
+            at: JValue | None
+            if isinstance(node, JString):  # CloudFormation lists plain strings
+                pattern, at, rpath = node.value, node, ipath
+            else:
+                pattern, at, rpath = (
+                    text(obj(node), "RegexString"),
                     obj(node).get("RegexString"),
-                    value=pattern,
+                    ipath + ".RegexString",
                 )
+            if reason := check_regex_pattern(pattern):
+                ctx.error(f"regular expression not accepted by AWS WAF: {reason}", rpath, at, value=pattern)
             patterns.append(pattern)
         return ast.RegexPatternSet(
             name=name,

@@ -25,7 +25,7 @@ from wafpy.build import (
 from wafpy.build_parts import Context
 from wafpy.errors import NotAvailableError, RulesetError, RulesetErrors
 from wafpy.jsontree import JObject, JString, JValue, from_python
-from wafpy.resources import MappingResolver, NullResolver, ResourceResolver, resolver_from_files
+from wafpy.resources import Entry, MappingResolver, NullResolver, ResourceResolver, resolver_from_files
 from wafpy.validate import validate_document
 
 __all__ = ["Loaded", "load_rule_group_model", "load_value", "load_web_acl_model", "read_source"]
@@ -92,37 +92,48 @@ def read_source(source: Source) -> tuple[JValue, str]:
     return _parse(text, name), name
 
 
-def _unwrap(value: JValue, kind: Kind, logical_id: str | None) -> tuple[JValue, str, Origin, str | None]:
-    """(object, JSON path prefix, origin, logical id) of the `kind` document inside `value`."""
+def _cfn_type(value: JValue) -> str | None:
+    rtype = value.get("Type") if isinstance(value, JObject) else None
+    return rtype.value if isinstance(rtype, JString) else None
+
+
+def _unwrap(
+    value: JValue, kind: Kind, logical_id: str | None, account: str | None, source: str
+) -> tuple[JValue, str, Origin, str | None, dict[str, Entry]]:
+    """(object, JSON path prefix, origin, logical id, sibling resources by ARN) of the `kind` document."""
+    prefix = ""
+    if isinstance(value, JObject) and value.members and all(_cfn_type(m.value) for m in value.members):
+        # {"LogicalId": {"Type": "AWS::WAFv2::...", "Properties": ...}}, as the CloudFormation guide prints.
+        chosen = [m for m in value.members if _cfn_type(m.value) == f"AWS::WAFv2::{kind}"]
+        if len(chosen) == 1:
+            prefix, logical_id, value = chosen[0].key, chosen[0].key, chosen[0].value
     try:
-        from wafpy.documents import unwrap  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        unwrap = None
-    if unwrap is not None:
-        u = unwrap(value, expect=kind, logical_id=logical_id)
-        return u.obj, u.path, u.origin, getattr(u, "logical_id", logical_id)
-    if not isinstance(value, JObject):
-        return value, "", "bare", logical_id
-    keys = value.keys()
-    if kind in keys and set(keys) <= {kind, "LockToken", "ApplicationIntegrationURL"}:
-        return value.get(kind) or value, kind, "api", logical_id
-    cfn_type = f"AWS::WAFv2::{kind}"
-    rtype, props = value.get("Type"), value.get("Properties")
-    if isinstance(rtype, JString) and rtype.value == cfn_type and props is not None:
-        return props, "Properties", "cloudformation", logical_id
-    resources = value.get("Resources")
-    container, base = (resources, "Resources") if isinstance(resources, JObject) else (value, "")
-    found = []
-    for m in container.members if isinstance(container, JObject) else ():
-        if isinstance(m.value, JObject):
-            t = m.value.get("Type")
-            if isinstance(t, JString) and t.value == cfn_type and (logical_id is None or m.key == logical_id):
-                found.append(m)
-    if len(found) == 1 and (base or len(keys) == 1):
-        m = found[0]
-        prefix = f"{base}.{m.key}.Properties" if base else f"{m.key}.Properties"
-        return m.value.get("Properties") or JObject(()), prefix, "cloudformation", m.key  # type: ignore[union-attr]
-    return value, "", "bare", logical_id
+        from wafpy.documents import unwrap
+    except ImportError:  # pragma: no cover - documents.py ships with wafpy
+        return value, prefix, "bare", logical_id, {}
+    try:
+        u = unwrap(value, expect=kind, logical_id=logical_id, account=account)
+    except RulesetError as exc:
+        path = f"{prefix}.{exc.json_path}" if prefix and exc.json_path else (exc.json_path or prefix)
+        raise RulesetErrors(
+            [
+                RulesetError(
+                    exc.message,
+                    json_path=path,
+                    line=exc.line,
+                    column=exc.column,
+                    value=exc.value,
+                    expected=exc.expected,
+                    source=source,
+                )
+            ],
+            source=source,
+        ) from None
+    path = f"{prefix}.{u.path}" if prefix and u.path else (u.path or prefix)
+    siblings = {
+        arn: Entry(props, source, "", "cloudformation") for arn, props in getattr(u, "arns", {}).items()
+    }
+    return u.value, path, u.origin, u.logical_id or logical_id, siblings
 
 
 def _resolver(
@@ -185,25 +196,25 @@ def load_value(
 
     With `path`/`origin` given, `value` is the document object itself (no unwrapping).
     """
+    siblings: dict[str, Entry] = {}
     if path is None or origin is None:
-        obj, prefix, detected, logical_id = _unwrap(value, kind, logical_id)
+        obj, prefix, detected, logical_id, siblings = _unwrap(value, kind, logical_id, account, source)
         if path:
             prefix = f"{path}.{prefix}" if prefix else path
     else:
         obj, prefix, detected = value, path, origin
         if isinstance(value, JObject) and kind in value.keys() and set(value.keys()) <= {kind, "LockToken"}:  # noqa: SIM118
-            obj, prefix, detected, _ = _unwrap(value, kind, logical_id)
-            prefix = f"{path}.{prefix}" if path else prefix
+            obj, inner, detected, _, _ = _unwrap(value, kind, logical_id, account, source)
+            prefix = f"{path}.{inner}" if path else inner
     mode: Literal["base64", "text"] = (
         search_string if search_string != "auto" else ("base64" if detected == "api" else "text")
     )
     errors = validate_document(obj, kind, origin=detected, path=prefix, source=source)
-    ctx = Context(
-        source=source,
-        search_string=mode,
-        account=account or DEFAULT_ACCOUNT,
-        resolver=resolver or NullResolver(),
-    )
+    base: ResourceResolver = resolver or NullResolver()
+    if siblings:  # resources defined in the same template (Fn::GetAtt X.Arn)
+        local = MappingResolver(siblings, search_string=search_string, account=account)
+        base = _Chain(local, base)
+    ctx = Context(source=source, search_string=mode, account=account or DEFAULT_ACCOUNT, resolver=base)
     model = None
     if isinstance(obj, JObject):
         model = _BUILDERS[kind](obj, prefix, ctx, logical_id=logical_id)

@@ -39,6 +39,8 @@ ONE_OF_REQUIRED: dict[str, tuple[str, str]] = {
     "RegexPatternSetReferenceStatement": ("ARN", "Arn"),
     "RuleGroupReferenceStatement": ("ARN", "Arn"),
 }
+# CloudFormation's AWS::WAFv2::RegexPatternSet lists the patterns as plain strings.
+CLOUDFORMATION_STRING_LISTS: dict[str, str] = {"RegularExpressionList": "RegexPatternString"}
 _DOCUMENT_KINDS = ("WebACL", "RuleGroup", "IPSet", "RegexPatternSet")
 
 _EXTRA_SHAPES: dict[str, dict[str, Any]] = {"SearchStringBase64": {"type": "string", "min": 1}}

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 
 from wafpy.errors import RulesetError
 from wafpy.jsontree import JSON_TYPE_NAMES, JArray, JBool, JNull, JNumber, JObject, JString, JValue
-from wafpy.schema import ONE_OF_REQUIRED, DocumentKind, Origin, Shape, document_shape, shape
+from wafpy.schema import (
+    CLOUDFORMATION_STRING_LISTS,
+    ONE_OF_REQUIRED,
+    DocumentKind,
+    Origin,
+    Shape,
+    document_shape,
+    shape,
+)
 
 __all__ = ["join_path", "validate_document", "validate_value"]
 
@@ -243,8 +251,12 @@ class _Walker:
             )
         assert sh.member is not None
         element = shape(sh.member)
+        alt = CLOUDFORMATION_STRING_LISTS.get(sh.name) if self.origin != "api" else None
         for i, item in enumerate(node.items):
-            self.walk(item, element, join_path(path, i), depth + 1)
+            if alt is not None and isinstance(item, JString):
+                self.string(item, shape(alt), join_path(path, i))
+            else:
+                self.walk(item, element, join_path(path, i), depth + 1)
 
     def map_(self, node: JValue, sh: Shape, path: str, depth: int) -> None:
         if not isinstance(node, JObject):
