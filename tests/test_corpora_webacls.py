@@ -1,4 +1,4 @@
-"""Every complete web ACL / rule group / IP set / regex set in the shared corpus: expected outcome per file."""
+"""Every complete web ACL, rule group, IP set and regex set of the shared corpus: outcome per file."""
 
 from __future__ import annotations
 
@@ -35,44 +35,89 @@ LOADS = {
     "aws-cli-examples/get-ip-set--output.json": ("IPSet", "api", None, None),
     "aws-cli-examples/get-regex-pattern-set--output.json": ("RegexPatternSet", "api", None, None),
     "aws-cloudformation-user-guide/aws-resource-wafv2-webacl--example-1.json": ("WebACL", "bare", 6, 193),
-    "aws-cloudformation-user-guide/aws-resource-wafv2-webacl--example-5.json": ("WebACL", "cloudformation", None, None),
+    "aws-cloudformation-user-guide/aws-resource-wafv2-webacl--example-5.json": (
+        "WebACL",
+        "cloudformation",
+        None,
+        None,
+    ),
     "aws-cloudformation-user-guide/aws-resource-wafv2-rulegroup--example-1.json": (
-        "RuleGroup", "cloudformation", None, None),
-    "aws-cloudformation-user-guide/aws-resource-wafv2-ipset--example-1.json": ("IPSet", "cloudformation", None, None),
+        "RuleGroup",
+        "cloudformation",
+        None,
+        None,
+    ),
+    "aws-cloudformation-user-guide/aws-resource-wafv2-ipset--example-1.json": (
+        "IPSet",
+        "cloudformation",
+        None,
+        None,
+    ),
     "aws-cloudformation-user-guide/aws-resource-wafv2-regexpatternset--example-1.json": (
-        "RegexPatternSet", "cloudformation", None, None),
+        "RegexPatternSet",
+        "cloudformation",
+        None,
+        None,
+    ),
     "aws-waf-developer-guide/customizing-the-incoming-request--0.json": ("WebACL", "bare", None, None),
-    "aws-waf-developer-guide/customizing-the-response-for-blocked-requests--0.json": ("RuleGroup", "bare", 1, 1),
+    "aws-waf-developer-guide/customizing-the-response-for-blocked-requests--0.json": (
+        "RuleGroup",
+        "bare",
+        1,
+        1,
+    ),
     "cfn-resource-provider-wafv2/test-data-rulegroup/test-rulegroup.json": ("RuleGroup", "bare", 3, 32),
 }
 
 # Managed rule groups: the document is valid, but the group's rules are not available.
+CRS = "AWS/AWSManagedRulesCommonRuleSet"
+BAD_INPUTS = "AWS/AWSManagedRulesKnownBadInputsRuleSet"
 MANAGED = {
-    "aws-cloudformation-user-guide/aws-resource-wafv2-webacl--example-3.json": "AWS/AWSManagedRulesCommonRuleSet",
-    "checkov-tests/CVE202144228-FAILED--RuleCount.webacl.json": "AWS/AWSManagedRulesKnownBadInputsRuleSet",
-    "checkov-tests/CVE202144228-FAILED--RuleGroupCount.webacl.json": "AWS/AWSManagedRulesKnownBadInputsRuleSet",
+    "aws-cloudformation-user-guide/aws-resource-wafv2-webacl--example-3.json": CRS,
+    "checkov-tests/CVE202144228-FAILED--RuleCount.webacl.json": BAD_INPUTS,
+    "checkov-tests/CVE202144228-FAILED--RuleGroupCount.webacl.json": BAD_INPUTS,
     "checkov-tests/CVE202144228-FAILED--WrongRule.webacl.json": "AWS/AWSManagedRulesAnonymousIpList",
-    "checkov-tests/CVE202144228-PASSED--Pass.webacl.json": "AWS/AWSManagedRulesKnownBadInputsRuleSet",
+    "checkov-tests/CVE202144228-PASSED--Pass.webacl.json": BAD_INPUTS,
 }
 
 # Invalid as published: (kind, json path of one error, words of its message)
 INVALID = {
     "aws-cdk-integ/integ-wafv2-add-override--CfnWebACL.webacl.json": (
-        "WebACL", "Rules[0].Statement.ByteMatchStatement.FieldToMatch.SingleHeader.name",
-        "unknown member 'name' in SingleHeader; did you mean 'Name'?"),
+        "WebACL",
+        "Rules[0].Statement.ByteMatchStatement.FieldToMatch.SingleHeader.name",
+        "unknown member 'name' in SingleHeader; did you mean 'Name'?",
+    ),
     "aws-samples-waf-firewall-manager-terraform/3-aws-waf-rate-based--SampleRuleGroup.rulegroup.json": (
-        "RuleGroup", "Rules[0].Statement.RateBasedStatement.Limit", "Ref is a CloudFormation intrinsic function"),
+        "RuleGroup",
+        "Rules[0].Statement.RateBasedStatement.Limit",
+        "Ref is a CloudFormation intrinsic function",
+    ),
     "aws-waf-developer-guide/waf-tokens-block-missing-tokens--0.json": (
-        "WebACL", "Rules[1].Statement.AndStatement.Statements[0].Statement", "unknown member 'Statement' in Statement"),
+        "WebACL",
+        "Rules[1].Statement.AndStatement.Statements[0].Statement",
+        "unknown member 'Statement' in Statement",
+    ),
     "aws-waf-security-automations/v3--WAFWebACL.webacl.json": (
-        "WebACL", "Name", "Ref is a CloudFormation intrinsic function"),
+        "WebACL",
+        "Name",
+        "Ref is a CloudFormation intrinsic function",
+    ),
     "aws-waf-security-automations/v4--WAFWebACL.webacl.json": (
-        "WebACL", "Name", "Ref is a CloudFormation intrinsic function"),
+        "WebACL",
+        "Name",
+        "Ref is a CloudFormation intrinsic function",
+    ),
     "nonstandard-casing/chenghit-aws-waf-rules-reviewer--web-acl-example.snake_case.json": (
-        "WebACL", "web_acl", "unknown member 'web_acl' in WebACL"),
+        "WebACL",
+        "web_acl",
+        "unknown member 'web_acl' in WebACL",
+    ),
     # The rule group it references is not supplied: an unresolved ARN names how to supply it.
     "cfn-resource-provider-wafv2/test-data-webacl/test-webacl.json": (
-        "WebACL", "Rules[3].Statement.RuleGroupReferenceStatement.Arn", "unresolved rule group ARN arn:aws:wafv2:"),
+        "WebACL",
+        "Rules[3].Statement.RuleGroupReferenceStatement.Arn",
+        "unresolved rule group ARN arn:aws:wafv2:",
+    ),
 }
 
 
@@ -114,7 +159,9 @@ def test_corpus_invalid_as_published(rel: str) -> None:
 
 def test_corpus_webacl_with_its_rule_group_supplied() -> None:
     acl_path = corpus("cfn-resource-provider-wafv2/test-data-webacl/test-webacl.json")
-    group = json.loads(corpus("cfn-resource-provider-wafv2/test-data-rulegroup/test-rulegroup.json").read_text())
+    group = json.loads(
+        corpus("cfn-resource-provider-wafv2/test-data-rulegroup/test-rulegroup.json").read_text()
+    )
     arn = json.loads(acl_path.read_text())["Rules"][3]["Statement"]["RuleGroupReferenceStatement"]["Arn"]
     acl = load_web_acl_model(acl_path, resources={arn: group})
     ref = acl.rules[3].statement
@@ -127,7 +174,11 @@ def test_corpus_webacl_with_its_rule_group_supplied() -> None:
 def test_corpus_resources_from_files_resolve_by_arn() -> None:
     from wafpy.resources import resolver_from_files
 
-    resolver = resolver_from_files([corpus("aws-cli-examples/get-ip-set--output.json"),
-                                    corpus("aws-cli-examples/get-regex-pattern-set--output.json")])
+    resolver = resolver_from_files(
+        [
+            corpus("aws-cli-examples/get-ip-set--output.json"),
+            corpus("aws-cli-examples/get-regex-pattern-set--output.json"),
+        ]
+    )
     ipset_arn = json.loads(corpus("aws-cli-examples/get-ip-set--output.json").read_text())["IPSet"]["ARN"]
     assert resolver.ip_set(ipset_arn).arn == ipset_arn
