@@ -1,0 +1,437 @@
+"""The `wafpy` command: `eval` (replay logs through a web ACL), `validate`, `explain`.
+
+Exit codes of `wafpy eval`:
+
+    0    done
+    1    usage error, or the web ACL (or a resource) could not be loaded -- every error is
+         printed with its line:column and nothing is evaluated
+    2    `--fail-on ACTION` matched: at least one request got that action
+    3    `--strict` stopped at the first bad log line
+    130  interrupted (Ctrl-C)
+
+Argparse's own exit code for usage errors (2) is replaced by 1 so that 2 always means `--fail-on`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import IO, Any, NoReturn
+
+from rich.console import Console
+
+from wafpy.errors import RulesetErrors, WafpyError
+from wafpy.webacl import WebACL, load_web_acl
+
+__all__ = [
+    "EXIT_FAIL_ON",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_STRICT",
+    "EXIT_USAGE",
+    "eval_command",
+    "explain_command",
+    "main",
+]
+
+EXIT_OK, EXIT_USAGE, EXIT_FAIL_ON, EXIT_STRICT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+ACTIONS = ("ALLOW", "BLOCK", "COUNT", "CAPTCHA", "CHALLENGE")
+
+EVAL_EPILOG = """\
+LOG may be files, folders (read recursively) or - for stdin, plain or gzip; the format of each
+file is detected from its first record line unless --format says it.
+
+--workers N parses and evaluates in N processes, output kept in input order. A web ACL with
+rate-based rules is evaluated in one ordered process (--workers is ignored, with a warning):
+rate counts need every request of a key in time order, and the key (custom keys, labels,
+forwarded IPs) is not known before evaluation, so the stream cannot be partitioned safely.
+
+exit codes: 0 ok; 1 usage error or web ACL not loadable (errors printed with line:column);
+2 --fail-on matched; 3 --strict stopped at a bad line; 130 interrupted.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _time(text: str) -> int:
+    from wafpy.logs import parse_time
+
+    try:
+        return parse_time(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _add_acl_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("acl", metavar="ACL", help="web ACL JSON (bare, get-web-acl output or CloudFormation)")
+    p.add_argument(
+        "--resources",
+        metavar="PATH",
+        nargs="+",
+        action="extend",
+        default=[],
+        help="IP sets, regex pattern sets, rule groups: files or folders of get-* outputs/templates",
+    )
+    p.add_argument("--account", metavar="ID", help="account id for label namespaces when the ARN has none")
+    p.add_argument(
+        "--search-string",
+        choices=("auto", "base64", "text"),
+        default="auto",
+        help="ByteMatch SearchString encoding: base64 (get-* output), text (CloudFormation)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from wafpy import __version__
+    from wafpy.cli_validate import add_validate_parser
+
+    parser = _Parser(prog="wafpy", description="Evaluate AWS WAF (WAFv2) web ACLs exactly as AWS does.")
+    parser.add_argument("--version", action="version", version=f"wafpy {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser(
+        "eval",
+        help="replay request logs against a web ACL",
+        epilog=EVAL_EPILOG,
+        description="Replay AWS WAF logs, ALB access logs or request lines against a web ACL.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_acl_arguments(p)
+    p.add_argument("logs", metavar="LOG", nargs="+", help="log files, folders, or - for stdin")
+    p.add_argument("--format", choices=("auto", "waf", "alb", "jsonl"), default="auto", help="input format")
+    p.add_argument(
+        "--output", "-o", metavar="FILE", help="write one AWS WAF log record per request (- = stdout)"
+    )
+    p.add_argument("--report", metavar="FILE.html", help="write a self-contained HTML report with charts")
+    p.add_argument(
+        "--compare",
+        action="store_true",
+        help="compare with the decisions the logs recorded (WAF action and rule; ALB blocked or not)",
+    )
+    p.add_argument("--workers", type=_positive, default=1, metavar="N", help="processes (default 1)")
+    p.add_argument(
+        "--fail-on",
+        metavar="ACTION",
+        nargs="+",
+        action="extend",
+        default=[],
+        type=str.upper,
+        choices=ACTIONS,
+        help="exit 2 when any request gets this action",
+    )
+    p.add_argument(
+        "--since", type=_time, metavar="TIME", help="only requests at or after TIME (ISO 8601 or epoch ms)"
+    )
+    p.add_argument("--until", type=_time, metavar="TIME", help="only requests before TIME")
+    p.add_argument("--limit", type=_positive, metavar="N", help="stop after N requests")
+    p.add_argument("--strict", action="store_true", help="stop at the first bad line (exit 3)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no summary and no progress bar")
+    p.set_defaults(func=eval_command)
+
+    add_validate_parser(sub)
+
+    p = sub.add_parser("explain", help="show, rule by rule, how the web ACL decides logged requests")
+    _add_acl_arguments(p)
+    p.add_argument("log", metavar="LOG", help="log file (or - for stdin)")
+    p.add_argument("--line", type=_positive, metavar="N", help="the request on line N (default: the first)")
+    p.add_argument("--format", choices=("auto", "waf", "alb", "jsonl"), default="auto", help="input format")
+    p.set_defaults(func=explain_command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `wafpy` command; returns the exit code (see the module docstring)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return code
+
+
+def resource_files(paths: Sequence[str]) -> list[str]:
+    """`--resources` values: files as given, folders expanded to their files (sorted, hidden skipped)."""
+    out: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                out.extend(os.path.join(root, f) for f in sorted(files) if not f.startswith("."))
+        else:
+            out.append(path)
+    return out
+
+
+def _load(args: argparse.Namespace, err: Console) -> tuple[WebACL, functools.partial[WebACL]] | None:
+    loader = functools.partial(
+        load_web_acl,
+        args.acl,
+        resources=resource_files(args.resources) or None,
+        account=args.account,
+        search_string=args.search_string,
+    )
+    try:
+        return loader(), loader
+    except RulesetErrors as exc:
+        err.print(str(exc), markup=False, highlight=False)
+    except (WafpyError, OSError, ValueError) as exc:
+        err.print(f"error: cannot load {args.acl}: {exc}", markup=False, highlight=False)
+    return None
+
+
+def eval_command(args: argparse.Namespace) -> int:
+    """`wafpy eval`: replay, write records, print the summary, the comparison, the HTML report."""
+    from wafpy.replay.compare import Comparison, render_comparison
+    from wafpy.replay.runner import BadLine, Replay, ReplayOptions, StrictStop
+    from wafpy.replay.summary import Summary, render_summary
+
+    err = Console(stderr=True)
+    loaded = _load(args, err)
+    if loaded is None:
+        return EXIT_USAGE
+    acl, loader = loaded
+    to_stdout = args.output == "-"
+    out = err if to_stdout else Console()
+    options = ReplayOptions(
+        format=args.format,
+        since=args.since,
+        until=args.until,
+        limit=args.limit,
+        strict=args.strict,
+        workers=args.workers,
+        write_records=args.output is not None,
+    )
+    replay = Replay(acl, args.logs, options, loader=loader)
+    if args.workers > 1 and replay.rate_based:
+        err.print(
+            "[yellow]warning[/]: the web ACL has rate-based rules, which need one ordered pass; "
+            "--workers is ignored"
+        )
+    summary = Summary()
+    comparison = Comparison() if args.compare else None
+    sink: IO[bytes] | None = None
+    if args.output is not None:
+        try:
+            sink = sys.stdout.buffer if to_stdout else open(args.output, "wb")  # noqa: SIM115
+        except OSError as exc:
+            err.print(f"error: cannot write {args.output}: {exc.strerror or exc}", markup=False)
+            return EXIT_USAGE
+    progress = _Progress(err) if not args.quiet and err.is_terminal else None
+    stopped: StrictStop | None = None
+    started = time.perf_counter()
+    try:
+        for item in replay:
+            if isinstance(item, BadLine):
+                summary.add_bad(item)
+            else:
+                summary.add(item)
+                if comparison is not None:
+                    comparison.add(item)
+                if sink is not None and item.record is not None:
+                    sink.write(item.record)
+                    sink.write(b"\n")
+            if progress is not None:
+                progress.tick(summary)
+    except StrictStop as exc:
+        stopped = exc
+    except BrokenPipeError:  # `wafpy eval ... -o - | head`: the reader is gone, so are we
+        _quiet_stdout()
+        return EXIT_OK
+    finally:
+        if progress is not None:
+            progress.stop()
+        if sink is not None:
+            try:
+                sink.flush()
+            except BrokenPipeError:
+                _quiet_stdout()
+            if not to_stdout:
+                sink.close()
+    elapsed = time.perf_counter() - started
+    summary.filtered = replay.filtered
+    if not args.quiet:
+        render_summary(
+            out, summary, title=f"wafpy eval {acl.name}", rule_names=[r.name for r in acl.model.rules]
+        )
+        if comparison is not None:
+            render_comparison(out, comparison)
+        rate = summary.total / elapsed if elapsed > 0 else 0.0
+        out.print(
+            f"[dim]{summary.total:,} requests in {elapsed:.2f} s ({rate:,.0f}/s), "
+            f"{replay.workers_used} process{'es' if replay.workers_used > 1 else ''}[/]"
+        )
+    if args.report:
+        from wafpy.replay.htmlreport import write_html_report
+
+        try:
+            write_html_report(
+                args.report,
+                summary,
+                comparison,
+                title=f"wafpy eval: {acl.name}",
+                inputs=args.logs,
+                rule_names=[r.name for r in acl.model.rules],
+            )
+        except OSError as exc:
+            err.print(f"error: cannot write {args.report}: {exc.strerror or exc}", markup=False)
+            return EXIT_USAGE
+        if not args.quiet:
+            out.print(f"report written to {args.report}", markup=False)
+    if stopped is not None:
+        err.print(f"[red]error[/] (--strict): {stopped.bad.describe()}", highlight=False)
+        return EXIT_STRICT
+    hit = [a for a in args.fail_on if summary.by_action.get(a)]
+    if hit:
+        err.print(f"--fail-on: {', '.join(f'{summary.by_action[a]:,} {a}' for a in hit)}", markup=False)
+        return EXIT_FAIL_ON
+    return EXIT_OK
+
+
+def _quiet_stdout() -> None:
+    # Point stdout at /dev/null so the interpreter's final flush does not raise again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+class _Progress:
+    """A rich progress line on stderr: requests replayed, bad lines, records/s (redrawn 10×/s)."""
+
+    def __init__(self, console: Console) -> None:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            auto_refresh=False,
+            transient=True,
+        )
+        # auto_refresh=False: no refresh thread, so forking worker processes stays safe.
+        self._task = self._progress.add_task("starting", total=None)
+        self._progress.start()
+        self._start = time.perf_counter()
+        self._next = 0.0
+        self._count = 0
+
+    def tick(self, summary: Any) -> None:
+        self._count += 1
+        if self._count & 255:
+            return
+        now = time.perf_counter()
+        if now < self._next:
+            return
+        self._next = now + 0.1
+        rate = summary.total / (now - self._start) if now > self._start else 0.0
+        self._progress.update(
+            self._task,
+            description=f"{summary.total:,} requests, {summary.bad_lines:,} bad lines, {rate:,.0f} records/s",
+        )
+        self._progress.refresh()
+
+    def stop(self) -> None:
+        self._progress.stop()
+
+
+def explain_command(args: argparse.Namespace) -> int:
+    """`wafpy explain`: evaluate one logged request and print, rule by rule, what happened."""
+    from rich.table import Table
+
+    from wafpy.errors import LogFormatError
+    from wafpy.logs import read_entries
+    from wafpy.request import Request
+
+    err, out = Console(stderr=True), Console()
+    loaded = _load(args, err)
+    if loaded is None:
+        return EXIT_USAGE
+    acl = loaded[0]
+
+    def skip(error: LogFormatError) -> None:
+        if args.line is not None and error.line == args.line:
+            err.print(f"error: {error}", markup=False)
+
+    entry = None
+    for candidate in read_entries([args.log], format=args.format, on_error=skip):
+        if args.line is None or candidate.line == args.line:
+            entry = candidate
+            break
+    if entry is None:
+        err.print(
+            f"error: no request {'on line ' + str(args.line) if args.line else 'found'} in {args.log}",
+            markup=False,
+        )
+        return EXIT_USAGE
+    request = Request.from_log(entry.http_request, entry.timestamp_ms, body_available=entry.body_available)
+    decision = acl.evaluate(request)
+    out.print(
+        f"[bold]{entry.source}:{entry.line}[/] {entry.http_request.get('httpMethod')} "
+        f"{entry.http_request.get('uri')} → [bold]{decision.action}[/] by {decision.terminating_rule_id} "
+        f"({decision.terminating_rule_type})",
+        highlight=False,
+    )
+    table = Table(title="Rules in priority order", title_justify="left")
+    for column in ("priority", "rule", "group", "result", "action", "details", "labels added"):
+        table.add_column(column, overflow="fold")
+    for trace in decision.trace:
+        details = "; ".join(
+            " ".join(
+                x
+                for x in (
+                    d.statement,
+                    d.location or "",
+                    d.field_name or "",
+                    f"matched {d.matched!r}" if d.matched is not None else "",
+                )
+                if x
+            )
+            for d in trace.details
+        )
+        action = trace.action or ""
+        if trace.overridden_action:
+            action += f" (configured {trace.overridden_action})"
+        table.add_row(
+            str(trace.priority),
+            trace.rule,
+            trace.group or "",
+            trace.result,
+            action,
+            details,
+            ", ".join(trace.labels_added),
+        )
+    out.print(table)
+    if decision.labels:
+        out.print("labels: " + ", ".join(decision.labels), markup=False)
+    if decision.not_evaluable:
+        out.print("not evaluable from this log: " + ", ".join(decision.not_evaluable), markup=False)
+    if entry.logged is not None and entry.logged.action is not None:
+        out.print(
+            f"logged by AWS: {entry.logged.action} by {entry.logged.terminating_rule_id or '-'}", markup=False
+        )
+    return EXIT_OK

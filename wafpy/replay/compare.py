@@ -1,0 +1,171 @@
+"""`--compare`: the new decision against what AWS logged -- "what would my change break".
+
+Ground truth comes from `LogEntry.logged`. An AWS WAF record gives the final action and the
+terminating rule, so a request changes when its action differs (ALLOW→BLOCK, BLOCK→ALLOW,
+→CAPTCHA, ...) or when the action is the same but another rule decided. An ALB access log only
+says whether WAF answered instead of the target (`actions_executed` ends with `waf`), which is the
+same for a block, a CAPTCHA and a challenge; there the new action is reduced to BLOCK (WAF
+answered) or ALLOW before comparing, and rules are not compared. Entries AWS did not decide
+(`waf-failed`, no WAF in the actions) and entries without a logged outcome are counted apart.
+
+Memory is bounded: the matrix is actions × actions, rule pairs per change are capped, and only the
+first `examples` requests of each change are kept.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import NamedTuple
+
+from rich.console import Console
+from rich.table import Table
+
+from wafpy.replay.runner import Outcome
+
+__all__ = ["RULE_CHANGE", "ChangeExample", "Comparison", "render_comparison"]
+
+RULE_CHANGE = "same action, other rule"
+_STOPPED = frozenset({"BLOCK", "CAPTCHA", "CHALLENGE"})
+MAX_RULE_PAIRS = 200  # per change kind; beyond that, pairs are counted as "(other rules)"
+
+
+class ChangeExample(NamedTuple):
+    source: str
+    line: int
+    method: str
+    uri: str
+    old_action: str
+    new_action: str
+    old_rule: str | None
+    new_rule: str
+
+
+class Comparison:
+    """Counts of changes between logged and new decisions, with the rules and first examples."""
+
+    def __init__(self, *, examples: int = 5) -> None:
+        self.max_examples = examples
+        self.compared = 0
+        self.unchanged = 0
+        self.no_ground_truth = 0  # nothing logged (request lines, records without an action)
+        self.excluded: Counter[str] = Counter()  # note -> count (waf-failed, no WAF on the ALB)
+        self.matrix: Counter[tuple[str, str]] = Counter()  # (logged action, new action)
+        self.changes: Counter[str] = Counter()  # change kind ("ALLOW→BLOCK", RULE_CHANGE) -> count
+        self.rules: dict[str, Counter[tuple[str, str]]] = {}  # kind -> (old rule, new rule) -> count
+        self.examples: dict[str, list[ChangeExample]] = {}
+
+    def add(self, outcome: Outcome) -> str | None:
+        """Compare one outcome; return its change kind, or None when unchanged or not comparable."""
+        logged = outcome.logged
+        if logged is None or logged.action is None:
+            if logged is not None and logged.excluded:
+                self.excluded[logged.note or "excluded"] += 1
+            else:
+                self.no_ground_truth += 1
+            return None
+        if logged.excluded:
+            self.excluded[logged.note or "excluded"] += 1
+            return None
+        self.compared += 1
+        old = logged.action
+        new = outcome.action
+        old_rule = logged.terminating_rule_id
+        if outcome.kind == "alb":
+            # The ALB log cannot tell a block from a CAPTCHA or challenge answer, nor which rule.
+            new = "BLOCK" if new in _STOPPED else "ALLOW"
+            old_rule = None
+        self.matrix[(old, new)] += 1
+        if old != new:
+            kind = f"{old}→{new}"
+        elif old_rule is not None and old_rule != outcome.rule_id:
+            kind = RULE_CHANGE
+        else:
+            self.unchanged += 1
+            return None
+        self.changes[kind] += 1
+        pairs = self.rules.setdefault(kind, Counter())
+        pair = (old_rule or "-", outcome.rule_id)
+        if pair in pairs or len(pairs) < MAX_RULE_PAIRS:
+            pairs[pair] += 1
+        else:
+            pairs[("(other rules)", "(other rules)")] += 1
+        examples = self.examples.setdefault(kind, [])
+        if len(examples) < self.max_examples:
+            examples.append(
+                ChangeExample(
+                    outcome.source,
+                    outcome.line,
+                    outcome.method,
+                    outcome.uri,
+                    old,
+                    outcome.action,
+                    logged.terminating_rule_id,
+                    outcome.rule_id,
+                )
+            )
+        return kind
+
+    @property
+    def changed(self) -> int:
+        return sum(self.changes.values())
+
+    def ordered_kinds(self) -> list[str]:
+        """Change kinds, most alarming first: newly blocked, newly allowed, other actions, rules."""
+
+        def rank(kind: str) -> tuple[int, int]:
+            if kind == "ALLOW→BLOCK":
+                return (0, 0)
+            if kind == "BLOCK→ALLOW":
+                return (1, 0)
+            if kind == RULE_CHANGE:
+                return (3, 0)
+            return (2, -self.changes[kind])
+
+        return sorted(self.changes, key=rank)
+
+
+def render_comparison(console: Console, comparison: Comparison) -> None:
+    """Print the change table, then for each change the responsible rules and first examples."""
+    total = comparison.compared
+    head = f"[bold]Compared with the logged decisions[/]: {total:,} requests, {comparison.changed:,} changed"
+    if comparison.no_ground_truth:
+        head += f", {comparison.no_ground_truth:,} without a logged decision"
+    for note, count in comparison.excluded.items():
+        head += f", {count:,} excluded ({note})"
+    console.print(head)
+    if not comparison.changes:
+        if total:
+            console.print(
+                "  [green]no change[/]: every compared request gets the action (and rule) AWS logged"
+            )
+        return
+    table = Table(title="Changes", title_justify="left")
+    table.add_column("change")
+    table.add_column("requests", justify="right")
+    table.add_column("share of compared", justify="right")
+    for kind in comparison.ordered_kinds():
+        count = comparison.changes[kind]
+        style = "bold red" if kind == "ALLOW→BLOCK" else "bold yellow" if kind == "BLOCK→ALLOW" else ""
+        table.add_row(f"[{style}]{kind}[/]" if style else kind, f"{count:,}", f"{100 * count / total:.2f}%")
+    console.print(table)
+    for kind in comparison.ordered_kinds():
+        rules = Table(title=f"{kind}: rules responsible", title_justify="left")
+        rules.add_column("logged terminating rule", overflow="fold")
+        rules.add_column("new terminating rule", overflow="fold")
+        rules.add_column("requests", justify="right")
+        for (old_rule, new_rule), count in comparison.rules[kind].most_common(10):
+            rules.add_row(old_rule, new_rule, f"{count:,}")
+        console.print(rules)
+        examples = Table(title=f"{kind}: first examples", title_justify="left")
+        examples.add_column("where", overflow="fold")
+        examples.add_column("request", overflow="fold", max_width=60)
+        examples.add_column("logged → new")
+        examples.add_column("rule", overflow="fold")
+        for ex in comparison.examples[kind]:
+            examples.add_row(
+                f"{ex.source}:{ex.line}",
+                f"{ex.method} {ex.uri}",
+                f"{ex.old_action} → {ex.new_action}",
+                f"{ex.old_rule or '-'} → {ex.new_rule}",
+            )
+        console.print(examples)

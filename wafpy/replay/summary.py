@@ -1,0 +1,273 @@
+"""Counters over a replay, in bounded memory, and their terminal tables.
+
+Ten million replayed requests must not need more memory than ten thousand, so nothing here grows
+with the number of requests: actions and terminating rules are bounded by the web ACL, statement
+paths likewise; client IPs, URIs and labels go through `TopK` (heavy hitters in a capped dict);
+the timeline widens its buckets instead of adding more; examples are the first few only.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from operator import itemgetter
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from wafpy.replay.runner import BadLine, Outcome
+
+__all__ = [
+    "ACTION_COLORS",
+    "ACTION_ORDER",
+    "Summary",
+    "Timeline",
+    "TopK",
+    "format_ms",
+    "name_path",
+    "render_summary",
+]
+
+ACTION_ORDER = ("ALLOW", "BLOCK", "CAPTCHA", "CHALLENGE", "COUNT")
+ACTION_COLORS = {
+    "ALLOW": "#2e9e5b",
+    "BLOCK": "#d64545",
+    "CAPTCHA": "#e8a33d",
+    "CHALLENGE": "#8e5bd6",
+    "COUNT": "#3b82c4",
+}
+BAD_EXAMPLES = 10
+
+
+class TopK:
+    """Approximate top-N counter with bounded memory (a capped dict, pruned in batches).
+
+    Keys are counted exactly until `2 * capacity` distinct keys are held; then only the `capacity`
+    largest are kept. `error` is the largest count ever dropped: a reported count is low by at most
+    that, and a key whose true count exceeds it is never lost. Batch pruning keeps `add` O(1)
+    amortised, where classic space-saving needs a min-heap update per new key.
+    """
+
+    __slots__ = ("capacity", "counts", "error")
+
+    def __init__(self, capacity: int = 1000) -> None:
+        self.capacity = capacity
+        self.counts: dict[str, int] = {}
+        self.error = 0
+
+    def add(self, key: str, n: int = 1) -> None:
+        counts = self.counts
+        counts[key] = counts.get(key, 0) + n
+        if len(counts) > 2 * self.capacity:
+            ranked = heapq.nlargest(self.capacity + 1, counts.items(), key=itemgetter(1))
+            self.error = max(self.error, ranked[-1][1])
+            self.counts = dict(ranked[:-1])
+
+    def top(self, n: int = 10) -> list[tuple[str, int]]:
+        return heapq.nlargest(n, self.counts.items(), key=itemgetter(1))
+
+    @property
+    def approximate(self) -> bool:
+        return self.error > 0
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+
+class Timeline:
+    """Requests per time bucket and action; buckets double in width to stay under `max_buckets`."""
+
+    __slots__ = ("buckets", "max_buckets", "width_ms")
+
+    def __init__(self, width_ms: int = 60_000, max_buckets: int = 1440) -> None:
+        self.width_ms = width_ms
+        self.max_buckets = max_buckets
+        self.buckets: dict[int, Counter[str]] = {}
+
+    def add(self, timestamp_ms: int, action: str) -> None:
+        start = timestamp_ms - timestamp_ms % self.width_ms
+        bucket = self.buckets.get(start)
+        if bucket is None:
+            bucket = self.buckets[start] = Counter()
+            while len(self.buckets) > self.max_buckets:
+                self._widen()
+        bucket[action] += 1
+
+    def _widen(self) -> None:
+        self.width_ms *= 2
+        merged: dict[int, Counter[str]] = {}
+        for start, counts in self.buckets.items():
+            merged.setdefault(start - start % self.width_ms, Counter()).update(counts)
+        self.buckets = merged
+
+    def series(self) -> list[tuple[int, Counter[str]]]:
+        """Buckets in time order, empty ones filled in so the x axis is linear."""
+        if not self.buckets:
+            return []
+        first, last = min(self.buckets), max(self.buckets)
+        return [
+            (t, self.buckets.get(t, Counter())) for t in range(first, last + self.width_ms, self.width_ms)
+        ]
+
+
+class Summary:
+    """Everything the terminal summary and the HTML report show about one replay."""
+
+    def __init__(self, *, top_capacity: int = 1000) -> None:
+        self.total = 0
+        self.by_action: Counter[str] = Counter()
+        self.by_rule: Counter[tuple[str, str, str]] = Counter()  # (rule id, rule type, action)
+        self.by_kind: Counter[str] = Counter()
+        self.labels = TopK(top_capacity)
+        self.blocked_ips = TopK(top_capacity)
+        self.blocked_uris = TopK(top_capacity)
+        self.not_evaluable: Counter[str] = Counter()  # statement path -> requests
+        self.requests_not_evaluable = 0
+        self.bad_lines = 0
+        self.bad_examples: list[BadLine] = []
+        self.filtered = 0
+        self.timeline = Timeline()
+        self.first_ms: int | None = None
+        self.last_ms: int | None = None
+
+    def add(self, outcome: Outcome) -> None:
+        self.total += 1
+        action = outcome.action
+        self.by_action[action] += 1
+        self.by_rule[(outcome.rule_id, outcome.rule_type, action)] += 1
+        self.by_kind[outcome.kind] += 1
+        for label in outcome.labels:
+            self.labels.add(label)
+        if action == "BLOCK":
+            self.blocked_ips.add(outcome.client_ip or "-")
+            self.blocked_uris.add(outcome.uri or "-")
+        if outcome.not_evaluable:
+            self.requests_not_evaluable += 1
+            self.not_evaluable.update(outcome.not_evaluable)
+        ts = outcome.timestamp_ms
+        if ts is not None:
+            self.timeline.add(ts, action)
+            if self.first_ms is None or ts < self.first_ms:
+                self.first_ms = ts
+            if self.last_ms is None or ts > self.last_ms:
+                self.last_ms = ts
+
+    def add_bad(self, bad: BadLine) -> None:
+        self.bad_lines += 1
+        if len(self.bad_examples) < BAD_EXAMPLES:
+            self.bad_examples.append(bad)
+
+    def add_all(self, items: Iterable[Outcome | BadLine]) -> None:
+        for item in items:
+            if isinstance(item, BadLine):
+                self.add_bad(item)
+            else:
+                self.add(item)
+
+
+def format_ms(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _pct(n: int, total: int) -> str:
+    return f"{100 * n / total:.1f}%" if total else "-"
+
+
+def _action_text(action: str) -> Text:
+    return Text(action, style=f"bold {ACTION_COLORS.get(action, 'white')}")
+
+
+def _top_table(title: str, heading: str, top: TopK, total: int, n: int = 10) -> Table:
+    mark = " (approximate)" if top.approximate else ""
+    table = Table(title=f"{title}{mark}", title_justify="left")
+    table.add_column(heading, overflow="fold", max_width=70)
+    table.add_column("requests", justify="right")
+    table.add_column("share", justify="right")
+    for key, count in top.top(n):
+        table.add_row(key, f"{count:,}", _pct(count, total))
+    return table
+
+
+def name_path(path: str, rule_names: Sequence[str]) -> str:
+    """`Rules[8].Statement.X` -> `sqli-body: Rules[8].Statement.X` (the rule name first, for humans)."""
+    if path.startswith("Rules["):
+        index = path[6 : path.find("]")]
+        if index.isdigit() and int(index) < len(rule_names):
+            return f"{rule_names[int(index)]}: {path}"
+    return path
+
+
+def render_summary(
+    console: Console, summary: Summary, *, title: str = "wafpy eval", rule_names: Sequence[str] = ()
+) -> None:
+    """Print the summary tables: actions, rules, labels, blocked IPs and URIs, gaps, bad lines."""
+    total = summary.total
+    kinds = ", ".join(f"{n:,} {k}" for k, n in summary.by_kind.most_common())
+    console.print(
+        f"[bold]{title}[/]: {total:,} requests replayed"
+        + (f" ({kinds})" if kinds else "")
+        + f", {summary.bad_lines:,} bad lines skipped"
+        + (f", {summary.filtered:,} outside --since/--until" if summary.filtered else "")
+    )
+    if summary.first_ms is not None:
+        console.print(f"  from {format_ms(summary.first_ms)} to {format_ms(summary.last_ms)}")
+
+    actions = Table(title="Requests by action", title_justify="left")
+    actions.add_column("action")
+    actions.add_column("requests", justify="right")
+    actions.add_column("share", justify="right")
+    known = [a for a in ACTION_ORDER if a in summary.by_action]
+    others = sorted(a for a in summary.by_action if a not in ACTION_ORDER)
+    for action in known + others:
+        count = summary.by_action[action]
+        actions.add_row(_action_text(action), f"{count:,}", _pct(count, total))
+    console.print(actions)
+
+    rules = Table(title="Requests by terminating rule", title_justify="left")
+    rules.add_column("rule", overflow="fold")
+    rules.add_column("type")
+    rules.add_column("action")
+    rules.add_column("requests", justify="right")
+    rules.add_column("share", justify="right")
+    for (rule_id, rule_type, action), count in summary.by_rule.most_common(20):
+        rules.add_row(rule_id, rule_type, _action_text(action), f"{count:,}", _pct(count, total))
+    console.print(rules)
+
+    if summary.labels.counts:
+        console.print(_top_table("Top labels", "label", summary.labels, total))
+    if summary.blocked_ips.counts:
+        blocked = summary.by_action.get("BLOCK", 0)
+        console.print(_top_table("Top blocked client IPs", "client IP", summary.blocked_ips, blocked))
+        console.print(_top_table("Top blocked URIs", "URI", summary.blocked_uris, blocked))
+
+    if summary.not_evaluable:
+        gaps = Table(
+            title=f"Statements the logs cannot evaluate "
+            f"({summary.requests_not_evaluable:,} requests affected)",
+            title_justify="left",
+            caption="The log lacks what these statements inspect; they were evaluated as if it were absent.",
+            caption_justify="left",
+        )
+        gaps.add_column("statement: missing part", overflow="fold")
+        gaps.add_column("requests", justify="right")
+        for path, count in summary.not_evaluable.most_common(15):
+            gaps.add_row(name_path(path, rule_names), f"{count:,}")
+        console.print(gaps)
+
+    if summary.bad_lines:
+        bad = Table(title=f"Bad lines skipped: {summary.bad_lines:,}", title_justify="left")
+        bad.add_column("where")
+        bad.add_column("reason", overflow="fold")
+        for item in summary.bad_examples:
+            where = (
+                f"{item.file or '<input>'}:{item.line}" if item.line is not None else (item.file or "<input>")
+            )
+            bad.add_row(where, item.message)
+        if summary.bad_lines > len(summary.bad_examples):
+            bad.add_row("...", f"{summary.bad_lines - len(summary.bad_examples):,} more")
+        console.print(bad)
