@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from wafpy.asgi import WAFMiddleware
 from wafpy.decision import Decision, MatchDetail, RuleTrace
 from wafpy.errors import (
     LogFormatError,
@@ -37,6 +38,7 @@ __all__ = [
     "RulesetErrors",
     "Services",
     "TokenCheck",
+    "WAFMiddleware",
     "WafpyError",
     "WebACL",
     "__version__",

@@ -1,0 +1,11 @@
+"""The parts of `wafpy.WAFMiddleware` (`wafpy/asgi.py`), one concept per module.
+
+* `body` — buffer the request body up to the inspection limit, then replay it to the app;
+* `clientinfo` — origin IP (socket or trusted proxies), country and ASN resolvers;
+* `trace` — the ALB's `X-Amzn-Trace-Id`;
+* `tokens` — signed `aws-waf-token` cookies: `issue_token`, the validator, the solve endpoint;
+* `logsink` — AWS WAF log records to a file, a logger or a callable, with LoggingFilter and
+  RedactedFields;
+* `metrics` — CloudWatch-style request counters and their Prometheus text;
+* `reload` — load an ACL from a path, dict or `WebACL`, and watch files for changes.
+"""

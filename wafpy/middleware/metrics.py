@@ -1,0 +1,97 @@
+"""Request counters as AWS WAF publishes them to CloudWatch, readable and in Prometheus text.
+
+CloudWatch metrics of a web ACL (namespace `AWS/WAFV2`): `AllowedRequests`, `BlockedRequests`,
+`CountedRequests`, `CaptchaRequests`, `ChallengeRequests`, each with a `Rule` dimension:
+the rule's `VisibilityConfig.MetricName` (the rule name when it has none), `ALL` for the web ACL
+as a whole, and `Default_Action` when no rule terminated. The rule that terminated counts under its
+action; each non-terminating match (Count, or Captcha / Challenge passed with a valid token) counts
+under that action for its rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from wafpy.decision import Decision
+
+METRICS = {
+    "ALLOW": "AllowedRequests",
+    "BLOCK": "BlockedRequests",
+    "COUNT": "CountedRequests",
+    "CAPTCHA": "CaptchaRequests",
+    "CHALLENGE": "ChallengeRequests",
+}
+_PROMETHEUS = {
+    "AllowedRequests": "wafpy_allowed_requests_total",
+    "BlockedRequests": "wafpy_blocked_requests_total",
+    "CountedRequests": "wafpy_counted_requests_total",
+    "CaptchaRequests": "wafpy_captcha_requests_total",
+    "ChallengeRequests": "wafpy_challenge_requests_total",
+}
+ALL = "ALL"
+DEFAULT_ACTION = "Default_Action"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+class Metrics:
+    """Counters per (rule metric name, metric) for one web ACL metric name.
+
+    `record` runs in the event loop; `snapshot` may be called from any thread: it copies the dict
+    in one C call, which the GIL does not interleave with an increment.
+    """
+
+    def __init__(self, web_acl_metric: str, rule_metrics: Mapping[str, str]) -> None:
+        self.web_acl_metric = web_acl_metric
+        self.rule_metrics = dict(rule_metrics)  # rule name -> metric name
+        self.errors = 0  # evaluations that raised (on_error applied)
+        self._counts: dict[tuple[str, str], int] = {}
+
+    def rename(self, web_acl_metric: str, rule_metrics: Mapping[str, str]) -> None:
+        """After a reload: new names for the rules from now on; the counts so far stay."""
+        self.web_acl_metric = web_acl_metric
+        self.rule_metrics = dict(rule_metrics)
+
+    def _add(self, rule: str, metric: str) -> None:
+        key = (rule, metric)
+        counts = self._counts
+        counts[key] = counts.get(key, 0) + 1
+
+    def record(self, decision: Decision) -> None:
+        metric = METRICS[decision.action]
+        self._add(ALL, metric)
+        rule = decision.terminating_rule_id
+        if rule == DEFAULT_ACTION:
+            self._add(DEFAULT_ACTION, metric)
+        else:
+            self._add(self.rule_metrics.get(rule, rule), metric)
+        for entry in decision.log_non_terminating:
+            name = entry["ruleId"]
+            self._add(self.rule_metrics.get(name, name), METRICS[entry["action"]])
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        """``{rule metric name (or "ALL", "Default_Action"): {"BlockedRequests": n, ...}}``."""
+        items = list(self._counts.copy().items())
+        out: dict[str, dict[str, int]] = {}
+        for (rule, metric), count in items:
+            out.setdefault(rule, {})[metric] = count
+        return out
+
+    def prometheus(self) -> str:
+        """The counters in the Prometheus text exposition format (version 0.0.4)."""
+        snapshot = self.snapshot()
+        acl = _escape(self.web_acl_metric)
+        lines: list[str] = []
+        for metric, name in _PROMETHEUS.items():
+            lines.append(f"# HELP {name} AWS WAF {metric} by rule metric name (ALL = the web ACL).")
+            lines.append(f"# TYPE {name} counter")
+            for rule in sorted(snapshot):
+                count = snapshot[rule].get(metric)
+                if count is not None:
+                    lines.append(f'{name}{{webacl="{acl}",rule="{_escape(rule)}"}} {count}')
+        lines.append("# HELP wafpy_evaluation_errors_total Evaluations that raised (on_error applied).")
+        lines.append("# TYPE wafpy_evaluation_errors_total counter")
+        lines.append(f'wafpy_evaluation_errors_total{{webacl="{acl}"}} {self.errors}')
+        return "\n".join(lines) + "\n"
