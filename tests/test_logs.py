@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import io
 import json
+import re
 import sys
 import tracemalloc
 from pathlib import Path
@@ -602,3 +604,53 @@ def test_parse_time(text: str, ms: int) -> None:
 def test_parse_time_rejects_nonsense() -> None:
     with pytest.raises(ValueError, match="not a time"):
         parse_time("last tuesday")
+
+
+# --- bundled samples and web ACL ------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    ("name", "count", "kind"),
+    [("waf-logs.jsonl.gz", 603, "waf"), ("alb-access.log", 205, "alb"), ("requests.jsonl", 20, "jsonl")],
+)
+def test_bundled_samples_read_cleanly(name: str, count: int, kind: str) -> None:
+    entries, errors = read([str(ROOT / "samples" / name)])
+    assert (len(entries), {e.kind for e in entries}, errors) == (count, {kind}, [])
+
+
+def test_bundled_waf_sample_has_blocks_counts_and_rate_limits() -> None:
+    entries, _ = read([str(ROOT / "samples" / "waf-logs.jsonl.gz")])
+    rules = {e.logged.terminating_rule_id for e in entries if e.logged and e.logged.action == "BLOCK"}
+    assert {"block-bad-bots", "block-sqli-query", "rate-limit-login", "admin-office-only"} <= rules
+    assert any("tag-suspicious-client" in e.logged.non_terminating_rule_ids for e in entries if e.logged)
+
+
+def _search_strings_to_bytes(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: base64.b64decode(v) if k == "SearchString" else _search_strings_to_bytes(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_search_strings_to_bytes(v) for v in node]
+    return node
+
+
+def test_bundled_web_acl_is_valid_wafv2_api_input() -> None:
+    botocore_session = pytest.importorskip("botocore.session")
+    from botocore.validate import ParamValidator  # type: ignore[import-untyped]
+
+    model = botocore_session.get_session().get_service_model("wafv2")
+    acl = _search_strings_to_bytes(json.loads((ROOT / "rulesets" / "demo-webacl.json").read_text())["WebACL"])
+    keys = ("Name", "DefaultAction", "Description", "Rules", "VisibilityConfig", "CustomResponseBodies")
+    params = {k: acl[k] for k in keys} | {"Scope": "REGIONAL"}
+    report = ParamValidator().validate(params, model.operation_model("CreateWebACL").input_shape)
+    assert not report.has_errors(), report.generate_report()
+    arns = {
+        next(iter(json.loads(p.read_text()).values()))["ARN"]
+        for p in (ROOT / "rulesets" / "demo-resources").glob("*.json")
+    }
+    referenced = set(re.findall(r'"ARN": "([^"]+)"', json.dumps(acl["Rules"], default=str)))
+    assert referenced and referenced <= arns

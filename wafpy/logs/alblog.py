@@ -25,6 +25,7 @@ __all__ = ["is_alb_line", "join_wrapped", "parse_alb_line", "split_alb"]
 TYPES = frozenset({"http", "https", "h2", "grpcs", "ws", "wss"})
 MIN_FIELDS = 16  # through ssl_protocol: the 2015 field set
 _TOKEN = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"|(\S+)')
+_SIMPLE_TOKEN = re.compile(r'"([^"]*)"|(\S+)')
 _ESCAPE = re.compile(r"\\(.)")
 _ALB_START = re.compile(rb"(?:https?|h2|grpcs|wss?) \d{4}-\d\d-\d\dT")
 _ELB_START = re.compile(rb"\d{4}-\d\d-\d\dT\S+ \S+ \S+:\d+ ")
@@ -36,6 +37,8 @@ _TIME, _CLIENT, _ELB_STATUS, _REQUEST, _AGENT, _TRACE, _CREATED, _ACTIONS = 1, 3
 
 def split_alb(text: str) -> list[str]:
     """The fields of one line, quotes removed and `\\"` unescaped (`-` kept as is)."""
+    if "\\" not in text:  # the common case: no escapes, the simpler pattern is twice as fast
+        return [bare or quoted for quoted, bare in _SIMPLE_TOKEN.findall(text)]
     out = []
     for quoted, bare in _TOKEN.findall(text):
         if bare:
