@@ -268,6 +268,22 @@ def test_url_decode_matches_stdlib_unquote_plus(data: bytes) -> None:
     assert PRE_PARSE["URL_DECODE"](data) == urllib.parse.unquote_to_bytes(data)
 
 
+VALID_ESCAPES = st.lists(
+    st.sampled_from(
+        [b"\\", b"\\x41", b"\\\\", b"%41", b"%5C", b"%5c%78", b"%ff", b"%00", b"+", b"a", b"\xe9"]
+    ),
+    max_size=30,
+).map(b"".join)
+
+
+@given(data=VALID_ESCAPES)
+def test_url_decode_with_only_valid_escapes_and_backslashes(data: bytes) -> None:
+    # Only valid escapes: the fast path (through the C escape decoder) must still treat each
+    # backslash as a plain byte.
+    assert TRANSFORMS["URL_DECODE"](data) == urllib.parse.unquote_to_bytes(data.replace(b"+", b" "))
+    assert TRANSFORMS["URL_DECODE_UNI"](data) == urllib.parse.unquote_to_bytes(data.replace(b"+", b" "))
+
+
 @given(data=st.binary(max_size=200))
 def test_binary_decoders_invert_their_encoders(data: bytes) -> None:
     assert TRANSFORMS["HEX_DECODE"](data.hex().encode()) == data

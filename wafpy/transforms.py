@@ -9,9 +9,9 @@ AWS is silent the behaviour follows ModSecurity v2. Everything works on bytes (0
 text decoding, ASCII-only case folding (``bytes.lower()`` is exactly AWS's LOWERCASE, ``str.lower()``
 on latin-1 text is not), "whitespace" is C ``isspace`` (0x09-0x0D, 0x20).
 
-Each function returns its input object unchanged when there is nothing to do (no ``%`` for
-URL_DECODE, no ``\\`` for the escape decoders...), because transformations run per request on every
-inspected element and most elements contain nothing to decode.
+The decoders return their input object itself when there is nothing to decode (no ``%`` for
+URL_DECODE, no ``\\`` for the escape decoders, no ``&`` for HTML_ENTITY_DECODE...): they run per
+request on every inspected element, and most elements contain nothing to decode.
 
 Behaviour AWS does not document is collected in ``UNSPECIFIED_CHOICES`` (name -> what wafpy does and
 why); each place that implements one of those choices refers to its key.
@@ -20,6 +20,7 @@ why); each place that implements one of those choices refers to its key.
 from __future__ import annotations
 
 import binascii
+import codecs
 import hashlib
 import itertools
 import re
@@ -50,8 +51,8 @@ UNSPECIFIED_CHOICES: Final[Mapping[str, str]] = {
     "one the empty string",
     "UTF8_TO_UNICODE": "'well-formed' is the Unicode definition: no overlong forms, no encoded "
     "surrogates, nothing above U+10FFFF",
-    "PRE_PARSE URL_DECODE": "only %HH is decoded; + stays + (it is no separator, and decoding it "
-    "would not change how the query splits)",
+    "PRE_PARSE URL_DECODE": "only %HH is decoded, + stays + (the spec's suggestion; a later "
+    "URL_DECODE text transformation still turns it into a space)",
     "PRE_PARSE URL_DECODE_UNI": "as pre-parse URL_DECODE plus %uHHHH; + stays +",
     "COMBINE_DUPLICATE_QUERY_ARGS_BY_COMMA": "names compare case-sensitively and raw; a piece "
     "without = has an empty value (a&a=3 -> a=,3); empty pieces are dropped when the query is "
@@ -143,25 +144,24 @@ def _trim_right(data: bytes) -> bytes:
 # -- percent decoding ---------------------------------------------------------------------------
 
 
+# A '%' that does not start a valid escape (two hex digits follow).
+_BAD_PERCENT: Final = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+
+
 def _percent_decode(data: bytes) -> bytes:
-    # Every piece after a '%' starts with the two candidate hex digits; an invalid escape keeps
-    # its '%' and scanning goes on with the next byte, which is what copying the piece does.
-    pieces = data.split(b"%")
-    out = [pieces[0]]
-    append = out.append
-    get = _PAIR.get
-    for piece in pieces[1:]:
-        byte = get(piece[:2])
-        if byte is None:
-            append(b"%")
-            append(piece)
-        else:
-            append(byte)
-            append(piece[2:])
-    return b"".join(out)
+    # A '%' that starts no escape stands for itself: spell it %25 so that every '%' is valid.
+    # Then rewrite each '%' as \xHH (original backslashes doubled, so they decode to themselves)
+    # and let CPython's C escape decoder (codecs.escape_decode, the one pickle uses) do the work:
+    # 2-3x faster than urllib's unquote_to_bytes on form data. The tests compare both.
+    data = _BAD_PERCENT.sub(b"%25", data)
+    return codecs.escape_decode(data.replace(b"\\", b"\\\\").replace(b"%", b"\\x"))[0]
 
 
 def _percent_decode_uni(data: bytes) -> bytes:
+    if b"%u" not in data and b"%U" not in data:
+        return _percent_decode(data)
+    # Every piece after a '%' starts with the candidate escape; an invalid escape keeps its '%'
+    # and scanning goes on with the next byte, which is what copying the piece does.
     pieces = data.split(b"%")
     out = [pieces[0]]
     append = out.append
