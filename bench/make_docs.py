@@ -49,7 +49,7 @@ _FIELDS: list[dict[str, Any]] = [
 
 def _byte(i: int) -> Stmt:
     constraint = ("EXACTLY", "STARTS_WITH", "CONTAINS", "ENDS_WITH", "CONTAINS_WORD")[i % 5]
-    types = ("NONE",) if i % 3 == 0 else ("URL_DECODE", "LOWERCASE")
+    types = ("NONE",) if i % 3 == 0 else ("URL_DECODE", "LOWERCASE", "COMPRESS_WHITE_SPACE")
     search = f"/admin/path-{i}".encode()
     stmt = {
         "ByteMatchStatement": {
@@ -65,7 +65,7 @@ def _byte(i: int) -> Stmt:
 
 
 def _regex(i: int) -> Stmt:
-    types = ("LOWERCASE",)
+    types = ("URL_DECODE", "LOWERCASE")
     stmt = {
         "RegexMatchStatement": {
             "RegexString": rf"^/api/v[0-9]+/item-{i}/[a-z0-9_-]{{1,64}}$",
