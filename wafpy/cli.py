@@ -188,7 +188,7 @@ def resource_files(paths: Sequence[str]) -> list[str]:
     return out
 
 
-def _load(args: argparse.Namespace, err: Console) -> tuple[WebACL, functools.partial[WebACL]] | None:
+def _load(args: argparse.Namespace) -> tuple[WebACL, functools.partial[WebACL]] | None:
     loader = functools.partial(
         load_web_acl,
         args.acl,
@@ -196,23 +196,24 @@ def _load(args: argparse.Namespace, err: Console) -> tuple[WebACL, functools.par
         account=args.account,
         search_string=args.search_string,
     )
+    # Plain prints: a rich console would wrap the messages and split the line:column references.
     try:
         return loader(), loader
     except RulesetErrors as exc:
-        err.print(str(exc), markup=False, highlight=False)
+        print(str(exc), file=sys.stderr)
     except (WafpyError, OSError, ValueError) as exc:
-        err.print(f"error: cannot load {args.acl}: {exc}", markup=False, highlight=False)
+        print(f"error: cannot load {args.acl}: {exc}", file=sys.stderr)
     return None
 
 
 def eval_command(args: argparse.Namespace) -> int:
     """`wafpy eval`: replay, write records, print the summary, the comparison, the HTML report."""
     from wafpy.replay.compare import Comparison, render_comparison
-    from wafpy.replay.runner import BadLine, Replay, ReplayOptions, StrictStop
+    from wafpy.replay.runner import BadLine, Replay, ReplayError, ReplayOptions, StrictStop
     from wafpy.replay.summary import Summary, render_summary
 
     err = Console(stderr=True)
-    loaded = _load(args, err)
+    loaded = _load(args)
     if loaded is None:
         return EXIT_USAGE
     acl, loader = loaded
@@ -234,7 +235,7 @@ def eval_command(args: argparse.Namespace) -> int:
             "--workers is ignored"
         )
     summary = Summary()
-    comparison = Comparison() if args.compare else None
+    comparison = Comparison(rule_names=[r.name for r in acl.model.rules]) if args.compare else None
     sink: IO[bytes] | None = None
     if args.output is not None:
         try:
@@ -260,6 +261,9 @@ def eval_command(args: argparse.Namespace) -> int:
                 progress.tick(summary)
     except StrictStop as exc:
         stopped = exc
+    except ReplayError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except BrokenPipeError:  # `wafpy eval ... -o - | head`: the reader is gone, so are we
         _quiet_stdout()
         return EXIT_OK
@@ -368,7 +372,7 @@ def explain_command(args: argparse.Namespace) -> int:
     from wafpy.request import Request
 
     err, out = Console(stderr=True), Console()
-    loaded = _load(args, err)
+    loaded = _load(args)
     if loaded is None:
         return EXIT_USAGE
     acl = loaded[0]
@@ -435,3 +439,7 @@ def explain_command(args: argparse.Namespace) -> int:
             f"logged by AWS: {entry.logged.action} by {entry.logged.terminating_rule_id or '-'}", markup=False
         )
     return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -7,6 +7,8 @@ says whether WAF answered instead of the target (`actions_executed` ends with `w
 same for a block, a CAPTCHA and a challenge; there the new action is reduced to BLOCK (WAF
 answered) or ALLOW before comparing, and rules are not compared. Entries AWS did not decide
 (`waf-failed`, no WAF in the actions) and entries without a logged outcome are counted apart.
+When the logged terminating rule inspects something the log lacks (a body on a WAF log), the
+change is kept apart as "(logged rule not evaluable)": it reflects the log, not the web ACL.
 
 Memory is bounded: the matrix is actions × actions, rule pairs per change are capped, and only the
 first `examples` requests of each change are kept.
@@ -15,6 +17,7 @@ first `examples` requests of each change are kept.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from rich.console import Console
@@ -22,9 +25,10 @@ from rich.table import Table
 
 from wafpy.replay.runner import Outcome
 
-__all__ = ["RULE_CHANGE", "ChangeExample", "Comparison", "render_comparison"]
+__all__ = ["RULE_CHANGE", "UNKNOWN_SUFFIX", "ChangeExample", "Comparison", "render_comparison"]
 
 RULE_CHANGE = "same action, other rule"
+UNKNOWN_SUFFIX = " (logged rule not evaluable)"
 _STOPPED = frozenset({"BLOCK", "CAPTCHA", "CHALLENGE"})
 MAX_RULE_PAIRS = 200  # per change kind; beyond that, pairs are counted as "(other rules)"
 
@@ -43,8 +47,9 @@ class ChangeExample(NamedTuple):
 class Comparison:
     """Counts of changes between logged and new decisions, with the rules and first examples."""
 
-    def __init__(self, *, examples: int = 5) -> None:
+    def __init__(self, *, examples: int = 5, rule_names: Sequence[str] = ()) -> None:
         self.max_examples = examples
+        self.rule_names = tuple(rule_names)
         self.compared = 0
         self.unchanged = 0
         self.no_ground_truth = 0  # nothing logged (request lines, records without an action)
@@ -82,6 +87,14 @@ class Comparison:
         else:
             self.unchanged += 1
             return None
+        if (
+            old_rule is not None
+            and outcome.not_evaluable
+            and old_rule in self._rules_of(outcome.not_evaluable)
+        ):
+            # AWS decided on something the log does not carry (a body, a redacted header): the
+            # change says nothing about the web ACL, so it is kept apart from real changes.
+            kind += UNKNOWN_SUFFIX
         self.changes[kind] += 1
         pairs = self.rules.setdefault(kind, Counter())
         pair = (old_rule or "-", outcome.rule_id)
@@ -105,14 +118,31 @@ class Comparison:
             )
         return kind
 
+    def _rules_of(self, paths: Sequence[str]) -> set[str]:
+        """Names of the web ACL rules holding these statement paths (`Rules[8].Statement...`)."""
+        names = set()
+        for path in paths:
+            if path.startswith("Rules["):
+                index = path[6 : path.find("]")]
+                if index.isdigit() and int(index) < len(self.rule_names):
+                    names.add(self.rule_names[int(index)])
+        return names
+
     @property
     def changed(self) -> int:
         return sum(self.changes.values())
+
+    @property
+    def unknown(self) -> int:
+        """Changes where the logged rule could not be evaluated from the log."""
+        return sum(n for kind, n in self.changes.items() if kind.endswith(UNKNOWN_SUFFIX))
 
     def ordered_kinds(self) -> list[str]:
         """Change kinds, most alarming first: newly blocked, newly allowed, other actions, rules."""
 
         def rank(kind: str) -> tuple[int, int]:
+            if kind.endswith(UNKNOWN_SUFFIX):
+                return (4, -self.changes[kind])
             if kind == "ALLOW→BLOCK":
                 return (0, 0)
             if kind == "BLOCK→ALLOW":
@@ -128,6 +158,8 @@ def render_comparison(console: Console, comparison: Comparison) -> None:
     """Print the change table, then for each change the responsible rules and first examples."""
     total = comparison.compared
     head = f"[bold]Compared with the logged decisions[/]: {total:,} requests, {comparison.changed:,} changed"
+    if comparison.unknown:
+        head += f" ({comparison.unknown:,} of them by a logged rule the log cannot re-evaluate)"
     if comparison.no_ground_truth:
         head += f", {comparison.no_ground_truth:,} without a logged decision"
     for note, count in comparison.excluded.items():
@@ -146,6 +178,7 @@ def render_comparison(console: Console, comparison: Comparison) -> None:
     for kind in comparison.ordered_kinds():
         count = comparison.changes[kind]
         style = "bold red" if kind == "ALLOW→BLOCK" else "bold yellow" if kind == "BLOCK→ALLOW" else ""
+        style = "dim" if kind.endswith(UNKNOWN_SUFFIX) else style
         table.add_row(f"[{style}]{kind}[/]" if style else kind, f"{count:,}", f"{100 * count / total:.2f}%")
     console.print(table)
     for kind in comparison.ordered_kinds():
@@ -157,9 +190,9 @@ def render_comparison(console: Console, comparison: Comparison) -> None:
             rules.add_row(old_rule, new_rule, f"{count:,}")
         console.print(rules)
         examples = Table(title=f"{kind}: first examples", title_justify="left")
-        examples.add_column("where", overflow="fold")
+        examples.add_column("where", no_wrap=True)
         examples.add_column("request", overflow="fold", max_width=60)
-        examples.add_column("logged → new")
+        examples.add_column("logged → new", no_wrap=True)
         examples.add_column("rule", overflow="fold")
         for ex in comparison.examples[kind]:
             examples.add_row(
