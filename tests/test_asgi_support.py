@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -27,7 +27,11 @@ ARN = f"arn:aws:wafv2:eu-west-1:{ACCOUNT}:regional"
 
 @contextlib.contextmanager
 def serve(
-    app: Any, *, http: str = "httptools", loop: str = "uvloop", lifespan: str = "auto"
+    app: Any,
+    *,
+    http: str = "httptools",
+    loop: str = "uvloop",
+    lifespan: Literal["auto", "on", "off"] = "auto",
 ) -> Iterator[str]:
     """Run `app` under uvicorn on a free 127.0.0.1 port in a thread; yields the base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -42,6 +46,8 @@ def serve(
         log_level="warning",
         ws="websockets-sansio",
         ws_per_message_deflate=False,
+        # The middleware decides what a forwarded header means; uvicorn must not rewrite the client.
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -281,7 +287,7 @@ def write_mmdb(path: Path, networks: dict[str, dict[str, Any]], database_type: s
             else:
                 value = item
             tree += value.to_bytes(3, "big")
-    metadata = {
+    metadata: dict[str, Any] = {
         "node_count": count,
         "ip_version": 4,
         "database_type": database_type,

@@ -41,7 +41,8 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# Any ASGI 3 app; typed loosely so apps declaring their own Scope/Receive aliases fit.
+ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
 
 logger = logging.getLogger("wafpy.asgi")
@@ -333,6 +334,8 @@ class WAFMiddleware:
             body_size = read.size
             if not read.complete:
                 body_size = max(body_size, _content_length(scope) or 0)
+            if len(body) > active.limit:
+                # WAF sees the first `limit` bytes; the size says the body was longer (oversize).
                 body = body[: active.limit]
         if self._trace:
             request_id, new_trace = self._trace_of(scope)

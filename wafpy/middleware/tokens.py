@@ -117,7 +117,11 @@ class HmacTokenValidator:
             payload = None
         if payload is None:
             return TokenCheck(False, "TOKEN_INVALID")
-        if not domain_accepted(payload["d"], request.host, self.token_domains):
+        host = request.host
+        if host is None:
+            values = request.header_values(b"host")
+            host = values[0].decode("latin-1") if values else None
+        if not domain_accepted(payload["d"], host, self.token_domains):
             return TokenCheck(False, "TOKEN_DOMAIN_MISMATCH")
         solved = payload.get("c" if kind == "CAPTCHA" else "h")
         if not isinstance(solved, int):
