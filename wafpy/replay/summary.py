@@ -91,9 +91,12 @@ class Timeline:
         start = timestamp_ms - timestamp_ms % self.width_ms
         bucket = self.buckets.get(start)
         if bucket is None:
-            bucket = self.buckets[start] = Counter()
-            while len(self.buckets) > self.max_buckets:
+            while len(self.buckets) >= self.max_buckets:
                 self._widen()
+            start = timestamp_ms - timestamp_ms % self.width_ms
+            bucket = self.buckets.get(start)
+            if bucket is None:
+                bucket = self.buckets[start] = Counter()
         bucket[action] += 1
 
     def _widen(self) -> None:

@@ -1,0 +1,187 @@
+"""Workers keep the output identical and in input order; summaries stay bounded in memory."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.replay_fixtures import T0, acl_document, run_cli, waf_record, write_acl, write_jsonl
+from wafpy.logs.records import LoggedOutcome
+from wafpy.replay.runner import BadLine, Outcome, Replay, ReplayOptions
+from wafpy.replay.summary import Summary, Timeline, TopK
+from wafpy.webacl import load_web_acl
+
+URIS = ["/", "/admin/x", "/login", "/products", "/api/items", "/ADMIN", "/cart"]
+
+
+def many_records(n: int, seed: int = 5) -> list[dict[str, object]]:
+    rng = random.Random(seed)
+    return [
+        waf_record(
+            i,
+            rng.choice(URIS),
+            ua=rng.choice(["Mozilla/5.0", "SomeBot/2", None]),
+            ip=f"198.51.100.{rng.randrange(256)}",
+        )
+        for i in range(n)
+    ]
+
+
+def write_log_with_bad_lines(path: Path, n: int) -> Path:
+    write_jsonl(path, many_records(n))
+    lines = path.read_text().splitlines()
+    lines.insert(n // 3, "{broken")
+    lines.insert(2 * n // 3, '{"httpRequest": 5}')
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_two_workers_write_exactly_what_one_writes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    acl = write_acl(tmp_path / "acl.json")
+    logs = write_log_with_bad_lines(tmp_path / "waf.jsonl", 2500)
+    outputs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"out{workers}.jsonl"
+        code, _, _ = run_cli(
+            [
+                "eval",
+                str(acl),
+                str(logs),
+                "--search-string",
+                "text",
+                "-q",
+                "--workers",
+                workers,
+                "-o",
+                str(out),
+            ],
+            capsys,
+        )
+        assert code == 0
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+    assert outputs[0].count(b"\n") == 2500
+
+
+@pytest.mark.parametrize("chunk_lines", [1, 7, 500])
+def test_parallel_results_equal_serial_results_in_input_order(tmp_path: Path, chunk_lines: int) -> None:
+    acl = load_web_acl(acl_document(), search_string="text")
+    logs = write_log_with_bad_lines(tmp_path / "waf.jsonl", 300)
+    options = ReplayOptions(write_records=True, chunk_lines=chunk_lines)
+    serial = list(Replay(acl, [str(logs)], options))
+    parallel = list(
+        Replay(acl, [str(logs)], ReplayOptions(write_records=True, chunk_lines=chunk_lines, workers=2))
+    )
+    assert parallel == serial
+    lines = [item.line for item in parallel]
+    assert lines == sorted(lines) and len(lines) == 302
+    assert [item.line for item in parallel if isinstance(item, BadLine)] == [101, 201]
+
+
+def test_limit_with_workers_stops_early(tmp_path: Path) -> None:
+    acl = load_web_acl(acl_document(), search_string="text")
+    logs = write_jsonl(tmp_path / "waf.jsonl", many_records(2000))
+    replay = Replay(acl, [str(logs)], ReplayOptions(workers=2, limit=25, chunk_lines=10))
+    items = list(replay)
+    assert [item.line for item in items] == list(range(1, 26))
+
+
+def test_rate_based_rules_force_one_ordered_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    acl = load_web_acl(acl_document(rate_based=True), search_string="text")
+    assert Replay(acl, [], ReplayOptions(workers=4)).workers_used == 1
+    assert (
+        Replay(load_web_acl(acl_document(), search_string="text"), [], ReplayOptions(workers=4)).workers_used
+        == 4
+    )
+    path = write_acl(tmp_path / "acl.json", rate_based=True)
+    # 150 requests from one IP within 150 s: the rate rule (limit 100 / 60 s) must see them all in order.
+    logs = write_jsonl(tmp_path / "waf.jsonl", [waf_record(i, "/x", ts=T0 + i * 100) for i in range(150)])
+    out = {}
+    for workers in ("1", "2"):
+        target = tmp_path / f"out{workers}.jsonl"
+        code, _, stderr = run_cli(
+            [
+                "eval",
+                str(path),
+                str(logs),
+                "--search-string",
+                "text",
+                "-q",
+                "--workers",
+                workers,
+                "-o",
+                str(target),
+            ],
+            capsys,
+        )
+        assert code == 0
+        assert ("--workers is ignored" in stderr) == (workers == "2")
+        out[workers] = target.read_bytes()
+    assert out["1"] == out["2"]
+    assert out["1"].count(b'"terminatingRuleId":"rate-limit"') == 50  # requests 101..150
+
+
+def test_topk_is_bounded_and_keeps_heavy_hitters() -> None:
+    top = TopK(capacity=50)
+    rng = random.Random(1)
+    for i in range(100_000):
+        top.add("heavy-a" if i % 10 == 0 else "heavy-b" if i % 25 == 0 else f"tail-{rng.randrange(10**9)}")
+        assert len(top) <= 100
+    ranked = dict(top.top(2))
+    assert set(ranked) == {"heavy-a", "heavy-b"}
+    assert 10_000 - top.error <= ranked["heavy-a"] <= 10_000
+    assert top.approximate
+
+
+def test_topk_is_exact_below_capacity() -> None:
+    top = TopK(capacity=10)
+    for key in "abcabca":
+        top.add(key)
+    assert top.top(3) == [("a", 3), ("b", 2), ("c", 2)]
+    assert not top.approximate
+
+
+def test_timeline_widens_buckets_instead_of_growing() -> None:
+    timeline = Timeline(max_buckets=100)
+    for minute in range(10_000):
+        timeline.add(T0 + minute * 60_000, "ALLOW")
+    assert len(timeline.buckets) <= 100
+    assert timeline.width_ms > 60_000
+    assert sum(c["ALLOW"] for c in timeline.buckets.values()) == 10_000
+    series = timeline.series()
+    assert all(b[0] - a[0] == timeline.width_ms for a, b in itertools.pairwise(series))
+
+
+def test_summary_memory_does_not_grow_with_the_number_of_requests() -> None:
+    summary = Summary(top_capacity=100)
+    for i in range(50_000):
+        summary.add(
+            Outcome(
+                "f",
+                i + 1,
+                T0 + i * 1000,
+                "waf",
+                "GET",
+                f"/p/{i}",
+                f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}",
+                "BLOCK",
+                "r",
+                "REGULAR",
+                (f"label:{i}",),
+                (),
+                LoggedOutcome("ALLOW"),
+                None,
+            )
+        )
+        summary.add_bad(BadLine("bad", "f", i))
+    assert summary.total == 50_000 and summary.bad_lines == 50_000
+    assert len(summary.blocked_ips) <= 200 and len(summary.blocked_uris) <= 200 and len(summary.labels) <= 200
+    assert len(summary.bad_examples) == 10
+    assert len(summary.timeline.buckets) <= summary.timeline.max_buckets
