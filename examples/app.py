@@ -1,0 +1,63 @@
+"""A small shop API protected by the bundled web ACL, as an ALB with AWS WAF would protect it.
+
+    uvicorn examples.app:app --no-proxy-headers
+    curl -H "Host: shop.example.com" -H "User-Agent: Mozilla/5.0" "http://127.0.0.1:8000/search?q=shoes"
+
+See examples/README.md for requests that are blocked and how to read the logs and metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from wafpy import WAFMiddleware
+
+RULESETS = Path(__file__).resolve().parents[1] / "rulesets"
+ACL = os.environ.get("WAFPY_ACL", str(RULESETS / "demo-webacl.json"))
+RESOURCES = sorted(str(p) for p in (RULESETS / "demo-resources").glob("*.json"))
+
+logging.basicConfig(level=logging.INFO, format="%(name)s %(levelname)s %(message)s")
+
+
+def waf_summary(request: Request) -> dict[str, object]:
+    """What WAF decided for this request (the middleware puts its Decision in request.state.waf)."""
+    decision = request.state.waf
+    if decision is None:  # evaluation failed and on_error="allow" let the request through
+        return {}
+    return {"action": decision.action, "rule": decision.terminating_rule_id, "labels": list(decision.labels)}
+
+
+async def home(request: Request) -> JSONResponse:
+    return JSONResponse({"hello": "shop", "waf": waf_summary(request)})
+
+
+async def search(request: Request) -> JSONResponse:
+    return JSONResponse({"q": request.query_params.get("q", ""), "results": [], "waf": waf_summary(request)})
+
+
+async def login(request: Request) -> JSONResponse:
+    form = await request.body()
+    return JSONResponse({"received_bytes": len(form), "waf": waf_summary(request)})
+
+
+app = Starlette(
+    routes=[Route("/", home), Route("/search", search), Route("/login", login, methods=["POST"])],
+)
+app.add_middleware(
+    WAFMiddleware,
+    acl=ACL,
+    resources=RESOURCES,
+    log=logging.getLogger("waf.log"),  # one AWS WAF log record per request, as JSON
+    metrics_path="/metrics",  # CloudWatch-style counters in Prometheus text (not evaluated)
+    token_secret=os.environ.get("WAFPY_TOKEN_SECRET") or secrets.token_hex(16),
+    solve_path="/.wafpy/solve",  # demo only: hands an aws-waf-token to anybody who asks
+    watch=True,  # edit the web ACL file and it is reloaded
+)
