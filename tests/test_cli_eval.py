@@ -107,7 +107,7 @@ def test_stdin_input(
     acl: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = gzip.compress("".join(json.dumps(r) + "\n" for r in mixed_records()).encode())
-    stdin = io.TextIOWrapper(io.BufferedReader(io.BytesIO(data)))  # type: ignore[arg-type]
+    stdin = io.TextIOWrapper(io.BufferedReader(io.BytesIO(data)))
     monkeypatch.setattr(sys, "stdin", stdin)
     out = tmp_path / "out.jsonl"
     code, _, _ = run_cli(["eval", str(acl), "-", "--search-string", "text", "-q", "-o", str(out)], capsys)

@@ -78,7 +78,7 @@ def test_parallel_results_equal_serial_results_in_input_order(tmp_path: Path, ch
         Replay(acl, [str(logs)], ReplayOptions(write_records=True, chunk_lines=chunk_lines, workers=2))
     )
     assert parallel == serial
-    lines = [item.line for item in parallel]
+    lines = [item.line or 0 for item in parallel]
     assert lines == sorted(lines) and len(lines) == 302
     assert [item.line for item in parallel if isinstance(item, BadLine)] == [101, 201]
 

@@ -30,6 +30,14 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _middle(text: str, limit: int) -> str:
+    """Shorten in the middle: both ends of a label or path say the most (`awswaf:…:country:GB`)."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 3
+    return text[:head] + "…" + text[len(text) - (limit - 1 - head) :]
+
+
 def _nice_max(value: int) -> int:
     """A round axis maximum >= value (1, 2, 5 × 10^n)."""
     if value <= 0:
@@ -125,7 +133,7 @@ def hbar_chart(items: Sequence[tuple[str, int, str]], *, width: int = 380, label
         w = max(bar_w * value / peak, 1.5)
         parts.append(
             f'<text x="{label_width - 8}" y="{y + 15}" font-size="12" text-anchor="end">'
-            f"<title>{_e(label)}</title>{_e(_short(label, 24))}</text>"
+            f"<title>{_e(label)}</title>{_e(_middle(label, 22))}</text>"
             f'<rect x="{label_width}" y="{y + 3}" width="{w:.1f}" height="{row - 8}" rx="2" fill="{color}"/>'
             f'<text x="{label_width + w + 6:.1f}" y="{y + 15}" font-size="12">{value:,}</text>'
         )
