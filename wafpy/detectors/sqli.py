@@ -72,75 +72,85 @@ _DANGEROUS: Final = frozenset((
     "geometrycollection", "polygon", "multipoint", "linestring", "dbms_xmlgen", "ctxsys",
 ))
 
-_TOKEN = re.compile(
-    r"""
-    (?P<ws>[\s\x00\x0b\xa0]+)
-  | (?P<cmt>--[^\n]*|\#[^\n]*|/\*(?!!).*?(?:\*/|\Z)|\*/)
-  | (?P<exe>/\*!\d*)                       # MySQL executable comment: its content is code
-  | (?P<str>'(?:[^'\\]|\\.|'')*'?|"(?:[^"\\]|\\.|"")*"?)
-  | (?P<num>0x[0-9a-f]*|0b[01]+|(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?[a-z_]*)
-  | (?P<var>@@?[\w.$]*|@'[^']*'?|@"[^"]*"?|@`[^`]*`?)
-  | (?P<word>[a-z_$\x80-\xff][\w$\x80-\xff]*|`[^`]*`?|\[[^\]]*\]?)
-  | (?P<cmp><=>|<>|!=|<=|>=|!<|!>|[=<>](?![<>]))
-  | (?P<op>\|\||&&|::|:=|<<|>>|[!~^|&%*/+\-])
-  | (?P<punct>[(),;.])
-  | (?P<other>.)
-    """,
-    re.IGNORECASE | re.DOTALL | re.VERBOSE,
+# One match per token: whitespace, MySQL executable-comment openers (``/*!50000``: their content
+# is code) and stray ``*/`` are skipped inside the pattern, so the Python loop below runs once per
+# token, not once per gap. The named group says the class; ``f`` (an empty group after a word)
+# says the word is followed by ``(``, i.e. called. ``end`` stops the scan on trailing blanks
+# (without it ``finditer`` would retry the skip at every remaining position: quadratic).
+_TOKEN: Final = re.compile(
+    r"(?:[\s\x00\x0b\xa0]+|/\*!\d*|\*/)*+"
+    r"""(?:
+        (?P<c>--[^\n]*|\#[^\n]*|/\*(?!!).*?(?:\*/|\Z))
+      | (?P<s>'[^'\\]*+(?:(?:\\.|'')[^'\\]*+)*+'?|"[^"\\]*+(?:(?:\\.|"")[^"\\]*+)*+"?)
+      | (?P<n>0[xX][0-9a-fA-F]*|0[bB][01]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[a-zA-Z_]*)
+      | (?P<V>@@[\w.$]*)
+      | (?P<v>@[\w.$]*)
+      | (?P<w>[a-zA-Z_$\x80-\xff][\w$\x80-\xff]*|`[^`]*`?|\[[^\]]*\]?)(?:(?=\s*\()(?P<f>))?
+      | (?P<o><=>|<>|!=|<=|>=|!<|!>|[=<>](?![<>]))
+      | (?P<L>\|\||&&)
+      | (?P<a>::|:=|<<|>>|[!~^|&%*/+\-])
+      | (?P<p>[(),;.])
+      | (?P<x>.)
+      | (?P<end>\Z)
+    )""",
+    # No IGNORECASE: the classes spell both cases, which halves the cost of a match.
+    re.DOTALL | re.VERBOSE,
 )
-_NEXT_IS_PAREN = re.compile(r"\s*\(")
+# Token class by group name, for the groups whose class does not depend on the text.
+_CLASS_OF_GROUP: Final = {"c": "c", "s": "s", "n": "n", "V": "V", "v": "v", "o": "o", "L": "&",
+                          "a": "a", "x": "x"}
+_MAX_TOKENS: Final = 64
 
 Token = tuple[str, str]  # (class, text)
 
+# Word -> class, per exact spelling, for words not followed by "(" and for called ones. Bounded:
+# an attacker's stream of distinct words must not grow it without limit.
+_WORD_CACHE: dict[str, str] = {}
+_CALL_CACHE: dict[str, str] = {}
+_CACHE_LIMIT: Final = 4096
 
-def _tokens(text: str) -> list[Token]:
+
+def _tokens(text: str, start: int) -> list[Token]:
+    """The first ``_MAX_TOKENS`` tokens of ``text[start:]`` (whitespace skipped)."""
     out: list[Token] = []
-    pos = 0
-    n = len(text)
-    match = _TOKEN.match
-    while pos < n and len(out) < 64:
-        m = match(text, pos)
-        if m is None:  # pragma: no cover - the last alternative matches any character
-            break
+    append = out.append
+    for m in _TOKEN.finditer(text, start):
         kind = m.lastgroup
-        value = m.group(0)
-        pos = m.end()
-        if kind == "ws" or kind == "exe":
-            continue
-        if kind == "cmt":
-            if value == "*/":
-                continue
-            out.append(("c", value))
-        elif kind == "str":
-            out.append(("s", value))
-        elif kind == "num":
-            out.append(("n", value))
-        elif kind == "var":
-            out.append(("V" if value.startswith("@@") else "v", value))
-        elif kind == "word":
-            out.append((_word_class(value, text, pos, out), value))
-        elif kind == "cmp":
-            out.append(("o", value))
-        elif kind == "op":
-            out.append(("&" if value in ("||", "&&") else "a", value))
-        elif kind == "punct":
-            out.append((value, value))
+        if kind == "w" or kind == "f":
+            word = m.group("w")
+            cache = _CALL_CACHE if kind == "f" else _WORD_CACHE
+            cls = cache.get(word)
+            if cls is None:
+                cls = _word_class(word, kind == "f")
+                if len(cache) < _CACHE_LIMIT:
+                    cache[word] = cls
+            # fold "ORDER BY" / "GROUP BY" into one token
+            if (cls == "b" and len(word) == 2 and out and word.lower() == "by"
+                    and out[-1][1].lower() in ("order", "group")):
+                out.pop()
+                cls = "O"
+            append((cls, word))
+        elif kind == "p":
+            value = m.group("p")
+            append((value, value))
+        elif kind == "end":
+            break
         else:
-            out.append(("x", value))
+            assert kind is not None
+            append((_CLASS_OF_GROUP[kind], m.group(kind)))
+        if len(out) >= _MAX_TOKENS:
+            break
     return out
 
 
-def _word_class(word: str, text: str, end: int, before: list[Token]) -> str:
+def _word_class(word: str, called: bool) -> str:
     low = word.lower()
-    if _NEXT_IS_PAREN.match(text, end):
+    if called:
         name = low.rsplit(".", 1)[-1]
         if name in _DANGEROUS or low in _DANGEROUS:
             return "F"
         if name in _FUNCTIONS:
             return "f"
-    if low == "by" and before and before[-1][1].lower() in ("order", "group"):
-        before.pop()  # fold "ORDER BY" / "GROUP BY" into one token
-        return "O"
     return _KEYWORDS.get(low, "b")
 
 
@@ -149,78 +159,96 @@ def _fold(tokens: list[Token]) -> list[Token]:
     drop comments followed by more tokens (``UNION/**/SELECT``: a comment there is whitespace)."""
     out: list[Token] = []
     last = len(tokens) - 1
+    prev = ""
     for i, tok in enumerate(tokens):
-        if tok[0] == "c" and i < last:
+        cls = tok[0]
+        if cls == prev and (cls == "b" or cls == "s"):
+            out[-1] = (cls, out[-1][1] + " " + tok[1])
+        elif cls == "c" and i < last:
             continue
-        if out and tok[0] in "bs" and out[-1][0] == tok[0]:
-            out[-1] = (tok[0], out[-1][1] + " " + tok[1])
         else:
             out.append(tok)
+            prev = cls
     return out
+
+
+# Every rule below needs at least one of these token classes (checked rule by rule: the others,
+# s n v b k x ( ) , . and the context markers, only ever surround them), so a fingerprint
+# without any is answered by one character-class scan instead of the rules.
+_STRONG_CLASSES: Final = "U&c;FSDOoVEfa"
+_HAS_STRONG: Final = re.compile(f"[{re.escape(_STRONG_CLASSES)}]")
 
 
 # Rules over the fingerprint. "^s" only exists in a quote context (the value broke out of a
 # string literal); VAL is anything that ends an operand.
 _VAL = r"[snvV)]"
 _LOW_RULES: Final = [
-    ("union select", re.compile(r"U[k(]*S")),
-    ("logic then comparison",
-     re.compile(r"[snvVb)]\)*&\(*a*\(*[snvVbf]\)*(?:a\(*[snvVf]\)*)*o\(*a*[snvVbf(]")),
-    ("logic then function", re.compile(_VAL + r"\)*&\(*a*\(*[fF]")),
-    ("logic then constant after quote break", re.compile(r"^s\)*&\(*a*[snvVb]\)*(?:c|;|&|o|$)")),
-    ("string break then comment", re.compile(r"^s\)*c")),
-    ("string break then statement", re.compile(r"^s\)*;(?:c|[SEU(])")),
-    ("stacked statement", re.compile(r";b?\(*[SEU]")),
-    ("time or side-effect function", re.compile(r"(?:^|X|[&oa;,(USEk])\(*F")),
-    ("subquery", re.compile(r"[sn)o&(;,]\(S|[snoa&;]S.*k|^X?\(+S")),
-    ("select values", re.compile(r"^X?\(*S\(*a*\(*[nfFvV]")),
-    ("into outfile", re.compile(r"D")),
-    ("order by probe", re.compile(_VAL + r"\)*O[nb](?:,[nb])*(?:c|;|k|$)")),
-    ("string compare after quote break", re.compile(r"^s\)*a?o\(*a*[snvVf]\)*(?:[&oca;]|$)")),
-    ("number then comment", re.compile(r"^X?n\)+c|^X?[vV]\)*c")),
+    ("union select", r"U[k(]*S"),
+    ("logic then comparison", r"[snvVb)]\)*&\(*a*\(*[snvVbf]\)*(?:a\(*[snvVf]\)*)*o\(*a*[snvVbf(]"),
+    ("logic then function", _VAL + r"\)*&\(*a*\(*[fF]"),
+    ("logic then constant after quote break", r"^s\)*&\(*a*[snvVb]\)*(?:c|;|&|o|$)"),
+    ("string break then comment", r"^s\)*c"),
+    ("string break then statement", r"^s\)*;(?:c|[SEU(])"),
+    ("stacked statement", r";b?\(*[SEU]"),
+    ("time or side-effect function", r"(?:^|X|[&oa;,(USEk])\(*F"),
+    ("subquery", r"[sn)o&(;,]\(S|[snoa&;]S.*k|^X?\(+S"),
+    ("select values", r"^X?\(*S\(*a*\(*[nfFvV]"),
+    ("into outfile", r"D"),
+    ("order by probe", _VAL + r"\)*O[nb](?:,[nb])*(?:c|;|k|$)"),
+    ("string compare after quote break", r"^s\)*a?o\(*a*[snvVf]\)*(?:[&oca;]|$)"),
+    ("number then comment", r"^X?n\)+c|^X?[vV]\)*c"),
 ]
 _HIGH_RULES: Final = [
-    ("value then comment", re.compile(r"^X?[sn]\)*c")),
-    ("dangerous function", re.compile(r"F")),
-    ("system variable", re.compile(r"V")),
-    ("statement keyword sequence", re.compile(r"(?:^|X|[;(&o])E[bk]|S[nbfvV*,oa(]*k")),
-    ("logic then operand", re.compile(r"[sn)]&\(*a*[snfvV]")),
-    ("union probe", re.compile(r"[sn)]U")),
-    ("function in expression", re.compile(r"[&o,(]f\(")),
-    ("quote break then logic", re.compile(r"^s\)*&")),
-    ("quote break then arithmetic", re.compile(r"^s\)*a+\(*[snvVf]")),
+    ("value then comment", r"^X?[sn]\)*c"),
+    ("dangerous function", r"F"),
+    ("system variable", r"V"),
+    ("statement keyword sequence", r"(?:^|X|[;(&o])E[bk]|S[nbfvV*,oa(]*k"),
+    ("logic then operand", r"[sn)]&\(*a*[snfvV]"),
+    ("union probe", r"[sn)]U"),
+    ("function in expression", r"[&o,(]f\("),
+    ("quote break then logic", r"^s\)*&"),
+    ("quote break then arithmetic", r"^s\)*a+\(*[snvVf]"),
 ]
 
 
-def _check(tokens: list[Token], high: bool) -> tuple[str, ...] | None:
-    if not tokens:
+def _combined(rules: list[tuple[str, str]]) -> re.Pattern[str]:
+    """All rules in one anchored pattern that answers as the rules tried one by one would.
+
+    Alternative *i* is ``.*?(rule i)``: it finds rule *i*'s leftmost match, and the
+    alternatives are tried in order, so the first rule that matches anywhere wins, with the
+    same span as ``rule.search``. One call instead of one per rule (a short attack used to
+    spend most of its time here)."""
+    return re.compile("^(?:" + "|".join(f".*?(?P<r{i}>{pattern})" for i, (_n, pattern) in
+                                         enumerate(rules)) + ")", re.DOTALL)
+
+
+_LOW: Final = _combined(_LOW_RULES)
+_HIGH: Final = _combined(_LOW_RULES + _HIGH_RULES)
+
+
+def _check(tokens: list[Token], rules: re.Pattern[str]) -> tuple[str, ...] | None:
+    fingerprint = "".join([t[0] for t in tokens])
+    if not _HAS_STRONG.search(fingerprint):  # the common benign case: one cheap scan
         return None
-    fp = "".join(t[0] for t in tokens)
-    for rules in (_LOW_RULES, _HIGH_RULES) if high else (_LOW_RULES,):
-        for _name, rule in rules:
-            m = rule.search(fp)
-            if m:
-                start, end = m.span()
-                return tuple(t[1] for t in tokens[start:max(end, start + 1)] if t[0] != "X")
-    return None
+    m = rules.match(fingerprint)
+    if m is None:
+        return None
+    start, end = m.span(m.lastgroup or 0)
+    return tuple(t[1] for t in tokens[start:max(end, start + 1)] if t[0] != "X")
 
 
-def _first_quote(text: str, quote: str) -> int:
-    """Where a string literal opened just before ``text`` would close (-1: it never does)."""
-    i = 0
-    n = len(text)
-    while i < n:
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == quote:
-            if i + 1 < n and text[i + 1] == quote:  # doubled quote stays inside the literal
-                i += 2
-                continue
-            return i
-        i += 1
-    return -1
+# Where a string literal opened just before the value closes: the first unescaped quote that is
+# not doubled (``''`` stays inside the literal; a backslash escapes the next character).
+_CLOSE: Final = {
+    "'": re.compile(r"[^'\\]*+(?:(?:\\.|'')[^'\\]*+)*+'", re.DOTALL),
+    '"': re.compile(r'[^"\\]*+(?:(?:\\.|"")[^"\\]*+)*+"', re.DOTALL),
+}
+
+
+def _context(text: str, start: int, head: Token, rules: re.Pattern[str]) -> tuple[str, ...] | None:
+    """Tokenize ``text[start:]`` after ``head`` and apply ``rules``."""
+    tokens = _fold([head, *_tokens(text, start)])
+    return _check(tokens, rules)
 
 
 def detect_sqli(data: bytes, sensitivity: str = "LOW") -> tuple[str, ...] | None:
@@ -229,16 +257,16 @@ def detect_sqli(data: bytes, sensitivity: str = "LOW") -> tuple[str, ...] | None
         low = data.lower()
         if b"union" not in low or b"select" not in low:
             return None
-    high = sensitivity == "HIGH"
+    rules = _HIGH if sensitivity == "HIGH" else _LOW
     text = data[:8192].decode("latin-1")
     for quote in ("'", '"'):
         if quote in text:
-            close = _first_quote(text, quote)
-            if close >= 0:
-                head: Token = ("s", quote + text[:close + 1])
-                found = _check(_fold([head, *_tokens(text[close + 1:])]), high)
+            closed = _CLOSE[quote].match(text)
+            if closed is not None:
+                close = closed.end()
+                found = _context(text, close, ("s", quote + text[:close]), rules)
                 if found:
                     return found
     # "X" marks the as-is context, so rules anchored on a broken-out string ("^s") do not fire
     # on a value that merely starts with a quoted literal.
-    return _check(_fold([("X", ""), *_tokens(text)]), high)
+    return _context(text, 0, ("X", ""), rules)

@@ -62,6 +62,20 @@ _ENTITY: Final = re.compile(r"&(#x[0-9a-f]+|#\d+|colon|tab|newline|lpar|rpar|quo
 _SQUEEZE: Final = re.compile(r"[\x00-\x20\\]+")
 
 
+# Cheap necessary conditions, tried on the lower-cased value before the costly steps below; each
+# is implied by what it guards, so skipping on a miss never changes an answer:
+# * every handler pattern contains ``on<letters>=``;
+# * the scheme and CSS checks look for literals in the *squeezed* value; without a character
+#   reference, a literal is in the squeezed value exactly when its characters appear in the raw
+#   value separated only by squeezable characters, which one search can tell without building
+#   the squeezed copy of a long benign body.
+_ON_ATTRIBUTE: Final = re.compile(r"on[a-z]{3,}[\s\x00]*=")
+_GAP: Final = r"[\x00-\x20\\]*"
+_SQUEEZED_HINT: Final = re.compile("|".join(
+    _GAP.join(re.escape(ch) for ch in literal)
+    for literal in ("script:", "data:", "ression(", "binding", "behavio", "url(")))
+
+
 def _decode_entity(m: re.Match[str]) -> str:
     text = m.group(1).lower()
     named = {"colon": ":", "tab": "\t", "newline": "\n", "lpar": "(", "rpar": ")", "quot": '"',
@@ -101,12 +115,15 @@ def detect_xss(data: bytes) -> tuple[str, ...] | None:
         m_decl = _DECLARATION.search(lower)
         if m_decl:
             return ("<", m_decl.group(1))
-    m3 = _HANDLER_AFTER_QUOTE.search(lower) if ('"' in lower or "'" in lower or "`" in lower) else None
-    if m3:
-        return (m3.group(1), "=")
-    for m in _HANDLER_LOOSE.finditer(lower):
-        if m.start() == 0 or lower[m.start() - 1] in " \t\n\r\f\v\x00/":
-            return (m.group(1), "=")
+    if _ON_ATTRIBUTE.search(lower):
+        m3 = _HANDLER_AFTER_QUOTE.search(lower) if ('"' in lower or "'" in lower or "`" in lower) else None
+        if m3:
+            return (m3.group(1), "=")
+        for m in _HANDLER_LOOSE.finditer(lower):
+            if m.start() == 0 or lower[m.start() - 1] in " \t\n\r\f\v\x00/":
+                return (m.group(1), "=")
+    if not _SQUEEZED_HINT.search(lower) and ("&" not in text or not _ENTITY.search(text)):
+        return None
     squeezed = _normalized(text)
     if "script:" in squeezed or "data:" in squeezed:
         for m in _SCHEME.finditer(squeezed):
