@@ -48,7 +48,7 @@ OUT = Path(__file__).resolve().parents[1] / "wafpy" / "data" / "wafv2-shapes.jso
 def load_model(botocore_dir: Path | None = None) -> tuple[dict[str, Any], str]:
     """The wafv2 model of the installed botocore, or of an unpacked botocore wheel at `botocore_dir`."""
     if botocore_dir is None:
-        import botocore
+        import botocore  # type: ignore[import-untyped]
 
         botocore_dir, version = Path(os.path.dirname(botocore.__file__)), botocore.__version__
     else:

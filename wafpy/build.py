@@ -67,8 +67,8 @@ def _immunity(o: JObject, key: str) -> int | None:
     node = o.get(key)
     if node is None:
         return None
-    prop = obj(member(obj(node), "ImmunityTimeProperty"))
-    return integer(prop, "ImmunityTime")
+    prop = obj(node).get("ImmunityTimeProperty")  # optional in the API: {} keeps the default
+    return None if prop is None else integer(obj(prop), "ImmunityTime")
 
 
 def _rule(node: JValue, path: str, ctx: Context, *, fms: bool = False) -> ast.Rule:
@@ -128,13 +128,14 @@ def build_rules(o: JObject, key: str, path: str, ctx: Context, *, fms: bool = Fa
     try:
         nodes = items(o, key)
     except Broken:
+        ctx.broken.append(lpath)
         return ()
     rules = []
     for i, node in enumerate(nodes):
         try:
             rules.append(_rule(node, join_path(lpath, i), ctx, fms=fms))
         except Broken:
-            continue
+            ctx.broken.append(join_path(lpath, i))
     for what, values in (("Name", [r.name for r in rules]), ("Priority", [r.priority for r in rules])):
         for i in duplicates(values):
             rule = rules[i]
@@ -215,6 +216,7 @@ def build_web_acl(o: JObject, path: str, ctx: Context, *, logical_id: str | None
             span=span(o, path),
         )
     except Broken:
+        ctx.broken.append(path)
         return None
 
 
@@ -245,6 +247,7 @@ def build_rule_group(
             span=span(o, path),
         )
     except Broken:
+        ctx.broken.append(path)
         return None
 
 
@@ -278,6 +281,7 @@ def build_ip_set(o: JObject, path: str, ctx: Context, *, logical_id: str | None 
             span=span(o, path),
         )
     except Broken:
+        ctx.broken.append(path)
         return None
 
 
@@ -310,4 +314,5 @@ def build_regex_pattern_set(
             span=span(o, path),
         )
     except Broken:
+        ctx.broken.append(path)
         return None

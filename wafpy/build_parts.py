@@ -35,6 +35,8 @@ class Context:
     body_keys: frozenset[str] = frozenset()
     # (vendor/name[/version], path) of managed rule groups no resolver could supply
     managed_missing: list[tuple[str, str]] = field(default_factory=list)
+    # paths of parts skipped because their JSON was malformed; expected only when validation failed
+    broken: list[str] = field(default_factory=list)
 
     def error(
         self,

@@ -346,6 +346,7 @@ def _overrides(
         try:
             act = action(member(o, "ActionToUse"), join_path(opath, "ActionToUse"), ctx)
         except Broken:
+            ctx.broken.append(opath)
             continue
         overrides.append(ast.RuleActionOverride(name=text(o, "Name"), action_to_use=act, span=span(o, opath)))
     return excluded, tuple(overrides)

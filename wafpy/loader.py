@@ -218,6 +218,17 @@ def load_value(
     model = None
     if isinstance(obj, JObject):
         model = _BUILDERS[kind](obj, prefix, ctx, logical_id=logical_id)
+    if not errors and ctx.broken:
+        # Shape validation passed but the builder could not read a part: never drop it silently.
+        errors = [
+            RulesetError(
+                "wafpy could not build this part although it matches the API shapes (please "
+                "report this as a wafpy bug)",
+                json_path=p,
+                source=source,
+            )
+            for p in ctx.broken
+        ]
     errors += ctx.errors
     if errors or model is None:
         if not errors:
