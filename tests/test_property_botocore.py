@@ -25,9 +25,9 @@ from wafpy.semantics import RESERVED_LABEL_WORDS, SUPPORTED_RESPONSE_CODES
 from wafpy.validate import join_path
 
 botocore = pytest.importorskip("botocore")
-from botocore.loaders import Loader  # noqa: E402
-from botocore.model import ServiceModel  # noqa: E402
-from botocore.validate import ParamValidator  # noqa: E402
+from botocore.loaders import Loader  # type: ignore[import-untyped]  # noqa: E402
+from botocore.model import ServiceModel  # type: ignore[import-untyped]  # noqa: E402
+from botocore.validate import ParamValidator  # type: ignore[import-untyped]  # noqa: E402
 
 MODEL = ServiceModel(Loader().load_service_model("wafv2", "service-2"))
 SHAPES: dict[str, Any] = MODEL._shape_resolver._shape_map  # raw JSON shapes
@@ -77,7 +77,8 @@ def _text(shape: dict[str, Any]) -> st.SearchStrategy[str]:
 
 def gen(name: str, depth: int = 0) -> st.SearchStrategy[Any]:
     if name in OVERRIDES:
-        return OVERRIDES[name](depth)
+        strategy: st.SearchStrategy[Any] = OVERRIDES[name](depth)
+        return strategy
     shape = SHAPES[name]
     kind = shape["type"]
     if "enum" in shape:
@@ -116,7 +117,10 @@ def gen(name: str, depth: int = 0) -> st.SearchStrategy[Any]:
 
 def union(name: str, choices: list[str], depth: int) -> st.SearchStrategy[dict[str, Any]]:
     members = {k: v["shape"] for k, v in SHAPES[name]["members"].items()}
-    return st.one_of([gen(members[c], depth + 1).map(lambda v, c=c: {c: v}) for c in choices])
+    def wrap(choice: str) -> st.SearchStrategy[dict[str, Any]]:
+        return gen(members[choice], depth + 1).map(lambda v: {choice: v})
+
+    return st.one_of([wrap(c) for c in choices])
 
 
 def _transformations(depth: int) -> st.SearchStrategy[list[dict[str, Any]]]:
