@@ -348,3 +348,32 @@ def test_every_corpus_log_replays_against_the_demo_acl() -> None:
         bad = [i for i in items if isinstance(i, BadLine)]
         assert len(decisions) + len(bad) == expected, path
         assert all(d.action in ("ALLOW", "BLOCK", "CAPTCHA", "CHALLENGE") for d in decisions)
+
+
+def test_explain_prints_the_rules_in_order_for_one_logged_request(
+    acl: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logs = write_jsonl(tmp_path / "waf.jsonl", mixed_records())
+    code, stdout, _ = run_cli(
+        ["explain", str(acl), str(logs), "--line", "4", "--search-string", "text"], capsys
+    )
+    assert code == 0
+    assert f"{logs}:4 GET /products → ALLOW by Default_Action" in stdout
+    rows = [line for line in stdout.splitlines() if line.startswith("│")]
+    assert [row.split("│")[2].strip() for row in rows] == [
+        "block-admin",
+        "captcha-login",
+        "tag-bots",
+        "block-body",
+        "block-api-key",
+    ]
+    cells = [[cell.strip() for cell in row.split("│")] for row in rows]
+    assert [c[4] for c in cells] == [
+        "NO_MATCH",
+        "NO_MATCH",
+        "MATCH",
+        "NO_MATCH (not evaluable from this log)",
+        "NO_MATCH",
+    ]
+    assert cells[2][5] == "COUNT" and "test:bot" in cells[2][7]
+    assert "logged by AWS: ALLOW by Default_Action" in stdout

@@ -363,6 +363,12 @@ class _Progress:
         self._progress.stop()
 
 
+def acl_rate_based(acl: WebACL) -> bool:
+    from wafpy.replay.coverage import has_rate_based
+
+    return has_rate_based(acl.model)
+
+
 def explain_command(args: argparse.Namespace) -> int:
     """`wafpy explain`: evaluate one logged request and print, rule by rule, what happened."""
     from rich.table import Table
@@ -403,7 +409,16 @@ def explain_command(args: argparse.Namespace) -> int:
     table = Table(title="Rules in priority order", title_justify="left")
     for column in ("priority", "rule", "group", "result", "action", "details", "labels added"):
         table.add_column(column, overflow="fold")
+    names = [r.name for r in acl.model.rules]
+    unknown = {
+        names[int(p[6 : p.index("]")])]
+        for p in decision.not_evaluable
+        if p.startswith("Rules[") and p[6 : p.index("]")].isdigit() and int(p[6 : p.index("]")]) < len(names)
+    }
     for trace in decision.trace:
+        result = trace.result + (
+            " (not evaluable from this log)" if trace.rule in unknown and not trace.group else ""
+        )
         details = "; ".join(
             " ".join(
                 x
@@ -424,7 +439,7 @@ def explain_command(args: argparse.Namespace) -> int:
             str(trace.priority),
             trace.rule,
             trace.group or "",
-            trace.result,
+            result,
             action,
             details,
             ", ".join(trace.labels_added),
@@ -434,6 +449,11 @@ def explain_command(args: argparse.Namespace) -> int:
         out.print("labels: " + ", ".join(decision.labels), markup=False)
     if decision.not_evaluable:
         out.print("not evaluable from this log: " + ", ".join(decision.not_evaluable), markup=False)
+    if acl_rate_based(acl):
+        out.print(
+            "note: rate-based rules see only this request here; replay the log with `wafpy eval`",
+            markup=False,
+        )
     if entry.logged is not None and entry.logged.action is not None:
         out.print(
             f"logged by AWS: {entry.logged.action} by {entry.logged.terminating_rule_id or '-'}", markup=False

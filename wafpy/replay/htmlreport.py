@@ -97,8 +97,10 @@ def stacked_bar_chart(summary: Summary, *, width: int = 1160, height: int = 280)
         x = left + index * slot + slot / 2
         when = datetime.fromtimestamp(series[index][0] / 1000, UTC)
         label = when.strftime("%m-%d %H:%M")
+        # The outer ticks hang inwards so their text stays inside the chart.
+        anchor = "start" if t == 0 and ticks > 1 else "end" if t == ticks - 1 and ticks > 1 else "middle"
         parts.append(
-            f'<text x="{x:.1f}" y="{height - 12}" font-size="11" text-anchor="middle">{label}</text>'
+            f'<text x="{x:.1f}" y="{height - 12}" font-size="11" text-anchor="{anchor}">{label}</text>'
         )
     parts.append(
         f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="#9aa5b1"/>'
@@ -133,7 +135,7 @@ def hbar_chart(items: Sequence[tuple[str, int, str]], *, width: int = 380, label
         w = max(bar_w * value / peak, 1.5)
         parts.append(
             f'<text x="{label_width - 8}" y="{y + 15}" font-size="12" text-anchor="end">'
-            f"<title>{_e(label)}</title>{_e(_middle(label, 22))}</text>"
+            f"<title>{_e(label)}</title>{_e(_middle(label, 19))}</text>"
             f'<rect x="{label_width}" y="{y + 3}" width="{w:.1f}" height="{row - 8}" rx="2" fill="{color}"/>'
             f'<text x="{label_width + w + 6:.1f}" y="{y + 15}" font-size="12">{value:,}</text>'
         )
