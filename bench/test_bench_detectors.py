@@ -17,17 +17,37 @@ from wafpy.detectors import default_detector, libinjection_detector
 
 OWN = default_detector()
 
-_BENIGN_2K = (b"name=Jane+Doe&email=jane.doe%40example.com&address=12+Main+Street%2C+Springfield&"
-              b"comment=Great+product%2C+would+buy+again.+Shipping+was+fast+and+the+box+was+intact.+")
+_BENIGN_2K = (
+    b"name=Jane+Doe&email=jane.doe%40example.com&address=12+Main+Street%2C+Springfield&"
+    b"comment=Great+product%2C+would+buy+again.+Shipping+was+fast+and+the+box+was+intact.+"
+)
+# A realistic 4 KiB JSON POST body (an order with free-text notes): the SQLi and XSS rules of a web
+# ACL both inspect it whole.
+_ORDER_ITEM = (
+    '{"id": %d, "sku": "A-%d", "name": "Blue cotton shirt", "qty": 2, "price": 19.99, '
+    '"note": "Please gift wrap it, and leave it at the door if nobody is home.", '
+    '"tags": ["summer", "sale"], "active": true, "ref": null}'
+)
+_JSON_4K = (
+    '{"customer": {"name": "Jane Doe", "email": "jane.doe@example.com"}, "items": ['
+    + ", ".join(_ORDER_ITEM % (i, i) for i in range(40))
+).encode()[:4096]
 INPUTS = {
     "short_benign": b"red shoes",
     "short_attack_sqli": b"1' OR '1'='1",
     "short_attack_xss": b"<img src=x onerror=alert(1)>",
     "benign_2k": (_BENIGN_2K * (2048 // len(_BENIGN_2K) + 1))[:2048],
+    "benign_json_4k": _JSON_4K,
 }
 CASES = [
-    ("sqli", "short_benign"), ("sqli", "short_attack_sqli"), ("sqli", "benign_2k"),
-    ("xss", "short_benign"), ("xss", "short_attack_xss"), ("xss", "benign_2k"),
+    ("sqli", "short_benign"),
+    ("sqli", "short_attack_sqli"),
+    ("sqli", "benign_2k"),
+    ("xss", "short_benign"),
+    ("xss", "short_attack_xss"),
+    ("xss", "benign_2k"),
+    ("sqli", "benign_json_4k"),
+    ("xss", "benign_json_4k"),
 ]
 
 

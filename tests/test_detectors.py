@@ -2,13 +2,18 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wafpy.detectors import Detection, Detector, default_detector, libinjection_detector
+from wafpy.detectors import sqli as _sqli
+from wafpy.detectors import xss as _xss
 from wafpy.errors import NotAvailableError
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -264,3 +269,182 @@ def test_libinjection_missing_gives_install_hint(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(adapter, "_lib", None)
     with pytest.raises(NotAvailableError, match=r"wafpy-engine\[libinjection\]"):
         libinjection_detector()
+
+
+# --- fast path against a slow reference -----------------------------------------------------------
+# The detectors take shortcuts for speed (one regex match per token, all rules in one pattern,
+# pre-checks that skip work which cannot change the answer). The references below are the
+# straightforward versions of the same rules; on any input both must answer the same, matched
+# tokens included.
+
+_REF_TOKEN = re.compile(
+    r"""
+    (?P<ws>[\s\x00\x0b\xa0]+)
+  | (?P<cmt>--[^\n]*|\#[^\n]*|/\*(?!!).*?(?:\*/|\Z)|\*/)
+  | (?P<exe>/\*!\d*)
+  | (?P<str>'(?:[^'\\]|\\.|'')*'?|"(?:[^"\\]|\\.|"")*"?)
+  | (?P<num>0x[0-9a-f]*|0b[01]+|(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?[a-z_]*)
+  | (?P<var>@@?[\w.$]*)
+  | (?P<word>[a-z_$\x80-\xff][\w$\x80-\xff]*|`[^`]*`?|\[[^\]]*\]?)
+  | (?P<cmp><=>|<>|!=|<=|>=|!<|!>|[=<>](?![<>]))
+  | (?P<op>\|\||&&|::|:=|<<|>>|[!~^|&%*/+\-])
+  | (?P<punct>[(),;.])
+  | (?P<other>.)
+    """,
+    re.IGNORECASE | re.DOTALL | re.VERBOSE,
+)
+
+
+def _ref_tokens(text: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    pos = 0
+    while pos < len(text) and len(out) < 64:
+        m = _REF_TOKEN.match(text, pos)
+        assert m is not None
+        kind, value, pos = m.lastgroup, m.group(0), m.end()
+        if kind in ("ws", "exe") or value == "*/":
+            continue
+        if kind == "word":
+            low = value.lower()
+            cls = _sqli._KEYWORDS.get(low, "b")
+            if re.match(r"\s*\(", text[pos:]):
+                name = low.rsplit(".", 1)[-1]
+                if name in _sqli._DANGEROUS or low in _sqli._DANGEROUS:
+                    cls = "F"
+                elif name in _sqli._FUNCTIONS:
+                    cls = "f"
+            if low == "by" and out and out[-1][1].lower() in ("order", "group"):
+                out.pop()
+                cls = "O"
+        else:
+            cls = {"cmt": "c", "str": "s", "num": "n", "cmp": "o", "other": "x"}.get(kind or "", "")
+            if kind == "var":
+                cls = "V" if value.startswith("@@") else "v"
+            elif kind == "op":
+                cls = "&" if value in ("||", "&&") else "a"
+            elif kind == "punct":
+                cls = value
+        out.append((cls, value))
+    return out
+
+
+def _ref_check(tokens: list[tuple[str, str]], high: bool) -> tuple[str, ...] | None:
+    folded: list[tuple[str, str]] = []
+    for i, tok in enumerate(tokens):
+        if tok[0] == "c" and i < len(tokens) - 1:
+            continue
+        if folded and tok[0] in "bs" and folded[-1][0] == tok[0]:
+            folded[-1] = (tok[0], folded[-1][1] + " " + tok[1])
+        else:
+            folded.append(tok)
+    fp = "".join(t[0] for t in folded)
+    for _name, rule in _sqli._LOW_RULES + (_sqli._HIGH_RULES if high else []):
+        m = re.search(rule, fp)
+        if m:
+            start, end = m.span()
+            return tuple(t[1] for t in folded[start:max(end, start + 1)] if t[0] != "X")
+    return None
+
+
+def _ref_sqli(data: bytes, sensitivity: str) -> tuple[str, ...] | None:
+    low = data.lower()
+    plain = len(data.translate(None, _sqli._SPECIALS)) == len(data)
+    if plain and (b"union" not in low or b"select" not in low):
+        return None
+    high = sensitivity == "HIGH"
+    text = data[:8192].decode("latin-1")
+    for quote in ("'", '"'):
+        i, close = 0, -1
+        while i < len(text):  # the first quote that is neither escaped nor doubled
+            if text[i] == "\\" or text[i:i + 2] == quote * 2:
+                i += 2
+            elif text[i] == quote:
+                close = i
+                break
+            else:
+                i += 1
+        if close >= 0:
+            found = _ref_check([("s", quote + text[:close + 1]), *_ref_tokens(text[close + 1:])], high)
+            if found:
+                return found
+    return _ref_check([("X", ""), *_ref_tokens(text)], high)
+
+
+def _ref_xss(data: bytes) -> tuple[str, ...] | None:
+    """detect_xss without its pre-checks: every step runs on every value."""
+    if not _xss._TRIGGERS.search(data):
+        return None
+    text = data[:16384].decode("latin-1")
+    lower = text.lower()
+    if "<" in lower:
+        for m in _xss._TAG.finditer(lower):
+            if m.group(1) in _xss._BAD_TAGS and m.group(1) not in _xss._NEEDS_MORE:
+                return ("<", m.group(1))
+        m2 = _xss._HANDLER_IN_TAG.search(lower) or _xss._RISKY_ATTRIBUTE.search(lower)
+        if m2:
+            return (m2.group(1), "=")
+        m_decl = _xss._DECLARATION.search(lower)
+        if m_decl:
+            return ("<", m_decl.group(1))
+    m3 = _xss._HANDLER_AFTER_QUOTE.search(lower)
+    if m3:
+        return (m3.group(1), "=")
+    for m in _xss._HANDLER_LOOSE.finditer(lower):
+        if m.start() == 0 or lower[m.start() - 1] in " \t\n\r\f\v\x00/":
+            return (m.group(1), "=")
+    squeezed = _xss._normalized(text)
+    for m in _xss._SCHEME.finditer(squeezed):
+        if m.start() == 0 or squeezed[m.start() - 1] in _xss._BEFORE_SCHEME:
+            return (m.group(0),)
+    if "expression(" in squeezed or "binding" in squeezed or "behavio" in squeezed or "url(" in squeezed:
+        m5 = _xss._CSS.search(_xss._CSS_COMMENT.sub("", squeezed))
+        if m5:
+            return (m5.group(1),)
+    elif "/*" in squeezed and "ression(" in squeezed:
+        m6 = _xss._CSS.search(_xss._CSS_COMMENT.sub("", squeezed))
+        if m6:
+            return (m6.group(1),)
+    return None
+
+
+_FRAGMENTS = [
+    b"1", b"42", b"0x1f", b"'", b'"', b"`", b"''", b"\\", b"\\'", b" ", b"\t", b"\n", b"\x00", b"--", b"#",
+    b"/*", b"*/", b"/*!50000", b";", b"(", b")", b",", b".", b"=", b"<", b">", b"!=", b"||", b"&&", b"@",
+    b"@@version", b"OR", b"and", b"union", b"SELECT", b"from", b"order", b"by", b"sleep", b"char",
+    b"exp", b"outfile", b"drop", b"red shoes", b"O'Brien", b"[x]", b"{", b"}", b":", b"-",
+    b"<script>", b"<img src=x", b" onerror=", b"alert(1)", b"javascript:", b"jav&#x09;ascript:",
+    b"java\tscript:", b"&colon;", b"&amp;", b"data:text/html", b"style=", b"expression(", b"/**/",
+    b"url(", b"-moz-binding", b"<b>", b"</a>", b"<!--", b"href=", b"online=true", b"\xe9", b"\xa0",
+]
+_VALUES = st.lists(st.one_of(st.sampled_from(_FRAGMENTS), st.binary(max_size=4)), max_size=24).map(b"".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_VALUES)
+def test_fast_sqli_agrees_with_reference(value: bytes) -> None:
+    for sensitivity in ("LOW", "HIGH"):
+        assert _sqli.detect_sqli(value, sensitivity) == _ref_sqli(value, sensitivity)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_VALUES)
+def test_fast_xss_agrees_with_reference(value: bytes) -> None:
+    assert _xss.detect_xss(value) == _ref_xss(value)
+
+
+@pytest.mark.corpora
+def test_fast_paths_agree_with_reference_on_corpora() -> None:
+    values = _corpus("sqli") + _corpus("xss") + [v for vs in _benign().values() for v in vs[:3000]]
+    for value in values:
+        assert _sqli.detect_sqli(value, "LOW") == _ref_sqli(value, "LOW"), value
+        assert _sqli.detect_sqli(value, "HIGH") == _ref_sqli(value, "HIGH"), value
+        assert _xss.detect_xss(value) == _ref_xss(value), value
+
+
+def test_long_values_agree_with_reference() -> None:
+    body = (b'{"customer": {"name": "Jane Doe", "email": "jane.doe@example.com"}, "note": '
+            b'"Please gift wrap it, and leave it at the door if nobody is home.", "qty": 2}, ') * 40
+    for value in (body, body + b"x' OR '1'='1", b"q=" + body.replace(b'"', b"'"), b" " * 9000 + b"1'--"):
+        for sensitivity in ("LOW", "HIGH"):
+            assert _sqli.detect_sqli(value, sensitivity) == _ref_sqli(value, sensitivity)
+        assert _xss.detect_xss(value) == _ref_xss(value)
