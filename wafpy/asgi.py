@@ -307,7 +307,7 @@ class WAFMiddleware:
     def _trace_of(self, scope: Scope) -> tuple[str | None, str | None]:
         """(request id for the log, new trace header value or None when the request has one)."""
         for name, value in scope.get("headers") or ():
-            if name == TRACE_HEADER or name.lower() == TRACE_HEADER:
+            if name == TRACE_HEADER:  # ASGI servers give header names lower-cased
                 return request_id_of(value.decode("latin-1")), None
         trace = new_trace_id()
         return trace[5:], trace  # requestId is the Root value, after "Root="
