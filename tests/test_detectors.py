@@ -338,7 +338,7 @@ def _ref_check(tokens: list[tuple[str, str]], high: bool) -> tuple[str, ...] | N
         else:
             folded.append(tok)
     fp = "".join(t[0] for t in folded)
-    for _name, rule in _sqli._LOW_RULES + (_sqli._HIGH_RULES if high else []):
+    for _name, rule, _needs in _sqli._LOW_RULES + (_sqli._HIGH_RULES if high else []):
         m = re.search(rule, fp)
         if m:
             start, end = m.span()
