@@ -174,9 +174,8 @@ def _fold(tokens: list[Token]) -> list[Token]:
 
 # Every rule below needs at least one of these token classes (checked rule by rule: the others,
 # s n v b k x ( ) , . and the context markers, only ever surround them), so a fingerprint
-# without any is answered by one character-class scan instead of the rules.
+# without any is answered without trying a rule.
 _STRONG_CLASSES: Final = "U&c;FSDOoVEfa"
-_HAS_STRONG: Final = re.compile(f"[{re.escape(_STRONG_CLASSES)}]")
 
 
 # Rules over the fingerprint. "^s" only exists in a quote context (the value broke out of a
@@ -212,24 +211,32 @@ _HIGH_RULES: Final = [
     ("quote break then logic", r"^s\)*&", ("s&",)),
     ("quote break then arithmetic", r"^s\)*a+\(*[snvVf]", ("sa",)),
 ]
-Rule = tuple[re.Pattern[str], tuple[frozenset[str], ...]]
+# (pattern, classes a match needs all of, classes it needs one of: empty means no such need)
+Rule = tuple[re.Pattern[str], frozenset[str], frozenset[str]]
 
 
 def _compiled(rules: list[tuple[str, str, tuple[str, ...]]]) -> tuple[Rule, ...]:
-    return tuple((re.compile(pattern), tuple(frozenset(n) for n in needs)) for _n, pattern, needs in rules)
+    out = []
+    for _name, pattern, needs in rules:
+        common = frozenset.intersection(*map(frozenset, needs))
+        either = frozenset("".join(needs)) - common if len(needs) > 1 else frozenset()
+        assert all(frozenset(n) == common | (frozenset(n) & either) for n in needs), _name
+        out.append((re.compile(pattern), common, either))
+    return tuple(out)
 
 
 _LOW: Final = _compiled(_LOW_RULES)
 _HIGH: Final = _compiled(_LOW_RULES + _HIGH_RULES)
+_STRONG: Final = frozenset(_STRONG_CLASSES)
 
 
 def _check(tokens: list[Token], rules: tuple[Rule, ...]) -> tuple[str, ...] | None:
     fingerprint = "".join([t[0] for t in tokens])
-    if not _HAS_STRONG.search(fingerprint):  # the common benign case: one cheap scan
-        return None
     present = set(fingerprint)
-    for rule, needs in rules:
-        if any(n <= present for n in needs):
+    if present.isdisjoint(_STRONG):  # the common benign case
+        return None
+    for rule, common, either in rules:
+        if common <= present and (not either or not either.isdisjoint(present)):
             m = rule.search(fingerprint)
             if m:
                 start, end = m.span()
