@@ -181,6 +181,7 @@ def test_strict_stops_at_the_first_bad_line_with_exit_3(
         (["CAPTCHA"], 2),
         (["CHALLENGE"], 0),
         (["CHALLENGE", "ALLOW"], 2),
+        (["COUNT"], 2),  # tag-bots counted the GoodBot request
         ([], 0),
     ],
 )
@@ -192,6 +193,18 @@ def test_fail_on_exit_code(
     if fail_on:
         args += ["--fail-on", *fail_on]
     assert run_cli(args, capsys)[0] == code
+
+
+def test_fail_on_count_needs_a_count_rule_match(
+    acl: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logs = write_jsonl(tmp_path / "waf.jsonl", [r for r in mixed_records() if "Bot" not in json.dumps(r)])
+    assert (
+        run_cli(["eval", str(acl), str(logs), "--search-string", "text", "-q", "--fail-on", "COUNT"], capsys)[
+            0
+        ]
+        == 0
+    )
 
 
 def test_bad_web_acl_prints_every_error_with_line_and_column_and_evaluates_nothing(

@@ -33,6 +33,7 @@ def outcome(
         rule,
         "REGULAR",
         (),
+        (),
         not_evaluable,
         logged,
         None,

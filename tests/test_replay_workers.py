@@ -175,6 +175,7 @@ def test_summary_memory_does_not_grow_with_the_number_of_requests() -> None:
                 "r",
                 "REGULAR",
                 (f"label:{i}",),
+                ("count-rule",),
                 (),
                 LoggedOutcome("ALLOW"),
                 None,
@@ -184,4 +185,5 @@ def test_summary_memory_does_not_grow_with_the_number_of_requests() -> None:
     assert summary.total == 50_000 and summary.bad_lines == 50_000
     assert len(summary.blocked_ips) <= 200 and len(summary.blocked_uris) <= 200 and len(summary.labels) <= 200
     assert len(summary.bad_examples) == 10
+    assert summary.counted == {"count-rule": 50_000} and summary.requests_counted == 50_000
     assert len(summary.timeline.buckets) <= summary.timeline.max_buckets

@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         type=str.upper,
         choices=ACTIONS,
-        help="exit 2 when any request gets this action",
+        help="exit 2 when any request gets this action (COUNT: any Count rule matched)",
     )
     p.add_argument(
         "--since", type=_time, metavar="TIME", help="only requests at or after TIME (ISO 8601 or epoch ms)"
@@ -310,9 +310,11 @@ def eval_command(args: argparse.Namespace) -> int:
     if stopped is not None:
         err.print(f"[red]error[/] (--strict): {stopped.bad.describe()}", highlight=False)
         return EXIT_STRICT
-    hit = [a for a in args.fail_on if summary.by_action.get(a)]
+    # COUNT never ends an evaluation: it means "a Count rule matched" (a rule tried out in count mode).
+    got = {a: summary.requests_counted if a == "COUNT" else summary.by_action.get(a, 0) for a in args.fail_on}
+    hit = [a for a, n in got.items() if n]
     if hit:
-        err.print(f"--fail-on: {', '.join(f'{summary.by_action[a]:,} {a}' for a in hit)}", markup=False)
+        err.print(f"--fail-on: {', '.join(f'{got[a]:,} {a}' for a in hit)}", markup=False)
         return EXIT_FAIL_ON
     return EXIT_OK
 

@@ -260,6 +260,9 @@ def render_html(
     body.append(f"<section id='rules'><h2>Top terminating rules</h2>{hbar_chart(rules)}</section>")
     body.append(f"<section id='ips'><h2>Top blocked client IPs</h2>{hbar_chart(ips)}</section>")
     body.append(f"<section id='uris'><h2>Top blocked paths</h2>{hbar_chart(uris)}</section>")
+    if summary.counted:
+        counted = [(rule, n, ACTION_COLORS["COUNT"]) for rule, n in summary.counted.most_common(10)]
+        body.append(f"<section id='counted'><h2>Count rule matches</h2>{hbar_chart(counted)}</section>")
     if summary.labels.counts:
         labels = [(label, n, "#3b82c4") for label, n in summary.labels.top(10)]
         body.append(f"<section id='labels'><h2>Top labels</h2>{hbar_chart(labels)}</section>")

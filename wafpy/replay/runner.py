@@ -81,6 +81,7 @@ class Outcome(NamedTuple):
     rule_id: str
     rule_type: str
     labels: tuple[str, ...]
+    counted: tuple[str, ...]  # web-ACL-level rules that matched without terminating (Count, ...)
     not_evaluable: tuple[str, ...]
     logged: LoggedOutcome | None
     record: bytes | None  # the AWS WAF log record (JSON, no newline) when records are written
@@ -243,6 +244,7 @@ class Evaluator:
             decision.terminating_rule_id,
             decision.terminating_rule_type,
             decision.labels,
+            decision.non_terminating_matching_rules,
             not_evaluable,
             entry.logged,
             record,

@@ -127,6 +127,8 @@ class Summary:
         self.labels = TopK(top_capacity)
         self.blocked_ips = TopK(top_capacity)
         self.blocked_uris = TopK(top_capacity)
+        self.counted: Counter[str] = Counter()  # rule -> requests it matched without terminating
+        self.requests_counted = 0
         self.not_evaluable: Counter[str] = Counter()  # statement path -> requests
         self.requests_not_evaluable = 0
         self.bad_lines = 0
@@ -147,6 +149,9 @@ class Summary:
         if action == "BLOCK":
             self.blocked_ips.add(outcome.client_ip or "-")
             self.blocked_uris.add(outcome.uri or "-")
+        if outcome.counted:
+            self.requests_counted += 1
+            self.counted.update(outcome.counted)
         if outcome.not_evaluable:
             self.requests_not_evaluable += 1
             self.not_evaluable.update(outcome.not_evaluable)
@@ -241,6 +246,17 @@ def render_summary(
         rules.add_row(rule_id, rule_type, _action_text(action), f"{count:,}", _pct(count, total))
     console.print(rules)
 
+    if summary.counted:
+        counted = Table(
+            title=f"Non-terminating matches (Count rules): {summary.requests_counted:,} requests",
+            title_justify="left",
+        )
+        counted.add_column("rule", overflow="fold")
+        counted.add_column("requests", justify="right")
+        counted.add_column("share", justify="right")
+        for rule, count in summary.counted.most_common(15):
+            counted.add_row(rule, f"{count:,}", _pct(count, total))
+        console.print(counted)
     if summary.labels.counts:
         console.print(_top_table("Top labels", "label", summary.labels, total))
     if summary.blocked_ips.counts:
