@@ -10,6 +10,7 @@ from wafpy import ast
 from wafpy.context import Matcher
 from wafpy.detectors import Detector, default_detector
 from wafpy.errors import NotAvailableError
+from wafpy.scan import Scanner, build_scanner, expression
 from wafpy.statements import labels, logic, match, network, rate
 from wafpy.statements.base import CompileContext, Flags
 
@@ -68,6 +69,7 @@ class CompiledRule:
 class CompiledACL:
     model: ast.WebACL
     rules: tuple[CompiledRule, ...]  # pre-process groups, rules, post-process groups, in order
+    scan: Scanner  # runs `rules` inline until one needs attention (wafpy.scan)
     needs_body: bool
     has_geo: bool
 
@@ -84,7 +86,14 @@ class _Scope:
 
 
 def _compile_rule(
-    rule: ast.Rule, scope: _Scope, path: str, detector: Detector, flags: Flags, acl: ast.WebACL
+    rule: ast.Rule,
+    scope: _Scope,
+    path: str,
+    detector: Detector,
+    flags: Flags,
+    acl: ast.WebACL,
+    scan_names: dict[str, Any] | None = None,
+    scan_sources: list[str | None] | None = None,
 ) -> CompiledRule:
     cc = CompileContext(
         label_prefix=scope.label_prefix,
@@ -102,6 +111,8 @@ def _compile_rule(
     if isinstance(statement, (ast.RuleGroupReference, ast.ManagedRuleGroup)):
         group = _compile_group(statement, cc, path, detector, flags, acl, captcha, challenge)
         kind = "GROUP" if isinstance(statement, ast.RuleGroupReference) else "MANAGED_RULE_GROUP"
+        if scan_sources is not None:
+            scan_sources.append(None)
         return CompiledRule(
             rule.name,
             rule.priority,
@@ -117,11 +128,17 @@ def _compile_rule(
             path=path,
         )
     kind = "RATE_BASED" if isinstance(statement, ast.RateBased) else "REGULAR"
+    matcher: Matcher | None = None
+    if scan_names is not None and scan_sources is not None:
+        # Top-level rules run inside the generated scanner; only group rules keep a matcher.
+        scan_sources.append(expression(statement, cc, compile_statement, scan_names))
+    else:
+        matcher = compile_statement(statement, cc)
     return CompiledRule(
         rule.name,
         rule.priority,
         kind,
-        compile_statement(statement, cc),
+        matcher,
         rule.action,
         fq_labels,
         scope.bodies,
@@ -183,11 +200,16 @@ def compile_acl(acl: ast.WebACL, *, detector: Detector | None = None) -> Compile
         acl.label_namespace, acl.custom_response_bodies, acl.captcha_immunity, acl.challenge_immunity, acl.arn
     )
     compiled: list[CompiledRule] = []
+    names: dict[str, Any] = {}
+    sources: list[str | None] = []
     for member, rules in (
         ("PreProcessFirewallManagerRuleGroups", acl.pre_process_rules),
         ("Rules", acl.rules),
         ("PostProcessFirewallManagerRuleGroups", acl.post_process_rules),
     ):
         ordered = sorted(enumerate(rules), key=lambda item: item[1].priority)
-        compiled += [_compile_rule(r, scope, f"{member}[{i}]", detector, flags, acl) for i, r in ordered]
-    return CompiledACL(acl, tuple(compiled), flags.needs_body, flags.has_geo)
+        compiled += [
+            _compile_rule(r, scope, f"{member}[{i}]", detector, flags, acl, names, sources)
+            for i, r in ordered
+        ]
+    return CompiledACL(acl, tuple(compiled), build_scanner(sources, names), flags.needs_body, flags.has_geo)

@@ -61,24 +61,30 @@ class EvalContext:
             self.labels.append(label)
 
     def values(
-        self, extractor: Extractor, chain_key: tuple[str, ...], chain: Callable[[bytes], bytes] | None
+        self,
+        extractor: Extractor,
+        extract_key: int,
+        values_key: int,
+        chain: Callable[[bytes], bytes] | None,
     ) -> Values:
-        """Elements of a field after a transformation chain, computed once per request."""
-        key = (extractor.key, chain_key)
+        """Elements of a field after a transformation chain, computed once per request.
+
+        `extract_key` identifies the extraction and `values_key` the extraction plus the chain;
+        both are interned at compile time so equal fields in different rules share the work.
+        """
         memo = self.memo
-        hit = memo.get(key)
+        hit = memo.get(values_key)
         if hit is not None:
             return hit  # type: ignore[no-any-return]
-        ex_key = extractor.key
-        extracted = memo.get(ex_key)
+        extracted = memo.get(extract_key)
         if extracted is None:
             extracted = extractor(self.request)
-            memo[ex_key] = extracted
+            memo[extract_key] = extracted
             if extracted.oversize is not None and extracted.oversize not in self.oversize:
                 self.oversize.append(extracted.oversize)
         elements = extracted.elements
         if chain is not None and extracted.forced is None and elements:
             elements = [chain(e) for e in elements]
         result: Values = (extracted.forced, elements, extracted.names, extracted.location)
-        memo[key] = result
+        memo[values_key] = result
         return result

@@ -7,6 +7,7 @@ and `wafpy explain` prints its `trace`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -88,7 +89,8 @@ class Decision:
     response_headers: tuple[tuple[str, str], ...] = ()
     response_body: bytes = b""
     inserted_request_headers: tuple[tuple[str, str], ...] = ()
-    trace: tuple[RuleTrace, ...] = ()
+    # Builds the trace on demand: evaluation records only what matched, to stay cheap.
+    trace_builder: Callable[[], tuple[RuleTrace, ...]] | None = field(default=None, repr=False)
     terminating_rule_match_details: tuple[MatchDetail, ...] = ()
     # Fields kept to write the AWS WAF log record.
     log_non_terminating: tuple[dict[str, Any], ...] = ()
@@ -101,6 +103,11 @@ class Decision:
     not_evaluable: tuple[str, ...] = ()  # statements that needed data the source lacks (log replay)
     web_acl_arn: str = ""
     request: Request | None = field(default=None, repr=False)
+
+    @property
+    def trace(self) -> tuple[RuleTrace, ...]:
+        """Every rule evaluated, in order, with its result and, for a match, why."""
+        return self.trace_builder() if self.trace_builder is not None else ()
 
     @property
     def terminated(self) -> bool:

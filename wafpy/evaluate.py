@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from wafpy.decision import (
 )
 from wafpy.request import Request
 from wafpy.responses import Response, block_response, captcha_response, challenge_response
+from wafpy.scan import GROUP
 from wafpy.services import Services
 
 ACTION_NAMES = {"Allow": ALLOW, "Block": BLOCK, "Count": COUNT, "Captcha": CAPTCHA, "Challenge": CHALLENGE}
@@ -45,7 +47,10 @@ class _State:
     non_terminating_names: list[str] = field(default_factory=list)
     groups: list[dict[str, Any]] = field(default_factory=list)
     rates: list[dict[str, Any]] = field(default_factory=list)
-    trace: list[RuleTrace] = field(default_factory=list)
+    # Trace entries of rules that matched or were not applied, with the top-level rule index they
+    # belong to; rules without an entry did not match (see `_trace`).
+    events: list[tuple[int, RuleTrace | tuple[str, int, str, str | None]]] = field(default_factory=list)
+    index: int = 0  # top-level rule being handled
     captcha: dict[str, Any] | None = None
     challenge: dict[str, Any] | None = None
 
@@ -74,21 +79,38 @@ def _run_rule(
     group: CompiledGroup | None,
     group_entry: dict[str, Any] | None,
 ) -> _Terminal | None:
+    """Evaluate one rule of a rule group (top-level rules run in the generated scanner)."""
     assert rule.matcher is not None
-    ctx.details = []
-    ctx.pending_labels = []
+    if ctx.details:
+        ctx.details = []
+    matched: bool | None
     try:
         matched = rule.matcher(ctx)
-        result = MATCH if matched else NO_MATCH
     except NotApplied:
-        matched, result = False, NOT_APPLIED
-        ctx.pending_labels = []
-    # Labels land after the whole rule, so the rule never sees its own (spec 6.4).
-    for label in ctx.pending_labels:
-        ctx.add_label(label)
+        matched = None
+        ctx.pending_labels.clear()
+    return _conclude(rule, ctx, state, matched, group, group_entry)
+
+
+def _conclude(
+    rule: CompiledRule,
+    ctx: EvalContext,
+    state: _State,
+    matched: bool | None,
+    group: CompiledGroup | None,
+    group_entry: dict[str, Any] | None,
+) -> _Terminal | None:
+    """Labels, action and log entries of a rule whose statement was decided (None = not applied)."""
+    if ctx.pending_labels:
+        # Labels land after the whole rule, so the rule never sees its own (spec 6.4).
+        for label in ctx.pending_labels:
+            ctx.add_label(label)
+        ctx.pending_labels.clear()
     group_id = group.group_id if group is not None else None
     if not matched:
-        state.trace.append(RuleTrace(rule.name, rule.priority, result, group=group_id))
+        if matched is None or group is not None:
+            result = NOT_APPLIED if matched is None else NO_MATCH
+            state.events.append((state.index, (rule.name, rule.priority, result, group_id)))
         return None
 
     details = tuple(ctx.details)
@@ -114,8 +136,11 @@ def _run_rule(
         if entry is not None:
             state.rates.append({"rateBasedRuleId": rule.path, "rateBasedRuleName": rule.name, **entry})
     name = ACTION_NAMES[action.kind]
-    state.trace.append(
-        RuleTrace(rule.name, rule.priority, MATCH, name, overridden, group_id, details, rule.labels)
+    state.events.append(
+        (
+            state.index,
+            RuleTrace(rule.name, rule.priority, MATCH, name, overridden, group_id, details, rule.labels),
+        )
     )
 
     def record_non_terminating(entry: dict[str, Any]) -> None:
@@ -186,7 +211,7 @@ def _run_group(rule: CompiledRule, ctx: EvalContext, state: _State) -> _Terminal
             in_scope = False
         if not in_scope:
             # Outside the scope-down the group does not match at all: no inner rule runs (spec 2.13).
-            state.trace.append(RuleTrace(rule.name, rule.priority, NO_MATCH))
+            state.events.append((state.index, (rule.name, rule.priority, NO_MATCH, None)))
             return None
     for inner in group.rules:
         terminal = _run_rule(inner, ctx, state, group, entry)
@@ -200,7 +225,9 @@ def _run_group(rule: CompiledRule, ctx: EvalContext, state: _State) -> _Terminal
         if rule.override_count:
             # OverrideAction Count: the group's terminating result becomes a Count at the web ACL
             # level; no response, and the rules of the group after it are not evaluated (spec 6.5).
-            state.trace.append(RuleTrace(rule.name, rule.priority, MATCH, COUNT, terminal.action))
+            state.events.append(
+                (state.index, RuleTrace(rule.name, rule.priority, MATCH, COUNT, terminal.action))
+            )
             return None
         return _Terminal(terminal.action, rule, terminal.response, terminal.custom, terminal.details)
     return None
@@ -213,19 +240,53 @@ def evaluate(
         now_ms = request.timestamp_ms if request.timestamp_ms is not None else services.clock_ms()
     ctx = EvalContext(request, services, now_ms)
     state = _State()
+    rules = acl.rules
+    scan = acl.scan
+    count = len(rules)
     terminal: _Terminal | None = None
-    for rule in acl.rules:
-        terminal = (
-            _run_group(rule, ctx, state)
-            if rule.group is not None
-            else _run_rule(rule, ctx, state, None, None)
-        )
+    index = 0
+    while True:
+        index, matched = scan(ctx, index)
+        if index >= count:
+            break
+        rule = rules[index]
+        state.index = index
+        if matched == GROUP:
+            terminal = _run_group(rule, ctx, state)
+        else:
+            terminal = _conclude(rule, ctx, state, matched, None, None)  # type: ignore[arg-type]
         if terminal is not None:
             break
-    return _finish(acl, ctx, state, terminal)
+        if ctx.details:
+            ctx.details.clear()
+        index += 1
+    return _finish(acl, ctx, state, terminal, min(index, count - 1))
 
 
-def _finish(acl: CompiledACL, ctx: EvalContext, state: _State, terminal: _Terminal | None) -> Decision:
+def _trace_builder(
+    rules: tuple[CompiledRule, ...],
+    last: int,
+    events: list[tuple[int, RuleTrace | tuple[str, int, str, str | None]]],
+) -> Callable[[], tuple[RuleTrace, ...]]:
+    """Build the trace only when asked: the scanner records nothing for rules that did not match."""
+
+    def build() -> tuple[RuleTrace, ...]:
+        by_index: dict[int, list[RuleTrace | tuple[str, int, str, str | None]]] = {}
+        for index, entry in events:
+            by_index.setdefault(index, []).append(entry)
+        out: list[RuleTrace] = []
+        for index in range(last + 1):
+            rule = rules[index]
+            entries = by_index.get(index) or [(rule.name, rule.priority, NO_MATCH, None)]
+            out += [e if isinstance(e, RuleTrace) else RuleTrace(*e) for e in entries]
+        return tuple(out)
+
+    return build
+
+
+def _finish(
+    acl: CompiledACL, ctx: EvalContext, state: _State, terminal: _Terminal | None, last: int
+) -> Decision:
     model = acl.model
     response: Response | None
     if terminal is None:
@@ -246,28 +307,30 @@ def _finish(acl: CompiledACL, ctx: EvalContext, state: _State, terminal: _Termin
             terminal.details,
         )
         rule_id, rule_type = terminal.rule.name, terminal.rule.kind
-    inserted = tuple(state.staged.values()) if action == ALLOW else ()
     code, headers, body = response if response is not None else (None, (), b"")
+    # Most requests match nothing: skip the conversions of empty collections (this runs per request).
     return Decision(
         action=action,
         terminating_rule_id=rule_id,
         terminating_rule_type=rule_type,
-        labels=tuple(ctx.labels),
-        non_terminating_matching_rules=tuple(state.non_terminating_names),
+        labels=tuple(ctx.labels) if ctx.labels else (),
+        non_terminating_matching_rules=tuple(state.non_terminating_names)
+        if state.non_terminating_names
+        else (),
         response_code=code,
         response_headers=headers,
         response_body=body,
-        inserted_request_headers=inserted,
-        trace=tuple(state.trace),
-        terminating_rule_match_details=tuple(d for d in details if d.condition_type),
-        log_non_terminating=tuple(state.non_terminating),
-        rule_group_list=tuple(state.groups),
-        rate_based_rule_list=tuple(state.rates),
+        inserted_request_headers=tuple(state.staged.values()) if action == ALLOW and state.staged else (),
+        trace_builder=_trace_builder(acl.rules, last, state.events),
+        terminating_rule_match_details=tuple([d for d in details if d.condition_type]) if details else (),
+        log_non_terminating=tuple(state.non_terminating) if state.non_terminating else (),
+        rule_group_list=tuple(state.groups) if state.groups else (),
+        rate_based_rule_list=tuple(state.rates) if state.rates else (),
         custom_response=custom,
         captcha_response=state.captcha,
         challenge_response=state.challenge,
-        oversize_fields=tuple(ctx.oversize),
-        not_evaluable=tuple(dict.fromkeys(ctx.not_evaluable)),
+        oversize_fields=tuple(ctx.oversize) if ctx.oversize else (),
+        not_evaluable=tuple(dict.fromkeys(ctx.not_evaluable)) if ctx.not_evaluable else (),
         web_acl_arn=model.arn,
         request=ctx.request,
     )

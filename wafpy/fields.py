@@ -306,6 +306,9 @@ def _pairs_to_elements(
     keys: bool,
     values: bool,
 ) -> tuple[list[bytes], list[bytes]]:
+    if keep is None and keys != values:
+        # All headers or cookies, one scope: the common case, built without per-item appends.
+        return [n if keys else v for n, v in pairs], [n for n, _ in pairs]
     elements: list[bytes] = []
     names: list[bytes] = []
     for name, value in pairs:

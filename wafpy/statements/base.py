@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,11 @@ class Flags:
 
     needs_body: bool = False
     has_geo: bool = False
+    keys: dict[Hashable, int] = field(default_factory=dict)
+
+    def intern(self, key: Hashable) -> int:
+        """A small int for a memo key: per-request lookups then hash an int, not a tree of nodes."""
+        return self.keys.setdefault(key, len(self.keys))
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +34,8 @@ class CompileContext:
     compile_statement: Callable[[ast.Statement, CompileContext], Matcher]
     detector: Detector
     flags: Flags = field(default_factory=Flags)
+    # False under a NotStatement: the inner statement's match details would be thrown away.
+    record_details: bool = True
 
     def at(self, suffix: str) -> CompileContext:
         return replace(self, path=f"{self.path}.{suffix}" if self.path else suffix)

@@ -7,6 +7,8 @@ all other subtrees short-circuit, which gives identical results faster.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from wafpy import ast
 from wafpy.context import EvalContext, Matcher
 from wafpy.decision import MatchDetail
@@ -24,7 +26,7 @@ def contains_geo(statement: ast.Statement) -> bool:
 
 
 def and_statement(s: ast.And, cc: CompileContext) -> Matcher:
-    children = tuple(cc.child(c, f"AndStatement.Statements[{i}]") for i, c in enumerate(s.statements))
+    children = tuple(cc.child(c, f"Statements[{i}]") for i, c in enumerate(s.statements))
     if contains_geo(s):
 
         def match_all(ctx: EvalContext) -> bool:
@@ -43,7 +45,7 @@ def and_statement(s: ast.And, cc: CompileContext) -> Matcher:
 
 
 def or_statement(s: ast.Or, cc: CompileContext) -> Matcher:
-    children = tuple(cc.child(c, f"OrStatement.Statements[{i}]") for i, c in enumerate(s.statements))
+    children = tuple(cc.child(c, f"Statements[{i}]") for i, c in enumerate(s.statements))
     if contains_geo(s):
 
         def match_all(ctx: EvalContext) -> bool:
@@ -62,7 +64,7 @@ def or_statement(s: ast.Or, cc: CompileContext) -> Matcher:
 
 
 def not_statement(s: ast.Not, cc: CompileContext) -> Matcher:
-    inner = cc.child(s.statement, "NotStatement.Statement")
+    inner = replace(cc, record_details=False).child(s.statement, "Statement")
     path = cc.path
 
     def match(ctx: EvalContext) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable
+from typing import Any
 
 from wafpy import ast
 from wafpy.context import EvalContext, Matcher
@@ -60,6 +61,10 @@ def _size_test(op_name: str, size: int) -> Test:
     return test
 
 
+# Components with exactly one element read straight from the request, without an extraction.
+_SINGLE_VALUED: dict[type[Any], str] = {ast.UriPath: "uri", ast.Method: "method", ast.QueryString: "query"}
+
+
 def _field_matcher(
     statement_name: str,
     field: ast.FieldToMatch,
@@ -74,17 +79,69 @@ def _field_matcher(
     ex = extractor(field, tuple(t.type for t in pre_parse), cc.body_limit)
     chain_types = tuple(t.type for t in transformations if t.type != "NONE")
     transform = chain(chain_types) if chain_types else None
+    extract_key = cc.flags.intern(ex.key)
+    values_key = cc.flags.intern((ex.key, chain_types))
     path = cc.path
+    record_details = cc.record_details
     reads_body = isinstance(field, (ast.Body, ast.JsonBody))
     if reads_body:
         cc.flags.needs_body = True
+
+    def record(
+        ctx: EvalContext, location: str, name: bytes | None, value: bytes, hit: bytes | tuple[str, ...]
+    ) -> bool:
+        if not record_details:
+            return True
+        tokens = hit if isinstance(hit, tuple) else ()
+        text = ", ".join(tokens) if tokens else hit.decode("utf-8", "replace")  # type: ignore[union-attr]
+        field_name = name.decode("latin-1") if name is not None else None
+        ctx.details.append(
+            MatchDetail(
+                statement_name, path, location, field_name, value, text, condition, sensitivity, tokens
+            )
+        )
+        return True
+
+    attribute = _SINGLE_VALUED.get(type(field))
+    if attribute is not None:
+        location = ex.location
+        get_raw = operator.attrgetter(attribute)
+        if transform is None:
+
+            def match_raw(ctx: EvalContext) -> bool:
+                value = get_raw(ctx.request)
+                if value is None:
+                    return False
+                hit = test(value)
+                return False if hit is None else record(ctx, location, None, value, hit)
+
+            return match_raw
+
+        # Its own key: this memo entry holds bytes, not the Values tuple of `ctx.values`.
+        single_key = cc.flags.intern(("single", ex.key, chain_types))
+
+        def match_single(ctx: EvalContext) -> bool:
+            memo = ctx.memo
+            value = memo.get(single_key)
+            if value is None:
+                raw = get_raw(ctx.request)
+                if raw is None:
+                    return False
+                value = memo[single_key] = transform(raw)
+            hit = test(value)
+            return False if hit is None else record(ctx, location, None, value, hit)
+
+        return match_single
 
     def match(ctx: EvalContext) -> bool:
         if reads_body and not ctx.request.body_available:
             # A log record carries no body: AWS's answer cannot be known (spec 9.1 replay notes).
             ctx.not_evaluable.append(path)
             return False
-        forced, elements, names, location = ctx.values(ex, chain_types, transform)
+        values = ctx.memo.get(values_key)
+        if values is None:
+            values = ctx.values(ex, extract_key, values_key, transform)
+        forced, elements, names, location = values
         if forced is not None:
             if forced:
                 ctx.details.append(
@@ -94,13 +151,7 @@ def _field_matcher(
         for i, value in enumerate(elements):
             hit = test(value)
             if hit is not None:
-                name = names[i].decode("latin-1") if names else None
-                tokens = hit if isinstance(hit, tuple) else ()
-                text = ", ".join(tokens) if tokens else hit.decode("utf-8", "replace")  # type: ignore[union-attr]
-                ctx.details.append(
-                    MatchDetail(statement_name, path, location, name, value, text, condition, sensitivity, tokens)
-                )
-                return True
+                return record(ctx, location, names[i] if names else None, value, hit)
         return False
 
     return match

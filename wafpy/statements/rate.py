@@ -28,14 +28,16 @@ INVALID_FORWARDED = "INVALID"
 
 
 def _field_key(
-    field: ast.FieldToMatch, transformations: ast.Transformations, body_limit: int
+    field: ast.FieldToMatch, transformations: ast.Transformations, cc: CompileContext
 ) -> Callable[[EvalContext], str | None]:
-    ex = extractor(field, (), body_limit)
+    ex = extractor(field, (), cc.body_limit)
     types = tuple(t.type for t in transformations if t.type != "NONE")
     transform = chain(types) if types else None
+    extract_key = cc.flags.intern(ex.key)
+    values_key = cc.flags.intern((ex.key, types))
 
     def get(ctx: EvalContext) -> str | None:
-        forced, elements, _, _ = ctx.values(ex, types, transform)
+        forced, elements, _, _ = ctx.values(ex, extract_key, values_key, transform)
         if forced is not None or not elements or (not elements[0] and isinstance(field, ast.QueryString)):
             return None  # several values: the first occurrence counts (spec 2.11 suggestion)
         return elements[0].decode("latin-1")
@@ -78,23 +80,23 @@ def _asn_key(ctx: EvalContext) -> str | None:
     return str(asn or 0)
 
 
-def _custom_key(key: ast.RateKey, s: ast.RateBased, body_limit: int) -> KeyPart:
+def _custom_key(key: ast.RateKey, s: ast.RateBased, cc: CompileContext) -> KeyPart:
     kind = key.kind
     tt = key.text_transformations
     if kind == "Header":
         assert key.name is not None
-        return "HEADER", key.name, _field_key(ast.SingleHeader(key.name.lower()), tt, body_limit)
+        return "HEADER", key.name, _field_key(ast.SingleHeader(key.name.lower()), tt, cc)
     if kind == "Cookie":
         assert key.name is not None
         pattern = ast.NameMatchPattern(included=(key.name,))
-        return "COOKIE", key.name, _field_key(ast.Cookies(pattern, "VALUE", "CONTINUE"), tt, body_limit)
+        return "COOKIE", key.name, _field_key(ast.Cookies(pattern, "VALUE", "CONTINUE"), tt, cc)
     if kind == "QueryArgument":
         assert key.name is not None
-        return "QUERY_ARG", key.name, _field_key(ast.SingleQueryArgument(key.name.lower()), tt, body_limit)
+        return "QUERY_ARG", key.name, _field_key(ast.SingleQueryArgument(key.name.lower()), tt, cc)
     if kind == "QueryString":
-        return "QUERY_STRING", None, _field_key(ast.QueryString(), tt, body_limit)
+        return "QUERY_STRING", None, _field_key(ast.QueryString(), tt, cc)
     if kind == "UriPath":
-        return "URI_PATH", None, _field_key(ast.UriPath(), tt, body_limit)
+        return "URI_PATH", None, _field_key(ast.UriPath(), tt, cc)
     if kind == "HTTPMethod":
         return "HTTP_METHOD", None, lambda ctx: ctx.request.method.decode("latin-1")
     if kind == "IP":
@@ -116,7 +118,7 @@ def _custom_key(key: ast.RateKey, s: ast.RateBased, body_limit: int) -> KeyPart:
     raise ValueError(f"unknown rate-based custom key {kind}")
 
 
-def _key_parts(s: ast.RateBased, body_limit: int) -> list[KeyPart]:
+def _key_parts(s: ast.RateBased, cc: CompileContext) -> list[KeyPart]:
     if s.aggregate_key_type == "IP":
         return [("IP", None, lambda ctx: ctx.request.client_ip)]
     if s.aggregate_key_type == "FORWARDED_IP":
@@ -126,12 +128,12 @@ def _key_parts(s: ast.RateBased, body_limit: int) -> list[KeyPart]:
         return [("FORWARDED_IP", None, _forwarded_key(header, config.fallback_behavior == "MATCH"))]
     if s.aggregate_key_type == "CONSTANT":
         return [("CONSTANT", None, lambda ctx: "")]
-    return [_custom_key(k, s, body_limit) for k in s.custom_keys]
+    return [_custom_key(k, s, cc) for k in s.custom_keys]
 
 
 def rate_based(s: ast.RateBased, cc: CompileContext) -> Matcher:
-    scope_down = cc.child(s.scope_down, "RateBasedStatement.ScopeDownStatement") if s.scope_down else None
-    parts = _key_parts(s, cc.body_limit)
+    scope_down = cc.child(s.scope_down, "ScopeDownStatement") if s.scope_down else None
+    parts = _key_parts(s, cc)
     limit = s.limit
     window = s.evaluation_window_sec
     # Changing any rate setting resets the counts (spec 2.11), so the settings are part of the id.
