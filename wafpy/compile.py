@@ -10,7 +10,7 @@ from wafpy import ast
 from wafpy.context import Matcher
 from wafpy.detectors import Detector, default_detector
 from wafpy.errors import NotAvailableError
-from wafpy.scan import Scanner, build_scanner, expression
+from wafpy.scan import Scanner, ScannerSource
 from wafpy.statements import labels, logic, match, network, rate
 from wafpy.statements.base import CompileContext, Flags
 
@@ -92,8 +92,7 @@ def _compile_rule(
     detector: Detector,
     flags: Flags,
     acl: ast.WebACL,
-    scan_names: dict[str, Any] | None = None,
-    scan_sources: list[str | None] | None = None,
+    scanner: ScannerSource | None = None,
 ) -> CompiledRule:
     cc = CompileContext(
         label_prefix=scope.label_prefix,
@@ -111,8 +110,8 @@ def _compile_rule(
     if isinstance(statement, (ast.RuleGroupReference, ast.ManagedRuleGroup)):
         group = _compile_group(statement, cc, path, detector, flags, acl, captcha, challenge)
         kind = "GROUP" if isinstance(statement, ast.RuleGroupReference) else "MANAGED_RULE_GROUP"
-        if scan_sources is not None:
-            scan_sources.append(None)
+        if scanner is not None:
+            scanner.add_group()
         return CompiledRule(
             rule.name,
             rule.priority,
@@ -129,9 +128,9 @@ def _compile_rule(
         )
     kind = "RATE_BASED" if isinstance(statement, ast.RateBased) else "REGULAR"
     matcher: Matcher | None = None
-    if scan_names is not None and scan_sources is not None:
+    if scanner is not None:
         # Top-level rules run inside the generated scanner; only group rules keep a matcher.
-        scan_sources.append(expression(statement, cc, compile_statement, scan_names))
+        scanner.add_rule(statement, cc, compile_statement)
     else:
         matcher = compile_statement(statement, cc)
     return CompiledRule(
@@ -193,15 +192,15 @@ def _compile_group(
     )
 
 
-def compile_acl(acl: ast.WebACL, *, detector: Detector | None = None) -> CompiledACL:
+def compile_acl(acl: ast.WebACL, *, detector: Detector | None = None, inline: bool = True) -> CompiledACL:
+    """Compile `acl`; `inline=False` keeps every statement a closure call (the reference form)."""
     detector = detector or default_detector()
     flags = Flags()
     scope = _Scope(
         acl.label_namespace, acl.custom_response_bodies, acl.captcha_immunity, acl.challenge_immunity, acl.arn
     )
     compiled: list[CompiledRule] = []
-    names: dict[str, Any] = {}
-    sources: list[str | None] = []
+    scanner = ScannerSource(inline=inline)
     for member, rules in (
         ("PreProcessFirewallManagerRuleGroups", acl.pre_process_rules),
         ("Rules", acl.rules),
@@ -209,7 +208,6 @@ def compile_acl(acl: ast.WebACL, *, detector: Detector | None = None) -> Compile
     ):
         ordered = sorted(enumerate(rules), key=lambda item: item[1].priority)
         compiled += [
-            _compile_rule(r, scope, f"{member}[{i}]", detector, flags, acl, names, sources)
-            for i, r in ordered
+            _compile_rule(r, scope, f"{member}[{i}]", detector, flags, acl, scanner) for i, r in ordered
         ]
-    return CompiledACL(acl, tuple(compiled), build_scanner(sources, names), flags.needs_body, flags.has_geo)
+    return CompiledACL(acl, tuple(compiled), scanner.build(), flags.needs_body, flags.has_geo)

@@ -27,6 +27,8 @@ class NotApplied(Exception):
 # Field values after extraction and a transformation chain:
 # (forced result or None, elements, element names or None, location for the log).
 Values = tuple[bool | None, list[bytes], list[bytes] | None, str]
+# (memo key, step) for the untransformed field (step None), then for each prefix of the chain.
+Plan = tuple[tuple[int, Callable[[bytes], bytes] | None], ...]
 
 
 class EvalContext:
@@ -60,31 +62,37 @@ class EvalContext:
             self.label_set.add(label)
             self.labels.append(label)
 
-    def values(
-        self,
-        extractor: Extractor,
-        extract_key: int,
-        values_key: int,
-        chain: Callable[[bytes], bytes] | None,
-    ) -> Values:
+    def values(self, extractor: Extractor, extract_key: int, plan: Plan) -> Values:
         """Elements of a field after a transformation chain, computed once per request.
 
-        `extract_key` identifies the extraction and `values_key` the extraction plus the chain;
-        both are interned at compile time so equal fields in different rules share the work.
+        `plan` lists, for the untransformed field and then for every prefix of the chain, the
+        interned memo key and the step that extends the previous prefix. A chain reuses the
+        longest prefix another rule already computed for this request, so `URL_DECODE` then
+        `URL_DECODE, HTML_ENTITY_DECODE` of the same body decodes the body once.
         """
         memo = self.memo
-        hit = memo.get(values_key)
+        hit = memo.get(plan[-1][0])
         if hit is not None:
             return hit  # type: ignore[no-any-return]
-        extracted = memo.get(extract_key)
-        if extracted is None:
-            extracted = extractor(self.request)
-            memo[extract_key] = extracted
-            if extracted.oversize is not None and extracted.oversize not in self.oversize:
-                self.oversize.append(extracted.oversize)
-        elements = extracted.elements
-        if chain is not None and extracted.forced is None and elements:
-            elements = [chain(e) for e in elements]
-        result: Values = (extracted.forced, elements, extracted.names, extracted.location)
-        memo[values_key] = result
-        return result
+        i = len(plan) - 2
+        while i >= 0 and plan[i][0] not in memo:
+            i -= 1
+        if i < 0:
+            extracted = memo.get(extract_key)
+            if extracted is None:
+                extracted = extractor.fn(self.request)
+                memo[extract_key] = extracted
+                if extracted.oversize is not None and extracted.oversize not in self.oversize:
+                    self.oversize.append(extracted.oversize)
+            current: Values = (extracted.forced, extracted.elements, extracted.names, extracted.location)
+            memo[plan[0][0]] = current
+            i = 0
+        else:
+            current = memo[plan[i][0]]
+        for key, step in plan[i + 1 :]:
+            forced, elements, names, location = current
+            if forced is None and elements:
+                elements = [step(e) for e in elements]  # type: ignore[misc]
+            current = (forced, elements, names, location)
+            memo[key] = current
+        return current

@@ -124,15 +124,15 @@ class Extracted:
 class Extractor:
     """``extractor(request) -> Extracted``; equal `key` means equal results for any request."""
 
-    __slots__ = ("_fn", "key", "location")
+    __slots__ = ("fn", "key", "location")
 
     def __init__(self, key: Hashable, location: str, fn: Callable[[Request], Extracted]) -> None:
         self.key = key
         self.location = location
-        self._fn = fn
+        self.fn = fn  # called directly by the engine's hot path; __call__ is the convenient spelling
 
     def __call__(self, request: Request) -> Extracted:
-        return self._fn(request)
+        return self.fn(request)
 
     def __repr__(self) -> str:
         return f"Extractor({self.key!r})"

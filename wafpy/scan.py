@@ -15,8 +15,8 @@ from typing import Any
 
 from wafpy import ast
 from wafpy.context import EvalContext, Matcher, NotApplied
+from wafpy.inline import Source, statement_code
 from wafpy.statements.base import CompileContext
-from wafpy.statements.logic import contains_geo
 
 GROUP = "group"  # scan result: the rule at this index references a rule group
 
@@ -26,46 +26,55 @@ ScanResult = tuple[int, bool | str | None]
 Scanner = Callable[[EvalContext, int], ScanResult]
 
 
-def expression(
-    statement: ast.Statement,
-    cc: CompileContext,
-    compile_statement: Callable[[ast.Statement, CompileContext], Matcher],
-    names: dict[str, Any],
-) -> str:
-    """Python source deciding `statement` for `ctx`; leaves become calls of compiled closures."""
-    # Geo subtrees must evaluate every child for their labels (spec 2.12), so they stay closures.
-    if isinstance(statement, (ast.And, ast.Or)) and not contains_geo(statement):
-        member = "AndStatement" if isinstance(statement, ast.And) else "OrStatement"
-        inner = cc.at(member)
-        parts = [
-            expression(child, inner.at(f"Statements[{i}]"), compile_statement, names)
-            for i, child in enumerate(statement.statements)
+class ScannerSource:
+    """Collects the rules' code; `build` turns it into the scanner function."""
+
+    def __init__(self, *, inline: bool = True) -> None:
+        self.inline = inline
+        self.source = Source({})
+        self.count = 0
+
+    def add_rule(
+        self,
+        statement: ast.Statement,
+        cc: CompileContext,
+        compile_statement: Callable[[ast.Statement, CompileContext], Matcher],
+    ) -> None:
+        src = self.source
+        index = self.count
+        self.count += 1
+        src.emit(4, f"if start <= {index}:", "    try:")
+        if self.inline:
+            statement_code(statement, cc, compile_statement, src, "m", 12)
+        else:
+            matcher = src.bind("m", compile_statement(statement, cc))
+            src.emit(12, f"m = {matcher}(ctx)")
+        src.emit(
+            8,
+            "except NotApplied:",
+            f"    return {index}, None",
+            "if m or ctx.pending_labels:",
+            f"    return {index}, m",
+            "if details:",
+            "    del details[:]",
+        )
+
+    def add_group(self) -> None:
+        self.source.emit(4, f"if start <= {self.count}:", f"    return {self.count}, GROUP")
+        self.count += 1
+
+    def build(self) -> Scanner:
+        head = [
+            "def scan(ctx, start):",
+            "    request = ctx.request",
+            "    memo = ctx.memo",
+            "    details = ctx.details",
         ]
-        return "(" + (" and " if isinstance(statement, ast.And) else " or ").join(parts) + ")"
-    name = f"m{len(names)}"
-    names[name] = compile_statement(statement, cc)
-    return f"{name}(ctx)"
+        lines = [*head, *self.source.lines, f"    return {self.count}, False"]
+        return _compile_scanner(lines, self.source.names)
 
 
-def build_scanner(rule_expressions: list[str | None], names: dict[str, Any]) -> Scanner:
-    """The scanner for rules whose statements are given as expressions (None = rule group)."""
-    lines = ["def scan(ctx, start):", "    details = ctx.details"]
-    for index, source in enumerate(rule_expressions):
-        lines.append(f"    if start <= {index}:")
-        if source is None:
-            lines.append(f"        return {index}, GROUP")
-            continue
-        lines += [
-            "        try:",
-            f"            m = {source}",
-            "        except NotApplied:",
-            f"            return {index}, None",
-            "        if m or ctx.pending_labels:",
-            f"            return {index}, m",
-            "        if details:",
-            "            del details[:]",
-        ]
-    lines.append(f"    return {len(rule_expressions)}, False")
+def _compile_scanner(lines: list[str], names: dict[str, Any]) -> Scanner:
     namespace: dict[str, Any] = {"NotApplied": NotApplied, "GROUP": GROUP, **names}
     exec(compile("\n".join(lines), "<wafpy scanner>", "exec"), namespace)
     scanner: Scanner = namespace["scan"]

@@ -6,9 +6,11 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from wafpy.transforms import TRANSFORMS
+
 if TYPE_CHECKING:
     from wafpy import ast
-    from wafpy.context import Matcher
+    from wafpy.context import Matcher, Plan
     from wafpy.detectors import Detector
 
 
@@ -23,6 +25,13 @@ class Flags:
     def intern(self, key: Hashable) -> int:
         """A small int for a memo key: per-request lookups then hash an int, not a tree of nodes."""
         return self.keys.setdefault(key, len(self.keys))
+
+    def plan(self, base: Hashable, chain_types: tuple[str, ...]) -> Plan:
+        """Memo keys and steps for `base` and each prefix of its transformation chain."""
+        steps: list[tuple[int, Callable[[bytes], bytes] | None]] = [(self.intern((base, ())), None)]
+        for n in range(1, len(chain_types) + 1):
+            steps.append((self.intern((base, chain_types[:n])), TRANSFORMS[chain_types[n - 1]]))
+        return tuple(steps)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,46 @@ from wafpy.statements.base import CompileContext
 from wafpy.transforms import chain
 
 # A test returns the matched text (for the explanation and the log), a detector's tokens, or None.
-Test = Callable[[bytes], bytes | tuple[str, ...] | None]
+Hit = bytes | tuple[str, ...]
+Test = Callable[[bytes], Hit | None]
+# A find runs a test over every element of a multi-valued component in one call: the index of
+# the first matching element and what matched, or None.
+Find = Callable[[list[bytes]], tuple[int, Hit] | None]
+
+
+def _find_with(test: Test) -> Find:
+    def find(elements: list[bytes]) -> tuple[int, Hit] | None:
+        for i, value in enumerate(elements):
+            hit = test(value)
+            if hit is not None:
+                return i, hit
+        return None
+
+    return find
+
+
+def _byte_find(constraint: str, search: bytes, test: Test) -> Find:
+    """Loops with the comparison inlined: no call per element for the common constraints."""
+    if constraint == "CONTAINS":
+
+        def contains(elements: list[bytes]) -> tuple[int, Hit] | None:
+            for i, value in enumerate(elements):
+                if search in value:
+                    return i, search
+            return None
+
+        return contains
+    if constraint == "EXACTLY":
+
+        def exactly(elements: list[bytes]) -> tuple[int, Hit] | None:
+            for i, value in enumerate(elements):
+                if value == search:
+                    return i, search
+            return None
+
+        return exactly
+    return _find_with(test)
+
 
 _WORD = b"A-Za-z0-9_"
 
@@ -52,17 +91,23 @@ _SIZE_OPS: dict[str, Callable[[int, int], bool]] = {
 }
 
 
+def size_text(op_name: str, size: int) -> Callable[[bytes], bytes]:
+    """What a matching SizeConstraint reports: `size 9 EQ 9`."""
+    return lambda v: f"size {len(v)} {op_name} {size}".encode()
+
+
 def _size_test(op_name: str, size: int) -> Test:
     op = _SIZE_OPS[op_name]
+    text = size_text(op_name, size)
 
     def test(v: bytes) -> bytes | None:
-        return f"size {len(v)} {op_name} {size}".encode() if op(len(v), size) else None
+        return text(v) if op(len(v), size) else None
 
     return test
 
 
 # Components with exactly one element read straight from the request, without an extraction.
-_SINGLE_VALUED: dict[type[Any], str] = {ast.UriPath: "uri", ast.Method: "method", ast.QueryString: "query"}
+SINGLE_VALUED: dict[type[Any], str] = {ast.UriPath: "uri", ast.Method: "method", ast.QueryString: "query"}
 
 
 def _field_matcher(
@@ -73,14 +118,17 @@ def _field_matcher(
     cc: CompileContext,
     test: Test,
     *,
+    find: Find | None = None,
     condition: str | None = None,
     sensitivity: str | None = None,
 ) -> Matcher:
+    find = find or _find_with(test)
     ex = extractor(field, tuple(t.type for t in pre_parse), cc.body_limit)
     chain_types = tuple(t.type for t in transformations if t.type != "NONE")
     transform = chain(chain_types) if chain_types else None
     extract_key = cc.flags.intern(ex.key)
-    values_key = cc.flags.intern((ex.key, chain_types))
+    plan = cc.flags.plan(ex.key, chain_types)
+    values_key = plan[-1][0]
     path = cc.path
     record_details = cc.record_details
     reads_body = isinstance(field, (ast.Body, ast.JsonBody))
@@ -102,7 +150,7 @@ def _field_matcher(
         )
         return True
 
-    attribute = _SINGLE_VALUED.get(type(field))
+    attribute = SINGLE_VALUED.get(type(field))
     if attribute is not None:
         location = ex.location
         get_raw = operator.attrgetter(attribute)
@@ -117,17 +165,21 @@ def _field_matcher(
 
             return match_raw
 
-        # Its own key: this memo entry holds bytes, not the Values tuple of `ctx.values`.
-        single_key = cc.flags.intern(("single", ex.key, chain_types))
+        # Its own keys: these memo entries hold bytes, not the Values tuples of `ctx.values`.
+        single_plan = cc.flags.plan(("single", ex.key), chain_types)[1:]
+        single_key = single_plan[-1][0]
 
         def match_single(ctx: EvalContext) -> bool:
             memo = ctx.memo
             value = memo.get(single_key)
             if value is None:
-                raw = get_raw(ctx.request)
-                if raw is None:
+                value = get_raw(ctx.request)
+                if value is None:
                     return False
-                value = memo[single_key] = transform(raw)
+                for key, step in single_plan:
+                    # Reuse a prefix of the chain another rule computed (URL_DECODE, then LOWERCASE).
+                    known = memo.get(key)
+                    value = memo[key] = known if known is not None else step(value)  # type: ignore[misc]
             hit = test(value)
             return False if hit is None else record(ctx, location, None, value, hit)
 
@@ -140,7 +192,7 @@ def _field_matcher(
             return False
         values = ctx.memo.get(values_key)
         if values is None:
-            values = ctx.values(ex, extract_key, values_key, transform)
+            values = ctx.values(ex, extract_key, plan)
         forced, elements, names, location = values
         if forced is not None:
             if forced:
@@ -148,11 +200,11 @@ def _field_matcher(
                     MatchDetail(statement_name, path, location, matched="(fallback or oversize)")
                 )
             return forced
-        for i, value in enumerate(elements):
-            hit = test(value)
-            if hit is not None:
-                return record(ctx, location, names[i] if names else None, value, hit)
-        return False
+        found = find(elements)
+        if found is None:
+            return False
+        i, hit = found
+        return record(ctx, location, names[i] if names else None, elements[i], hit)
 
     return match
 
@@ -160,7 +212,13 @@ def _field_matcher(
 def byte_match(s: ast.ByteMatch, cc: CompileContext) -> Matcher:
     test = _byte_test(s.positional_constraint, s.search_string)
     return _field_matcher(
-        "ByteMatchStatement", s.field_to_match, s.text_transformations, s.pre_parse_transformations, cc, test
+        "ByteMatchStatement",
+        s.field_to_match,
+        s.text_transformations,
+        s.pre_parse_transformations,
+        cc,
+        test,
+        find=_byte_find(s.positional_constraint, s.search_string, test),
     )
 
 

@@ -17,7 +17,6 @@ from wafpy.fields import extractor
 from wafpy.iptools import parse_ip
 from wafpy.statements.base import CompileContext
 from wafpy.statements.network import forwarded_items
-from wafpy.transforms import chain
 
 # A key part: (log key token, name, value getter). The getter returns None when the request
 # lacks the component, and then the request is neither counted nor limited.
@@ -32,12 +31,11 @@ def _field_key(
 ) -> Callable[[EvalContext], str | None]:
     ex = extractor(field, (), cc.body_limit)
     types = tuple(t.type for t in transformations if t.type != "NONE")
-    transform = chain(types) if types else None
     extract_key = cc.flags.intern(ex.key)
-    values_key = cc.flags.intern((ex.key, types))
+    plan = cc.flags.plan(ex.key, types)
 
     def get(ctx: EvalContext) -> str | None:
-        forced, elements, _, _ = ctx.values(ex, extract_key, values_key, transform)
+        forced, elements, _, _ = ctx.values(ex, extract_key, plan)
         if forced is not None or not elements or (not elements[0] and isinstance(field, ast.QueryString)):
             return None  # several values: the first occurrence counts (spec 2.11 suggestion)
         return elements[0].decode("latin-1")
