@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 import re
 import threading
+from contextlib import contextmanager
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
+import lark.lexer as lark_lexer
 from lark import Lark, Token
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
@@ -147,16 +150,34 @@ class _Builder:
         return JArray(tuple(acc[1:]), bracket.line, bracket.column)
 
 
+@contextmanager
+def _without_collision_check() -> Iterator[None]:
+    """Build without lark's regex-collision analysis.
+
+    With `interegular` installed, lark compares every pair of terminals each time a parser is
+    built: about 0.4 s, paid by every `wafpy` command. The grammar's terminals are proven free of
+    collisions once, by `tests/test_parse.py`, which builds it with `strict=True`. Lark's own
+    `cache=` option is no alternative: it unpickles a file from the shared temporary folder.
+    """
+    saved = lark_lexer.has_interegular
+    lark_lexer.has_interegular = False
+    try:
+        yield
+    finally:
+        lark_lexer.has_interegular = saved
+
+
 @cache
 def _parser() -> Lark:
     builder = _Builder()
-    parser = Lark(
-        grammar_text(),
-        parser="lalr",
-        lexer="contextual",
-        transformer=builder,
-        maybe_placeholders=False,
-    )
+    with _without_collision_check():
+        parser = Lark(
+            grammar_text(),
+            parser="lalr",
+            lexer="contextual",
+            transformer=builder,
+            maybe_placeholders=False,
+        )
     # MORE_SCALARS is split with the grammar's own SCALAR pattern: one definition of a scalar.
     scalar = parser.get_terminal("SCALAR").pattern.to_regexp()
     builder.run_item = re.compile(f"[ \\t\\n\\r]*,[ \\t\\n\\r]*({scalar})")
