@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any
 
 import lark.lexer as lark_lexer
