@@ -26,13 +26,34 @@ class MemoryRateCounter:
     Timestamps may arrive slightly out of order in replayed logs; the count treats them by value.
     """
 
+    # Every this many counted requests, keys with nothing left in their window are dropped, so a
+    # replay of millions of requests from as many clients keeps only the live keys.
+    SWEEP_EVERY = 4096
+
     def __init__(self) -> None:
         self._hits: dict[tuple[str, tuple[str, ...]], deque[int]] = {}
+        self._windows: dict[tuple[str, tuple[str, ...]], int] = {}
         self._lock = threading.Lock()
+        self._since_sweep = 0
+
+    def __len__(self) -> int:
+        """How many keys currently hold counted requests."""
+        return len(self._hits)
+
+    def _sweep(self, now_ms: int) -> None:
+        stale = [k for k, times in self._hits.items() if not times or times[-1] <= now_ms - self._windows[k]]
+        for k in stale:
+            del self._hits[k]
+            del self._windows[k]
 
     def hit(self, rule_id: str, key: tuple[str, ...], now_ms: int, window_s: int) -> int:
         start = now_ms - window_s * 1000
         with self._lock:
+            self._since_sweep += 1
+            if self._since_sweep >= self.SWEEP_EVERY:
+                self._since_sweep = 0
+                self._sweep(now_ms)
+            self._windows[(rule_id, key)] = window_s * 1000
             times = self._hits.get((rule_id, key))
             if times is None:
                 times = self._hits[(rule_id, key)] = deque()
@@ -51,3 +72,4 @@ class MemoryRateCounter:
     def reset(self) -> None:
         with self._lock:
             self._hits.clear()
+            self._windows.clear()
