@@ -247,18 +247,28 @@ def eval_command(args: argparse.Namespace) -> int:
     stopped: StrictStop | None = None
     started = time.perf_counter()
     try:
-        for item in replay:
-            if isinstance(item, BadLine):
-                summary.add_bad(item)
-            else:
-                summary.add(item)
-                if comparison is not None:
-                    comparison.add(item)
-                if sink is not None and item.record is not None:
-                    sink.write(item.record)
-                    sink.write(b"\n")
-            if progress is not None:
-                progress.tick(summary)
+        if args.limit is None:
+            # In bulk: the workers (or this process) count each chunk and join its records.
+            for batch in replay.batches(summary, comparison):
+                if sink is not None and batch.records:
+                    sink.write(batch.records)
+                if batch.stopped is not None:
+                    raise StrictStop(batch.stopped)
+                if progress is not None:
+                    progress.tick(summary)
+        else:
+            for item in replay:
+                if isinstance(item, BadLine):
+                    summary.add_bad(item)
+                else:
+                    summary.add(item)
+                    if comparison is not None:
+                        comparison.add(item)
+                    if sink is not None and item.record is not None:
+                        sink.write(item.record)
+                        sink.write(b"\n")
+                if progress is not None:
+                    progress.tick(summary)
     except StrictStop as exc:
         stopped = exc
     except ReplayError as exc:
@@ -371,11 +381,14 @@ def acl_rate_based(acl: WebACL) -> bool:
     return has_rate_based(acl.model)
 
 
+def request_line(http_request: dict[str, Any]) -> str:
+    return f"{http_request.get('httpMethod')} {http_request.get('uri')}"
+
+
 def explain_command(args: argparse.Namespace) -> int:
     """`wafpy explain`: evaluate one logged request and print, rule by rule, what happened."""
-    from rich.table import Table
-
     from wafpy.errors import LogFormatError
+    from wafpy.explain import render_explanation
     from wafpy.logs import read_entries
     from wafpy.request import Request
 
@@ -402,55 +415,12 @@ def explain_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     request = Request.from_log(entry.http_request, entry.timestamp_ms, body_available=entry.body_available)
     decision = acl.evaluate(request)
-    out.print(
-        f"[bold]{entry.source}:{entry.line}[/] {entry.http_request.get('httpMethod')} "
-        f"{entry.http_request.get('uri')} → [bold]{decision.action}[/] by {decision.terminating_rule_id} "
-        f"({decision.terminating_rule_type})",
-        highlight=False,
+    render_explanation(
+        decision,
+        out,
+        title=f"{entry.source}:{entry.line} {request_line(entry.http_request)}",
+        rule_names=[rule.name for rule in acl.model.rules],
     )
-    table = Table(title="Rules in priority order", title_justify="left")
-    for column in ("priority", "rule", "group", "result", "action", "details", "labels added"):
-        table.add_column(column, overflow="fold")
-    names = [r.name for r in acl.model.rules]
-    unknown = {
-        names[int(p[6 : p.index("]")])]
-        for p in decision.not_evaluable
-        if p.startswith("Rules[") and p[6 : p.index("]")].isdigit() and int(p[6 : p.index("]")]) < len(names)
-    }
-    for trace in decision.trace:
-        result = trace.result + (
-            " (not evaluable from this log)" if trace.rule in unknown and not trace.group else ""
-        )
-        details = "; ".join(
-            " ".join(
-                x
-                for x in (
-                    d.statement,
-                    d.location or "",
-                    d.field_name or "",
-                    f"matched {d.matched!r}" if d.matched is not None else "",
-                )
-                if x
-            )
-            for d in trace.details
-        )
-        action = trace.action or ""
-        if trace.overridden_action:
-            action += f" (configured {trace.overridden_action})"
-        table.add_row(
-            str(trace.priority),
-            trace.rule,
-            trace.group or "",
-            result,
-            action,
-            details,
-            ", ".join(trace.labels_added),
-        )
-    out.print(table)
-    if decision.labels:
-        out.print("labels: " + ", ".join(decision.labels), markup=False)
-    if decision.not_evaluable:
-        out.print("not evaluable from this log: " + ", ".join(decision.not_evaluable), markup=False)
     if acl_rate_based(acl):
         out.print(
             "note: rate-based rules see only this request here; replay the log with `wafpy eval`",

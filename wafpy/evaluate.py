@@ -203,6 +203,7 @@ def _run_group(rule: CompiledRule, ctx: EvalContext, state: _State) -> _Terminal
         "customerConfig": None,
     }
     state.groups.append(entry)
+    mark = len(state.events)  # the referencing rule's own trace entry goes before its inner rules
     if group.scope_down is not None:
         ctx.details = []
         try:
@@ -211,7 +212,7 @@ def _run_group(rule: CompiledRule, ctx: EvalContext, state: _State) -> _Terminal
             in_scope = False
         if not in_scope:
             # Outside the scope-down the group does not match at all: no inner rule runs (spec 2.13).
-            state.events.append((state.index, (rule.name, rule.priority, NO_MATCH, None)))
+            state.events.insert(mark, (state.index, (rule.name, rule.priority, NO_MATCH, None)))
             return None
     for inner in group.rules:
         terminal = _run_rule(inner, ctx, state, group, entry)
@@ -225,11 +226,13 @@ def _run_group(rule: CompiledRule, ctx: EvalContext, state: _State) -> _Terminal
         if rule.override_count:
             # OverrideAction Count: the group's terminating result becomes a Count at the web ACL
             # level; no response, and the rules of the group after it are not evaluated (spec 6.5).
-            state.events.append(
-                (state.index, RuleTrace(rule.name, rule.priority, MATCH, COUNT, terminal.action))
-            )
+            own = RuleTrace(rule.name, rule.priority, MATCH, COUNT, terminal.action, None, terminal.details)
+            state.events.insert(mark, (state.index, own))
             return None
+        own = RuleTrace(rule.name, rule.priority, MATCH, terminal.action, None, None, terminal.details)
+        state.events.insert(mark, (state.index, own))
         return _Terminal(terminal.action, rule, terminal.response, terminal.custom, terminal.details)
+    state.events.insert(mark, (state.index, (rule.name, rule.priority, NO_MATCH, None)))
     return None
 
 
@@ -278,7 +281,9 @@ def _trace_builder(
         for index in range(last + 1):
             rule = rules[index]
             entries = by_index.get(index) or [(rule.name, rule.priority, NO_MATCH, None)]
-            out += [e if isinstance(e, RuleTrace) else RuleTrace(*e) for e in entries]
+            out += [
+                e if isinstance(e, RuleTrace) else RuleTrace(e[0], e[1], e[2], group=e[3]) for e in entries
+            ]
         return tuple(out)
 
     return build
