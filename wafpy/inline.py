@@ -124,13 +124,17 @@ def _text_leaf(statement: Any, cc: CompileContext, src: Source, var: str, indent
     log_condition: str | None
     sensitivity: str | None
     if isinstance(statement, ast.SqliMatch):
-        detector = src.bind("D", cc.detector.sqli)
         level = src.bind("L", statement.sensitivity_level)
-        name, condition, hit = "SqliMatchStatement", f"(h := {detector}(v, {level})) is not None", "h.matched"
+        tokens = getattr(cc.detector, "sqli_tokens", None)
+        detector = src.bind("D", tokens or cc.detector.sqli)
+        name, condition = "SqliMatchStatement", f"(h := {detector}(v, {level})) is not None"
+        hit = "h" if tokens else "h.matched"
         log_condition, sensitivity = "SQL_INJECTION", statement.sensitivity_level
     elif isinstance(statement, ast.XssMatch):
-        detector = src.bind("D", cc.detector.xss)
-        name, condition, hit = "XssMatchStatement", f"(h := {detector}(v)) is not None", "h.matched"
+        tokens = getattr(cc.detector, "xss_tokens", None)
+        detector = src.bind("D", tokens or cc.detector.xss)
+        name, condition = "XssMatchStatement", f"(h := {detector}(v)) is not None"
+        hit = "h" if tokens else "h.matched"
         log_condition, sensitivity = "XSS", None
     else:
         name, condition, hit, log_condition, sensitivity = _test(statement, src)
@@ -138,8 +142,18 @@ def _text_leaf(statement: Any, cc: CompileContext, src: Source, var: str, indent
     ex = extractor(field_to_match, pre_parse, cc.body_limit)
     chain_types = tuple(t.type for t in statement.text_transformations if t.type != "NONE")
     flags = cc.flags
-    record = src.bind("REC", _recorder(name, cc, log_condition, sensitivity))
     location = src.bind("LOC", ex.location)
+    if cc.record_details:
+        recorder = src.bind("REC", _recorder(name, cc, log_condition, sensitivity))
+
+        def record(location: str, field_name: str, value: str = "v") -> str:
+            return f"{recorder}(ctx, {location}, {field_name}, {value}, {hit})"
+
+    else:
+        # Under a NotStatement the details would be thrown away: a match is just True.
+        def record(location: str, field_name: str, value: str = "v") -> str:
+            return "True"
+
     attribute = SINGLE_VALUED.get(type(field_to_match))
     if attribute is not None:
         if chain_types:
@@ -149,10 +163,12 @@ def _text_leaf(statement: Any, cc: CompileContext, src: Source, var: str, indent
             src.emit(indent, f"v = memo.get({key})", "if v is None:", f"    v = {single}(ctx)")
         else:
             src.emit(indent, f"v = request.{attribute}")
+        # Only the query string can be absent; the path and the method always exist.
+        absent = "v is not None and " if attribute == "query" else ""
         src.emit(
             indent,
-            f"if v is not None and {condition}:",
-            f"    {var} = {record}(ctx, {location}, None, v, {hit})",
+            f"if {absent}{condition}:",
+            f"    {var} = {record(location, 'None')}",
             "else:",
             f"    {var} = False",
         )
@@ -172,7 +188,7 @@ def _text_leaf(statement: Any, cc: CompileContext, src: Source, var: str, indent
             f"{var} = False",
             "for v in vals:",
             f"    if {condition}:",
-            f"        {var} = {record}(ctx, {location}, {header}, v, {hit})",
+            f"        {var} = {record(location, header)}",
             "        break",
         )
         return
@@ -204,7 +220,7 @@ def _text_leaf(statement: Any, cc: CompileContext, src: Source, var: str, indent
         f"    {var} = False",
         "    for i, v in enumerate(vals[1]):",
         f"        if {condition}:",
-        f"            {var} = {record}(ctx, vals[3], vals[2][i] if vals[2] else None, v, {hit})",
+        f"            {var} = {record('vals[3]', 'vals[2][i] if vals[2] else None')}",
         "            break",
     )
 

@@ -17,6 +17,7 @@ from wafpy import ast
 from wafpy.context import EvalContext, Matcher, NotApplied
 from wafpy.inline import Source, statement_code
 from wafpy.statements.base import CompileContext
+from wafpy.statements.logic import contains_geo
 
 GROUP = "group"  # scan result: the rule at this index references a rule group
 
@@ -24,6 +25,13 @@ GROUP = "group"  # scan result: the rule at this index references a rule group
 # None when it was not applied, GROUP for a rule-group reference)
 ScanResult = tuple[int, bool | str | None]
 Scanner = Callable[[EvalContext, int], ScanResult]
+
+
+def flush_labels(ctx: EvalContext) -> None:
+    """Add the labels a rule produced while it was evaluated (geo labels), after the rule."""
+    for label in ctx.pending_labels:
+        ctx.add_label(label)
+    ctx.pending_labels.clear()
 
 
 class ScannerSource:
@@ -49,15 +57,12 @@ class ScannerSource:
         else:
             matcher = src.bind("m", compile_statement(statement, cc))
             src.emit(12, f"m = {matcher}(ctx)")
-        src.emit(
-            8,
-            "except NotApplied:",
-            f"    return {index}, None",
-            "if m or ctx.pending_labels:",
-            f"    return {index}, m",
-            "if details:",
-            "    del details[:]",
-        )
+        src.emit(8, "except NotApplied:", f"    return {index}, None")
+        src.emit(8, "if m:", f"    return {index}, m")
+        if contains_geo(statement):
+            # Only GeoMatch adds labels as it goes (match or not); they land after the rule.
+            src.emit(8, "if ctx.pending_labels:", "    flush_labels(ctx)")
+        src.emit(8, "if details:", "    del details[:]")
 
     def add_group(self) -> None:
         self.source.emit(4, f"if start <= {self.count}:", f"    return {self.count}, GROUP")
@@ -75,7 +80,12 @@ class ScannerSource:
 
 
 def _compile_scanner(lines: list[str], names: dict[str, Any]) -> Scanner:
-    namespace: dict[str, Any] = {"NotApplied": NotApplied, "GROUP": GROUP, **names}
+    namespace: dict[str, Any] = {
+        "NotApplied": NotApplied,
+        "GROUP": GROUP,
+        "flush_labels": flush_labels,
+        **names,
+    }
     exec(compile("\n".join(lines), "<wafpy scanner>", "exec"), namespace)
     scanner: Scanner = namespace["scan"]
     return scanner

@@ -14,6 +14,7 @@ A :class:`Detection` carries the fragments that decided, for the log's ``matched
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,6 +42,16 @@ class Detector(Protocol):
 
 class _OwnDetector:
     __slots__ = ()
+
+    # Optional fast path a detector may offer: functions giving the matched tokens or None, with
+    # no Detection object. The compiled scanner calls them directly when present (`wafpy.inline`).
+    @property
+    def sqli_tokens(self) -> Callable[[bytes, str], tuple[str, ...] | None]:
+        return detect_sqli
+
+    @property
+    def xss_tokens(self) -> Callable[[bytes], tuple[str, ...] | None]:
+        return detect_xss
 
     def sqli(self, data: bytes, sensitivity: str) -> Detection | None:
         found = detect_sqli(data, sensitivity)
