@@ -41,6 +41,7 @@ from starlette.routing import Route
 
 from bench import realistic_acl
 from bench.floor import hand_written_check
+from bench.ratios import interleaved_ratio
 from wafpy import WAFMiddleware
 from wafpy.middleware.body import ReplayReceive, read_body
 from wafpy.request import Request
@@ -235,6 +236,51 @@ def test_inprocess_ratios(benchmark: Any) -> None:
     lines += [f"  {k}: {v:.2f}" for k, v in ratios.items()]
     print("\n" + "\n".join(lines))
     benchmark.extra_info.update({k: round(v, 3) for k, v in ratios.items()})
+
+
+PAIRS = [
+    # (subject, subject case, baseline, baseline case)
+    ("empty", "GET", "noop", "GET"),
+    ("empty", "POST 8KB", "noop", "POST 8KB"),
+    ("wafpy", "GET", "floor", "GET"),
+    ("wafpy", "POST 8KB", "floor", "POST 8KB"),
+    ("wafpy", "GET attack", "wafpy", "GET"),
+    ("wafpy", "GET attack", "noop", "GET"),
+]
+
+
+def interleaved_table(batch: int = 100, rounds: int = 21) -> dict[str, tuple[float, float, float]]:
+    """(subject µs, baseline µs, cost ratio) per pair, in this process's CPU time, alternating."""
+    apps = {name: factory() for name, factory in FACTORIES.items()}
+    loop = asyncio.new_event_loop()
+
+    def runner(name: str, case: str) -> Callable[[], float]:
+        return lambda: loop.run_until_complete(_drive(apps[name], *CASES[case], batch))
+
+    out = {}
+    try:
+        for subject, subject_case, baseline, baseline_case in PAIRS:
+            ratio = interleaved_ratio(
+                runner(subject, subject_case), runner(baseline, baseline_case), rounds=rounds
+            )
+            key = f"{subject} {subject_case} / {baseline} {baseline_case}"
+            out[key] = (ratio.subject_us / batch, ratio.baseline_us / batch, ratio.ratio)
+    finally:
+        loop.close()
+    return out
+
+
+def test_inprocess_interleaved(benchmark: Any) -> None:
+    """The same comparisons in CPU time, alternating subject and baseline (robust to a busy neighbour)."""
+    table = benchmark.pedantic(interleaved_table, rounds=1, iterations=1)
+    lines = ["in-process, interleaved, CPU µs/request (median of per-round ratios):"]
+    for key, (subject, baseline, ratio) in table.items():
+        lines.append(
+            f"  {key:34s} {subject:7.2f} vs {baseline:7.2f}  added {subject - baseline:+7.2f} µs"
+            f"  cost {ratio:.3f}  throughput {1 / ratio:.3f}"
+        )
+        benchmark.extra_info[key] = {"added_us": round(subject - baseline, 2), "cost_ratio": round(ratio, 3)}
+    print("\n" + "\n".join(lines))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -179,6 +179,99 @@ def test_websocket_blocked_without_the_denial_extension_is_closed() -> None:
 
 
 # ----------------------------------------------------------------------------------------------
+# The per-request path, driven in process
+
+
+def _http_scope(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": headers,
+        "client": ("192.0.2.1", 5000),
+        "scheme": "http",
+        "http_version": "1.1",
+    }
+
+
+async def _no_body() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def _call(mw: WAFMiddleware, scope: dict[str, Any]) -> list[MutableMapping[str, Any]]:
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(mw(scope, _no_body, send))
+    return sent
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.scopes: list[MutableMapping[str, Any]] = []
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        self.scopes.append(scope)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+
+@pytest.mark.parametrize("logged", [False, True])
+def test_new_trace_id_reaches_the_app_the_request_and_the_log(logged: bool) -> None:
+    app = _Recorder()
+    records: list[dict[str, Any]] = []
+    mw = WAFMiddleware(app, web_acl([]), log=records.append if logged else None)
+    headers = [(b"host", b"example.com")]
+    scope = _http_scope("/", headers)
+    _call(mw, scope)
+    seen = app.scopes[0]
+    assert seen is not scope and scope["headers"] == [
+        (b"host", b"example.com")
+    ]  # the server's scope is untouched
+    name, value = seen["headers"][-1]
+    assert name == b"x-amzn-trace-id" and re.fullmatch(rb"Root=1-[0-9a-f]{8}-[0-9a-f]{24}", value)
+    assert seen["headers"][:-1] == headers
+    decision = seen["state"]["waf"]
+    assert decision.request is not None and decision.request.request_id == value.decode()[5:]
+    if logged:
+        assert records[0]["httpRequest"]["requestId"] == value.decode()[5:]
+
+
+def test_request_with_a_trace_id_is_forwarded_as_it_came() -> None:
+    app = _Recorder()
+    mw = WAFMiddleware(app, web_acl([]))
+    trace = b"Root=1-5f84c7a6-0123456789abcdef01234567;Sampled=1"
+    scope = _http_scope("/", [(b"host", b"example.com"), (b"x-amzn-trace-id", trace)])
+    _call(mw, scope)
+    assert app.scopes[0] is scope and len(scope["headers"]) == 2
+    request = scope["state"]["waf"].request
+    assert request is not None and request.request_id == "1-5f84c7a6-0123456789abcdef01234567"
+
+
+def test_blocked_responses_are_fresh_messages_each_time() -> None:
+    mw = WAFMiddleware(
+        _Recorder(), web_acl([byte_rule("no-admin", 1, {"UriPath": {}}, "/admin", "STARTS_WITH")])
+    )
+    first = _call(mw, _http_scope("/admin", [(b"host", b"example.com")]))
+    # What a middleware outside could do to what it was sent (CORSMiddleware appends headers).
+    first[0]["headers"].append((b"access-control-allow-origin", b"*"))
+    first[0]["status"] = 599
+    second = _call(mw, _http_scope("/admin/x", [(b"host", b"example.com")]))
+    assert [m["type"] for m in second] == ["http.response.start", "http.response.body"]
+    assert second[0]["status"] == 403
+    assert second[0]["headers"] == [
+        (b"content-type", b"text/html"),
+        (b"content-length", str(len(second[1]["body"])).encode()),
+    ]
+    assert second[0] is not first[0] and second[0]["headers"] is not first[0]["headers"]
+    assert mw.metrics.snapshot() == {"ALL": {"BlockedRequests": 2}, "no-admin": {"BlockedRequests": 2}}
+
+
+# ----------------------------------------------------------------------------------------------
 # Client IP, country, ASN
 
 

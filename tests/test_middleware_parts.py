@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import Any
 
@@ -11,10 +12,12 @@ import pytest
 from tests.test_asgi_support import byte_rule, web_acl
 from wafpy import Request, load_web_acl
 from wafpy.decision import Decision
+from wafpy.middleware import trace
 from wafpy.middleware.body import ReplayReceive, read_body
 from wafpy.middleware.logsink import LoggingFilter, Redactor
+from wafpy.middleware.metrics import METRICS, Metrics
 from wafpy.middleware.tokens import HmacTokenValidator, domain_accepted, issue_token, read_token
-from wafpy.middleware.trace import new_trace_id, request_id_of
+from wafpy.middleware.trace import new_trace, new_trace_id, request_id_of
 
 ACL = load_web_acl(
     web_acl(
@@ -151,6 +154,114 @@ def test_trace_ids() -> None:
     assert request_id_of("Self=1-aa;Root=1-5f84c7a6-0123456789abcdef01234567;Sampled=1") == (
         "1-5f84c7a6-0123456789abcdef01234567"
     )
+
+
+def test_new_trace_gives_the_request_id_and_the_header_of_one_id() -> None:
+    request_id, header = new_trace()
+    assert header == b"Root=" + request_id.encode()
+    assert request_id.startswith("1-") and len(request_id) == 2 + 8 + 1 + 24
+    assert int(request_id[2:10], 16) == pytest.approx(time.time(), abs=60)
+    assert new_trace()[0] != request_id
+
+
+def test_trace_prefix_follows_the_clock_both_ways(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1_700_000_000.25]
+    monkeypatch.setattr(trace, "_clock", lambda: now[0])
+    monkeypatch.setattr(trace, "_prefix", trace._Prefix())
+    assert new_trace()[0].startswith(f"1-{1_700_000_000:08x}-")
+    now[0] = 1_700_000_000.999
+    assert new_trace_id().startswith(f"Root=1-{1_700_000_000:08x}-")
+    now[0] = 1_700_000_001.0
+    assert new_trace()[0].startswith(f"1-{1_700_000_001:08x}-")
+    now[0] = 1_699_999_990.5  # the wall clock was set back
+    assert new_trace()[0].startswith(f"1-{1_699_999_990:08x}-")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_workers_do_not_repeat_trace_ids() -> None:
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: send one id and leave at once
+        os.write(write, new_trace()[0].encode())
+        os._exit(0)
+    os.close(write)
+    ours = new_trace()[0]
+    os.waitpid(pid, 0)
+    with os.fdopen(read, "rb") as pipe:
+        theirs = pipe.read().decode()
+    assert theirs and theirs[11:] != ours[11:]
+
+
+def _request_id_reference(value: str) -> str:
+    for part in value.split(";"):
+        key, _, found = part.strip().partition("=")
+        if key.lower() == "root" and found:
+            return found
+    return value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Root=1-5f84c7a6-0123456789abcdef01234567",
+        "Root=1-5f84c7a6-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1",
+        "Root=1-abc  ;Sampled=0",
+        "Root= 1-abc",
+        "Root=;Root=1-second",
+        "Root=",
+        "Root=\t;x=1",
+        " Root=1-lead",
+        "root=1-lower",
+        "Self=1-aa;Root=1-b",
+        "no root here",
+        "",
+    ],
+)
+def test_request_id_of_matches_the_plain_reading(value: str) -> None:
+    assert request_id_of(value) == _request_id_reference(value)
+
+
+def _metrics_reference(decisions: list[Decision], names: dict[str, str]) -> dict[str, dict[str, int]]:
+    # Two counters per request (ALL and the terminating rule), one per non-terminating match.
+    counts: dict[tuple[str, str], int] = {}
+
+    def add(rule: str, metric: str) -> None:
+        counts[rule, metric] = counts.get((rule, metric), 0) + 1
+
+    for decision in decisions:
+        metric = METRICS[decision.action]
+        add("ALL", metric)
+        rule = decision.terminating_rule_id
+        add(rule if rule == "Default_Action" else names.get(rule, rule), metric)
+        for entry in decision.log_non_terminating:
+            add(names.get(entry["ruleId"], entry["ruleId"]), METRICS[entry["action"]])
+    out: dict[str, dict[str, int]] = {}
+    for (rule, metric), count in counts.items():
+        out.setdefault(rule, {})[metric] = count
+    return out
+
+
+def test_metrics_count_like_cloudwatch_across_a_rename() -> None:
+    names = {"tag-curl": "curl-metric", "block-admin": "ALL"}  # a rule may even be named like ALL
+    first = [decide("/"), decide("/admin"), decide("/", agent="curl/8"), decide("/admin", agent="curl/8")]
+    metrics = Metrics("acl", names)
+    for decision in first:
+        metrics.record(decision)
+    assert metrics.snapshot() == _metrics_reference(first, names)
+    renamed = {"tag-curl": "curl-2", "block-admin": "admin-2"}
+    metrics.rename("acl-2", renamed)
+    second = [decide("/admin"), decide("/", agent="curl/8")]
+    for decision in second:
+        metrics.record(decision)
+    expected = _metrics_reference(first, names)
+    for rule, counts in _metrics_reference(second, renamed).items():
+        for metric, count in counts.items():
+            expected.setdefault(rule, {})[metric] = expected.get(rule, {}).get(metric, 0) + count
+    assert metrics.snapshot() == expected
+    text = metrics.prometheus()
+    # 3 blocked requests, plus the 2 blocked by the rule that had the metric name ALL before the rename
+    assert 'wafpy_blocked_requests_total{webacl="acl-2",rule="ALL"} 5' in text
+    assert 'wafpy_counted_requests_total{webacl="acl-2",rule="curl-2"} 1' in text
 
 
 def test_read_body_stops_after_limit_and_replays_everything() -> None:

@@ -333,6 +333,15 @@ def test_from_asgi_fields() -> None:
         ({"headers": [[b"a", b"1"]]}, "headers", ((b"a", b"1"),)),
         ({"headers": ((b"a", b"1"),)}, "headers", ((b"a", b"1"),)),
         ({"headers": []}, "host", None),
+        ({"raw_path": b"/p?x=1#f"}, "uri", b"/p"),
+        ({"http_version": "1.0"}, "http_version", "HTTP/1.0"),
+        ({"http_version": "3"}, "http_version", "HTTP/3.0"),
+        ({"http_version": "2.0"}, "http_version", "HTTP/2.0"),
+        ({"http_version": None}, "http_version", "HTTP/1.1"),
+        ({"method": "PROPFIND"}, "method", b"PROPFIND"),
+        ({"method": "get"}, "method", b"get"),  # kept as sent, not upper-cased
+        ({"headers": [(b"accept", b"*/*"), (b"HOST", b"h.example")]}, "host", "h.example"),
+        ({"headers": [(b"hosts", b"x"), (b"hos", b"y"), (b"Host", b"z")]}, "host", "z"),
     ],
 )
 def test_from_asgi_mapping(over: dict[str, Any], attr: str, expected: object) -> None:

@@ -30,7 +30,7 @@ from wafpy.middleware.logsink import LoggingFilter, Redactor, Sink, make_sink
 from wafpy.middleware.metrics import Metrics
 from wafpy.middleware.reload import AclSource, FileWatcher, load_acl, watched_paths
 from wafpy.middleware.tokens import HmacTokenValidator, solve_response
-from wafpy.middleware.trace import TRACE_HEADER, new_trace_id, request_id_of
+from wafpy.middleware.trace import TRACE_HEADER, new_trace, request_id_of
 from wafpy.request import Request
 from wafpy.services import Services
 from wafpy.webacl import WebACL
@@ -82,6 +82,31 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+def _with_headers(scope: Scope, inserted: tuple[tuple[str, str], ...], new_header: bytes | None) -> Scope:
+    """A shallow copy of `scope` with the `x-amzn-waf-*` headers and the trace header added."""
+    headers = scope.get("headers") or ()
+    if inserted:
+        pairs = [(name.lower().encode("latin-1"), value.encode("utf-8")) for name, value in inserted]
+        names = {name for name, _ in pairs}
+        # An existing header with exactly an inserted name is replaced (spec 6.6).
+        kept = [h for h in headers if h[0].lower() not in names]
+        kept.extend(pairs)
+        if new_header is not None:
+            kept.append((TRACE_HEADER, new_header))
+        headers = kept
+    else:
+        assert new_header is not None
+        headers = [*headers, (TRACE_HEADER, new_header)]
+    scope = _copy(scope)
+    scope["headers"] = headers
+    return scope
+
+
+def _copy(scope: Scope) -> Scope:
+    # dict.copy is twice as fast as dict(scope); a server may hand any mapping.
+    return scope.copy() if type(scope) is dict else dict(scope)
 
 
 class WAFMiddleware:
@@ -182,6 +207,9 @@ class WAFMiddleware:
             self._special[solve_path] = self._serve_solve
 
         self._responses: dict[tuple[Any, ...], Headers] = {}
+        # The last response sent by the middleware: (headers tuple, status, length, raw headers).
+        # Decisions of one rule share their headers tuple, so an identity test finds it again.
+        self._last_response: tuple[tuple[tuple[str, str], ...], int, int, Headers] | None = None
         self.last_error: BaseException | None = None
         first = self._prepare(load_acl(acl, self._load_options, services))
         web_acl_metric, rule_metrics = _metric_names(first)
@@ -193,6 +221,8 @@ class WAFMiddleware:
         self._watch_task: asyncio.Task[None] | None = None
         if watch and not watched_paths(acl, resources):
             raise ValueError("watch=True needs the web ACL (or its resources) given as file paths")
+        # One test on the hot path for both: the watcher to start, endpoints answered here.
+        self._extras = watch or bool(self._special)
 
     # ------------------------------------------------------------------------------------------
     # The ACL in force
@@ -270,10 +300,104 @@ class WAFMiddleware:
     # ASGI
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The HTTP path is inline (no inner coroutine per request); everything it does not need on
+        # every request is behind one flag or None test.
+        if scope["type"] != "http":
+            await self._not_http(scope, receive, send)
+            return
+        if self._extras:
+            if self._watch:
+                self._start_watch()
+            if self._special:
+                handler = self._special.get(scope["path"])
+                if handler is not None:
+                    await handler(scope, receive, send)
+                    return
+        active = self._active
+        acl = active.acl
+        messages = None
+        body = b""
+        body_size: int | None = 0
+        if active.needs_body:
+            read = await read_body(receive, active.limit)
+            if read.disconnected:
+                return  # the client is gone: an ALB would not forward anything either
+            messages = read.messages
+            body = read.body
+            body_size = read.size
+            if not read.complete:
+                body_size = max(body_size, _content_length(scope) or 0)
+            if len(body) > active.limit:
+                # WAF sees the first `limit` bytes; the size says the body was longer (oversize).
+                body = body[: active.limit]
+        # X-Amzn-Trace-Id: the request's own, or a new one. A new one is made only when something
+        # will show it: the log record (now), the forwarded request (after an Allow).
+        request_id: str | None = None
+        add_trace = False
+        new_header: bytes | None = None
+        if self._trace:
+            for name, value in scope.get("headers") or ():
+                if name == TRACE_HEADER:  # ASGI servers give header names lower-cased
+                    request_id = request_id_of(value.decode("latin-1"))
+                    break
+            else:
+                add_trace = True
+                if self._sink is not None:
+                    request_id, new_header = new_trace()
+        try:
+            now_ms = acl.services.clock_ms()
+            if self._client_info:
+                ip, country, asn = self._client(scope)
+                request = Request.from_asgi(
+                    scope,
+                    body,
+                    body_size,
+                    client_ip=ip,
+                    country=country,
+                    asn=asn,
+                    timestamp_ms=now_ms,
+                    request_id=request_id,
+                )
+            else:
+                request = Request.from_asgi(
+                    scope, body, body_size, timestamp_ms=now_ms, request_id=request_id
+                )
+            decision = acl.evaluate(request, now_ms=now_ms)
+        except Exception:
+            if add_trace and new_header is None:
+                new_header = new_trace()[1]
+            await self._failed(
+                scope, receive if messages is None else ReplayReceive(messages, receive), send, new_header
+            )
+            return
+        self.metrics.record(decision)
+        if self._sink is not None:
+            self._log(decision, scope, messages is not None, active.limit)
+        if decision.action == ALLOW:
+            if add_trace and new_header is None:
+                # The id is made after the evaluation (no rule reads it); the request the app
+                # finds in state["waf"] carries it like a logged one.
+                request.request_id, new_header = new_trace()
+            inserted = decision.inserted_request_headers
+            if inserted:
+                scope = _with_headers(scope, inserted, new_header)
+            elif new_header is not None:
+                # Only the trace header to add: a shallow copy and one list concatenation.
+                scope = scope.copy() if type(scope) is dict else dict(scope)
+                scope["headers"] = [*(scope.get("headers") or ()), (TRACE_HEADER, new_header)]
+            state = scope.get("state")
+            if state is None:
+                state = scope["state"] = {}
+            state["waf"] = decision
+            await self.app(scope, receive if messages is None else ReplayReceive(messages, receive), send)
+        else:
+            await self._respond(
+                send, decision.response_code or 403, decision.response_headers, decision.response_body
+            )
+
+    async def _not_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "http":
-            await self._http(scope, receive, send)
-        elif kind == "websocket":
+        if kind == "websocket":
             await self._websocket(scope, receive, send)
         elif kind == "lifespan" and self._watch:
             await self.app(scope, _LifespanObserver(self, receive), send)
@@ -304,82 +428,14 @@ class WAFMiddleware:
             asn = self._asn_db.asn(ip)
         return ip, country, asn
 
-    def _trace_of(self, scope: Scope) -> tuple[str | None, str | None]:
+    def _trace_of(self, scope: Scope) -> tuple[str | None, bytes | None]:
         """(request id for the log, new trace header value or None when the request has one)."""
         for name, value in scope.get("headers") or ():
             if name == TRACE_HEADER:  # ASGI servers give header names lower-cased
                 return request_id_of(value.decode("latin-1")), None
-        trace = new_trace_id()
-        return trace[5:], trace  # requestId is the Root value, after "Root="
+        return new_trace()
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._watch:
-            self._start_watch()
-        if self._special:
-            handler = self._special.get(scope["path"])
-            if handler is not None:
-                await handler(scope, receive, send)
-                return
-        active = self._active
-        acl = active.acl
-        messages = None
-        body = b""
-        body_size: int | None = None
-        if active.needs_body:
-            read = await read_body(receive, active.limit)
-            if read.disconnected:
-                return  # the client is gone: an ALB would not forward anything either
-            messages = read.messages
-            body = read.body
-            body_size = read.size
-            if not read.complete:
-                body_size = max(body_size, _content_length(scope) or 0)
-            if len(body) > active.limit:
-                # WAF sees the first `limit` bytes; the size says the body was longer (oversize).
-                body = body[: active.limit]
-        if self._trace:
-            request_id, new_trace = self._trace_of(scope)
-        else:
-            request_id = new_trace = None
-        try:
-            now_ms = acl.services.clock_ms()
-            if self._client_info:
-                ip, country, asn = self._client(scope)
-                request = Request.from_asgi(
-                    scope,
-                    body,
-                    body_size,
-                    client_ip=ip,
-                    country=country,
-                    asn=asn,
-                    timestamp_ms=now_ms,
-                    request_id=request_id,
-                )
-            else:
-                request = Request.from_asgi(
-                    scope, body, body_size, timestamp_ms=now_ms, request_id=request_id
-                )
-            decision = acl.evaluate(request, now_ms=now_ms)
-        except Exception:
-            await self._failed(
-                scope, receive if messages is None else ReplayReceive(messages, receive), send, new_trace
-            )
-            return
-        self.metrics.record(decision)
-        if self._sink is not None:
-            self._log(decision, scope, messages is not None, active.limit)
-        if decision.action == ALLOW:
-            await self.app(
-                self._forward_scope(scope, decision, new_trace),
-                receive if messages is None else ReplayReceive(messages, receive),
-                send,
-            )
-        else:
-            await self._respond(
-                send, decision.response_code or 403, decision.response_headers, decision.response_body
-            )
-
-    async def _failed(self, scope: Scope, receive: Receive, send: Send, new_trace: str | None) -> None:
+    async def _failed(self, scope: Scope, receive: Receive, send: Send, new_header: bytes | None) -> None:
         self.metrics.errors += 1
         if self._on_error_block:
             logger.exception("wafpy: evaluating the web ACL failed; answering 500 (on_error='block')")
@@ -389,23 +445,13 @@ class WAFMiddleware:
                 await self._deny_websocket(scope, receive, send, 500, (), b"")
             return
         logger.exception("wafpy: evaluating the web ACL failed; forwarding the request (on_error='allow')")
-        await self.app(self._forward_scope(scope, None, new_trace), receive, send)
+        await self.app(self._forward_scope(scope, None, new_header), receive, send)
 
-    def _forward_scope(self, scope: Scope, decision: Decision | None, new_trace: str | None) -> Scope:
+    def _forward_scope(self, scope: Scope, decision: Decision | None, new_header: bytes | None) -> Scope:
         """The scope the app sees: inserted headers, trace id, and the decision in state["waf"]."""
         inserted = decision.inserted_request_headers if decision is not None else ()
-        if inserted or new_trace is not None:
-            headers = list(scope.get("headers") or ())
-            if inserted:
-                pairs = [(name.lower().encode("latin-1"), value.encode("utf-8")) for name, value in inserted]
-                names = {name for name, _ in pairs}
-                # An existing header with exactly an inserted name is replaced (spec 6.6).
-                headers = [h for h in headers if h[0].lower() not in names]
-                headers.extend(pairs)
-            if new_trace is not None:
-                headers.append((TRACE_HEADER, new_trace.encode("latin-1")))
-            scope = dict(scope)
-            scope["headers"] = headers
+        if inserted or new_header is not None:
+            scope = _with_headers(scope, inserted, new_header)
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
@@ -426,9 +472,16 @@ class WAFMiddleware:
     async def _respond(
         self, send: Send, status: int, headers: tuple[tuple[str, str], ...], body: bytes
     ) -> None:
-        # A fresh list each time: middlewares outside this one may edit the headers in place.
-        raw = list(self._response_headers(status, headers, len(body)))
-        await send({"type": "http.response.start", "status": status, "headers": raw})
+        length = len(body)
+        last = self._last_response
+        if last is not None and last[0] is headers and last[1] == status and last[2] == length:
+            raw = last[3]
+        else:
+            raw = self._response_headers(status, headers, length)
+            self._last_response = (headers, status, length, raw)
+        # Fresh messages and a fresh header list each time: middlewares outside this one may edit
+        # them in place (Starlette's CORSMiddleware appends to the headers list).
+        await send({"type": "http.response.start", "status": status, "headers": raw[:]})
         await send({"type": "http.response.body", "body": body})
 
     def _log(self, decision: Decision, scope: Scope, body_read: bool, limit: int) -> None:
@@ -455,7 +508,7 @@ class WAFMiddleware:
         if self._watch:
             self._start_watch()
         acl = self._active.acl
-        request_id, new_trace = self._trace_of(scope) if self._trace else (None, None)
+        request_id, new_header = self._trace_of(scope) if self._trace else (None, None)
         try:
             now_ms = acl.services.clock_ms()
             ip, country, asn = self._client(scope) if self._client_info else (None, None, None)
@@ -471,13 +524,13 @@ class WAFMiddleware:
             )
             decision = acl.evaluate(request, now_ms=now_ms)
         except Exception:
-            await self._failed(scope, receive, send, new_trace)
+            await self._failed(scope, receive, send, new_header)
             return
         self.metrics.record(decision)
         if self._sink is not None:
             self._log(decision, scope, True, self._active.limit)
         if decision.action == ALLOW:
-            await self.app(self._forward_scope(scope, decision, new_trace), receive, send)
+            await self.app(self._forward_scope(scope, decision, new_header), receive, send)
         else:
             await self._deny_websocket(
                 scope,

@@ -39,44 +39,64 @@ def _escape(value: str) -> str:
 class Metrics:
     """Counters per (rule metric name, metric) for one web ACL metric name.
 
-    `record` runs in the event loop; `snapshot` may be called from any thread: it copies the dict
-    in one C call, which the GIL does not interleave with an increment.
+    `record` runs in the event loop and does one dict increment per request: it counts the
+    terminating rule's (metric name, metric); the web ACL's `ALL` counts are their sums, added up
+    by `snapshot`. Non-terminating matches are counted apart. `snapshot` may be called from any
+    thread: it copies each dict in one C call, which the GIL does not interleave with an increment.
     """
 
     def __init__(self, web_acl_metric: str, rule_metrics: Mapping[str, str]) -> None:
         self.web_acl_metric = web_acl_metric
         self.rule_metrics = dict(rule_metrics)  # rule name -> metric name
         self.errors = 0  # evaluations that raised (on_error applied)
-        self._counts: dict[tuple[str, str], int] = {}
+        self._terminating: dict[tuple[str, str], int] = {}  # one per request
+        self._counts: dict[tuple[str, str], int] = {}  # non-terminating matches
+        # action -> terminating rule id -> its counter key, made on first use so that `record`
+        # builds no name or tuple per request. Replaced whole by `rename`.
+        self._keys: dict[str, dict[str, tuple[str, str]]] = {}
 
     def rename(self, web_acl_metric: str, rule_metrics: Mapping[str, str]) -> None:
         """After a reload: new names for the rules from now on; the counts so far stay."""
         self.web_acl_metric = web_acl_metric
         self.rule_metrics = dict(rule_metrics)
+        self._keys = {}
 
     def _add(self, rule: str, metric: str) -> None:
         key = (rule, metric)
         counts = self._counts
         counts[key] = counts.get(key, 0) + 1
 
+    def _key_for(self, action: str, rule: str) -> tuple[str, str]:
+        metric = METRICS[action]
+        key = (DEFAULT_ACTION if rule == DEFAULT_ACTION else self.rule_metrics.get(rule, rule), metric)
+        self._keys.setdefault(action, {})[rule] = key
+        return key
+
     def record(self, decision: Decision) -> None:
-        metric = METRICS[decision.action]
-        self._add(ALL, metric)
-        rule = decision.terminating_rule_id
-        if rule == DEFAULT_ACTION:
-            self._add(DEFAULT_ACTION, metric)
-        else:
-            self._add(self.rule_metrics.get(rule, rule), metric)
-        for entry in decision.log_non_terminating:
-            name = entry["ruleId"]
-            self._add(self.rule_metrics.get(name, name), METRICS[entry["action"]])
+        by_rule = self._keys.get(decision.action)
+        key = by_rule.get(decision.terminating_rule_id) if by_rule is not None else None
+        if key is None:
+            key = self._key_for(decision.action, decision.terminating_rule_id)
+        counts = self._terminating
+        counts[key] = counts.get(key, 0) + 1
+        if decision.log_non_terminating:
+            for entry in decision.log_non_terminating:
+                name = entry["ruleId"]
+                self._add(self.rule_metrics.get(name, name), METRICS[entry["action"]])
 
     def snapshot(self) -> dict[str, dict[str, int]]:
         """``{rule metric name (or "ALL", "Default_Action"): {"BlockedRequests": n, ...}}``."""
-        items = list(self._counts.copy().items())
+        terminating = list(self._terminating.copy().items())
+        others = list(self._counts.copy().items())
         out: dict[str, dict[str, int]] = {}
-        for (rule, metric), count in items:
-            out.setdefault(rule, {})[metric] = count
+        for (rule, metric), count in terminating:
+            # The web ACL as a whole counts every request under the action it got.
+            for name in (ALL, rule):
+                counts = out.setdefault(name, {})
+                counts[metric] = counts.get(metric, 0) + count
+        for (rule, metric), count in others:
+            counts = out.setdefault(rule, {})
+            counts[metric] = counts.get(metric, 0) + count
         return out
 
     def prometheus(self) -> str:
