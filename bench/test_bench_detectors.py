@@ -32,12 +32,22 @@ _JSON_4K = (
     '{"customer": {"name": "Jane Doe", "email": "jane.doe@example.com"}, "items": ['
     + ", ".join(_ORDER_ITEM % (i, i) for i in range(40))
 ).encode()[:4096]
+_PROSE = (
+    b"I ordered the blue shirt last week and it's lovely, but the sleeves are a bit long. My wife doesn't "
+    b"like the colour or the fit, so we'll probably return it. Customer service was helpful and quick; "
+    b"they said returns are free within 30 days. O'Brien's shop down the road sells the same one (in red) "
+    b"for less, which is a shame. Still, delivery was fast and the box arrived intact. "
+)
 INPUTS = {
     "short_benign": b"red shoes",
     "short_attack_sqli": b"1' OR '1'='1",
     "short_attack_xss": b"<img src=x onerror=alert(1)>",
     "benign_2k": (_BENIGN_2K * (2048 // len(_BENIGN_2K) + 1))[:2048],
     "benign_json_4k": _JSON_4K,
+    # prose with apostrophes, parentheses and ";" (4 KiB of a review text field)
+    "benign_prose_4k": (_PROSE * 12)[:4096],
+    # an injection 3 KiB into a JSON body: found by the windowed SQLi reading
+    "json_4k_attack_sqli": _JSON_4K[:3072] + b', "q": "x\' OR \'1\'=\'1"}',
 }
 CASES = [
     ("sqli", "short_benign"),
@@ -48,6 +58,8 @@ CASES = [
     ("xss", "benign_2k"),
     ("sqli", "benign_json_4k"),
     ("xss", "benign_json_4k"),
+    ("sqli", "benign_prose_4k"),
+    ("sqli", "json_4k_attack_sqli"),
 ]
 
 

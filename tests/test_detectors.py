@@ -276,6 +276,11 @@ def test_libinjection_missing_gives_install_hint(monkeypatch: pytest.MonkeyPatch
 # pre-checks that skip work which cannot change the answer). The references below are the
 # straightforward versions of the same rules; on any input both must answer the same, matched
 # tokens included.
+#
+# For SQLi this holds for short values only (at most ``_sqli._SHORT`` bytes): the reference reads
+# the first 64 tokens of the whole value in three contexts, while a longer value is, by design,
+# only read in bounded windows around the places an injection could start, anywhere in its first
+# 8 KiB (see ``wafpy.detectors.sqli_windows``). Long values are covered by the tests after these.
 
 _REF_TOKEN = re.compile(
     r"""
@@ -423,7 +428,11 @@ _VALUES = st.lists(st.one_of(st.sampled_from(_FRAGMENTS), st.binary(max_size=4))
 @given(_VALUES)
 def test_fast_sqli_agrees_with_reference(value: bytes) -> None:
     for sensitivity in ("LOW", "HIGH"):
-        assert _sqli.detect_sqli(value, sensitivity) == _ref_sqli(value, sensitivity)
+        found = _sqli.detect_sqli(value, sensitivity)
+        if len(value) <= _sqli._SHORT:
+            assert found == _ref_sqli(value, sensitivity)
+        else:  # windowed: a different reading by design, same kind of answer
+            assert found is None or (found and all(found))
 
 
 @settings(max_examples=600, deadline=None)
@@ -436,15 +445,88 @@ def test_fast_xss_agrees_with_reference(value: bytes) -> None:
 def test_fast_paths_agree_with_reference_on_corpora() -> None:
     values = _corpus("sqli") + _corpus("xss") + [v for vs in _benign().values() for v in vs[:3000]]
     for value in values:
-        assert _sqli.detect_sqli(value, "LOW") == _ref_sqli(value, "LOW"), value
-        assert _sqli.detect_sqli(value, "HIGH") == _ref_sqli(value, "HIGH"), value
+        if len(value) <= _sqli._SHORT:  # all but ~900 of the 17,149 SQLi lines
+            assert _sqli.detect_sqli(value, "LOW") == _ref_sqli(value, "LOW"), value
+            assert _sqli.detect_sqli(value, "HIGH") == _ref_sqli(value, "HIGH"), value
         assert _xss.detect_xss(value) == _ref_xss(value), value
 
 
 def test_long_values_agree_with_reference() -> None:
+    """XSS only: long SQLi values are read in windows (next tests), not like the reference."""
     body = (b'{"customer": {"name": "Jane Doe", "email": "jane.doe@example.com"}, "note": '
             b'"Please gift wrap it, and leave it at the door if nobody is home.", "qty": 2}, ') * 40
     for value in (body, body + b"x' OR '1'='1", b"q=" + body.replace(b'"', b"'"), b" " * 9000 + b"1'--"):
-        for sensitivity in ("LOW", "HIGH"):
-            assert _sqli.detect_sqli(value, sensitivity) == _ref_sqli(value, sensitivity)
         assert _xss.detect_xss(value) == _ref_xss(value)
+
+
+# --- long values: windowed SQLi scanning -----------------------------------------------------------
+# A realistic 4 KiB JSON order whose notes hold apostrophes (an apostrophe early in the body hid
+# any later quote break from the whole-value reading), and 4 KiB of prose.
+_ITEM = ('{"id": %d, "sku": "A-%d", "name": "Blue cotton shirt (men\'s)", "qty": 2, "price": 19.99, '
+         '"note": "It\'s a gift: please wrap it, and leave it at the door if nobody\'s home.", '
+         '"tags": ["summer", "sale"], "active": true, "ref": null, "updated": "2024-05-01T10:00:00Z"}')
+_JSON_4K = ('{"customer": {"name": "Jane O\'Brien", "email": "jane.obrien@example.com"}, "items": ['
+            + ", ".join(_ITEM % (i, i) for i in range(40))).encode()[:4096]
+_PROSE_4K = (
+    b"I ordered the blue shirt last week and it's lovely, but the sleeves are a bit long. My wife "
+    b"doesn't like the colour or the fit, so we'll probably return it. Customer service was helpful "
+    b"and quick; they said returns are free within 30 days (or 60 for members). O'Brien's shop down "
+    b"the road sells the same one in red for less, which is a shame! Still, delivery was fast and "
+    b"the box arrived intact: 5 stars for shipping, 3 for the shirt. Would I buy again? Maybe, if "
+    b"the sizes run true - the 'slim fit' one isn't, and the \"regular\" one is too wide. "
+) * 10
+_PROSE_4K = _PROSE_4K[:4096]
+_FORM_2K = (b"name=Jane+Doe&email=jane.doe%40example.com&address=12+Main+Street%2C+Springfield&"
+            b"comment=Great+product%2C+would+buy+again.+Shipping+was+fast+and+the+box+was+intact.+") * 12
+_PADDING = {"json": _JSON_4K[:3072], "prose": _PROSE_4K[:3072], "form": _FORM_2K[:3072]}
+_LATE_ATTACKS = [
+    b"x' OR '1'='1",
+    b"1' UNION SELECT username, password FROM users--",
+    b"1 OR 1=1",
+    b"1'; DROP TABLE users--",
+    b"1' AND SLEEP(5)#",
+    b"1) OR (1=1",
+    b"' OR ''='",
+    b"1 AND 1=(SELECT COUNT(*) FROM users)",
+]
+
+
+@pytest.mark.parametrize("sensitivity", ["LOW", "HIGH"])
+@pytest.mark.parametrize("value", [_JSON_4K, _PROSE_4K, _FORM_2K], ids=["json_4k", "prose_4k", "form_2k"])
+def test_long_benign_values_not_flagged(value: bytes, sensitivity: str) -> None:
+    assert len(value) > _sqli._SHORT
+    assert _sqli.detect_sqli(value, sensitivity) is None
+
+
+@pytest.mark.parametrize("attack", _LATE_ATTACKS, ids=[a.decode()[:24] for a in _LATE_ATTACKS])
+@pytest.mark.parametrize("padding", list(_PADDING))
+def test_attack_after_3k_of_benign_text_detected(padding: str, attack: bytes) -> None:
+    value = _PADDING[padding] + b" " + attack
+    for sensitivity in ("LOW", "HIGH"):
+        found = _sqli.detect_sqli(value, sensitivity)
+        assert found is not None and all(found), (sensitivity, value[-80:])
+
+
+def test_attack_after_3k_of_json_was_missed_by_whole_value_reading() -> None:
+    """The improvement windows bring: the reference (the whole-value reading, first 64 tokens)
+    misses an injection 3 KiB into a JSON body; the windowed reading finds it."""
+    value = _JSON_4K[:3072] + b', "q": "x\' OR \'1\'=\'1"}'
+    assert _ref_sqli(value, "LOW") is None
+    assert _sqli.detect_sqli(value, "LOW") == ("'x'", "OR", "'1'", "=", "'1\"}")
+    inside = _JSON_4K[:3072] + b', "id": "1 OR 1=1"}'  # numeric injection inside a JSON string
+    assert _ref_sqli(inside, "LOW") is None
+    assert _sqli.detect_sqli(inside, "LOW") is not None
+
+
+def test_attack_at_start_of_long_value_detected() -> None:
+    for attack in (b"1' OR '1'='1' -- ", b"1 UNION SELECT 1,2,3-- ", b"admin'--", b"1; DROP TABLE users"):
+        value = attack + b" " + _PROSE_4K
+        assert _sqli.detect_sqli(value, "LOW") is not None, attack
+
+
+def test_window_budget_bounds_work_on_hostile_values() -> None:
+    """Many triggers (each benign alone) cost at most the whole-value reading's token budget;
+    the answer stays well-formed."""
+    for value in (b"1 or x " * 1200, b"' or '" * 1300, b"(sleep " * 1000, b"; select " * 900):
+        found = _sqli.detect_sqli(value, "HIGH")
+        assert found is None or all(found)
