@@ -20,7 +20,13 @@ def decision_to_log_record(
     http_source_name: str = "ALB",
     http_source_id: str = "-",
     timestamp_ms: int | None = None,
+    http_request: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The record of `decision`; `http_request`, when given, must equal `request.to_http_request()`.
+
+    A log replay passes the `httpRequest` object it already holds, so the headers are not
+    converted back from bytes for every record.
+    """
     request = decision.request
     if timestamp_ms is None:
         timestamp_ms = (
@@ -28,6 +34,11 @@ def decision_to_log_record(
         )
     if timestamp_ms is None:
         timestamp_ms = time.time_ns() // 1_000_000
+    # Most of these are empty: an empty list costs less than an empty comprehension.
+    details = decision.terminating_rule_match_details
+    groups = decision.rule_group_list
+    rate_based = decision.rate_based_rule_list
+    counted = decision.log_non_terminating
     record: dict[str, Any] = {
         "timestamp": timestamp_ms,
         "formatVersion": 1,
@@ -35,19 +46,25 @@ def decision_to_log_record(
         "terminatingRuleId": decision.terminating_rule_id,
         "terminatingRuleType": decision.terminating_rule_type,
         "action": decision.action,
-        "terminatingRuleMatchDetails": [d.to_log() for d in decision.terminating_rule_match_details],
+        "terminatingRuleMatchDetails": [d.to_log() for d in details] if details else [],
         "httpSourceName": http_source_name,
         "httpSourceId": http_source_id,
-        "ruleGroupList": [dict(g) for g in decision.rule_group_list],
-        "rateBasedRuleList": [dict(r) for r in decision.rate_based_rule_list],
-        "nonTerminatingMatchingRules": [dict(n) for n in decision.log_non_terminating],
+        "ruleGroupList": [dict(g) for g in groups] if groups else [],
+        "rateBasedRuleList": [dict(r) for r in rate_based] if rate_based else [],
+        "nonTerminatingMatchingRules": [dict(n) for n in counted] if counted else [],
         "requestHeadersInserted": (
             [{"name": n, "value": v} for n, v in decision.inserted_request_headers]
             if decision.inserted_request_headers
             else None
         ),
         "responseCodeSent": decision.response_code if decision.custom_response else None,
-        "httpRequest": request.to_http_request() if request is not None else {},
+        "httpRequest": (
+            http_request
+            if http_request is not None
+            else request.to_http_request()
+            if request is not None
+            else {}
+        ),
     }
     if decision.labels:
         record["labels"] = [{"name": label} for label in decision.labels[:MAX_LOGGED_LABELS]]

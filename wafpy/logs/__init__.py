@@ -28,6 +28,7 @@ __all__ = [
     "LogFormat",
     "LogKind",
     "LoggedOutcome",
+    "entry_from_json",
     "iter_lines",
     "parse_alb_line",
     "parse_json_line",
@@ -53,6 +54,11 @@ def parse_json_line(raw: bytes, source: str, line: int) -> LogEntry:
         obj: Any = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise LogFormatError(f"not valid JSON: {exc}", file=source, line=line) from None
+    return entry_from_json(obj, source, line)
+
+
+def entry_from_json(obj: Any, source: str, line: int) -> LogEntry:
+    """`parse_json_line` for a line already decoded."""
     if isinstance(obj, dict):
         if "httpRequest" in obj:
             return entry_from_waf_record(obj, source, line)

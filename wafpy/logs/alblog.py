@@ -14,13 +14,15 @@ replaced (U+FFFD).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from wafpy.errors import LogFormatError
 from wafpy.logs.records import ALB_PARTS, LogEntry, LoggedOutcome, to_epoch_ms
 
-__all__ = ["is_alb_line", "join_wrapped", "parse_alb_line", "split_alb"]
+__all__ = ["alb_fields", "is_alb_line", "join_wrapped", "parse_alb_line", "split_alb"]
 
 TYPES = frozenset({"http", "https", "h2", "grpcs", "ws", "wss"})
 MIN_FIELDS = 16  # through ssl_protocol: the 2015 field set
@@ -37,7 +39,10 @@ _TIME, _CLIENT, _ELB_STATUS, _REQUEST, _AGENT, _TRACE, _CREATED, _ACTIONS = 1, 3
 
 def split_alb(text: str) -> list[str]:
     """The fields of one line, quotes removed and `\\"` unescaped (`-` kept as is)."""
-    if "\\" not in text:  # the common case: no escapes, the simpler pattern is twice as fast
+    if "\\" not in text:  # the common case: no escapes
+        fields = _split_quoted(text)
+        if fields is not None:
+            return fields
         return [bare or quoted for quoted, bare in _SIMPLE_TOKEN.findall(text)]
     out = []
     for quoted, bare in _TOKEN.findall(text):
@@ -48,6 +53,33 @@ def split_alb(text: str) -> list[str]:
         else:
             out.append(quoted)
     return out
+
+
+def _split_quoted(text: str) -> list[str] | None:
+    """`split_alb` of a line without backslashes by `str.split`, three times faster than the regex.
+
+    Cutting at every `"` leaves the quoted fields at odd positions and the unquoted runs between
+    them, which split on whitespace. That is what the tokenizer finds when every quoted field
+    stands alone: its opening quote at the start of the line or after whitespace, its closing
+    quote at the end or before whitespace. Otherwise (an odd number of quotes, `a"b"`) None.
+    """
+    parts = text.split('"')
+    last = len(parts) - 1
+    if last & 1:
+        return None
+    fields = parts[0].split()
+    if last:
+        first = parts[0]
+        if first and not first[-1].isspace():
+            return None
+        for i in range(1, last, 2):
+            fields.append(parts[i])
+            between = parts[i + 1]
+            if between:
+                if not between[0].isspace() or (i + 1 < last and not between[-1].isspace()):
+                    return None
+                fields += between.split()
+    return fields
 
 
 def is_alb_line(raw: bytes) -> bool:
@@ -108,6 +140,18 @@ def _host_header(authority: str, scheme: str | None) -> str:
 
 def parse_alb_line(raw: bytes, source: str, line: int) -> LogEntry:
     """One ALB (or Classic ELB) access-log line -> LogEntry; LogFormatError when unreadable."""
+    http, timestamp, parts, logged = alb_fields(raw, source, line)
+    return LogEntry(http, timestamp, source, line, "alb", False, parts, logged, None)
+
+
+def alb_fields(
+    raw: bytes, source: str, line: int
+) -> tuple[dict[str, Any], int | None, frozenset[str], LoggedOutcome | None]:
+    """What `parse_alb_line` puts in the LogEntry: `httpRequest`, timestamp, available parts, outcome.
+
+    The `httpRequest` values are all strings and its headers `{"name", "value"}` objects, which a
+    replay relies on to build the `Request` without `Request.from_log`'s checks.
+    """
     fields = split_alb(raw.decode("utf-8", "replace"))
     if fields and fields[0] not in TYPES and fields[0][:1].isdigit():
         fields.insert(0, "")  # Classic ELB: no type field
@@ -126,7 +170,7 @@ def parse_alb_line(raw: bytes, source: str, line: int) -> LogEntry:
         raise bad(f"the ALB could not parse this request (logged {request!r}); nothing to replay")
     scheme, authority, path, query, fragment = _split_target(target)
 
-    http: dict[str, object] = {
+    http: dict[str, Any] = {
         "country": "-",
         "uri": path,
         "args": query,
@@ -173,11 +217,25 @@ def parse_alb_line(raw: bytes, source: str, line: int) -> LogEntry:
         raise bad(f"elb_status_code must be a number, got {status_text!r}")
     status = int(status_text) if status_text != "-" else None
     logged = _outcome(fields[_ACTIONS], status) if len(fields) > _ACTIONS else None
-    return LogEntry(http, timestamp, source, line, "alb", False, frozenset(parts), logged, None)
+    return http, timestamp, _frozen(parts), logged
 
 
+@functools.lru_cache(maxsize=64)
+def _frozen_key(key: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(key)
+
+
+def _frozen(parts: set[str]) -> frozenset[str]:
+    # One shared frozenset per combination (a handful in a log): its hash is computed once.
+    return _frozen_key(tuple(sorted(parts)))
+
+
+@functools.lru_cache(maxsize=1024)
 def _outcome(actions_executed: str, status: int | None) -> LoggedOutcome:
-    """Ground truth from `actions_executed`: WAF blocked <=> `waf` is the last action."""
+    """Ground truth from `actions_executed`: WAF blocked <=> `waf` is the last action.
+
+    Cached: a log has few (actions, status) pairs, and the outcome is immutable.
+    """
     actions = actions_executed.split(",")
     if "waf-failed" in actions:
         return LoggedOutcome(None, status_code=status, excluded=True, note="waf-failed")

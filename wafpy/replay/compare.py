@@ -31,6 +31,7 @@ RULE_CHANGE = "same action, other rule"
 UNKNOWN_SUFFIX = " (logged rule not evaluable)"
 _STOPPED = frozenset({"BLOCK", "CAPTCHA", "CHALLENGE"})
 MAX_RULE_PAIRS = 200  # per change kind; beyond that, pairs are counted as "(other rules)"
+_OTHER_RULES = ("(other rules)", "(other rules)")
 
 
 class ChangeExample(NamedTuple):
@@ -101,7 +102,7 @@ class Comparison:
         if pair in pairs or len(pairs) < MAX_RULE_PAIRS:
             pairs[pair] += 1
         else:
-            pairs[("(other rules)", "(other rules)")] += 1
+            pairs[_OTHER_RULES] += 1
         examples = self.examples.setdefault(kind, [])
         if len(examples) < self.max_examples:
             examples.append(
@@ -117,6 +118,29 @@ class Comparison:
                 )
             )
         return kind
+
+    def merge(self, other: Comparison) -> None:
+        """Add `other`, the comparison of the requests that follow those compared here.
+
+        Merging in input order gives exactly what `add` in input order gives: change kinds,
+        rule pairs and examples keep their first-seen order, and the caps apply the same way.
+        """
+        self.compared += other.compared
+        self.unchanged += other.unchanged
+        self.no_ground_truth += other.no_ground_truth
+        self.excluded.update(other.excluded)
+        self.matrix.update(other.matrix)
+        self.changes.update(other.changes)
+        for kind, their_pairs in other.rules.items():
+            pairs = self.rules.setdefault(kind, Counter())
+            for pair, count in their_pairs.items():
+                if pair != _OTHER_RULES and (pair in pairs or len(pairs) < MAX_RULE_PAIRS):
+                    pairs[pair] += count
+                else:
+                    pairs[_OTHER_RULES] += count
+        for kind, their_examples in other.examples.items():
+            examples = self.examples.setdefault(kind, [])
+            examples.extend(their_examples[: self.max_examples - len(examples)])
 
     def _rules_of(self, paths: Sequence[str]) -> set[str]:
         """Names of the web ACL rules holding these statement paths (`Rules[8].Statement...`)."""

@@ -23,25 +23,38 @@ the replay evaluates in one ordered process and `workers_used` is 1; the caller 
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
 from wafpy.errors import LogFormatError, WafpyError
-from wafpy.logs import parse_alb_line, parse_json_line, parse_jsonl_line
-from wafpy.logs.alblog import is_alb_line, join_wrapped
+from wafpy.logrecord import decision_to_log_record
+from wafpy.logs import entry_from_json, parse_jsonl_line
+from wafpy.logs.alblog import alb_fields, is_alb_line, join_wrapped
 from wafpy.logs.records import LogEntry, LoggedOutcome
 from wafpy.logs.sources import iter_sources
 from wafpy.replay.coverage import acl_parts, has_rate_based, missing_statements
+from wafpy.replay.decode import Decoded, decode_alb, decode_waf
 from wafpy.request import Request
 from wafpy.webacl import WebACL
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    from wafpy.replay.compare import Comparison
+    from wafpy.replay.summary import Summary
+
 __all__ = [
     "BadLine",
+    "Batch",
     "Evaluator",
     "Outcome",
     "Replay",
@@ -108,27 +121,16 @@ class ReplayOptions:
     strict: bool = False  # the first bad line stops the replay (StrictStop)
     workers: int = 1
     write_records: bool = False  # fill Outcome.record
-    chunk_lines: int = 500
+    chunk_lines: int = 2000  # lines per chunk (a unit of work for a worker process)
 
 
-# A record line on its way to a parser: (parser key, file, 1-based line, bytes).
-Item = tuple[str, str, int, bytes]
-Chunk = list[Item | BadLine]
+# Record lines on their way to a parser, as few objects as possible (a chunk is pickled to a
+# worker): runs of (parser key, file, 1-based line numbers, lines), with bad lines in place.
+Run = tuple[str, str, list[int], list[bytes]]
+Chunk = list[Run | BadLine]
 
 
-def _forced_waf(raw: bytes, source: str, line: int) -> LogEntry:
-    entry = parse_json_line(raw, source, line)
-    if entry.kind != "waf":
-        raise LogFormatError("not an AWS WAF log record (no httpRequest)", file=source, line=line)
-    return entry
-
-
-_PARSERS: dict[str, Callable[[bytes, str, int], LogEntry]] = {
-    "json": parse_json_line,
-    "waf": _forced_waf,
-    "alb": parse_alb_line,
-    "jsonl": parse_jsonl_line,
-}
+_FORMATS = ("json", "waf", "alb", "jsonl")  # parser keys ("json": any JSON shape, per line)
 
 
 def _detect(raw: bytes) -> str | None:
@@ -138,15 +140,16 @@ def _detect(raw: bytes) -> str | None:
     return "alb" if is_alb_line(raw) else None
 
 
-def read_chunks(paths: Sequence[str], fmt: str = "auto", chunk_lines: int = 500) -> Iterator[Chunk]:
+def read_chunks(paths: Sequence[str], fmt: str = "auto", chunk_lines: int = 2000) -> Iterator[Chunk]:
     """The record lines of `paths` in order, in chunks; read errors become `BadLine`s in place."""
-    if fmt != "auto" and fmt not in _PARSERS:
+    if fmt != "auto" and fmt not in _FORMATS:
         raise ValueError(f"format must be auto, waf, alb or jsonl, got {fmt!r}")
     chunk: Chunk = []
 
     def report(error: LogFormatError) -> None:
         chunk.append(BadLine(error.message, error.file, error.line))
 
+    count = 0
     for source, file_lines in iter_sources(paths, report):
         lines: Iterator[tuple[int, bytes]] = file_lines
         key = None if fmt == "auto" else fmt
@@ -154,7 +157,8 @@ def read_chunks(paths: Sequence[str], fmt: str = "auto", chunk_lines: int = 500)
             for number, raw in lines:
                 key = _detect(raw)
                 if key is not None:
-                    chunk.append((key, source, number, raw))
+                    chunk.append((key, source, [number], [raw]))
+                    count += 1
                     break
                 chunk.append(
                     BadLine("not an AWS WAF log record, ALB log entry or request line", source, number)
@@ -163,17 +167,33 @@ def read_chunks(paths: Sequence[str], fmt: str = "auto", chunk_lines: int = 500)
                 continue
         if key == "alb":
             lines = join_wrapped(lines)
+        run: Run | None = chunk[-1] if chunk and type(chunk[-1]) is tuple else None  # type: ignore[assignment]
+        numbers, raws = (run[2], run[3]) if run is not None else ([], [])
         for number, raw in lines:
-            chunk.append((key, source, number, raw))
-            if len(chunk) >= chunk_lines:
+            if run is None or chunk[-1] is not run:  # a new chunk, or a bad line came in between
+                numbers, raws = [], []
+                run = (key, source, numbers, raws)
+                chunk.append(run)
+            numbers.append(number)
+            raws.append(raw)
+            count += 1
+            if count >= chunk_lines:
                 yield chunk
                 chunk = []
+                count = 0
+                run = None
+        run = None
     if chunk:
         yield chunk
 
 
 class Evaluator:
-    """Parses and evaluates chunks against one web ACL (one per process)."""
+    """Parses and evaluates chunks against one web ACL (one per process).
+
+    AWS WAF records and ALB lines take the fast path of `wafpy.replay.decode`; anything it
+    declines (redacted values, missing fields, wrong types) and every other shape goes through
+    `wafpy.logs` and `Request.from_log`, which also word the errors.
+    """
 
     def __init__(self, acl: WebACL, options: ReplayOptions) -> None:
         self.acl = acl
@@ -187,72 +207,185 @@ class Evaluator:
         """Results of a chunk in order, and how many entries `since` / `until` left out."""
         out: list[Outcome | BadLine] = []
         filtered = 0
-        since, until = self.since, self.until
-        for item in chunk:
-            if isinstance(item, BadLine):
-                out.append(item)
+        one = self._one
+        append = out.append
+        for part in chunk:
+            if type(part) is BadLine:
+                append(part)
                 continue
-            key, source, number, raw = item
-            try:
-                entry = _PARSERS[key](raw, source, number)
-            except LogFormatError as exc:
-                out.append(BadLine(exc.message, exc.file, exc.line))
-                continue
-            ts = entry.timestamp_ms
-            if (since is not None and (ts is None or ts < since)) or (
-                until is not None and (ts is None or ts >= until)
-            ):
-                filtered += 1
-                continue
-            out.append(self.evaluate(entry))
+            key, source, numbers, raws = part  # type: ignore[misc]
+            for number, raw in zip(numbers, raws, strict=True):
+                result = one(key, source, number, raw)
+                if result is None:
+                    filtered += 1
+                else:
+                    append(result)
         return out, filtered
 
-    def evaluate(self, entry: LogEntry) -> Outcome | BadLine:
-        http = entry.http_request
+    def process(
+        self, chunk: Chunk, summary: Summary, comparison: Comparison | None, strict: bool
+    ) -> tuple[bytes, int, int, BadLine | None]:
+        """Run a chunk and count it into `summary` (and `comparison`).
+
+        Returns the chunk's log records (one per line, empty unless `write_records`), the number
+        of requests replayed, the number filtered out by `since` / `until`, and with `strict`
+        the first bad line, where the chunk stops (neither it nor what follows is counted).
+        """
+        items, filtered = self.run(chunk)
+        records: list[bytes] = []
+        replayed = 0
+        add, add_bad = summary.add, summary.add_bad
+        compare = comparison.add if comparison is not None else None
+        write = records.append if self.write_records else None
+        for item in items:
+            if type(item) is BadLine:
+                if strict:
+                    return _join(records), replayed, filtered, item
+                add_bad(item)
+                continue
+            outcome: Outcome = item  # type: ignore[assignment]
+            add(outcome)
+            if compare is not None:
+                compare(outcome)
+            if write is not None:
+                write(outcome.record)  # type: ignore[arg-type]
+            replayed += 1
+        return _join(records), replayed, filtered, None
+
+    def _one(self, key: str, source: str, number: int, raw: bytes) -> Outcome | BadLine | None:
+        """One record line -> its outcome, a BadLine, or None when `since` / `until` leave it out."""
+        decoded: Decoded | None = None
+        entry: LogEntry | None = None
+        kind = key
         try:
-            request = Request.from_log(http, entry.timestamp_ms, body_available=entry.body_available)
-        except ValueError as exc:
-            return BadLine(str(exc), entry.source, entry.line)
+            if key == "alb":
+                http, timestamp, available, logged = alb_fields(raw, source, number)
+                decoded = decode_alb(http, timestamp, available, logged)
+            elif key == "jsonl":
+                entry = parse_jsonl_line(raw, source, number)
+            else:
+                try:
+                    obj = orjson.loads(raw)
+                except orjson.JSONDecodeError as exc:
+                    return BadLine(f"not valid JSON: {exc}", source, number)
+                fast = decode_waf(obj, raw) if type(obj) is dict and "httpRequest" in obj else None
+                if fast is not None:
+                    timestamp, decoded = fast
+                    kind = "waf"
+                else:
+                    entry = entry_from_json(obj, source, number)
+                    if key == "waf" and entry.kind != "waf":
+                        return BadLine("not an AWS WAF log record (no httpRequest)", source, number)
+        except LogFormatError as exc:
+            return BadLine(exc.message, exc.file, exc.line)
+        if entry is not None:
+            timestamp = entry.timestamp_ms
+            kind = entry.kind
+        since, until = self.since, self.until
+        if (since is not None and (timestamp is None or timestamp < since)) or (
+            until is not None and (timestamp is None or timestamp >= until)
+        ):
+            return None
+        if decoded is None:
+            assert entry is not None
+            decoded_entry = _from_entry(entry)
+            if type(decoded_entry) is BadLine:
+                return decoded_entry
+            decoded = decoded_entry  # type: ignore[assignment]
+        return self._decide(source, number, timestamp, kind, decoded)  # type: ignore[arg-type]
+
+    def evaluate(self, entry: LogEntry) -> Outcome | BadLine:
+        """Evaluate one `LogEntry` read by `wafpy.logs` (no `since` / `until` filter here)."""
+        decoded = _from_entry(entry)
+        if type(decoded) is BadLine:
+            return decoded
+        return self._decide(entry.source, entry.line, entry.timestamp_ms, entry.kind, decoded)  # type: ignore[arg-type]
+
+    def _decide(
+        self, source: str, number: int, timestamp: int | None, kind: str, decoded: Decoded
+    ) -> Outcome:
+        request, available, logged, http_out, source_name, source_id, method, uri, client_ip = decoded
         try:
             decision = self.acl.evaluate(request)
         except Exception as exc:  # a bug: stop with the line that shows it rather than skip silently
-            raise ReplayError(f"{entry.source}:{entry.line}: evaluating the request failed: {exc!r}") from exc
-        missing = self._missing.get(entry.available)
+            raise ReplayError(f"{source}:{number}: evaluating the request failed: {exc!r}") from exc
+        missing = self._missing.get(available)
         if missing is None:
-            missing = self._missing[entry.available] = missing_statements(self._parts, entry.available)
-        not_evaluable = decision.not_evaluable + missing if missing else decision.not_evaluable
+            missing = self._missing[available] = missing_statements(self._parts, available)
         record = None
         if self.write_records:
-            source_name, source_id = "ALB", "-"
-            if entry.record is not None:  # keep where AWS said the request came from
-                source_name = _text(entry.record.get("httpSourceName"), source_name)
-                source_id = _text(entry.record.get("httpSourceId"), source_id)
             record = orjson.dumps(
-                decision.to_log_record(
-                    http_source_name=source_name, http_source_id=source_id, timestamp_ms=entry.timestamp_ms
+                decision_to_log_record(
+                    decision,
+                    http_source_name=source_name,
+                    http_source_id=source_id,
+                    timestamp_ms=timestamp,
+                    http_request=http_out,
                 )
             )
-        return Outcome(
-            entry.source,
-            entry.line,
-            entry.timestamp_ms,
-            entry.kind,
-            _text(http.get("httpMethod"), ""),
-            _text(http.get("uri"), ""),
-            _text(http.get("clientIp"), ""),
-            decision.action,
-            decision.terminating_rule_id,
-            decision.terminating_rule_type,
-            decision.labels,
-            decision.non_terminating_matching_rules,
-            not_evaluable,
-            entry.logged,
-            record,
+        return _new_outcome(
+            (
+                source,
+                number,
+                timestamp,
+                kind,
+                method,
+                uri,
+                client_ip,
+                decision.action,
+                decision.terminating_rule_id,
+                decision.terminating_rule_type,
+                decision.labels,
+                decision.non_terminating_matching_rules,
+                decision.not_evaluable + missing if missing else decision.not_evaluable,
+                logged,
+                record,
+            )
         )
+
+
+def _new_outcome(values: tuple[Any, ...]) -> Outcome:
+    return tuple.__new__(Outcome, values)
+
+
+def _join(records: list[bytes]) -> bytes:
+    return b"\n".join(records) + b"\n" if records else b""
+
+
+def _from_entry(entry: LogEntry) -> Decoded | BadLine:
+    """The reference path: `Request.from_log` on a `LogEntry`; its ValueError becomes a BadLine."""
+    http = entry.http_request
+    try:
+        request = Request.from_log(http, entry.timestamp_ms, body_available=entry.body_available)
+    except ValueError as exc:
+        return BadLine(str(exc), entry.source, entry.line)
+    source_name, source_id = "ALB", "-"
+    if entry.record is not None:  # keep where AWS said the request came from
+        source_name = _text(entry.record.get("httpSourceName"), source_name)
+        source_id = _text(entry.record.get("httpSourceId"), source_id)
+    return (
+        request,
+        entry.available,
+        entry.logged,
+        request.to_http_request(),
+        source_name,
+        source_id,
+        _text(http.get("httpMethod"), ""),
+        _text(http.get("uri"), ""),
+        _text(http.get("clientIp"), ""),
+    )
 
 
 def _text(value: Any, default: str) -> str:
     return value if isinstance(value, str) else default
+
+
+class Batch(NamedTuple):
+    """What `Replay.batches` gives per chunk; the counts are already in the caller's summary."""
+
+    records: bytes  # the chunk's AWS WAF log records, one per line ("" unless write_records)
+    replayed: int  # requests replayed (counted in the summary)
+    stopped: BadLine | None  # with strict: the bad line that ends the replay
 
 
 # Worker-process state: set by the initializer (spawn) or inherited from the parent (fork).
@@ -275,6 +408,20 @@ def _work(chunk: Chunk) -> tuple[list[Any], int]:
         if type(item) is Outcome and item.logged is not None:
             items[i] = (*item[:-2], _logged_fields(item.logged), item.record)
     return items, filtered
+
+
+def _work_batch(
+    chunk: Chunk, top_capacity: int, compare: tuple[int, tuple[str, ...]] | None, strict: bool
+) -> tuple[bytes, int, int, BadLine | None, Summary, Comparison | None]:
+    """A whole chunk in a worker: its records, ready to write, and its own summary to merge."""
+    from wafpy.replay.compare import Comparison
+    from wafpy.replay.summary import Summary
+
+    assert _WORKER is not None, "worker not initialised"
+    summary = Summary(top_capacity=top_capacity)
+    comparison = None if compare is None else Comparison(examples=compare[0], rule_names=compare[1])
+    records, replayed, filtered, stopped = _WORKER.process(chunk, summary, comparison, strict)
+    return records, replayed, filtered, stopped, summary, comparison
 
 
 def _logged_fields(logged: LoggedOutcome) -> tuple[Any, ...]:
@@ -304,6 +451,10 @@ class Replay:
     picklable (e.g. `functools.partial(load_web_acl, path, resources=...)`). After iteration,
     `filtered` counts entries left out by `since` / `until`. With `strict`, the first bad line
     raises `StrictStop`; `limit` stops after that many replayed requests.
+
+    `batches(summary)` is the bulk form `wafpy eval` uses: each worker also counts its chunk
+    into a summary of its own and joins the chunk's records into one byte string, so the main
+    process only reads lines, merges summaries and writes bytes.
     """
 
     def __init__(
@@ -342,12 +493,54 @@ class Replay:
                 if limit is not None and replayed >= limit:
                     return
 
+    def batches(self, summary: Summary, comparison: Comparison | None = None) -> Iterator[Batch]:
+        """Replay chunk by chunk, counting into `summary` (and `comparison`), in input order.
+
+        The summary and comparison end up as if every outcome had been added in order (each
+        worker counts a chunk, and chunks are merged in order). A strict stop is the last batch
+        (`stopped`); the bad line itself is not counted. `limit` is not supported here (it is
+        per request): iterate over the replay instead.
+        """
+        options = self.options
+        if options.limit is not None:
+            raise ValueError("batches() does not apply limit; iterate over the Replay instead")
+        chunks = read_chunks(self.paths, options.format, options.chunk_lines)
+        if self.workers_used == 1:
+            evaluator = Evaluator(self.acl, options)
+            for chunk in chunks:
+                records, replayed, filtered, stopped = evaluator.process(
+                    chunk, summary, comparison, options.strict
+                )
+                self.filtered += filtered
+                yield Batch(records, replayed, stopped)
+                if stopped is not None:
+                    return
+            return
+        compare = None if comparison is None else (comparison.max_examples, comparison.rule_names)
+        for records, replayed, filtered, stopped, part, part_comparison in self._pool(
+            chunks, _work_batch, (summary.labels.capacity, compare, options.strict)
+        ):
+            self.filtered += filtered
+            summary.merge(part)
+            if comparison is not None and part_comparison is not None:
+                comparison.merge(part_comparison)
+            yield Batch(records, replayed, stopped)
+            if stopped is not None:
+                return
+
     def _serial(self, chunks: Iterator[Chunk]) -> Iterator[tuple[list[Outcome | BadLine], int]]:
         evaluator = Evaluator(self.acl, self.options)
         for chunk in chunks:
             yield evaluator.run(chunk)
 
     def _parallel(self, chunks: Iterator[Chunk]) -> Iterator[tuple[list[Outcome | BadLine], int]]:
+        for items, filtered in self._pool(chunks, _work, ()):
+            yield _from_worker(items), filtered
+
+    def _pool(
+        self, chunks: Iterator[Chunk], work: Callable[..., Any], args: tuple[Any, ...]
+    ) -> Iterator[Any]:
+        """`work(chunk, *args)` for every chunk in the worker processes; results in input order."""
         global _WORKER
         methods = multiprocessing.get_all_start_methods()
         fork = "fork" in methods
@@ -362,18 +555,36 @@ class Replay:
             pool = context.Pool(workers, initializer=_init_worker, initargs=(loader, self.options))
         finally:
             _WORKER = None
-        with pool:
+        _widen_pipes(pool)
+        with pool:  # leaving early (limit, strict stop, error) terminates the workers
             pending: deque[Any] = deque()
             for chunk in chunks:
-                pending.append(pool.apply_async(_work, (chunk,)))
+                pending.append(pool.apply_async(work, (chunk, *args)))
                 if len(pending) >= 2 * workers + 2:
-                    items, filtered = pending.popleft().get()
-                    yield _from_worker(items), filtered
+                    yield pending.popleft().get()
             while pending:
-                items, filtered = pending.popleft().get()
-                yield _from_worker(items), filtered
+                yield pending.popleft().get()
             pool.close()
             pool.join()
+
+
+_PIPE_BYTES = 1 << 20
+
+
+def _widen_pipes(pool: Any) -> None:
+    """Give the pool's pipes 1 MiB instead of 64 KiB where Linux allows it (best effort).
+
+    A chunk is megabytes of log lines one way and of records the other; through 64 KiB pipes
+    each costs dozens of blocking writes and wake-ups, which showed as system time in the main
+    process. The pipes are the pool's own (not public API), so anything unexpected is ignored.
+    """
+    setpipe = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if setpipe is None:
+        return
+    for queue in (getattr(pool, "_inqueue", None), getattr(pool, "_outqueue", None)):
+        connection = getattr(queue, "_writer", None)
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            fcntl.fcntl(connection.fileno(), setpipe, _PIPE_BYTES)  # type: ignore[union-attr]
 
 
 def _no_loader() -> WebACL:

@@ -66,6 +66,13 @@ class TopK:
             self.error = max(self.error, ranked[-1][1])
             self.counts = dict(ranked[:-1])
 
+    def merge(self, other: TopK) -> None:
+        """Add the counts of `other` (keys in its first-seen order, as if added one by one)."""
+        self.error = max(self.error, other.error)
+        add = self.add
+        for key, count in other.counts.items():
+            add(key, count)
+
     def top(self, n: int = 10) -> list[tuple[str, int]]:
         return heapq.nlargest(n, self.counts.items(), key=itemgetter(1))
 
@@ -106,6 +113,25 @@ class Timeline:
             merged.setdefault(start - start % self.width_ms, Counter()).update(counts)
         self.buckets = merged
 
+    def merge(self, other: Timeline) -> None:
+        """Add the buckets of `other`: the result is what adding its requests here gives.
+
+        The width only ever doubles, so both sides are brought to the wider one, joined, and
+        widened while there are too many buckets: the narrowest width that fits, as in `add`.
+        """
+        while self.width_ms < other.width_ms:
+            self._widen()
+        width = self.width_ms
+        buckets = self.buckets
+        for start, counts in other.buckets.items():
+            start -= start % width
+            bucket = buckets.get(start)
+            if bucket is None:
+                buckets[start] = bucket = Counter()
+            bucket.update(counts)
+        while len(self.buckets) > self.max_buckets:
+            self._widen()
+
     def series(self) -> list[tuple[int, Counter[str]]]:
         """Buckets in time order, empty ones filled in so the x axis is linear."""
         if not self.buckets:
@@ -127,10 +153,14 @@ class Summary:
         self.labels = TopK(top_capacity)
         self.blocked_ips = TopK(top_capacity)
         self.blocked_uris = TopK(top_capacity)
-        self.counted: Counter[str] = Counter()  # rule -> requests it matched without terminating
+        self._counted: Counter[str] = Counter()  # rule -> requests it matched without terminating
         self.requests_counted = 0
-        self.not_evaluable: Counter[str] = Counter()  # statement path -> requests
+        self._not_evaluable: Counter[str] = Counter()  # statement path -> requests
         self.requests_not_evaluable = 0
+        # Requests name the same few tuples of rules / statement paths over and over: count the
+        # tuples, and spread them over the names only when the counters are read.
+        self._counted_tuples: dict[tuple[str, ...], int] = {}
+        self._gap_tuples: dict[tuple[str, ...], int] = {}
         self.bad_lines = 0
         self.bad_examples: list[BadLine] = []
         self.filtered = 0
@@ -139,29 +169,80 @@ class Summary:
         self.last_ms: int | None = None
 
     def add(self, outcome: Outcome) -> None:
+        # Called for every request: one unpacking, no attribute lookups on the outcome.
+        _, _, ts, kind, _, uri, client_ip, action, rule_id, rule_type, labels, counted, gaps, _, _ = outcome
         self.total += 1
-        action = outcome.action
         self.by_action[action] += 1
-        self.by_rule[(outcome.rule_id, outcome.rule_type, action)] += 1
-        self.by_kind[outcome.kind] += 1
-        for label in outcome.labels:
-            self.labels.add(label)
+        self.by_rule[(rule_id, rule_type, action)] += 1
+        self.by_kind[kind] += 1
+        if labels:
+            add_label = self.labels.add
+            for label in labels:
+                add_label(label)
         if action == "BLOCK":
-            self.blocked_ips.add(outcome.client_ip or "-")
-            self.blocked_uris.add(outcome.uri or "-")
-        if outcome.counted:
+            self.blocked_ips.add(client_ip or "-")
+            self.blocked_uris.add(uri or "-")
+        if counted:
             self.requests_counted += 1
-            self.counted.update(outcome.counted)
-        if outcome.not_evaluable:
+            pending = self._counted_tuples
+            pending[counted] = pending.get(counted, 0) + 1
+            if len(pending) > _PENDING_TUPLES:
+                _spread(pending, self._counted)
+        if gaps:
             self.requests_not_evaluable += 1
-            self.not_evaluable.update(outcome.not_evaluable)
-        ts = outcome.timestamp_ms
+            pending = self._gap_tuples
+            pending[gaps] = pending.get(gaps, 0) + 1
+            if len(pending) > _PENDING_TUPLES:
+                _spread(pending, self._not_evaluable)
         if ts is not None:
             self.timeline.add(ts, action)
-            if self.first_ms is None or ts < self.first_ms:
+            first = self.first_ms
+            if first is None or ts < first:
                 self.first_ms = ts
-            if self.last_ms is None or ts > self.last_ms:
+            last = self.last_ms
+            if last is None or ts > last:
                 self.last_ms = ts
+
+    @property
+    def counted(self) -> Counter[str]:
+        """Rule -> requests it matched without terminating (Count rules and the like)."""
+        if self._counted_tuples:
+            _spread(self._counted_tuples, self._counted)
+        return self._counted
+
+    @property
+    def not_evaluable(self) -> Counter[str]:
+        """Statement path -> requests whose log lacks what it inspects."""
+        if self._gap_tuples:
+            _spread(self._gap_tuples, self._not_evaluable)
+        return self._not_evaluable
+
+    def merge(self, other: Summary) -> None:
+        """Add the counts of `other`, a summary of the requests that follow those counted here.
+
+        Merging summaries of consecutive chunks in order gives what adding every outcome in
+        order gives (the top-N counters may prune at other moments once they overflow, which
+        keeps their documented error bound).
+        """
+        self.total += other.total
+        self.by_action.update(other.by_action)
+        self.by_rule.update(other.by_rule)
+        self.by_kind.update(other.by_kind)
+        self.labels.merge(other.labels)
+        self.blocked_ips.merge(other.blocked_ips)
+        self.blocked_uris.merge(other.blocked_uris)
+        self.counted.update(other.counted)  # (the properties spread pending tuples first)
+        self.requests_counted += other.requests_counted
+        self.not_evaluable.update(other.not_evaluable)
+        self.requests_not_evaluable += other.requests_not_evaluable
+        self.bad_lines += other.bad_lines
+        self.bad_examples.extend(other.bad_examples[: BAD_EXAMPLES - len(self.bad_examples)])
+        self.filtered += other.filtered
+        self.timeline.merge(other.timeline)
+        if other.first_ms is not None and (self.first_ms is None or other.first_ms < self.first_ms):
+            self.first_ms = other.first_ms
+        if other.last_ms is not None and (self.last_ms is None or other.last_ms > self.last_ms):
+            self.last_ms = other.last_ms
 
     def add_bad(self, bad: BadLine) -> None:
         self.bad_lines += 1
@@ -174,6 +255,17 @@ class Summary:
                 self.add_bad(item)
             else:
                 self.add(item)
+
+
+_PENDING_TUPLES = 256
+
+
+def _spread(pending: dict[tuple[str, ...], int], counter: Counter[str]) -> None:
+    """Add counted tuples name by name; first-seen order is kept (tuples are in first-seen order)."""
+    for names, n in pending.items():
+        for name in names:
+            counter[name] += n
+    pending.clear()
 
 
 def format_ms(ms: int | None) -> str:

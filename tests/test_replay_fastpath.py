@@ -1,0 +1,276 @@
+"""The replay's fast path gives exactly what the reference path (`wafpy.logs` + `Request.from_log`) gives.
+
+Every record is replayed twice: through `Evaluator.run` (fast path where it applies) and through
+`Evaluator.evaluate` on the `LogEntry` that `wafpy.logs` reads (the reference). Outcomes, and the
+log records written byte for byte, must be equal; the fast path must decline what it cannot
+read exactly (redacted or hashed values, escapes, nulls, wrong types) and leave the errors to
+the reference path. Summaries and comparisons merged chunk by chunk equal those counted in one go.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.replay_fixtures import acl_document, alb_line, waf_record
+from wafpy.errors import LogFormatError
+from wafpy.logs import parse_alb_line, parse_json_line
+from wafpy.logs.alblog import _SIMPLE_TOKEN, _split_quoted, split_alb
+from wafpy.logs.records import LoggedOutcome
+from wafpy.replay.compare import Comparison
+from wafpy.replay.decode import decode_waf
+from wafpy.replay.runner import BadLine, Evaluator, Outcome, Replay, ReplayOptions
+from wafpy.replay.summary import Summary
+from wafpy.webacl import WebACL, load_web_acl
+
+HEX = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+
+@pytest.fixture(scope="module")
+def acl() -> WebACL:
+    return load_web_acl(acl_document(), search_string="text")
+
+
+def _variants() -> list[tuple[str, dict[str, Any]]]:
+    """Records as AWS writes them, and every way one can leave the fast path."""
+    base = waf_record(1, "/admin/x", args="a=1&b=2", headers=(("Cookie", "s=1; t=2"), ("x-api-key", "k")))
+    out: list[tuple[str, dict[str, Any]]] = [("plain", base)]
+
+    def variant(name: str, change: Any) -> None:
+        record = copy.deepcopy(base)
+        change(record, record["httpRequest"])
+        out.append((name, record))
+
+    variant("blocked", lambda r, h: r.update(action="BLOCK", terminatingRuleId="admin"))
+    variant("labels", lambda r, h: r.update(labels=[{"name": "a:b"}, {"x": 1}, "junk"]))
+    variant(
+        "counted", lambda r, h: r.update(nonTerminatingMatchingRules=[{"ruleId": "c", "action": "COUNT"}])
+    )
+    variant("status", lambda r, h: r.update(responseCodeSent=403))
+    variant("status bool", lambda r, h: r.update(responseCodeSent=True))
+    variant("no action", lambda r, h: (r.pop("action"), r.pop("terminatingRuleId")))
+    variant("action int", lambda r, h: r.update(action=5))
+    variant("labels not a list", lambda r, h: r.update(labels={"name": "x"}))
+    variant(
+        "ja3", lambda r, h: r.update(ja3Fingerprint="e7d705a3286e19ea42f587b344ee6865", ja4Fingerprint="")
+    )
+    variant("ja4 int", lambda r, h: r.update(ja4Fingerprint=4))
+    variant("float ts", lambda r, h: r.update(timestamp=1710930600123.0))
+    variant("iso ts", lambda r, h: r.update(timestamp="2024-03-20T10:30:00.123Z"))
+    variant("bad ts", lambda r, h: r.update(timestamp="yesterday"))
+    variant("no ts", lambda r, h: r.pop("timestamp"))
+    variant("source", lambda r, h: r.update(httpSourceName="CF", httpSourceId=7))
+    variant("fragment", lambda r, h: h.update(fragment="top", scheme="https", host="Shop.Example.com"))
+    variant("empty fragment", lambda r, h: h.update(fragment="", scheme="", host=""))
+    variant("fragment int", lambda r, h: h.update(fragment=1))
+    variant("no request id", lambda r, h: h.pop("requestId", None))
+    variant("country dash", lambda r, h: h.update(country="-"))
+    variant("country empty", lambda r, h: h.update(country=""))
+    variant("no country", lambda r, h: h.pop("country"))
+    variant("version empty", lambda r, h: h.update(httpVersion=""))
+    variant("no version", lambda r, h: h.pop("httpVersion"))
+    variant("no uri", lambda r, h: h.pop("uri"))
+    variant("uri int", lambda r, h: h.update(uri=7))
+    variant("no headers", lambda r, h: h.update(headers=None))
+    variant("headers object", lambda r, h: h.update(headers={"name": "a"}))
+    variant("header str", lambda r, h: h["headers"].append("Host: x"))
+    variant("header list", lambda r, h: h["headers"].append(["a", "b"]))
+    variant("header null value", lambda r, h: h["headers"].append({"name": "X-Null", "value": None}))
+    variant("header no value", lambda r, h: h["headers"].append({"name": "X-None"}))
+    variant("header value first", lambda r, h: h["headers"].append({"value": "v", "name": "X-Order"}))
+    variant("header extra key", lambda r, h: h["headers"].append({"name": "X-Extra", "value": "v", "n": 1}))
+    variant("host lower", lambda r, h: h["headers"].insert(0, {"name": "host", "value": "first.example"}))
+    variant("unicode", lambda r, h: h["headers"].append({"name": "X-Name", "value": "café ☕"}))
+    variant(
+        "redacted header", lambda r, h: h["headers"].append({"name": "Authorization", "value": "REDACTED"})
+    )
+    variant("hashed header", lambda r, h: h["headers"].append({"name": "X-Token", "value": HEX}))
+    variant("hashed cookie", lambda r, h: h["headers"].append({"name": "cookie", "value": f"a=1; s={HEX}"}))
+    variant("redacted uri", lambda r, h: h.update(uri="REDACTED"))
+    variant("hashed args", lambda r, h: h.update(args=f"a={HEX}&b=2"))
+    variant("hex in request id", lambda r, h: h.update(requestId=HEX))
+    variant("redacted text", lambda r, h: h.update(args="q=REDACTED+words"))
+    return out
+
+
+def _line(record: dict[str, Any], name: str) -> bytes:
+    if name == "unicode escaped":
+        return orjson.dumps(record).replace("é".encode(), b"\\u00e9")
+    return orjson.dumps(record)
+
+
+def _reference(evaluator: Evaluator, raw: bytes, kind: str) -> Outcome | BadLine:
+    parse = parse_alb_line if kind == "alb" else parse_json_line
+    try:
+        entry = parse(raw, "log", 1)
+    except LogFormatError as exc:
+        return BadLine(exc.message, exc.file, exc.line)
+    return evaluator.evaluate(entry)
+
+
+def _fast(evaluator: Evaluator, raw: bytes, kind: str) -> Outcome | BadLine:
+    items, filtered = evaluator.run([("alb" if kind == "alb" else "json", "log", [1], [raw])])
+    assert filtered == 0 and len(items) == 1
+    return items[0]
+
+
+@pytest.mark.parametrize(("name", "record"), _variants(), ids=[name for name, _ in _variants()])
+def test_waf_record_fast_path_equals_reference(acl: WebACL, name: str, record: dict[str, Any]) -> None:
+    evaluator = Evaluator(acl, ReplayOptions(write_records=True))
+    for line_name in (name, "unicode escaped") if name == "unicode" else (name,):
+        raw = _line(record, line_name)
+        assert _fast(evaluator, raw, "waf") == _reference(evaluator, raw, "waf")
+
+
+def test_fast_path_takes_plain_records_and_declines_hidden_values() -> None:
+    taken = {name for name, record in _variants() if decode_waf(record, orjson.dumps(record)) is not None}
+    assert {"plain", "blocked", "ja3", "fragment", "host lower", "unicode", "iso ts"} <= taken
+    declined = {
+        "redacted header",
+        "hashed header",
+        "hashed cookie",
+        "redacted uri",
+        "hashed args",
+        "header null value",
+        "no uri",
+        "no headers",
+        "bad ts",
+        "status bool",
+    }
+    assert not declined & taken
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        alb_line(0, "/admin?x=1#frag"),
+        alb_line(1, "/", blocked=True, ua="curl/8.0"),
+        alb_line(2, "/p", ua="-", ip="2001:db8::7"),
+        alb_line(3).replace("http://shop.example.com:80", "https://user@shop.example.com:8443"),
+        alb_line(4).replace('"waf,forward"', '"waf-failed,forward"'),
+        alb_line(5).replace(' "Mozilla/5.0" ', ' "Mozilla \\"quoted\\" 5.0" '),
+        alb_line(6).replace("GET http://shop.example.com:80/", "- - -"),
+        "http 2024-03-20T10:30:00Z too few fields",
+    ],
+)
+def test_alb_fast_path_equals_reference(acl: WebACL, line: str) -> None:
+    evaluator = Evaluator(acl, ReplayOptions(write_records=True))
+    raw = (line + "\n").encode()
+    assert _fast(evaluator, raw, "alb") == _reference(evaluator, raw, "alb")
+
+
+def test_alb_split_by_quotes_equals_the_tokenizer() -> None:
+    rng = random.Random(3)
+    alphabet = ["a", "-", " ", "\t", '"', '""', "\u00a0", "\n", "x y"]
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(12)))
+        fields = _split_quoted(text)
+        if fields is not None:
+            assert fields == [bare or quoted for quoted, bare in _SIMPLE_TOKEN.findall(text)], text
+    assert split_alb('a "b c" d') == ["a", "b c", "d"]
+    assert _split_quoted('a"b" c') is None  # a quote inside a token: the tokenizer decides
+
+
+def _outcomes(n: int, seed: int = 9) -> list[Outcome | BadLine]:
+    rng = random.Random(seed)
+    out: list[Outcome | BadLine] = []
+    for i in range(n):
+        if rng.random() < 0.05:
+            out.append(BadLine(f"bad {i}", "f", i))
+            continue
+        action = rng.choice(["ALLOW", "ALLOW", "BLOCK", "CAPTCHA"])
+        out.append(
+            Outcome(
+                "f",
+                i,
+                1_700_000_000_000 + rng.randrange(10**9) if rng.random() < 0.9 else None,
+                rng.choice(["waf", "alb"]),
+                "GET",
+                f"/p/{rng.randrange(40)}",
+                f"10.0.0.{rng.randrange(60)}",
+                action,
+                rng.choice(["Default_Action", "r1", "r2"]),
+                "REGULAR",
+                tuple(f"l:{rng.randrange(5)}" for _ in range(rng.randrange(3))),
+                tuple(rng.sample(["c1", "c2", "c3"], rng.randrange(3))),
+                tuple(rng.sample(["Rules[1].S", "Rules[2].S"], rng.randrange(3))),
+                None,
+                None,
+            )
+        )
+    return out
+
+
+def test_summaries_merged_by_chunk_equal_one_summary() -> None:
+    items = _outcomes(3000)
+    whole = Summary(top_capacity=30)
+    whole.add_all(items)
+    merged = Summary(top_capacity=30)
+    for start in range(0, len(items), 7):
+        part = Summary(top_capacity=30)
+        part.add_all(items[start : start + 7])
+        merged.merge(part)
+    for attr in ("total", "by_action", "by_rule", "by_kind", "counted", "requests_counted", "not_evaluable"):
+        assert getattr(merged, attr) == getattr(whole, attr), attr
+    assert list(merged.counted) == list(whole.counted)
+    assert (merged.bad_lines, merged.bad_examples) == (whole.bad_lines, whole.bad_examples)
+    assert (merged.first_ms, merged.last_ms) == (whole.first_ms, whole.last_ms)
+    assert merged.timeline.width_ms == whole.timeline.width_ms > 60_000
+    assert merged.timeline.buckets == whole.timeline.buckets
+    assert merged.labels.counts == whole.labels.counts  # below capacity: exact either way
+
+
+def test_comparisons_merged_by_chunk_equal_one_comparison() -> None:
+    rng = random.Random(4)
+    actions = ["ALLOW", "BLOCK", "CAPTCHA"]
+    items = [
+        item._replace(
+            logged=None
+            if rng.random() < 0.1
+            else LoggedOutcome(rng.choice(actions), rng.choice(["r1", "r2", "r3", "Default_Action"])),
+            rule_id=f"r{rng.randrange(300)}",
+        )
+        for item in _outcomes(4000)
+        if isinstance(item, Outcome)
+    ]
+    whole = Comparison(examples=3)
+    for item in items:
+        whole.add(item)
+    merged = Comparison(examples=3)
+    for start in range(0, len(items), 11):
+        part = Comparison(examples=3)
+        for item in items[start : start + 11]:
+            part.add(item)
+        merged.merge(part)
+    assert vars(merged) == vars(whole)
+    assert any(len(pairs) > 200 for pairs in whole.rules.values())  # the cap was exercised
+
+
+def test_batches_equal_iteration(acl: WebACL, tmp_path: Path) -> None:
+    rng = random.Random(2)
+    lines = [orjson.dumps(waf_record(i, rng.choice(["/", "/admin/a", "/x"]))) for i in range(120)]
+    lines.insert(50, b"{broken")
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    for workers in (1, 2):
+        options = ReplayOptions(write_records=True, chunk_lines=16, workers=workers)
+        items = list(Replay(acl, [str(path)], options))
+        summary = Summary()
+        records = b"".join(batch.records for batch in Replay(acl, [str(path)], options).batches(summary))
+        expected = Summary()
+        expected.add_all(items)
+        assert records == b"".join(i.record + b"\n" for i in items if isinstance(i, Outcome) and i.record)
+        assert (summary.total, summary.bad_lines, summary.by_rule) == (
+            expected.total,
+            expected.bad_lines,
+            expected.by_rule,
+        )
+        strict = ReplayOptions(write_records=True, chunk_lines=16, workers=workers, strict=True)
+        batches = list(Replay(acl, [str(path)], strict).batches(Summary()))
+        assert batches[-1].stopped == BadLine(batches[-1].stopped.message, str(path), 51)  # type: ignore[union-attr]
+        assert sum(b.replayed for b in batches) == 50

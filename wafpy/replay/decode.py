@@ -1,0 +1,292 @@
+"""The replay's fast path from a log line to a `Request` and the `httpRequest` to write back.
+
+`wafpy.logs` reads every shape of every log and normalises it into a `LogEntry`, which
+`Request.from_log` then checks field by field again. That is the reference, and it stays the path
+for anything unusual. A replay reads millions of ordinary records, so here one AWS WAF record
+(or one ALB line) goes straight to the `Request`, with each field checked once, and the
+`httpRequest` object that `Request.to_http_request` would rebuild from bytes is built from the
+decoded strings instead.
+
+The fast path gives exactly what the reference gives, or declines (returns None) and the
+caller takes the reference path, which also produces the error messages:
+
+* a WAF record goes fast only when no value can be hidden by data protection: the raw line
+  contains no `REDACTED`, no run of 64 hex digits (a SHA-256) and no `\\u` escape (which could
+  spell either). One `in` and one `translate` on the raw bytes decide it, so redaction is never
+  checked header by header;
+* every field it reads must have the type AWS writes (strings, a list of `{name, value}`
+  headers, an integer timestamp); a missing field, a null header value or any other type
+  declines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wafpy.logs.records import ALL_PARTS, LoggedOutcome, to_epoch_ms
+from wafpy.request import Request
+
+__all__ = ["Decoded", "decode_alb", "decode_waf", "http_request_out"]
+
+# (request, available parts, logged outcome, httpRequest to write, source name, source id,
+#  method, uri, client IP as the log wrote them)
+Decoded = tuple[Request, frozenset[str], LoggedOutcome | None, dict[str, Any], str, str, str, str, str]
+
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
+# Hex digits -> "x", every other byte -> ".": a SHA-256 becomes a run of 64 "x".
+_HEX_TABLE = bytes(0x78 if i in _HEX_DIGITS else 0x2E for i in range(256))
+_HEX_RUN = b"x" * 64
+
+_NO_BODY = ALL_PARTS - {"body"}
+# Optional parts by bit: fragment, scheme, host, ja3, ja4.
+_OPTIONAL_PARTS = ("fragment", "scheme", "host", "ja3", "ja4")
+_AVAILABLE = tuple(
+    frozenset(_NO_BODY | {p for bit, p in enumerate(_OPTIONAL_PARTS) if mask >> bit & 1})
+    for mask in range(1 << len(_OPTIONAL_PARTS))
+)
+
+_LOGGED: dict[tuple[Any, ...], LoggedOutcome] = {}
+_LOGGED_MAX = 4096
+
+
+def http_request_out(
+    client_ip: str,
+    country: str | None,
+    headers: list[dict[str, str]],
+    uri: str,
+    args: str,
+    http_version: str,
+    method: str,
+    request_id: str | None,
+    fragment: str | None,
+    scheme: str | None,
+    host: str | None,
+) -> dict[str, Any]:
+    """What `Request.to_http_request` returns for the request built from these decoded values.
+
+    Same keys, same order, same values: `country` "-" when unknown, no `fragment` when empty,
+    `requestId` / `scheme` / `host` only when known.
+    """
+    out: dict[str, Any] = {
+        "clientIp": client_ip,
+        "country": country or "-",
+        "headers": headers,
+        "uri": uri,
+        "args": args,
+        "httpVersion": http_version,
+        "httpMethod": method,
+    }
+    if request_id is not None:
+        out["requestId"] = request_id
+    if fragment:
+        out["fragment"] = fragment
+    if scheme is not None:
+        out["scheme"] = scheme
+    if host is not None:
+        out["host"] = host
+    return out
+
+
+def _names(value: Any, key: str) -> tuple[str, ...] | None:
+    """Like `waflog._names`; None (decline) where it would raise."""
+    if value is None:
+        return ()
+    if type(value) is not list:
+        return None
+    out = []
+    for item in value:
+        name = item.get(key) if isinstance(item, dict) else None
+        if isinstance(name, str):
+            out.append(name)
+    return tuple(out)
+
+
+def _logged(record: dict[str, Any], action: str | None, rule_id: str | None) -> LoggedOutcome | None:
+    """The logged outcome, shared between equal ones; None to decline."""
+    get = record.get
+    rule_type = get("terminatingRuleType")
+    status = get("responseCodeSent")
+    if (rule_type is not None and type(rule_type) is not str) or (
+        status is not None and type(status) is not int
+    ):
+        return None
+    labels = _names(get("labels"), "name")
+    rules = _names(get("nonTerminatingMatchingRules"), "ruleId")
+    if labels is None or rules is None:
+        return None
+    key = (action, rule_id, rule_type, labels, rules, status)
+    found = _LOGGED.get(key)
+    if found is None:
+        if len(_LOGGED) >= _LOGGED_MAX:
+            _LOGGED.clear()
+        found = _LOGGED[key] = LoggedOutcome(action, rule_id, rule_type, labels, rules, status)
+    return found
+
+
+def decode_waf(record: dict[str, Any], raw: bytes) -> tuple[int | None, Decoded] | None:
+    """An AWS WAF log record (decoded from `raw`) -> (timestamp, Decoded); None to decline."""
+    if (
+        b"REDACTED" in raw
+        or (0x5C in raw and b"\\u" in raw)  # a backslash (memchr) before the slower 2-byte search
+        or _HEX_RUN in raw.translate(_HEX_TABLE)
+    ):
+        return None
+    http = record["httpRequest"]
+    if type(http) is not dict:
+        return None
+    get = http.get
+    client_ip = get("clientIp")
+    country = get("country")
+    uri = get("uri")
+    args = get("args")
+    version = get("httpVersion")
+    method = get("httpMethod")
+    headers = get("headers")
+    if (
+        type(client_ip) is not str
+        or type(country) is not str
+        or type(uri) is not str
+        or type(args) is not str
+        or type(version) is not str
+        or type(method) is not str
+        or type(headers) is not list
+    ):
+        return None
+    fragment = get("fragment")
+    scheme = get("scheme")
+    host = get("host")
+    request_id = get("requestId")
+    ja3 = record.get("ja3Fingerprint")
+    ja4 = record.get("ja4Fingerprint")
+    mask = 0
+    if fragment is not None:
+        if type(fragment) is not str:
+            return None
+        mask = 1
+    if scheme is not None:
+        if type(scheme) is not str:
+            return None
+        mask |= 2
+    if host is not None:
+        if type(host) is not str:
+            return None
+        mask |= 4
+    if request_id is not None and type(request_id) is not str:
+        return None
+    if ja3 is not None:
+        if type(ja3) is not str:
+            return None
+        if ja3:
+            mask |= 8
+    if ja4 is not None:
+        if type(ja4) is not str:
+            return None
+        if ja4:
+            mask |= 16
+
+    pairs = []
+    out_headers = []
+    find_host = host is None
+    for item in headers:
+        try:
+            name = item["name"]
+            value = item["value"]
+        except (KeyError, TypeError, IndexError):  # not an object, or no name / value
+            return None
+        if type(item) is not dict or type(name) is not str or type(value) is not str:
+            return None
+        name_bytes = name.encode()
+        pairs.append((name_bytes, value.encode()))
+        out_headers.append({"name": name, "value": value})
+        if find_host and len(name_bytes) == 4 and name_bytes.lower() == b"host":
+            host = value
+            find_host = False
+
+    action = record.get("action")
+    rule_id = record.get("terminatingRuleId")
+    if (action is not None and type(action) is not str) or (rule_id is not None and type(rule_id) is not str):
+        return None
+    logged: LoggedOutcome | None = None
+    if action is not None or rule_id is not None:
+        logged = _logged(record, action, rule_id)
+        if logged is None:
+            return None
+    timestamp = record.get("timestamp")
+    if timestamp is not None and type(timestamp) is not int:
+        try:
+            timestamp = to_epoch_ms(timestamp)
+        except ValueError:
+            return None
+    source_name = record.get("httpSourceName")
+    source_id = record.get("httpSourceId")
+    if version == "":
+        version = "HTTP/1.1"
+    request = Request.from_log_parts(
+        method.encode(),
+        uri.encode(),
+        args.encode() if args else None,
+        fragment.encode() if fragment else None,
+        tuple(pairs),
+        client_ip,
+        None if country == "" or country == "-" else country,
+        version,
+        scheme,
+        host,
+        ja3 or None,
+        ja4 or None,
+        timestamp,
+        request_id,
+        False,
+    )
+    out = http_request_out(
+        client_ip, country, out_headers, uri, args, version, method, request_id, fragment, scheme, host
+    )
+    return timestamp, (
+        request,
+        _AVAILABLE[mask],
+        logged,
+        out,
+        source_name if type(source_name) is str else "ALB",
+        source_id if type(source_id) is str else "-",
+        method,
+        uri,
+        client_ip,
+    )
+
+
+def decode_alb(
+    http: dict[str, Any], timestamp: int | None, available: frozenset[str], logged: LoggedOutcome | None
+) -> Decoded:
+    """The parts of an ALB line (`wafpy.logs.alblog.alb_fields`, all strings) -> Decoded."""
+    headers: list[dict[str, str]] = http["headers"]
+    fragment: str | None = http.get("fragment")
+    scheme: str | None = http.get("scheme")
+    host: str | None = http.get("host")
+    request_id: str | None = http.get("requestId")
+    client_ip: str = http["clientIp"]
+    uri: str = http["uri"]
+    args: str = http["args"]
+    method: str = http["httpMethod"]
+    version: str = http["httpVersion"] or "HTTP/1.1"
+    country: str = http["country"]
+    request = Request.from_log_parts(
+        method.encode(),
+        uri.encode(),
+        args.encode() if args else None,
+        fragment.encode() if fragment else None,
+        tuple([(h["name"].encode(), h["value"].encode()) for h in headers]),
+        client_ip,
+        None if country == "" or country == "-" else country,
+        version,
+        scheme,
+        host,
+        None,
+        None,
+        timestamp,
+        request_id,
+        False,
+    )
+    out = http_request_out(
+        client_ip, country, headers, uri, args, version, method, request_id, fragment, scheme, host
+    )
+    return request, available, logged, out, "ALB", "-", method, uri, client_ip
