@@ -50,7 +50,8 @@ _FIELDS: list[dict[str, Any]] = [
 def _byte(i: int) -> Stmt:
     constraint = ("EXACTLY", "STARTS_WITH", "CONTAINS", "ENDS_WITH", "CONTAINS_WORD")[i % 5]
     types = ("NONE",) if i % 3 == 0 else ("URL_DECODE", "LOWERCASE", "COMPRESS_WHITE_SPACE")
-    search = f"/admin/path-{i}".encode()
+    # CONTAINS_WORD search strings may hold only word characters (AWS rejects others).
+    search = f"admin_path_{i}".encode() if constraint == "CONTAINS_WORD" else f"/admin/path-{i}".encode()
     stmt = {
         "ByteMatchStatement": {
             # get-web-acl returns the SearchString blob base64-encoded.

@@ -9,16 +9,56 @@ Other load stages (validate, build) can be added as further functions in STAGES.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from wafpy.loader import load_document
 from wafpy.parse import get_parser, parse_json
 
 DOCUMENTS = ["webacl-1500wcu", "ipset-10000"]
-STAGES: dict[str, Callable[[str], Any]] = {"parse_json": parse_json}
+
+
+def _referenced_resources(text: str) -> dict[str, Any]:
+    """A small IP set or regex pattern set for every ARN the web ACL references."""
+    resources: dict[str, Any] = {}
+    for arn in set(re.findall(r'"(arn:aws:wafv2:[^"]+/(?:ipset|regexpatternset)/[^"]+)"', text)):
+        name, ident = arn.rsplit("/", 2)[1:]
+        if "/ipset/" in arn:
+            resources[arn] = {
+                "Name": name,
+                "Id": ident,
+                "ARN": arn,
+                "IPAddressVersion": "IPV4",
+                "Addresses": ["192.0.2.0/24"],
+            }
+        else:
+            resources[arn] = {
+                "Name": name,
+                "Id": ident,
+                "ARN": arn,
+                "RegularExpressionList": [{"RegexString": "^/admin"}],
+            }
+    return resources
+
+
+_RESOURCES: dict[str, dict[str, Any]] = {}
+
+
+def load_and_validate(text: str) -> Any:
+    """The whole loader: parse, validate against the API shapes, build the typed model, resolve ARNs."""
+    if text.lstrip().startswith('{\n    "IPSet"'):
+        return load_document(text, "IPSet").model
+    resources = _RESOURCES.get(text)
+    if resources is None:
+        resources = _RESOURCES[text] = _referenced_resources(text)
+    return load_document(text, "WebACL", resources=resources).model
+
+
+STAGES: dict[str, Callable[[str], Any]] = {"parse_json": parse_json, "load_and_validate": load_and_validate}
 
 
 def _interleaved_ratio(text: str, func: Callable[[str], Any], rounds: int = 15) -> tuple[float, float, float]:

@@ -321,9 +321,22 @@ def _from_resource(
 
 def _refuse_intrinsics(value: JValue, path: str, origin: str) -> None:
     """Outside a template an intrinsic function cannot be resolved: name the first one found."""
-    stack: list[tuple[JValue, str]] = [(value, path)]
-    while stack:
-        node, where = stack.pop()
+    # First find one without building paths (documents are large and almost never hold one).
+    stack: list[JValue] = [value]
+    found = False
+    while stack and not found:
+        node = stack.pop()
+        if isinstance(node, JObject):
+            if len(node.members) == 1 and node.members[0].key in INTRINSIC_KEYS:
+                found = True
+            stack.extend(m.value for m in node.members)
+        elif isinstance(node, JArray):
+            stack.extend(item for item in node.items if isinstance(item, (JObject, JArray)))
+    if not found:
+        return
+    located: list[tuple[JValue, str]] = [(value, path)]
+    while located:
+        node, where = located.pop()
         if isinstance(node, JObject):
             if len(node.members) == 1 and node.members[0].key in INTRINSIC_KEYS:
                 name = node.members[0].key
@@ -333,9 +346,9 @@ def _refuse_intrinsics(value: JValue, path: str, origin: str) -> None:
                     node,
                     where,
                 )
-            stack.extend((m.value, f"{where}.{m.key}" if where else m.key) for m in reversed(node.members))
+            located.extend((m.value, f"{where}.{m.key}" if where else m.key) for m in reversed(node.members))
         elif isinstance(node, JArray):
-            stack.extend((item, f"{where}[{i}]") for i, item in reversed(list(enumerate(node.items))))
+            located.extend((item, f"{where}[{i}]") for i, item in reversed(list(enumerate(node.items))))
 
 
 # --------------------------------------------------------------------------------------------

@@ -29,6 +29,31 @@ def parse_ip(text: str) -> tuple[int, int] | None:
         return None
 
 
+def parse_cidr(text: str) -> tuple[int, int, int] | None:
+    """(version, network as an int with host bits cleared, prefix length), or None if not a CIDR.
+
+    As strict as `ipaddress` (no leading zeros, no spaces) but without building objects: a
+    10,000-entry IP set loads in milliseconds.
+    """
+    address, slash, prefix = text.partition("/")
+    if not slash or not prefix.isascii() or not prefix.isdigit() or len(prefix) > 3:
+        return None
+    parsed = parse_ip(address)
+    if parsed is None:
+        return None
+    version, value = parsed
+    bits = 32 if version == 4 else 128
+    length = int(prefix)
+    if length > bits:
+        return None
+    return version, value & ~((1 << (bits - length)) - 1), length
+
+
+def format_cidr(version: int, network: int, length: int) -> str:
+    address = ipaddress.IPv4Address(network) if version == 4 else ipaddress.IPv6Address(network)
+    return f"{address}/{length}"
+
+
 class CidrSet:
     """Membership of an address in a set of CIDRs of one family, in O(log n)."""
 
@@ -37,12 +62,14 @@ class CidrSet:
     def __init__(self, cidrs: Iterable[str], version: int) -> None:
         self.version = version
         ranges: list[tuple[int, int]] = []
+        bits = 32 if version == 4 else 128
         for cidr in cidrs:
-            # strict=False: host bits set are accepted and masked (spec 1.5 suggestion).
-            net = ipaddress.ip_network(cidr.strip(), strict=False)
-            if net.version != version:
-                continue
-            ranges.append((int(net.network_address), int(net.broadcast_address)))
+            parsed = parse_cidr(cidr.strip())
+            if parsed is None or parsed[0] != version:
+                continue  # the loader has rejected these already
+            # Host bits set are accepted and masked (spec 1.5 suggestion): parse_cidr clears them.
+            _, network, length = parsed
+            ranges.append((network, network | ((1 << (bits - length)) - 1)))
         ranges.sort()
         starts: list[int] = []
         ends: list[int] = []

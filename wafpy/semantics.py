@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import re
 from collections.abc import Iterable
+
+from wafpy.iptools import format_cidr, parse_ip
 
 __all__ = [
     "GROUP_STATEMENTS",
@@ -30,25 +31,78 @@ __all__ = [
 # §2: statements that may only be the top-level statement of a rule.
 GROUP_STATEMENTS = frozenset({"RuleGroupReferenceStatement", "ManagedRuleGroupStatement"})
 TOP_ONLY_STATEMENTS = GROUP_STATEMENTS | {"RateBasedStatement"}
-NESTABLE_STATEMENTS = frozenset({
-    "ByteMatchStatement", "RegexMatchStatement", "RegexPatternSetReferenceStatement",
-    "SqliMatchStatement", "XssMatchStatement", "SizeConstraintStatement", "GeoMatchStatement",
-    "IPSetReferenceStatement", "LabelMatchStatement", "AsnMatchStatement", "AndStatement",
-    "OrStatement", "NotStatement",
-})
+NESTABLE_STATEMENTS = frozenset(
+    {
+        "ByteMatchStatement",
+        "RegexMatchStatement",
+        "RegexPatternSetReferenceStatement",
+        "SqliMatchStatement",
+        "XssMatchStatement",
+        "SizeConstraintStatement",
+        "GeoMatchStatement",
+        "IPSetReferenceStatement",
+        "LabelMatchStatement",
+        "AsnMatchStatement",
+        "AndStatement",
+        "OrStatement",
+        "NotStatement",
+    }
+)
 # §2: AWS leaves nesting depth unspecified; 20 protects the evaluator's stack.
 MAX_STATEMENT_DEPTH = 20
 
 # §6.7: codes a custom Block response may use (the API range 200-599 is wider).
-SUPPORTED_RESPONSE_CODES = frozenset({
-    200, 201, 202, 204, 206, 300, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404, 405, 408, 409,
-    411, 412, 413, 414, 415, 416, 421, 429, 500, 501, 502, 503, 504, 505,
-})
+SUPPORTED_RESPONSE_CODES = frozenset(
+    {
+        200,
+        201,
+        202,
+        204,
+        206,
+        300,
+        301,
+        302,
+        303,
+        304,
+        307,
+        308,
+        400,
+        401,
+        403,
+        404,
+        405,
+        408,
+        409,
+        411,
+        412,
+        413,
+        414,
+        415,
+        416,
+        421,
+        429,
+        500,
+        501,
+        502,
+        503,
+        504,
+        505,
+    }
+)
 
 # §6.4 label syntax.
-RESERVED_LABEL_WORDS = frozenset({
-    "awswaf", "aws", "waf", "rulegroup", "webacl", "regexpatternset", "ipset", "managed",
-})
+RESERVED_LABEL_WORDS = frozenset(
+    {
+        "awswaf",
+        "aws",
+        "waf",
+        "rulegroup",
+        "webacl",
+        "regexpatternset",
+        "ipset",
+        "managed",
+    }
+)
 MAX_LABEL_COMPONENT = 128
 MAX_LABEL_NAMESPACES = 5
 
@@ -73,8 +127,11 @@ def decode_search_string(text: str, *, base64_encoded: bool) -> tuple[bytes | No
     if base64_encoded:
         compact = "".join(text.split())
         if not _BASE64.match(compact) or len(compact) % 4:
-            return None, "is not valid base64 (get-* output prints SearchString base64-encoded; load " \
-                         "CloudFormation or plain-text documents with search_string='text')"
+            return (
+                None,
+                "is not valid base64 (get-* output prints SearchString base64-encoded; load "
+                "CloudFormation or plain-text documents with search_string='text')",
+            )
         try:
             data = base64.b64decode(compact, validate=True)
         except (binascii.Error, ValueError):
@@ -120,25 +177,38 @@ def check_header_names(names: list[str], *, response: bool) -> list[tuple[int, s
     if response:
         for i, n in enumerate(lowered):
             if n == "content-type":
-                out.append((i, "Content-Type cannot be set as a custom response header; it comes from "
-                               "the CustomResponseBody's ContentType"))
+                out.append(
+                    (
+                        i,
+                        "Content-Type cannot be set as a custom response header; it comes from "
+                        "the CustomResponseBody's ContentType",
+                    )
+                )
     return sorted(out)
 
 
 def check_cidr(text: str, version: str) -> tuple[str | None, str | None]:
     """(masked network, None) or (None, reason) for one IP set entry (§1.5)."""
-    if "/" not in text:
+    text = text.strip()
+    address, slash, prefix = text.partition("/")
+    if not slash:
         return None, "an IP set address needs a prefix length (e.g. 192.0.2.44/32)"
-    try:
-        net = ipaddress.ip_network(text.strip(), strict=False)
-    except ValueError:
+    parsed = parse_ip(address)
+    if parsed is None or not (prefix.isascii() and prefix.isdigit() and len(prefix) <= 3):
+        return None, "is not a valid CIDR"
+    found, value = parsed
+    bits, length = (32 if found == 4 else 128), int(prefix)
+    if length > bits:
         return None, "is not a valid CIDR"
     want = 4 if version == "IPV4" else 6
-    if net.version != want:
-        return None, f"is an IPv{net.version} address in an {version} set"
-    if net.prefixlen == 0:
+    if found != want:
+        return None, f"is an IPv{found} address in an {version} set"
+    if length == 0:
         return None, "a /0 prefix is not allowed"
-    return str(net), None
+    network = value & ~((1 << (bits - length)) - 1)
+    # Host bits set are accepted and masked (§1.5 suggestion); most entries are already clean,
+    # and keeping their text spares formatting 10,000 addresses.
+    return (text if network == value else format_cidr(found, network, length)), None
 
 
 def check_regex_pattern(pattern: str) -> str | None:

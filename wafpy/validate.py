@@ -252,6 +252,19 @@ class _Walker:
         assert sh.member is not None
         element = shape(sh.member)
         alt = CLOUDFORMATION_STRING_LISTS.get(sh.name) if self.origin != "api" else None
+        if alt is None and element.type == "string" and not element.enum:
+            # Long lists of plain strings (10,000 IP set addresses): check the common valid case
+            # without building a JSON path per item; only an item that fails takes the full path.
+            low, high, fits = element.min or 0, element.max, element.matches_pattern
+            for i, item in enumerate(node.items):
+                if not (
+                    isinstance(item, JString)
+                    and len(item.value) >= low
+                    and (high is None or len(item.value) <= high)
+                    and fits(item.value)
+                ):
+                    self.walk(item, element, join_path(path, i), depth + 1)
+            return
         for i, item in enumerate(node.items):
             if alt is not None and isinstance(item, JString):
                 self.string(item, shape(alt), join_path(path, i))
