@@ -106,7 +106,7 @@ def test_template_picks_the_expected_type_and_lists_the_others() -> None:
             {},
             "the template has no AWS::WAFv2::WebACL resource (it has S (IPSet))",
         ),
-        ({"IPSet": {}}, "WebACL", {}, "this is a IPSet document (get-* output), expected a WebACL"),
+        ({"IPSet": {}}, "WebACL", {}, "this is an IPSet document (get-* output), expected a WebACL"),
         (
             _res("RuleGroup", {}),
             "WebACL",

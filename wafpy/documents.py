@@ -142,7 +142,9 @@ def unwrap(
     wrapped = [k for k in DOCUMENT_KINDS if isinstance(value.get(k), JObject)]
     if wrapped and set(value.keys()) <= {wrapped[0], *_API_EXTRAS}:
         if wrapped[0] != expect:
-            raise _fail(f"this is a {wrapped[0]} document (get-* output), expected a {expect}", value)
+            raise _fail(
+                f"this is {_article(wrapped[0])} document (get-* output), expected {_article(expect)}", value
+            )
         inner = value.get(expect)
         assert isinstance(inner, JObject)
         _refuse_intrinsics(inner, expect, "bare")
@@ -317,6 +319,10 @@ def _from_resource(
     # A lone resource has no template: parameters and sibling resources are unknown.
     resolver = Resolver(JObject(()), [], account)
     return Unwrapped(expect, resolver.resolve_object(props, "Properties"), "Properties", "cloudformation")
+
+
+def _article(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "AEIOU" else f"a {kind}"
 
 
 def _refuse_intrinsics(value: JValue, path: str, origin: str) -> None:
