@@ -20,8 +20,8 @@ import pytest
 from tests.replay_fixtures import acl_document, alb_line, waf_record
 from wafpy.errors import LogFormatError
 from wafpy.logs import parse_alb_line, parse_json_line
-from wafpy.logs.alblog import _SIMPLE_TOKEN, _split_quoted, split_alb
-from wafpy.logs.records import LoggedOutcome
+from wafpy.logs.alblog import _SIMPLE_TOKEN, _epoch_ms, _split_quoted, split_alb
+from wafpy.logs.records import LoggedOutcome, to_epoch_ms
 from wafpy.replay.compare import Comparison
 from wafpy.replay.decode import decode_waf
 from wafpy.replay.runner import BadLine, Evaluator, Outcome, Replay, ReplayOptions
@@ -176,6 +176,30 @@ def test_alb_split_by_quotes_equals_the_tokenizer() -> None:
     assert _split_quoted('a"b" c') is None  # a quote inside a token: the tokenizer decides
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-03-20T10:30:00.123456Z",
+        "2024-03-20T10:30:00.999999Z",
+        "1969-12-31T23:59:59.876544Z",
+        "2024-03-20 10:30:00.000001Z",
+        "2024-03-20T10:30:00Z",
+        "2024-03-20T10:30:00.123456+01:00",
+        "1710930600123",
+        "2024-13-20T10:30:00.123456Z",
+        "2024-03-20T10:30:00.12345xZ",
+    ],
+)
+def test_alb_time_cache_equals_to_epoch_ms(text: str) -> None:
+    def outcome(parse: Any) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            return str(exc)
+
+    assert outcome(_epoch_ms) == outcome(_epoch_ms) == outcome(to_epoch_ms)
+
+
 def _outcomes(n: int, seed: int = 9) -> list[Outcome | BadLine]:
     rng = random.Random(seed)
     out: list[Outcome | BadLine] = []
@@ -274,3 +298,25 @@ def test_batches_equal_iteration(acl: WebACL, tmp_path: Path) -> None:
         batches = list(Replay(acl, [str(path)], strict).batches(Summary()))
         assert batches[-1].stopped == BadLine(batches[-1].stopped.message, str(path), 51)  # type: ignore[union-attr]
         assert sum(b.replayed for b in batches) == 50
+
+
+def test_chunks_are_worked_through_in_pieces_in_order() -> None:
+    from wafpy.replay.runner import _pieces
+
+    bad = BadLine("bad", "f", 4)
+    chunk: Any = [
+        ("json", "f", [1, 2, 3], [b"a", b"b", b"c"]),
+        bad,
+        ("json", "f", [5, 6, 7, 8], [b"e", b"f", b"g", b"h"]),
+    ]
+    pieces = list(_pieces(chunk, 2))
+    assert [sum(len(p[2]) for p in piece if not isinstance(p, BadLine)) for piece in pieces] == [2, 2, 2, 1]
+    flat = [
+        (n, r)
+        for piece in pieces
+        for p in piece
+        if not isinstance(p, BadLine)
+        for n, r in zip(p[2], p[3], strict=True)
+    ]
+    assert flat == [(1, b"a"), (2, b"b"), (3, b"c"), (5, b"e"), (6, b"f"), (7, b"g"), (8, b"h")]
+    assert sum(p is bad for piece in pieces for p in piece) == 1

@@ -177,11 +177,11 @@ def alb_fields(
         "httpMethod": method,
         "httpVersion": version if version.startswith("HTTP/") else "HTTP/1.1",
     }
-    parts = set(ALB_PARTS)
+    missing = 0  # bits: no client, no host, no scheme, a fragment (see `_parts`)
     client = fields[_CLIENT]
     if client == "-":
         http["clientIp"] = ""
-        parts.discard("client_ip")
+        missing = 1
     else:
         http["clientIp"] = client.rpartition(":")[0] or client  # IPv6 without brackets: port is last
     headers = []
@@ -190,7 +190,7 @@ def alb_fields(
         headers.append({"name": "Host", "value": host})
         http["host"] = host
     else:
-        parts.discard("header:host")
+        missing |= 2
     agent = fields[_AGENT]
     if agent != "-":
         headers.append({"name": "User-Agent", "value": agent})
@@ -198,10 +198,10 @@ def alb_fields(
     if scheme:
         http["scheme"] = scheme
     else:
-        parts.discard("scheme")
+        missing |= 4
     if fragment is not None:
         http["fragment"] = fragment
-        parts.add("fragment")
+        missing |= 8
     if len(fields) > _TRACE and fields[_TRACE] != "-":
         trace = fields[_TRACE]
         root = trace.partition("Root=")[2].partition(";")[0] if "Root=" in trace else trace
@@ -209,7 +209,7 @@ def alb_fields(
 
     try:
         when = fields[_CREATED] if len(fields) > _CREATED and fields[_CREATED] != "-" else fields[_TIME]
-        timestamp = to_epoch_ms(when)
+        timestamp = _epoch_ms(when)
     except ValueError as exc:
         raise bad(str(exc)) from None
     status_text = fields[_ELB_STATUS]
@@ -217,17 +217,50 @@ def alb_fields(
         raise bad(f"elb_status_code must be a number, got {status_text!r}")
     status = int(status_text) if status_text != "-" else None
     logged = _outcome(fields[_ACTIONS], status) if len(fields) > _ACTIONS else None
-    return http, timestamp, _frozen(parts), logged
+    return http, timestamp, _PARTS[missing], logged
 
 
-@functools.lru_cache(maxsize=64)
-def _frozen_key(key: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(key)
+_SECONDS: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM:SS" -> epoch ms, for `_epoch_ms`
 
 
-def _frozen(parts: set[str]) -> frozenset[str]:
-    # One shared frozenset per combination (a handful in a log): its hash is computed once.
-    return _frozen_key(tuple(sorted(parts)))
+def _epoch_ms(text: str) -> int | None:
+    """`to_epoch_ms` for ALB times; the usual `2024-03-20T10:30:00.123456Z` from a per-second cache.
+
+    A log has many entries per second: the date and time are parsed once per second, and the
+    milliseconds (microseconds floored, as `to_epoch_ms` does) added from the text.
+    """
+    if len(text) == 27 and text[19] == "." and text[26] == "Z" and text[20:26].isdigit():
+        second = text[:19]
+        base = _SECONDS.get(second)
+        if base is None:
+            try:
+                base = to_epoch_ms(second + "Z")
+            except ValueError:
+                base = None
+            if base is None:  # not a time: the error names the whole text
+                return to_epoch_ms(text)
+            if len(_SECONDS) >= 4096:
+                _SECONDS.clear()
+            _SECONDS[second] = base
+        return base + int(text[20:23])
+    return to_epoch_ms(text)
+
+
+def _parts(missing: int) -> frozenset[str]:
+    parts = set(ALB_PARTS)
+    if missing & 1:
+        parts.discard("client_ip")
+    if missing & 2:
+        parts.discard("header:host")
+    if missing & 4:
+        parts.discard("scheme")
+    if missing & 8:
+        parts.add("fragment")
+    return frozenset(parts)
+
+
+# The available parts of every combination, shared (a frozenset's hash is computed once).
+_PARTS = tuple(_parts(missing) for missing in range(16))
 
 
 @functools.lru_cache(maxsize=1024)

@@ -26,6 +26,7 @@ __all__ = ["STDIN", "ErrorHandler", "iter_files", "iter_lines", "iter_sources", 
 STDIN = "-"
 _GZIP_MAGIC = b"\x1f\x8b"
 _WS = b" \t\r\n\f\v"
+_SKIP_FIRST = frozenset(_WS + b"#")  # first bytes of lines that may be blank or a comment
 
 ErrorHandler = Callable[[LogFormatError], None]
 Lines = Iterator[tuple[int, bytes]]
@@ -102,16 +103,31 @@ def _looks_like_document(stripped: bytes) -> bool:
 def _split_lines(source: str, stream: IO[bytes], on_error: ErrorHandler) -> Lines:
     """Record lines of one input: blank lines and `#` comments skipped, documents expanded."""
     lines = _physical_lines(source, stream, on_error)
-    first = True
     for number, line in lines:
         stripped = line.strip(_WS)
         if not stripped or stripped[:1] == b"#":
             continue
-        if first and _looks_like_document(stripped):
+        if _looks_like_document(stripped):
             yield from _document(source, number, line, lines, on_error)
             return
-        first = False
         yield number, line
+        break
+    else:
+        return
+    # The rest, in one loop: a line that starts with neither whitespace nor `#` (nearly all)
+    # is a record line without stripping it.
+    start = number + 1
+    try:
+        for number, line in enumerate(stream, start):
+            if line[0] in _SKIP_FIRST:
+                stripped = line.strip(_WS)
+                if not stripped or stripped[:1] == b"#":
+                    continue
+            yield number, line
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+        on_error(
+            LogFormatError(f"compressed data broken after line {number}: {exc}", file=source, line=number + 1)
+        )
 
 
 def _document(source: str, start: int, first: bytes, rest: Lines, on_error: ErrorHandler) -> Lines:

@@ -184,20 +184,24 @@ def decode_waf(record: dict[str, Any], raw: bytes) -> tuple[int | None, Decoded]
         if ja4:
             mask |= 16
 
-    pairs = []
-    out_headers = []
+    pairs: list[tuple[bytes, bytes]] = []
+    out_headers: list[dict[str, str]] = []
+    add_pair = pairs.append
+    add_out = out_headers.append
     find_host = host is None
     for item in headers:
+        # Decoded JSON: only an object can be indexed by a string (a list or a string raises
+        # TypeError), so no type test on the item itself.
         try:
             name = item["name"]
             value = item["value"]
-        except (KeyError, TypeError, IndexError):  # not an object, or no name / value
+        except (KeyError, TypeError):
             return None
-        if type(item) is not dict or type(name) is not str or type(value) is not str:
+        if type(name) is not str or type(value) is not str:
             return None
         name_bytes = name.encode()
-        pairs.append((name_bytes, value.encode()))
-        out_headers.append({"name": name, "value": value})
+        add_pair((name_bytes, value.encode()))
+        add_out({"name": name, "value": value})
         if find_host and len(name_bytes) == 4 and name_bytes.lower() == b"host":
             host = value
             find_host = False
