@@ -149,6 +149,9 @@ def test_fast_path_takes_plain_records_and_declines_hidden_values() -> None:
     "line",
     [
         alb_line(0, "/admin?x=1#frag"),
+        alb_line(0, "/admin?#"),
+        alb_line(0).replace("http://shop.example.com:80/", "/relative?a=b"),
+        alb_line(0).replace('"Root=1-58337262-', '"Self=1-x;Root='),
         alb_line(1, "/", blocked=True, ua="curl/8.0"),
         alb_line(2, "/p", ua="-", ip="2001:db8::7"),
         alb_line(3).replace("http://shop.example.com:80", "https://user@shop.example.com:8443"),

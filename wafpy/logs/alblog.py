@@ -170,42 +170,45 @@ def alb_fields(
         raise bad(f"the ALB could not parse this request (logged {request!r}); nothing to replay")
     scheme, authority, path, query, fragment = _split_target(target)
 
-    http: dict[str, Any] = {
-        "country": "-",
-        "uri": path,
-        "args": query,
-        "httpMethod": method,
-        "httpVersion": version if version.startswith("HTTP/") else "HTTP/1.1",
-    }
     missing = 0  # bits: no client, no host, no scheme, a fragment (see `_parts`)
     client = fields[_CLIENT]
     if client == "-":
-        http["clientIp"] = ""
+        client_ip = ""
         missing = 1
     else:
-        http["clientIp"] = client.rpartition(":")[0] or client  # IPv6 without brackets: port is last
+        client_ip = client.rpartition(":")[0] or client  # IPv6 without brackets: port is last
     headers = []
+    host = None
     if authority:
         host = _host_header(authority, scheme)
         headers.append({"name": "Host", "value": host})
-        http["host"] = host
     else:
         missing |= 2
     agent = fields[_AGENT]
     if agent != "-":
         headers.append({"name": "User-Agent", "value": agent})
-    http["headers"] = headers
+    # Keys in the order of `Request.to_http_request`, so a replay can write this object back.
+    http: dict[str, Any] = {
+        "clientIp": client_ip,
+        "country": "-",
+        "headers": headers,
+        "uri": path,
+        "args": query,
+        "httpVersion": version if version.startswith("HTTP/") else "HTTP/1.1",
+        "httpMethod": method,
+    }
+    if len(fields) > _TRACE and fields[_TRACE] != "-":
+        trace = fields[_TRACE]
+        http["requestId"] = trace.partition("Root=")[2].partition(";")[0] if "Root=" in trace else trace
+    if fragment is not None:
+        http["fragment"] = fragment
+        missing |= 8
     if scheme:
         http["scheme"] = scheme
     else:
         missing |= 4
-    if fragment is not None:
-        http["fragment"] = fragment
-        missing |= 8
-    if len(fields) > _TRACE and fields[_TRACE] != "-":
-        trace = fields[_TRACE]
-        root = trace.partition("Root=")[2].partition(";")[0] if "Root=" in trace else trace
-        http["requestId"] = root
+    if host is not None:
+        http["host"] = host
 
     try:
         when = fields[_CREATED] if len(fields) > _CREATED and fields[_CREATED] != "-" else fields[_TIME]

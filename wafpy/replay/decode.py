@@ -290,7 +290,13 @@ def decode_alb(
         request_id,
         False,
     )
-    out = http_request_out(
-        client_ip, country, headers, uri, args, version, method, request_id, fragment, scheme, host
+    # `alb_fields` writes its keys in the order of `to_http_request`, with the same values
+    # except an empty fragment, which `to_http_request` leaves out.
+    out = (
+        http
+        if fragment != ""
+        else http_request_out(
+            client_ip, country, headers, uri, args, version, method, request_id, fragment, scheme, host
+        )
     )
     return request, available, logged, out, "ALB", "-", method, uri, client_ip

@@ -195,7 +195,12 @@ class Summary:
             if len(pending) > _PENDING_TUPLES:
                 _spread(pending, self._not_evaluable)
         if ts is not None:
-            self.timeline.add(ts, action)
+            timeline = self.timeline
+            bucket = timeline.buckets.get(ts - ts % timeline.width_ms)
+            if bucket is None:
+                timeline.add(ts, action)
+            else:  # the usual case, inline: the bucket of this minute exists
+                bucket[action] += 1
             first = self.first_ms
             if first is None or ts < first:
                 self.first_ms = ts
