@@ -34,6 +34,7 @@ the replay evaluates in one ordered process and `workers_used` is 1; the caller 
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -600,10 +601,17 @@ class Replay:
         workers = self.workers_used
         # Forked workers inherit the compiled ACL: no second load, no pickling of closures.
         _WORKER = Evaluator(self.acl, self.options) if fork else None
+        # Objects that exist at the fork are moved out of the collector's reach while forking:
+        # the workers' collections then never walk (and copy-on-write) the inherited heap.
+        frozen = fork and gc.isenabled()
+        if frozen:
+            gc.freeze()
         try:
             pool = context.Pool(workers, initializer=_init_worker, initargs=(loader, self.options))
         finally:
             _WORKER = None
+            if frozen:
+                gc.unfreeze()
         _widen_pipes(pool)
         with pool:  # leaving early (limit, strict stop, error) terminates the workers
             pending: deque[Any] = deque()
