@@ -12,8 +12,11 @@ Variants, all pure ASGI around the same small Starlette app:
 Two instruments: in-process (the ASGI callable driven with a synthetic scope, no sockets: the
 low-noise one) and HTTP (uvicorn in a subprocess, httptools+uvloop and h11+asyncio, loaded by wrk
 on loopback, or by a keep-alive socket client when wrk is missing). Repetitions are interleaved and
-every ratio is the median of per-repetition ratios measured in the same run. Ratios are printed and
-stored in the benchmark's extra_info; nothing here asserts a timing.
+every ratio is the median of per-repetition ratios measured in the same run. Over HTTP the server's
+CPU time per request (from /proc) is reported next to req/s: it moves much less when a neighbour is
+busy. In process, `test_inprocess_interleaved` alternates subject and baseline in CPU time
+(`bench.ratios.interleaved_ratio`). Ratios are printed and stored in the benchmark's extra_info;
+nothing here asserts a timing.
 Settings: WAFPY_BENCH_SECONDS (per HTTP run, default 3), WAFPY_BENCH_REPS (default 3).
 """
 
@@ -334,6 +337,15 @@ class Server:
                     raise RuntimeError(f"uvicorn ({variant}) did not start") from None
                 time.sleep(0.05)
 
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time the server process has used so far (Linux /proc), else None."""
+        try:
+            with open(f"/proc/{self.process.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -351,7 +363,7 @@ wrk.headers = {{}}
 """
 
 
-def _wrk(port: int, method: str, target: str, body: bytes, seconds: float) -> float:
+def _wrk(port: int, method: str, target: str, body: bytes, seconds: float) -> tuple[float, int]:
     headers = "\n".join(f'wrk.headers["{n}"] = "{v}"' for n, v in GET_HEADERS if n != "Connection")
     if body:
         headers += '\nwrk.headers["Content-Type"] = "application/json"'
@@ -373,11 +385,12 @@ def _wrk(port: int, method: str, target: str, body: bytes, seconds: float) -> fl
     finally:
         os.unlink(script.name)
     found = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    assert found, out
-    return float(found.group(1))
+    done = re.search(r"(\d+) requests in", out)
+    assert found and done, out
+    return float(found.group(1)), int(done.group(1))
 
 
-def _socket_load(port: int, method: str, target: str, body: bytes, seconds: float) -> float:
+def _socket_load(port: int, method: str, target: str, body: bytes, seconds: float) -> tuple[float, int]:
     """Fallback load generator: 16 keep-alive connections, pipelining-free, bounded by time."""
     head = f"{method} {target} HTTP/1.1\r\n" + "".join(
         f"{n}: {v}\r\n" for n, v in GET_HEADERS if n != "Connection"
@@ -398,15 +411,16 @@ def _socket_load(port: int, method: str, target: str, body: bytes, seconds: floa
         writer.close()
         return done
 
-    async def main() -> float:
+    async def main() -> tuple[float, int]:
         start = time.monotonic()
         counts = await asyncio.gather(*(client(start + seconds) for _ in range(16)))
-        return sum(counts) / (time.monotonic() - start)
+        return sum(counts) / (time.monotonic() - start), sum(counts)
 
     return asyncio.run(main())
 
 
-def load(port: int, method: str, target: str, body: bytes, seconds: float) -> float:
+def load(port: int, method: str, target: str, body: bytes, seconds: float) -> tuple[float, int]:
+    """(requests per second, requests completed)."""
     if shutil.which("wrk"):
         return _wrk(port, method, target, body, seconds)
     return _socket_load(port, method, target, body, seconds)
@@ -415,49 +429,61 @@ def load(port: int, method: str, target: str, body: bytes, seconds: float) -> fl
 HTTP_CASES = {"GET": CASES["GET"], "POST 8KB": CASES["POST 8KB"]}
 
 
+def _median_ratio(top: list[float], bottom: list[float]) -> float:
+    return statistics.median(t / b for t, b in zip(top, bottom, strict=True))
+
+
 def http_table(http: str, loop: str) -> dict[tuple[str, str], float]:
-    """Median req/s per (variant, case) and per-rep ratios, interleaved round-robin."""
+    """Median req/s and server CPU µs/request per (variant, case), and per-rep ratios, interleaved.
+
+    Server CPU per request (utime + stime of the uvicorn process over the run, divided by the
+    requests served) is the steadier measure on a shared machine: a busy neighbour lowers req/s
+    much more than it changes the CPU each request costs.
+    """
     rates: dict[tuple[str, str], list[float]] = {}
+    cpus: dict[tuple[str, str], list[float]] = {}
     servers = {name: Server(name, http, loop) for name in FACTORIES}
+
+    def run(name: str, case_name: str) -> None:
+        server = servers[name]
+        before = server.cpu_seconds()
+        rate, done = load(server.port, *CASES[case_name], SECONDS)
+        after = server.cpu_seconds()
+        rates.setdefault((name, case_name), []).append(rate)
+        if before is not None and after is not None and done:
+            cpus.setdefault((name, case_name), []).append((after - before) / done * 1e6)
+
     try:
         for server in servers.values():  # warm-up
             load(server.port, *HTTP_CASES["GET"], 1)
         for _ in range(REPS):
-            for case_name, case in HTTP_CASES.items():
-                for name, server in servers.items():
-                    rates.setdefault((name, case_name), []).append(load(server.port, *case, SECONDS))
-            rates.setdefault(("wafpy", "GET attack"), []).append(
-                load(servers["wafpy"].port, *CASES["GET attack"], SECONDS)
-            )
+            for case_name in HTTP_CASES:
+                for name in servers:
+                    run(name, case_name)
+            run("wafpy", "GET attack")
     finally:
         for server in servers.values():
             server.stop()
-    return (
-        {key: statistics.median(values) for key, values in rates.items()}
-        | {
-            ("ratio", f"{case}: wafpy/floor"): statistics.median(
-                w / f for w, f in zip(rates[("wafpy", case)], rates[("floor", case)], strict=True)
+    table = {key: statistics.median(values) for key, values in rates.items()}
+    table |= {("cpu", f"{name} {case}"): statistics.median(values) for (name, case), values in cpus.items()}
+    pairs = [("wafpy", "floor"), ("empty", "noop"), ("wafpy", "noop")]
+    for case in HTTP_CASES:
+        for top, bottom in pairs:
+            table[("ratio", f"{case}: {top}/{bottom} req/s")] = _median_ratio(
+                rates[(top, case)], rates[(bottom, case)]
             )
-            for case in HTTP_CASES
-        }
-        | {
-            ("ratio", f"{case}: empty/noop"): statistics.median(
-                e / n for e, n in zip(rates[("empty", case)], rates[("noop", case)], strict=True)
-            )
-            for case in HTTP_CASES
-        }
-        | {
-            ("ratio", f"{case}: wafpy/noop"): statistics.median(
-                w / n for w, n in zip(rates[("wafpy", case)], rates[("noop", case)], strict=True)
-            )
-            for case in HTTP_CASES
-        }
-        | {
-            ("ratio", "blocked/allowed req/s (wafpy GET)"): statistics.median(
-                b / a for b, a in zip(rates[("wafpy", "GET attack")], rates[("wafpy", "GET")], strict=True)
-            )
-        }
-    )
+    attack, allowed = ("wafpy", "GET attack"), ("wafpy", "GET")
+    table[("ratio", "blocked/allowed req/s (wafpy GET)")] = _median_ratio(rates[attack], rates[allowed])
+    if len(cpus) == len(rates):
+        for case in HTTP_CASES:
+            for top, bottom in pairs:
+                table[("ratio", f"{case}: {top}/{bottom} server CPU per request")] = _median_ratio(
+                    cpus[(top, case)], cpus[(bottom, case)]
+                )
+        table[("ratio", "blocked/allowed server CPU per request (wafpy GET)")] = _median_ratio(
+            cpus[attack], cpus[allowed]
+        )
+    return table
 
 
 @pytest.mark.parametrize(
@@ -468,8 +494,13 @@ def test_http_ratios(benchmark: Any, stack: tuple[str, str]) -> None:
     tool = "wrk -t1 -c32" if shutil.which("wrk") else "socket client, 16 connections"
     lines = [f"HTTP {stack[0]}+{stack[1]} ({tool}, {SECONDS:g}s x {REPS} interleaved reps), req/s:"]
     for (variant, case), value in table.items():
-        if variant != "ratio":
+        if variant not in ("ratio", "cpu"):
             lines.append(f"  {variant:6s} {case:10s} {value:9.0f}")
+    lines.append("server CPU µs/request:")
+    for (variant, case), value in table.items():
+        if variant == "cpu":
+            lines.append(f"  {case:17s} {value:9.1f}")
+    lines.append("ratios (medians of per-rep ratios):")
     for (variant, case), value in table.items():
         if variant == "ratio":
             lines.append(f"  {case}: {value:.2f}")
