@@ -172,11 +172,17 @@ def test_alb_split_by_quotes_equals_the_tokenizer() -> None:
     alphabet = ["a", "-", " ", "\t", '"', '""', "\u00a0", "\n", "x y"]
     for _ in range(20_000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(12)))
-        fields = _split_quoted(text)
+        tokens = [bare or quoted for quoted, bare in _SIMPLE_TOKEN.findall(text)]
+        fields = _split_quoted(text, len(text) + 1)
         if fields is not None:
-            assert fields == [bare or quoted for quoted, bare in _SIMPLE_TOKEN.findall(text)], text
+            assert fields == tokens, text
+        limit = rng.randrange(1, 5)
+        first = _split_quoted(text, limit)
+        if first is not None:  # the first fields are those of the whole line
+            assert first == tokens[: len(first)] and (len(first) >= limit or first == tokens), text
     assert split_alb('a "b c" d') == ["a", "b c", "d"]
-    assert _split_quoted('a"b" c') is None  # a quote inside a token: the tokenizer decides
+    assert _split_quoted('a"b" c', 9) is None  # a quote inside a token: the tokenizer decides
+    assert split_alb('a "b" c d e', 2) == ["a", "b", "c", "d", "e"][: len(split_alb('a "b" c d e', 2))]
 
 
 @pytest.mark.parametrize(
