@@ -72,6 +72,7 @@ class CompiledACL:
     scan: Scanner  # runs `rules` inline until one needs attention (wafpy.scan)
     needs_body: bool
     has_geo: bool
+    plain_default: bool  # the default action is Allow with no inserted headers
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,4 +211,6 @@ def compile_acl(acl: ast.WebACL, *, detector: Detector | None = None, inline: bo
         compiled += [
             _compile_rule(r, scope, f"{member}[{i}]", detector, flags, acl, scanner) for i, r in ordered
         ]
-    return CompiledACL(acl, tuple(compiled), scanner.build(), flags.needs_body, flags.has_geo)
+    default = acl.default_action
+    plain_default = default.kind == "Allow" and not default.insert_headers
+    return CompiledACL(acl, tuple(compiled), scanner.build(), flags.needs_body, flags.has_geo, plain_default)

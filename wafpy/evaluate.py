@@ -242,14 +242,16 @@ def evaluate(
     if now_ms is None:
         now_ms = request.timestamp_ms if request.timestamp_ms is not None else services.clock_ms()
     ctx = EvalContext(request, services, now_ms)
-    state = _State()
     rules = acl.rules
     scan = acl.scan
     count = len(rules)
     terminal: _Terminal | None = None
-    index = 0
+    index, matched = scan(ctx, 0)
+    if index >= count and acl.plain_default:
+        # The common case: no rule needed attention and the default action is a plain Allow.
+        return _allowed_by_default(acl, ctx)
+    state = _State()
     while True:
-        index, matched = scan(ctx, index)
         if index >= count:
             break
         rule = rules[index]
@@ -262,8 +264,23 @@ def evaluate(
             break
         if ctx.details:
             ctx.details.clear()
-        index += 1
+        index, matched = scan(ctx, index + 1)
     return _finish(acl, ctx, state, terminal, min(index, count - 1))
+
+
+def _allowed_by_default(acl: CompiledACL, ctx: EvalContext) -> Decision:
+    """Decision for a request no rule acted on, under a default Allow without inserted headers."""
+    return Decision(
+        action=ALLOW,
+        terminating_rule_id="Default_Action",
+        terminating_rule_type="REGULAR",
+        labels=tuple(ctx.labels) if ctx.labels else (),
+        trace_builder=_trace_builder(acl.rules, len(acl.rules) - 1, []),
+        oversize_fields=tuple(ctx.oversize) if ctx.oversize else (),
+        not_evaluable=tuple(dict.fromkeys(ctx.not_evaluable)) if ctx.not_evaluable else (),
+        web_acl_arn=acl.model.arn,
+        request=ctx.request,
+    )
 
 
 def _trace_builder(
