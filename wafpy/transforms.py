@@ -181,24 +181,26 @@ def _percent_decode_uni(data: bytes) -> bytes:
 
 def _url_decode(data: bytes) -> bytes:
     """URL_DECODE: ``%HH`` -> byte, ``+`` -> space, single pass (``a%20b+c%2`` -> ``a b c%2``)."""
-    data = data.replace(b"+", b" ")  # before decoding, so that %2B stays a literal '+'
-    return _percent_decode(data) if b"%" in data else data
+    if 0x2B in data:  # '+'; an int needle is a memchr, several times cheaper than b"+"
+        data = data.replace(b"+", b" ")  # before decoding, so that %2B stays a literal '+'
+    return _percent_decode(data) if 0x25 in data else data
 
 
 def _url_decode_uni(data: bytes) -> bytes:
     """URL_DECODE_UNI: URL_DECODE plus ``%uHHHH`` -> low byte, full-width folded (``%uff21`` -> ``A``)."""
-    data = data.replace(b"+", b" ")
-    return _percent_decode_uni(data) if b"%" in data else data
+    if 0x2B in data:
+        data = data.replace(b"+", b" ")
+    return _percent_decode_uni(data) if 0x25 in data else data
 
 
 def _pre_parse_url_decode(data: bytes) -> bytes:
     """Pre-parse URL_DECODE: ``%HH`` only (``a%26b=1+2`` -> ``a&b=1+2``); see UNSPECIFIED_CHOICES."""
-    return _percent_decode(data) if b"%" in data else data
+    return _percent_decode(data) if 0x25 in data else data
 
 
 def _pre_parse_url_decode_uni(data: bytes) -> bytes:
     """Pre-parse URL_DECODE_UNI: ``%HH`` and ``%uHHHH``, ``+`` kept; see UNSPECIFIED_CHOICES."""
-    return _percent_decode_uni(data) if b"%" in data else data
+    return _percent_decode_uni(data) if 0x25 in data else data
 
 
 # -- binary encodings ---------------------------------------------------------------------------
@@ -292,7 +294,7 @@ def _html_entity(m: re.Match[bytes]) -> bytes:
 
 def _html_entity_decode(data: bytes) -> bytes:
     """HTML_ENTITY_DECODE: ``&lt;`` ``&#60`` ``&#x3c;`` -> ``<``, ``;`` optional, low byte only."""
-    return _HTML_ENTITY.sub(_html_entity, data) if b"&" in data else data
+    return _HTML_ENTITY.sub(_html_entity, data) if 0x26 in data else data
 
 
 _ESCAPE_SEQ: Final = re.compile(rb"\\(?:[xX]([0-9A-Fa-f]{2})|([0-7]{1,3})|(.))", re.DOTALL)
@@ -309,7 +311,7 @@ def _escape_seq(m: re.Match[bytes]) -> bytes:
 
 def _escape_seq_decode(data: bytes) -> bytes:
     """ESCAPE_SEQ_DECODE: C escapes (``\\n`` ``\\x41`` ``\\101``; ``\\777`` -> 0xFF); final ``\\`` kept."""
-    return _ESCAPE_SEQ.sub(_escape_seq, data) if b"\\" in data else data
+    return _ESCAPE_SEQ.sub(_escape_seq, data) if 0x5C in data else data
 
 
 # Octal: three digits only when the first is 0-3 (the value must fit a byte), else two.
@@ -332,7 +334,7 @@ def _js_escape(m: re.Match[bytes]) -> bytes:
 
 def _js_decode(data: bytes) -> bytes:
     """JS_DECODE: ``\\u003c`` ``\\x3c`` ``\\74`` ``\\uff1c`` (full-width) -> ``<``; ``\\w`` -> ``w``."""
-    return _JS_ESCAPE.sub(_js_escape, data) if b"\\" in data else data
+    return _JS_ESCAPE.sub(_js_escape, data) if 0x5C in data else data
 
 
 _JS_EXT_ESCAPE: Final = re.compile(
@@ -363,7 +365,7 @@ def _js_ext_escape(m: re.Match[bytes]) -> bytes:
 
 def _js_decode_ext(data: bytes) -> bytes:
     """JS_DECODE_EXT: JS_DECODE, but Unicode escapes give UTF-8 (``\\u00e9`` -> ``\\xc3\\xa9``)."""
-    return _JS_EXT_ESCAPE.sub(_js_ext_escape, data) if b"\\" in data else data
+    return _JS_EXT_ESCAPE.sub(_js_ext_escape, data) if 0x5C in data else data
 
 
 # One optional whitespace byte after a hex escape belongs to the escape (CSS 2); \<LF> is a line
@@ -387,7 +389,7 @@ def _css_escape(m: re.Match[bytes]) -> bytes:
 
 def _css_decode(data: bytes) -> bytes:
     """CSS_DECODE: CSS 2 escapes, last two hex digits (``\\6a\\61vascript`` -> ``javascript``)."""
-    return _CSS_ESCAPE.sub(_css_escape, data) if b"\\" in data else data
+    return _CSS_ESCAPE.sub(_css_escape, data) if 0x5C in data else data
 
 
 # -- command line and comments ------------------------------------------------------------------
@@ -485,7 +487,7 @@ def _replace_nulls(data: bytes) -> bytes:
 
 def _combine_duplicate_query_args(data: bytes) -> bytes:
     """COMBINE_DUPLICATE_QUERY_ARGS_BY_COMMA: ``a=1&b=2&a=3`` -> ``a=1,3&b=2``."""
-    if b"&" not in data:
+    if 0x26 not in data:
         return data
     pieces = [piece for piece in data.split(b"&") if piece]
     values: dict[bytes, list[bytes]] = {}
