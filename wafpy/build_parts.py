@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal, NoReturn
 
 from wafpy import ast
-from wafpy.errors import RulesetError
+from wafpy.errors import ErrorList, RulesetError
 from wafpy.jsontree import JArray, JBool, JNumber, JObject, JString, JValue
 from wafpy.semantics import SUPPORTED_RESPONSE_CODES, check_header_names
 from wafpy.validate import join_path
@@ -25,7 +25,7 @@ class Broken(Exception):
 
 
 @dataclass
-class Context:
+class Context(ErrorList):
     source: str | None
     search_string: SearchMode
     account: str
@@ -37,31 +37,6 @@ class Context:
     managed_missing: list[tuple[str, str]] = field(default_factory=list)
     # paths of parts skipped because their JSON was malformed; expected only when validation failed
     broken: list[str] = field(default_factory=list)
-
-    def error(
-        self,
-        message: str,
-        path: str,
-        at: JValue | None = None,
-        *,
-        value: object = None,
-        expected: str | None = None,
-        line: int | None = None,
-        column: int | None = None,
-    ) -> None:
-        if at is not None and line is None:
-            line, column = at.line, at.column
-        self.errors.append(
-            RulesetError(
-                message,
-                json_path=path,
-                line=line,
-                column=column,
-                value=value,
-                expected=expected,
-                source=self.source,
-            )
-        )
 
 
 def fail() -> NoReturn:

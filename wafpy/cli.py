@@ -24,6 +24,7 @@ from typing import IO, Any, NoReturn
 
 from rich.console import Console
 
+from wafpy.cli_validate import add_document_options
 from wafpy.errors import RulesetErrors, WafpyError
 from wafpy.webacl import WebACL, load_web_acl
 
@@ -82,21 +83,7 @@ def _positive(text: str) -> int:
 
 def _add_acl_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("acl", metavar="ACL", help="web ACL JSON (bare, get-web-acl output or CloudFormation)")
-    p.add_argument(
-        "--resources",
-        metavar="PATH",
-        nargs="+",
-        action="extend",
-        default=[],
-        help="IP sets, regex pattern sets, rule groups: files or folders of get-* outputs/templates",
-    )
-    p.add_argument("--account", metavar="ID", help="account id for label namespaces when the ARN has none")
-    p.add_argument(
-        "--search-string",
-        choices=("auto", "base64", "text"),
-        default="auto",
-        help="ByteMatch SearchString encoding: base64 (get-* output), text (CloudFormation)",
-    )
+    add_document_options(p)
 
 
 def build_parser() -> argparse.ArgumentParser:

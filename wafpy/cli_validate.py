@@ -16,27 +16,32 @@ WCU_BASE_PRICE = 1500  # §8.2: included in the base price; more costs extra
 WCU_LIMIT = 5000  # §8.2: hard limit for a web ACL or rule group
 
 
-def add_validate_parser(subparsers: Any) -> None:
-    """Register `validate` on an argparse subparsers object (from `add_subparsers()`)."""
-    p = subparsers.add_parser(
-        "validate", help="check a web ACL or rule group and print its capacity (WCU)", description=__doc__
-    )
-    p.add_argument("file", metavar="FILE", help="web ACL JSON (bare, get-web-acl output or CloudFormation)")
+def add_document_options(p: argparse.ArgumentParser) -> None:
+    """The options every command that loads a web ACL takes: resources, account, SearchString mode."""
     p.add_argument(
         "--resources",
         metavar="PATH",
         nargs="+",
         action="extend",
         default=[],
-        help="get-ip-set / get-regex-pattern-set / get-rule-group outputs or templates",
+        help="IP sets, regex pattern sets, rule groups: files or folders of get-* outputs or templates",
     )
     p.add_argument("--account", metavar="ID", help="account id for label namespaces when the ARN has none")
     p.add_argument(
         "--search-string",
         choices=("auto", "base64", "text"),
         default="auto",
-        help="SearchString encoding: base64 (get-* output), text (CloudFormation); default auto",
+        help="ByteMatch SearchString encoding: base64 (get-* output), text (CloudFormation); default auto",
     )
+
+
+def add_validate_parser(subparsers: Any) -> None:
+    """Register `validate` on an argparse subparsers object (from `add_subparsers()`)."""
+    p = subparsers.add_parser(
+        "validate", help="check a web ACL or rule group and print its capacity (WCU)", description=__doc__
+    )
+    p.add_argument("file", metavar="FILE", help="web ACL JSON (bare, get-web-acl output or CloudFormation)")
+    add_document_options(p)
     p.add_argument("--rule-group", action="store_true", help="FILE is a rule group, not a web ACL")
     p.set_defaults(func=validate_command)
 

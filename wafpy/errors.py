@@ -15,7 +15,7 @@ Hierarchy::
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = [
     "LogFormatError",
@@ -84,6 +84,49 @@ class RulesetError(WafpyError):
         elif self.expected:
             text += f" (expected {self.expected})"
         return text
+
+
+class _Positioned(Protocol):
+    @property
+    def line(self) -> int | None: ...
+
+    @property
+    def column(self) -> int | None: ...
+
+
+class ErrorList:
+    """Mixin for whatever checks a document: `error` records a RulesetError at a node's position.
+
+    The class using it declares `source: str | None` and `errors: list[RulesetError]`.
+    """
+
+    source: str | None
+    errors: list[RulesetError]
+
+    def error(
+        self,
+        message: str,
+        path: str,
+        at: _Positioned | None = None,
+        *,
+        value: object = None,
+        expected: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        if at is not None and line is None:
+            line, column = at.line, at.column
+        self.errors.append(
+            RulesetError(
+                message,
+                json_path=path,
+                line=line,
+                column=column,
+                value=value,
+                expected=expected,
+                source=self.source,
+            )
+        )
 
 
 class RulesetErrors(WafpyError):

@@ -13,7 +13,7 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
-from wafpy.errors import RulesetError
+from wafpy.errors import ErrorList, RulesetError
 from wafpy.jsontree import JSON_TYPE_NAMES, JArray, JBool, JNull, JNumber, JObject, JString, JValue
 from wafpy.schema import (
     CLOUDFORMATION_STRING_LISTS,
@@ -57,35 +57,10 @@ def _closest(word: str, candidates: tuple[str, ...] | list[str]) -> str | None:
 
 
 @dataclass
-class _Walker:
+class _Walker(ErrorList):
     origin: Origin
     source: str | None
     errors: list[RulesetError] = field(default_factory=list)
-
-    def error(
-        self,
-        message: str,
-        path: str,
-        at: JValue | None,
-        *,
-        value: object = None,
-        expected: str | None = None,
-        line: int | None = None,
-        column: int | None = None,
-    ) -> None:
-        if at is not None and line is None:
-            line, column = at.line, at.column
-        self.errors.append(
-            RulesetError(
-                message,
-                json_path=path,
-                line=line,
-                column=column,
-                value=value,
-                expected=expected,
-                source=self.source,
-            )
-        )
 
     def type_error(self, want: str, path: str, node: JValue) -> None:
         got = JSON_TYPE_NAMES[type(node)]
