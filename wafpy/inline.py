@@ -192,6 +192,27 @@ def _text_leaf(statement: Any, cc: CompileContext, src: Source, var: str, indent
             "        break",
         )
         return
+    if (
+        isinstance(field_to_match, ast.Headers)
+        and field_to_match.match_pattern.all
+        and field_to_match.match_scope != "ALL"
+        and not chain_types
+    ):
+        # Every header's value (or name), untransformed: loop over the visible headers directly.
+        # An oversize header block takes the general path below, which applies OversizeHandling.
+        which = "v" if field_to_match.match_scope == "VALUE" else "n"
+        src.emit(indent, "if not request.headers_oversize:", f"    {var} = False")
+        src.emit(indent + 4, f"for n, {which if which == 'v' else '_'} in request.visible_headers:")
+        if which == "n":
+            src.emit(indent + 8, "v = n")
+        src.emit(
+            indent + 8,
+            f"if {condition}:",
+            f"    {var} = {record(location, 'n')}",
+            "    break",
+        )
+        src.emit(indent, "else:")
+        indent += 4
     reads_body = isinstance(field_to_match, (ast.Body, ast.JsonBody))
     if reads_body:
         flags.needs_body = True

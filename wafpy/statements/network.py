@@ -111,6 +111,8 @@ def geo_match(s: ast.GeoMatch, cc: CompileContext) -> Matcher:
     header = config.header_name.lower().encode("latin-1") if config is not None else b""
     fallback = config is not None and config.fallback_behavior == "MATCH"
     kind = "clientip" if config is None else "forwardedip"
+    # The two label strings per (country, region), built once: 250 countries at most, plus regions.
+    label_cache: dict[tuple[str, str | None], tuple[str, str]] = {}
 
     def match(ctx: EvalContext) -> bool:
         if config is None:
@@ -122,8 +124,13 @@ def geo_match(s: ast.GeoMatch, cc: CompileContext) -> Matcher:
             ip = forwarded
         country, region = _country_of(ctx, ip, config is None)
         # Geo labels are added whether or not the statement matches (spec 6.4), after the rule.
-        ctx.pending_labels.append(f"awswaf:{kind}:geo:country:{country}")
-        ctx.pending_labels.append(f"awswaf:{kind}:geo:region:{country}-{region or 'XX'}")
+        labels = label_cache.get((country, region))
+        if labels is None:
+            labels = label_cache[(country, region)] = (
+                f"awswaf:{kind}:geo:country:{country}",
+                f"awswaf:{kind}:geo:region:{country}-{region or 'XX'}",
+            )
+        ctx.pending_labels.extend(labels)
         if country in codes:
             ctx.details.append(
                 MatchDetail("GeoMatchStatement", path, "CLIENT_IP", None, ip.encode(), country)
