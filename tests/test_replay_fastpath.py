@@ -10,6 +10,7 @@ the reference path. Summaries and comparisons merged chunk by chunk equal those 
 from __future__ import annotations
 
 import copy
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from wafpy.logs import parse_alb_line, parse_json_line
 from wafpy.logs.alblog import _SIMPLE_TOKEN, _epoch_ms, _split_quoted, split_alb
 from wafpy.logs.records import LoggedOutcome, to_epoch_ms
 from wafpy.replay.compare import Comparison
-from wafpy.replay.decode import decode_waf
+from wafpy.replay.decode import decode_waf, decode_waf_line, encode_record
 from wafpy.replay.runner import BadLine, Evaluator, Outcome, Replay, ReplayOptions
 from wafpy.replay.summary import Summary
 from wafpy.webacl import WebACL, load_web_acl
@@ -95,13 +96,23 @@ def _variants() -> list[tuple[str, dict[str, Any]]]:
     variant("hashed args", lambda r, h: h.update(args=f"a={HEX}&b=2"))
     variant("hex in request id", lambda r, h: h.update(requestId=HEX))
     variant("redacted text", lambda r, h: h.update(args="q=REDACTED+words"))
+    variant("unknown key", lambda r, h: r.update(newField={"a": [1, 2.5, None]}))
+    variant("unknown http key", lambda r, h: h.update(ja3Fingerprint="e7d705a3286e19ea42f587b344ee6865"))
+    variant("huge ts", lambda r, h: r.update(timestamp=2**64))
+    variant("huge status", lambda r, h: r.update(responseCodeSent=-(2**63) - 1))
+    variant("ts null", lambda r, h: r.update(timestamp=None))
+    variant("type int", lambda r, h: r.update(terminatingRuleType=5))
+    variant("aws extras", lambda r, h: r.update(requestBodySize=0, oversizeFields=["x"], captchaResponse={}))
     return out
 
 
 def _line(record: dict[str, Any], name: str) -> bytes:
     if name == "unicode escaped":
         return orjson.dumps(record).replace("é".encode(), b"\\u00e9")
-    return orjson.dumps(record)
+    try:
+        return orjson.dumps(record)
+    except TypeError:  # integers past 64 bits
+        return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _reference(evaluator: Evaluator, raw: bytes, kind: str) -> Outcome | BadLine:
@@ -127,8 +138,54 @@ def test_waf_record_fast_path_equals_reference(acl: WebACL, name: str, record: d
         assert _fast(evaluator, raw, "waf") == _reference(evaluator, raw, "waf")
 
 
+def test_msgspec_path_takes_plain_records_and_declines_what_it_cannot_match() -> None:
+    taken = {name for name, record in _variants() if decode_waf_line(_line(record, name)) is not None}
+    assert {"plain", "blocked", "ja3", "fragment", "host lower", "iso ts", "aws extras"} - taken == {"iso ts"}
+    declined = {"unicode", "unknown key", "unknown http key", "huge ts", "huge status", "header extra key"}
+    assert not declined & taken
+    for name, record in _variants():  # what it takes, it decodes as the orjson path does
+        raw = _line(record, name)
+        fast = decode_waf_line(raw)
+        if fast is not None:
+            slow = decode_waf(orjson.loads(raw), raw)
+            assert slow is not None, name
+            assert fast[0] == slow[0] and fast[1][0] == slow[1][0] and fast[1][1:3] == slow[1][1:3], name
+            assert encode_record(fast[1][3]) == orjson.dumps(slow[1][3]), name
+            assert fast[1][4:] == slow[1][4:], name
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        b'"x":1e999',
+        b'"webaclId":[1e999]',
+        b'"webaclId":"\xff\xfe"',
+        b'"x":"\xed\xa0\x80"',
+        b'"formatVersion":1' + b"0" * 400,
+        b'"ruleGroupList":' + b"[" * 1100 + b"]" * 1100,
+    ],
+    ids=["float in unknown key", "float in known key", "bad utf-8", "surrogate", "huge int", "deep"],
+)
+def test_lines_orjson_rejects_stay_bad_lines(acl: WebACL, tail: bytes) -> None:
+    """msgspec skips or accepts some values orjson rejects: those lines never take its path."""
+    tail = tail.decode("unicode_escape").encode("latin-1")  # the \\x escapes as raw bytes
+    raw = orjson.dumps(waf_record(1, "/"))[:-1] + b"," + tail + b"}"
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(raw)
+    assert decode_waf_line(raw) is None
+    result = _fast(Evaluator(acl, ReplayOptions(write_records=True)), raw, "waf")
+    assert type(result) is BadLine and result.message.startswith("not valid JSON")
+
+
+def test_records_encode_as_orjson_writes_them() -> None:
+    text = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    values: list[Any] = [text, {'k\n"\\': [text[:300], None, True, False, 0, -(2**63), 2**64 - 1, {}, []]}]
+    for value in values:
+        assert encode_record(value) == orjson.dumps(value)
+
+
 def test_fast_path_takes_plain_records_and_declines_hidden_values() -> None:
-    taken = {name for name, record in _variants() if decode_waf(record, orjson.dumps(record)) is not None}
+    taken = {name for name, record in _variants() if decode_waf(record, _line(record, name)) is not None}
     assert {"plain", "blocked", "ja3", "fragment", "host lower", "unicode", "iso ts"} <= taken
     declined = {
         "redacted header",

@@ -20,12 +20,13 @@ def decision_to_log_record(
     http_source_name: str = "ALB",
     http_source_id: str = "-",
     timestamp_ms: int | None = None,
-    http_request: dict[str, Any] | None = None,
+    http_request: Any = None,
 ) -> dict[str, Any]:
     """The record of `decision`; `http_request`, when given, must equal `request.to_http_request()`.
 
     A log replay passes the `httpRequest` object it already holds, so the headers are not
-    converted back from bytes for every record.
+    converted back from bytes for every record: a dict, or a struct that its encoder writes as
+    that dict.
     """
     request = decision.request
     if timestamp_ms is None:

@@ -17,20 +17,44 @@ caller takes the reference path, which also produces the error messages:
 * every field it reads must have the type AWS writes (strings, a list of `{name, value}`
   headers, an integer timestamp); a missing field, a null header value or any other type
   declines.
+
+`decode_waf_line` is the first try for a JSON line: msgspec decodes it straight into typed
+structs (`_WafRecord`), which checks the types in C and builds no dict per header. It declines
+(and the caller decodes the line with orjson and `decode_waf`, as before) unless the result is
+certainly what the orjson path gives:
+
+* the line must be ASCII: msgspec does not check UTF-8 in values it skips, orjson does;
+* every key must be one AWS writes (`forbid_unknown_fields`): nothing is skipped unchecked, so a
+  number orjson rejects (out of range) cannot hide in an unknown field; the documented fields
+  that the replay does not read are decoded as `Any`, which checks them as orjson does;
+* integers must fit in 64 bits (orjson reads larger ones as floats; a run of 309 digits, which
+  orjson rejects, is a run of hex digits and declined with the hashes);
+* the same redaction checks as `decode_waf`, on the raw line, before decoding.
+
+Its `httpRequest` to write back is the decoded struct itself, completed in place (country,
+version, fragment, host as `to_http_request` writes them) and encoded with msgspec, which writes
+the JSON orjson writes (same escapes, same key order; tests compare them).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from wafpy.logs.records import ALL_PARTS, LoggedOutcome, to_epoch_ms
 from wafpy.request import Request
 
-__all__ = ["Decoded", "decode_alb", "decode_waf", "http_request_out"]
+__all__ = ["Decoded", "decode_alb", "decode_waf", "decode_waf_line", "encode_record", "http_request_out"]
 
-# (request, available parts, logged outcome, httpRequest to write, source name, source id,
-#  method, uri, client IP as the log wrote them)
-Decoded = tuple[Request, frozenset[str], LoggedOutcome | None, dict[str, Any], str, str, str, str, str]
+# (request, available parts, logged outcome, httpRequest to write (a dict, or the decoded
+#  `_HttpRequest`: both encode alike), source name, source id, method, uri, client IP as the log
+#  wrote them)
+Decoded = tuple[Request, frozenset[str], LoggedOutcome | None, Any, str, str, str, str, str]
+
+# Writes what `orjson.dumps` writes for the records (dicts, lists, strings, 64-bit integers,
+# None, booleans) and also the structs below.
+encode_record = msgspec.json.Encoder().encode
 
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
 # Hex digits -> "x", every other byte -> ".": a SHA-256 becomes a run of 64 "x".
@@ -87,6 +111,178 @@ def http_request_out(
     return out
 
 
+class _Header(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    name: str
+    value: str
+
+
+class _HttpRequest(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
+    """`httpRequest` as AWS writes it; field order and omitted defaults are `to_http_request`'s."""
+
+    clientIp: str
+    country: str
+    headers: list[_Header]
+    uri: str
+    args: str
+    httpVersion: str
+    httpMethod: str
+    requestId: str | None = None
+    fragment: str | None = None
+    scheme: str | None = None
+    host: str | None = None
+
+
+class _WafRecord(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """The keys of an AWS WAF log record; those the replay does not read are checked as `Any`."""
+
+    httpRequest: _HttpRequest
+    timestamp: int | None = None
+    action: str | None = None
+    terminatingRuleId: str | None = None
+    terminatingRuleType: str | None = None
+    responseCodeSent: int | None = None
+    labels: Any = None
+    nonTerminatingMatchingRules: Any = None
+    httpSourceName: Any = None
+    httpSourceId: Any = None
+    ja3Fingerprint: str | None = None
+    ja4Fingerprint: str | None = None
+    formatVersion: Any = None
+    webaclId: Any = None
+    terminatingRuleMatchDetails: Any = None
+    ruleGroupList: Any = None
+    rateBasedRuleList: Any = None
+    requestHeadersInserted: Any = None
+    captchaResponse: Any = None
+    challengeResponse: Any = None
+    requestBodySize: Any = None
+    requestBodySizeInspectedByWAF: Any = None
+    oversizeFields: Any = None
+
+
+_decode_record = msgspec.json.Decoder(_WafRecord).decode
+_INT_MIN, _INT_END = -(1 << 63), 1 << 64  # integers orjson reads as int
+
+
+def _hidden(raw: bytes) -> bool:
+    """True when a value of the line may be redacted or hashed by data protection."""
+    return (
+        b"REDACTED" in raw
+        or (0x5C in raw and b"\\u" in raw)  # a backslash (memchr) before the slower 2-byte search
+        or _HEX_RUN in raw.translate(_HEX_TABLE)
+    )
+
+
+def decode_waf_line(raw: bytes) -> tuple[int | None, Decoded] | None:
+    """An AWS WAF log record line -> (timestamp, Decoded) through msgspec; None to decline.
+
+    Gives what `decode_waf(orjson.loads(raw), raw)` gives, or declines (see the module docs).
+    """
+    if not raw.isascii() or _hidden(raw):
+        return None
+    try:
+        record = _decode_record(raw)
+    except (msgspec.DecodeError, RecursionError):  # (ValidationError too) the orjson path decides
+        return None
+    timestamp = record.timestamp
+    status = record.responseCodeSent
+    if (timestamp is not None and not _INT_MIN <= timestamp < _INT_END) or (
+        status is not None and not _INT_MIN <= status < _INT_END
+    ):
+        return None
+    http = record.httpRequest
+    fragment = http.fragment
+    scheme = http.scheme
+    host = http.host
+    ja3 = record.ja3Fingerprint
+    ja4 = record.ja4Fingerprint
+    mask = (
+        (fragment is not None)
+        | (scheme is not None) << 1
+        | (host is not None) << 2
+        | bool(ja3) << 3
+        | bool(ja4) << 4
+    )
+    headers = http.headers
+    pairs = tuple([(h.name.encode(), h.value.encode()) for h in headers])
+    if host is None:
+        for header in headers:
+            name = header.name
+            if len(name) == 4 and name.lower() == "host":
+                host = http.host = header.value
+                break
+    action = record.action
+    rule_id = record.terminatingRuleId
+    logged: LoggedOutcome | None = None
+    if action is not None or rule_id is not None:
+        labels = _names(record.labels, "name")
+        rules = _names(record.nonTerminatingMatchingRules, "ruleId")
+        if labels is None or rules is None:
+            return None
+        logged = _logged_outcome(action, rule_id, record.terminatingRuleType, labels, rules, status)
+    method = http.httpMethod
+    uri = http.uri
+    args = http.args
+    client_ip = http.clientIp
+    country = http.country
+    version = http.httpVersion
+    if version == "":
+        version = http.httpVersion = "HTTP/1.1"
+    if country == "" or country == "-":
+        http.country = "-"
+        country = None  # type: ignore[assignment]
+    if fragment == "":
+        http.fragment = None
+    request = Request.from_log_parts(
+        method.encode(),
+        uri.encode(),
+        args.encode() if args else None,
+        fragment.encode() if fragment else None,
+        pairs,
+        client_ip,
+        country,
+        version,
+        scheme,
+        host,
+        ja3 or None,
+        ja4 or None,
+        timestamp,
+        http.requestId,
+        False,
+    )
+    source_name = record.httpSourceName
+    source_id = record.httpSourceId
+    return timestamp, (
+        request,
+        _AVAILABLE[mask],
+        logged,
+        http,
+        source_name if type(source_name) is str else "ALB",
+        source_id if type(source_id) is str else "-",
+        method,
+        uri,
+        client_ip,
+    )
+
+
+def _logged_outcome(
+    action: str | None,
+    rule_id: str | None,
+    rule_type: str | None,
+    labels: tuple[str, ...],
+    rules: tuple[str, ...],
+    status: int | None,
+) -> LoggedOutcome:
+    """The logged outcome, shared between equal ones."""
+    key = (action, rule_id, rule_type, labels, rules, status)
+    found = _LOGGED.get(key)
+    if found is None:
+        if len(_LOGGED) >= _LOGGED_MAX:
+            _LOGGED.clear()
+        found = _LOGGED[key] = LoggedOutcome(action, rule_id, rule_type, labels, rules, status)
+    return found
+
+
 def _names(value: Any, key: str) -> tuple[str, ...] | None:
     """Like `waflog._names`; None (decline) where it would raise."""
     if value is None:
@@ -114,22 +310,12 @@ def _logged(record: dict[str, Any], action: str | None, rule_id: str | None) -> 
     rules = _names(get("nonTerminatingMatchingRules"), "ruleId")
     if labels is None or rules is None:
         return None
-    key = (action, rule_id, rule_type, labels, rules, status)
-    found = _LOGGED.get(key)
-    if found is None:
-        if len(_LOGGED) >= _LOGGED_MAX:
-            _LOGGED.clear()
-        found = _LOGGED[key] = LoggedOutcome(action, rule_id, rule_type, labels, rules, status)
-    return found
+    return _logged_outcome(action, rule_id, rule_type, labels, rules, status)
 
 
 def decode_waf(record: dict[str, Any], raw: bytes) -> tuple[int | None, Decoded] | None:
     """An AWS WAF log record (decoded from `raw`) -> (timestamp, Decoded); None to decline."""
-    if (
-        b"REDACTED" in raw
-        or (0x5C in raw and b"\\u" in raw)  # a backslash (memchr) before the slower 2-byte search
-        or _HEX_RUN in raw.translate(_HEX_TABLE)
-    ):
+    if _hidden(raw):
         return None
     http = record["httpRequest"]
     if type(http) is not dict:

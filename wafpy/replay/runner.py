@@ -50,7 +50,7 @@ from wafpy.logs.alblog import alb_fields, is_alb_line, join_wrapped
 from wafpy.logs.records import LogEntry, LoggedOutcome
 from wafpy.logs.sources import iter_sources
 from wafpy.replay.coverage import acl_parts, has_rate_based, missing_statements
-from wafpy.replay.decode import Decoded, decode_alb, decode_waf
+from wafpy.replay.decode import Decoded, decode_alb, decode_waf, decode_waf_line, encode_record
 from wafpy.request import Request
 from wafpy.webacl import WebACL
 
@@ -282,11 +282,13 @@ class Evaluator:
             elif key == "jsonl":
                 entry = parse_jsonl_line(raw, source, number)
             else:
-                try:
-                    obj = orjson.loads(raw)
-                except orjson.JSONDecodeError as exc:
-                    return BadLine(f"not valid JSON: {exc}", source, number)
-                fast = decode_waf(obj, raw) if type(obj) is dict and "httpRequest" in obj else None
+                fast = decode_waf_line(raw)
+                if fast is None:
+                    try:
+                        obj = orjson.loads(raw)
+                    except orjson.JSONDecodeError as exc:
+                        return BadLine(f"not valid JSON: {exc}", source, number)
+                    fast = decode_waf(obj, raw) if type(obj) is dict and "httpRequest" in obj else None
                 if fast is not None:
                     timestamp, decoded = fast
                     kind = "waf"
@@ -332,7 +334,7 @@ class Evaluator:
             missing = self._missing[available] = missing_statements(self._parts, available)
         record = None
         if self.write_records:
-            record = orjson.dumps(
+            record = encode_record(
                 decision_to_log_record(
                     decision,
                     http_source_name=source_name,
