@@ -127,7 +127,7 @@ def _replay(acl: wafpy.WebACL, path: Path, workers: int = 1) -> Callable[[], int
         replay = Replay(acl, [str(path)], ReplayOptions(workers=workers, write_records=True))
         with tempfile.TemporaryFile() as sink:  # a real file, as `-o FILE`
             for batch in replay.batches(summary):
-                sink.write(batch.records)
+                batch.write_to(sink)
             assert sink.tell() > 0
         return summary.total
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import itertools
+import json
+import os
 import random
+import select
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.replay_fixtures import T0, acl_document, run_cli, waf_record, write_acl, write_jsonl
+from tests.replay_fixtures import T0, acl_document, alb_line, run_cli, waf_record, write_acl, write_jsonl
 from wafpy.logs.records import LoggedOutcome
 from wafpy.replay.runner import BadLine, Outcome, Replay, ReplayOptions
 from wafpy.replay.summary import Summary, Timeline, TopK
@@ -187,3 +193,141 @@ def test_summary_memory_does_not_grow_with_the_number_of_requests() -> None:
     assert len(summary.bad_examples) == 10
     assert summary.counted == {"count-rule": 50_000} and summary.requests_counted == 50_000
     assert len(summary.timeline.buckets) <= summary.timeline.max_buckets
+
+
+def _by_batches(acl: object, paths: list[str], **options: object) -> tuple[bytes, Summary, list[object]]:
+    """What `wafpy eval -o FILE` writes and counts, and the batches' record files."""
+    summary = Summary()
+    replay = Replay(acl, paths, ReplayOptions(write_records=True, **options))  # type: ignore[arg-type]
+    out = io.BytesIO()
+    files = []
+    for batch in replay.batches(summary):
+        batch.write_to(out)
+        files.append(batch.records_path)
+    return out.getvalue(), summary, files
+
+
+def _bad_where(summary: Summary) -> list[tuple[str | None, int | None, str]]:
+    return [(b.file, b.line, b.message) for b in summary.bad_examples]
+
+
+@pytest.mark.parametrize("range_bytes", [1, 333, 997, 4096, 1 << 20])
+def test_byte_ranges_write_what_one_process_writes(tmp_path: Path, range_bytes: int) -> None:
+    """Workers read ranges of a plain file themselves; split points land mid-line."""
+    acl = load_web_acl(acl_document(), search_string="text")
+    lines = [json.dumps(r).encode() for r in many_records(400)]
+    start = 0
+    for i, line in enumerate(lines):  # bad lines where the 997-byte ranges are cut (mid-line)
+        if start // 997 != (start + len(line)) // 997 and i % 2 == 0:
+            lines[i] = b"{broken" + line[7:]
+        start += len(line) + 1
+    lines[300:300] = [b"", b"# a comment", b"   "]
+    path = tmp_path / "waf.jsonl"
+    path.write_bytes(b"\n".join(lines))  # no newline at the end
+    serial, serial_summary, _ = _by_batches(acl, [str(path)])
+    parallel, summary, files = _by_batches(acl, [str(path)], workers=2, range_bytes=range_bytes)
+    assert parallel == serial and serial.count(b"\n") == summary.total
+    assert summary.bad_lines == serial_summary.bad_lines > 1
+    assert _bad_where(summary) == _bad_where(serial_summary)
+    broken = [n for n, line in enumerate(lines, 1) if line.startswith(b"{broken")]
+    assert [b.line for b in summary.bad_examples] == broken[: len(summary.bad_examples)]
+    assert any(files)  # the byte-range path wrote them
+    assert (summary.by_rule, summary.timeline.buckets) == (
+        serial_summary.by_rule,
+        serial_summary.timeline.buckets,
+    )
+
+
+def _space_outside_quotes(text: str, after: int) -> int:
+    return next(i for i in range(after, len(text)) if text[i] == " " and text[:i].count('"') % 2 == 0)
+
+
+def test_byte_ranges_split_alb_logs_only_between_entries(tmp_path: Path) -> None:
+    acl = load_web_acl(acl_document(), search_string="text")
+    entries = [alb_line(i, URIS[i % len(URIS)]) for i in range(120)]
+    wrapped = []
+    for i, entry in enumerate(entries):  # one entry in five wrapped over three lines, as in the docs
+        if i % 5 == 1:
+            cuts = [_space_outside_quotes(entry, 40), _space_outside_quotes(entry, 150)]
+            first, second, third = entry[: cuts[0]], entry[cuts[0] + 1 : cuts[1]], entry[cuts[1] + 1 :]
+            wrapped += [first, "  " + second, "  " + third]
+        else:
+            wrapped.append(entry)
+    path = tmp_path / "alb.log"
+    path.write_text("\n".join(wrapped) + "\n")
+    serial, serial_summary, _ = _by_batches(acl, [str(path)])
+    for range_bytes in (1, 100, 700):
+        parallel, summary, files = _by_batches(acl, [str(path)], workers=2, range_bytes=range_bytes)
+        assert parallel == serial
+        assert summary.total == serial_summary.total == 120 and summary.bad_lines == 0
+        assert any(files)
+
+
+def test_byte_ranges_mix_with_other_inputs_in_order(tmp_path: Path) -> None:
+    """Plain files go by byte ranges; gzip, documents and missing files stay on the chunk path."""
+    acl = load_web_acl(acl_document(), search_string="text")
+    records = many_records(90)
+    plain = write_jsonl(tmp_path / "a.jsonl", records[:30])
+    packed = tmp_path / "b.jsonl.gz"
+    packed.write_bytes(gzip.compress(b"".join(json.dumps(r).encode() + b"\n" for r in records[30:60])))
+    document = tmp_path / "c.json"
+    document.write_text(json.dumps(records[60:75], indent=2))
+    last = write_jsonl(tmp_path / "d.jsonl", records[75:])
+    paths = [str(plain), str(packed), str(tmp_path / "missing.jsonl"), str(document), str(last)]
+    serial, serial_summary, _ = _by_batches(acl, paths)
+    parallel, summary, files = _by_batches(acl, paths, workers=2, range_bytes=2000, chunk_lines=7)
+    assert parallel == serial and serial.count(b"\n") == 90
+    assert _bad_where(summary) == _bad_where(serial_summary) and summary.bad_lines == 1
+    assert any(files) and None in files
+
+
+def test_byte_range_files_are_removed_even_on_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    acl = load_web_acl(acl_document(), search_string="text")
+    path = write_log_with_bad_lines(tmp_path / "waf.jsonl", 300)
+    folders: list[str] = []
+    real = tempfile.mkdtemp
+
+    def mkdtemp(**kwargs: object) -> str:
+        folders.append(real(dir=tmp_path, **kwargs))  # type: ignore[arg-type]
+        return folders[-1]
+
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
+    _by_batches(acl, [str(path)], workers=2, range_bytes=3000)
+    replay = Replay(acl, [str(path)], ReplayOptions(write_records=True, workers=2, range_bytes=3000))
+    batches = replay.batches(Summary())
+    next(batches)
+    batches.close()  # the caller stops early (an error, Ctrl-C, a closed pipe)
+    strict = Replay(
+        acl, [str(path)], ReplayOptions(write_records=True, workers=2, strict=True, range_bytes=3000)
+    )
+    stopped = [b.stopped for b in strict.batches(Summary()) if b.stopped is not None]
+    assert [b.line for b in stopped] == [101]  # type: ignore[union-attr]
+    assert len(folders) == 3
+    assert not any(os.path.exists(folder) for folder in folders)
+
+
+def test_byte_range_records_reach_real_files_and_pipes(tmp_path: Path) -> None:
+    acl = load_web_acl(acl_document(), search_string="text")
+    path = write_jsonl(tmp_path / "waf.jsonl", many_records(200))
+    expected, _, _ = _by_batches(acl, [str(path)])
+    with open(tmp_path / "out.jsonl", "wb") as sink:
+        sink.write(b"head\n")
+        replay = Replay(acl, [str(path)], ReplayOptions(write_records=True, workers=2, range_bytes=5000))
+        for batch in replay.batches(Summary()):
+            batch.write_to(sink)
+        assert sink.tell() == len(expected) + 5
+        sink.write(b"tail\n")
+    assert (tmp_path / "out.jsonl").read_bytes() == b"head\n" + expected + b"tail\n"
+    read_fd, write_fd = os.pipe()
+    received = bytearray()
+    with open(write_fd, "wb") as sink:
+        replay = Replay(acl, [str(path)], ReplayOptions(write_records=True, workers=2, range_bytes=5000))
+        with open(read_fd, "rb") as pipe:
+            for batch in replay.batches(Summary()):
+                batch.write_to(sink)
+                sink.flush()
+                while len(received) < len(expected) and select.select([pipe], [], [], 0)[0]:
+                    received += os.read(read_fd, 1 << 16)
+            sink.close()
+            received += pipe.read()
+    assert bytes(received) == expected

@@ -15,6 +15,7 @@ Argparse's own exit code for usage errors (2) is replaced by 1 so that 2 always 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import os
 import sys
@@ -46,7 +47,9 @@ EVAL_EPILOG = """\
 LOG may be files, folders (read recursively) or - for stdin, plain or gzip; the format of each
 file is detected from its first record line unless --format says it.
 
---workers N parses and evaluates in N processes, output kept in input order. A web ACL with
+--workers N parses and evaluates in N processes, output kept in input order; each worker reads
+its own part of a plain (uncompressed) file, while stdin and gzip input are read by the main
+process and handed out in chunks. A web ACL with
 rate-based rules is evaluated in one ordered process (--workers is ignored, with a warning):
 rate counts need every request of a key in time order, and the key (custom keys, labels,
 forwarded IPs) is not known before evaluation, so the stream cannot be partitioned safely.
@@ -236,13 +239,15 @@ def eval_command(args: argparse.Namespace) -> int:
     try:
         if args.limit is None:
             # In bulk: the workers (or this process) count each chunk and join its records.
-            for batch in replay.batches(summary, comparison):
-                if sink is not None and batch.records:
-                    sink.write(batch.records)
-                if batch.stopped is not None:
-                    raise StrictStop(batch.stopped)
-                if progress is not None:
-                    progress.tick(summary)
+            # closing(): the replay's worker pool and temporary files go on any exit (Ctrl-C too).
+            with contextlib.closing(replay.batches(summary, comparison)) as batches:
+                for batch in batches:
+                    if sink is not None:
+                        batch.write_to(sink)
+                    if batch.stopped is not None:
+                        raise StrictStop(batch.stopped)
+                    if progress is not None:
+                        progress.tick(summary)
         else:
             for item in replay:
                 if isinstance(item, BadLine):

@@ -17,6 +17,16 @@ Ordinary AWS WAF records and ALB lines take the fast path of `wafpy.replay.decod
 from the decoded JSON or the ALB fields to the `Request`); anything else, and anything it
 declines, goes through `wafpy.logs` and `Request.from_log`, which are the reference.
 
+With workers, `batches` does not send plain files through the pool's pipes at all: a regular,
+uncompressed file whose first record line is an ordinary line (not a JSON array or pretty-printed
+document) is cut into byte ranges of about `range_bytes` at line boundaries (for ALB logs, at a
+line that starts an entry); each worker reads its range from the file, writes its records to a
+file in a private temporary folder and returns only its counts, and the records are copied to
+the output in input order (`Batch.write_to`, with `os.sendfile`). The main process only seeks to
+the cut points and counts the newlines before each range, so that line numbers (bad lines,
+comparison examples) are those of the file. The folder is removed at the end, on errors and on
+Ctrl-C (closing the generator). Stdin, gzip files and JSON documents go in chunks as above.
+
 Memory is bounded whatever the input size: at most `2 * workers + 2` chunks are in flight
 (`Pool.imap` would read the whole input ahead), and each result is consumed and dropped by the
 caller (`Summary` keeps bounded counters).
@@ -35,11 +45,15 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import io
 import multiprocessing
+import os
+import shutil
+import tempfile
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
@@ -48,7 +62,15 @@ from wafpy.logrecord import decision_to_log_record
 from wafpy.logs import entry_from_json, parse_jsonl_line
 from wafpy.logs.alblog import alb_fields, is_alb_line, join_wrapped
 from wafpy.logs.records import LogEntry, LoggedOutcome
-from wafpy.logs.sources import iter_sources
+from wafpy.logs.sources import (
+    _GZIP_MAGIC,
+    _SKIP_FIRST,
+    _WS,
+    STDIN,
+    _looks_like_document,
+    iter_files,
+    iter_sources,
+)
 from wafpy.replay.coverage import acl_parts, has_rate_based, missing_statements
 from wafpy.replay.decode import Decoded, decode_alb, decode_waf, decode_waf_line, encode_record
 from wafpy.request import Request
@@ -133,6 +155,7 @@ class ReplayOptions:
     workers: int = 1
     write_records: bool = False  # fill Outcome.record
     chunk_lines: int = 2000  # lines per chunk (a unit of work for a worker process)
+    range_bytes: int = 4 << 20  # bytes of a plain file per worker task in `batches` (about)
 
 
 # Record lines on their way to a parser, as few objects as possible (a chunk is pickled to a
@@ -426,12 +449,71 @@ def _text(value: Any, default: str) -> str:
     return value if isinstance(value, str) else default
 
 
-class Batch(NamedTuple):
-    """What `Replay.batches` gives per chunk; the counts are already in the caller's summary."""
+class Batch:
+    """What `Replay.batches` gives per chunk; the counts are already in the caller's summary.
 
-    records: bytes  # the chunk's AWS WAF log records, one per line ("" unless write_records)
-    replayed: int  # requests replayed (counted in the summary)
-    stopped: BadLine | None  # with strict: the bad line that ends the replay
+    The records are in memory, or (a byte range of a plain file that a worker read) in the file
+    `records_path`, which exists until the replay goes on to the next batch: `write_to` copies
+    them in the kernel where it can; `records` reads them into memory.
+    """
+
+    __slots__ = ("_records", "records_path", "replayed", "stopped")
+
+    def __init__(
+        self, records: bytes, replayed: int, stopped: BadLine | None, records_path: str | None = None
+    ) -> None:
+        self._records = records
+        self.replayed = replayed  # requests replayed (counted in the summary)
+        self.stopped = stopped  # with strict: the bad line that ends the replay
+        self.records_path = records_path
+
+    @property
+    def records(self) -> bytes:
+        """The AWS WAF log records, one per line ("" unless write_records)."""
+        if self.records_path is None:
+            return self._records
+        with open(self.records_path, "rb") as source:
+            return source.read()
+
+    def write_to(self, sink: IO[bytes]) -> None:
+        """Write the records to `sink` (with `os.sendfile` when they are in a file)."""
+        if self._records:
+            sink.write(self._records)
+        if self.records_path is not None:
+            with open(self.records_path, "rb") as source:
+                _copy_file(source, sink)
+
+    def __repr__(self) -> str:
+        where = self.records_path or f"{len(self._records)} bytes"
+        return f"Batch({where}, replayed={self.replayed}, stopped={self.stopped!r})"
+
+
+def _copy_file(source: IO[bytes], sink: IO[bytes]) -> None:
+    sink.flush()
+    try:
+        out_fd = sink.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        out_fd = -1
+    sent = 0
+    if out_fd >= 0 and hasattr(os, "sendfile"):
+        size = os.fstat(source.fileno()).st_size
+        try:
+            while sent < size:
+                done = os.sendfile(out_fd, source.fileno(), sent, size - sent)
+                if done == 0:
+                    break
+                sent += done
+        except OSError:
+            if sent == 0:  # not supported for these files: copy below
+                out_fd = -1
+            else:
+                raise
+        if out_fd >= 0:
+            # The buffered sink's idea of its position is stale; a pipe has none.
+            with contextlib.suppress(OSError, ValueError):
+                sink.seek(0, os.SEEK_END)
+            return
+    shutil.copyfileobj(source, sink, 1 << 20)
 
 
 # Worker-process state: set by the initializer (spawn) or inherited from the parent (fork).
@@ -468,6 +550,132 @@ def _work_batch(
     comparison = None if compare is None else Comparison(examples=compare[0], rule_names=compare[1])
     records, replayed, filtered, stopped = _WORKER.process(chunk, summary, comparison, strict)
     return records, replayed, filtered, stopped, summary, comparison
+
+
+def _work_range(
+    task: tuple[str, str, str, bool, int, int, int, str | None],
+    top_capacity: int,
+    compare: tuple[int, tuple[str, ...]] | None,
+    strict: bool,
+) -> tuple[str | None, int, int, BadLine | None, Summary, Comparison | None]:
+    """A byte range of a plain file, read here: its records go to a file of `out_dir`.
+
+    `start` is the start of a line, `end` of another (or the end of the file), `line` the
+    number of the line at `start`; `detected`: the format was detected from the first record
+    line. Blank lines and comments are skipped and ALB lines re-joined as `read_chunks` does (a
+    range of an ALB file starts at a line that starts an entry, so no entry is cut in two).
+    """
+    from wafpy.replay.compare import Comparison
+    from wafpy.replay.summary import Summary
+
+    path, source, key, detected, start, end, line, out_path = task
+    assert _WORKER is not None, "worker not initialised"
+    with open(path, "rb") as stream:
+        stream.seek(start)
+        data = stream.read(end - start)
+    numbers: list[int] = []
+    raws: list[bytes] = []
+    lines: Iterator[tuple[int, bytes]] = _range_lines(data, line)
+    if key == "alb":
+        if start == 0 and detected:
+            # As `read_chunks`: the line that told the format is not joined with what follows.
+            for number, raw in lines:
+                numbers.append(number)
+                raws.append(raw)
+                break
+        lines = join_wrapped(lines)
+    for number, raw in lines:
+        numbers.append(number)
+        raws.append(raw)
+    del data
+    summary = Summary(top_capacity=top_capacity)
+    comparison = None if compare is None else Comparison(examples=compare[0], rule_names=compare[1])
+    records, replayed, filtered, stopped = _WORKER.process(
+        [(key, source, numbers, raws)], summary, comparison, strict
+    )
+    written = None
+    if records and out_path is not None:
+        with open(out_path, "wb") as out:
+            out.write(records)
+        written = out_path
+    return written, replayed, filtered, stopped, summary, comparison
+
+
+def _range_lines(data: bytes, first: int) -> Iterator[tuple[int, bytes]]:
+    """(number, line) of the record lines in `data` (lines as a file gives them, with the newline)."""
+    for number, raw in enumerate(io.BytesIO(data), first):
+        if raw[0] in _SKIP_FIRST:
+            stripped = raw.strip(_WS)
+            if not stripped or stripped[:1] == b"#":
+                continue
+        yield number, raw
+
+
+def _range_key(path: str, fmt: str) -> str | None:
+    """The parser key of a plain file that workers can read by byte ranges, or None.
+
+    Plain regular files only: not stdin, not gzip (no offsets into the data), not a JSON
+    document (an array or pretty-printed JSON is read whole), and in auto mode the first record
+    line must tell the format (otherwise `read_chunks` reports the lines before it one by one).
+    """
+    if path == STDIN or not os.path.isfile(path):
+        return None
+    try:
+        with open(path, "rb") as stream:
+            if stream.read(2) == _GZIP_MAGIC:
+                return None
+            stream.seek(0)
+            for raw in stream:
+                stripped = raw.strip(_WS)
+                if not stripped or stripped[:1] == b"#":
+                    continue
+                if _looks_like_document(stripped):
+                    return None
+                return fmt if fmt != "auto" else _detect(raw)
+    except OSError:
+        return None
+    return None  # no record line: nothing to split
+
+
+def _byte_ranges(path: str, alb: bool, size: int) -> Iterator[tuple[int, int, int]]:
+    """(start, end, number of the line at start) of consecutive ranges of about `size` bytes.
+
+    Each range ends at the start of a line (for ALB, of a line that starts an entry). The line
+    numbers count the newlines before each range, here, as the ranges are handed out.
+    """
+    with open(path, "rb") as stream:
+        total = os.fstat(stream.fileno()).st_size
+        start, line = 0, 1
+        while start < total:
+            end = start + max(1, size)
+            if end >= total:
+                yield start, total, line
+                return
+            stream.seek(end - 1)
+            rest = stream.readline()  # from the byte before `end` through its line's newline
+            end = end - 1 + len(rest)
+            if not rest.endswith(b"\n"):
+                end = total
+            while alb and end < total:  # move on to a line that starts an entry
+                nxt = stream.readline()
+                if not nxt or is_alb_line(nxt):
+                    break
+                end += len(nxt)
+            yield start, end, line
+            line += _count_newlines(stream, start, end)
+            start = end
+
+
+def _count_newlines(stream: IO[bytes], start: int, end: int) -> int:
+    stream.seek(start)
+    count = 0
+    while start < end:
+        block = stream.read(min(end - start, 8 << 20))
+        if not block:
+            break
+        count += block.count(b"\n")
+        start += len(block)
+    return count
 
 
 def _logged_fields(logged: LoggedOutcome) -> tuple[Any, ...]:
@@ -539,7 +747,7 @@ class Replay:
                 if limit is not None and replayed >= limit:
                     return
 
-    def batches(self, summary: Summary, comparison: Comparison | None = None) -> Iterator[Batch]:
+    def batches(self, summary: Summary, comparison: Comparison | None = None) -> Generator[Batch, None, None]:
         """Replay chunk by chunk, counting into `summary` (and `comparison`), in input order.
 
         The summary and comparison end up as if every outcome had been added in order (each
@@ -550,8 +758,8 @@ class Replay:
         options = self.options
         if options.limit is not None:
             raise ValueError("batches() does not apply limit; iterate over the Replay instead")
-        chunks = read_chunks(self.paths, options.format, self._chunk_lines())
         if self.workers_used == 1:
+            chunks = read_chunks(self.paths, options.format, self._chunk_lines())
             evaluator = Evaluator(self.acl, options)
             for chunk in chunks:
                 records, replayed, filtered, stopped = evaluator.process(
@@ -563,16 +771,61 @@ class Replay:
                     return
             return
         compare = None if comparison is None else (comparison.max_examples, comparison.rule_names)
-        for records, replayed, filtered, stopped, part, part_comparison in self._pool(
-            chunks, _work_batch, (summary.labels.capacity, compare, options.strict)
-        ):
-            self.filtered += filtered
-            summary.merge(part)
-            if comparison is not None and part_comparison is not None:
-                comparison.merge(part_comparison)
-            yield Batch(records, replayed, stopped)
-            if stopped is not None:
-                return
+        args = (summary.labels.capacity, compare, options.strict)
+        folder = tempfile.mkdtemp(prefix="wafpy-eval-") if options.write_records else None
+        try:
+            previous: str | None = None
+            for records, replayed, filtered, stopped, part, part_comparison in self._pool_tasks(
+                self._tasks(folder), args
+            ):
+                if previous is not None:  # the caller has written it
+                    os.unlink(previous)
+                    previous = None
+                self.filtered += filtered
+                summary.merge(part)
+                if comparison is not None and part_comparison is not None:
+                    comparison.merge(part_comparison)
+                if type(records) is str:
+                    previous = records
+                    yield Batch(b"", replayed, stopped, records)
+                else:
+                    yield Batch(records or b"", replayed, stopped)
+                if stopped is not None:
+                    return
+        finally:
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _tasks(self, folder: str | None) -> Iterator[tuple[Callable[..., Any], Any]]:
+        """The work of `batches` with workers, in input order.
+
+        A plain file is cut into byte ranges that the workers read themselves (`_work_range`),
+        so neither its lines nor its records go through the pool's pipes; stdin, gzip files and
+        JSON documents are read here and sent in chunks (`_work_batch`).
+        """
+        options = self.options
+        errors: Chunk = []
+
+        def report(error: LogFormatError) -> None:
+            errors.append(BadLine(error.message, error.file, error.line))
+
+        index = 0
+        for path in iter_files(self.paths, report):
+            if errors:
+                yield _work_batch, errors
+                errors = []
+            key = _range_key(path, options.format)
+            if key is None:
+                for chunk in read_chunks([path], options.format, options.chunk_lines):
+                    yield _work_batch, chunk
+                continue
+            for start, end, line in _byte_ranges(path, key == "alb", options.range_bytes):
+                out = None if folder is None else os.path.join(folder, f"{index}.jsonl")
+                index += 1
+                detected = options.format == "auto"
+                yield _work_range, (path, path, key, detected, start, end, line, out)
+        if errors:
+            yield _work_batch, errors
 
     def _chunk_lines(self) -> int:
         # In one process, small chunks keep lines and records in the CPU caches; a worker gets
@@ -593,6 +846,12 @@ class Replay:
         self, chunks: Iterator[Chunk], work: Callable[..., Any], args: tuple[Any, ...]
     ) -> Iterator[Any]:
         """`work(chunk, *args)` for every chunk in the worker processes; results in input order."""
+        return self._pool_tasks(((work, chunk) for chunk in chunks), args)
+
+    def _pool_tasks(
+        self, tasks: Iterator[tuple[Callable[..., Any], Any]], args: tuple[Any, ...]
+    ) -> Iterator[Any]:
+        """`work(task, *args)` for every (work, task) in the worker processes; results in order."""
         global _WORKER
         methods = multiprocessing.get_all_start_methods()
         fork = "fork" in methods
@@ -617,8 +876,8 @@ class Replay:
         _widen_pipes(pool)
         with pool:  # leaving early (limit, strict stop, error) terminates the workers
             pending: deque[Any] = deque()
-            for chunk in chunks:
-                pending.append(pool.apply_async(work, (chunk, *args)))
+            for work, task in tasks:
+                pending.append(pool.apply_async(work, (task, *args)))
                 if len(pending) >= 2 * workers + 2:
                     yield pending.popleft().get()
             while pending:
