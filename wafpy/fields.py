@@ -22,6 +22,7 @@ Every choice AWS leaves open is listed, with its reason, in `UNSPECIFIED_CHOICES
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Final
 
@@ -323,43 +324,53 @@ def _pairs_to_elements(
     return elements, names
 
 
-def _headers(field: ast.Headers) -> Callable[[Request], Extracted]:
-    keep = _name_filter(field.match_pattern, fold=True)
+def _named_pairs(
+    field: ast.Headers | ast.Cookies,
+    *,
+    fold: bool,
+    pairs: Callable[[Request], Sequence[tuple[bytes, bytes]]],
+    oversize: Callable[[Request], bool],
+    flag: str,
+) -> Callable[[Request], Extracted]:
+    """Headers and Cookies: name/value pairs filtered by MatchPattern, scoped by MatchScope."""
+    keep = _name_filter(field.match_pattern, fold=fold)
     keys = field.match_scope != "VALUE"
     values = field.match_scope != "KEY"
     handling = field.oversize_handling
 
-    def headers(r: Request) -> Extracted:
-        flag = None
-        if r.headers_oversize:
-            fixed = _oversize_result(handling, "REQUEST_HEADERS", "HEADER")
+    def extract(r: Request) -> Extracted:
+        reported = None
+        if oversize(r):
+            fixed = _oversize_result(handling, flag, "HEADER")
             if fixed is not None:
                 return fixed
-            flag = "REQUEST_HEADERS"
-        elements, names = _pairs_to_elements(r.visible_headers, keep, True, keys, values)
-        return Extracted(elements, oversize=flag, location="HEADER", names=names)
+            reported = flag
+        elements, names = _pairs_to_elements(pairs(r), keep, fold, keys, values)
+        return Extracted(elements, oversize=reported, location="HEADER", names=names)
 
-    return headers
+    return extract
+
+
+def _headers(field: ast.Headers) -> Callable[[Request], Extracted]:
+    # Header names compare case-insensitively (spec §3.4).
+    return _named_pairs(
+        field,
+        fold=True,
+        pairs=operator.attrgetter("visible_headers"),
+        oversize=operator.attrgetter("headers_oversize"),
+        flag="REQUEST_HEADERS",
+    )
 
 
 def _cookies(field: ast.Cookies) -> Callable[[Request], Extracted]:
     # Cookie names compare case-sensitively and exactly (spec §3.5).
-    keep = _name_filter(field.match_pattern, fold=False)
-    keys = field.match_scope != "VALUE"
-    values = field.match_scope != "KEY"
-    handling = field.oversize_handling
-
-    def cookies(r: Request) -> Extracted:
-        flag = None
-        if r.cookies_oversize:
-            fixed = _oversize_result(handling, "REQUEST_COOKIES", "HEADER")
-            if fixed is not None:
-                return fixed
-            flag = "REQUEST_COOKIES"
-        elements, names = _pairs_to_elements(r.cookies, keep, False, keys, values)
-        return Extracted(elements, oversize=flag, location="HEADER", names=names)
-
-    return cookies
+    return _named_pairs(
+        field,
+        fold=False,
+        pairs=operator.attrgetter("cookies"),
+        oversize=operator.attrgetter("cookies_oversize"),
+        flag="REQUEST_COOKIES",
+    )
 
 
 def _header_order(handling: str) -> Callable[[Request], Extracted]:
