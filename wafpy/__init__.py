@@ -1,11 +1,13 @@
 """wafpy: evaluate AWS WAF (WAFv2) web ACLs exactly as AWS does, outside AWS.
 
-    acl = wafpy.load_web_acl("webacl.json", resources=["ipset.json"])
-    decision = acl.evaluate(wafpy.Request.from_log(http_request))
-    decision.action, decision.terminating_rule_id, decision.labels
+acl = wafpy.load_web_acl("webacl.json", resources=["ipset.json"])
+decision = acl.evaluate(wafpy.Request.from_log(http_request))
+decision.action, decision.terminating_rule_id, decision.labels
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from wafpy.asgi import WAFMiddleware
 from wafpy.decision import Decision, MatchDetail, RuleTrace
@@ -21,6 +23,14 @@ from wafpy.ratelimit import MemoryRateCounter, RateCounter
 from wafpy.request import Request
 from wafpy.services import Services, TokenCheck
 from wafpy.webacl import WebACL, load_web_acl
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from os import PathLike
+    from typing import Any, Literal
+
+    from wafpy.ast import RuleGroup
+    from wafpy.resources import ResourceResolver
 
 __version__ = "0.1.0"
 
@@ -47,8 +57,17 @@ __all__ = [
 ]
 
 
-def load_rule_group(*args: object, **kwargs: object) -> object:
+def load_rule_group(
+    source: str | bytes | PathLike[str] | Mapping[str, Any],
+    *,
+    resources: Mapping[str, Any] | Sequence[str | PathLike[str]] | None = None,
+    account: str | None = None,
+    search_string: Literal["auto", "base64", "text"] = "auto",
+    resolver: ResourceResolver | None = None,
+) -> RuleGroup:
     """Load and validate a rule group document (same conventions as `load_web_acl`)."""
     from wafpy.loader import load_rule_group_model
 
-    return load_rule_group_model(*args, **kwargs)  # type: ignore[arg-type]
+    return load_rule_group_model(
+        source, resources=resources, account=account, search_string=search_string, resolver=resolver
+    )
