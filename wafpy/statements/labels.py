@@ -3,14 +3,33 @@
 A key starting with `awswaf:` is fully qualified. Any other key is relative to the prefix of the
 web ACL or rule group where the matching rule is defined: LABEL keys must equal the last
 components of a label under that prefix, NAMESPACE keys a contiguous run of its namespaces.
+Keys and labels compare as whole `:`-separated components, never as character prefixes: the
+namespace `...:core-like` is not a prefix of `...:core-like-ext:name`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
 
 from wafpy import ast
 from wafpy.context import EvalContext, Matcher
 from wafpy.decision import MatchDetail
 from wafpy.statements.base import CompileContext
+
+__all__ = ["UNSPECIFIED_CHOICES", "label_match", "namespace_parts"]
+
+UNSPECIFIED_CHOICES: Final[Mapping[str, str]] = {
+    "relative `NAMESPACE` label keys": "a contiguous run of the label's namespaces, anywhere "
+    "after the context prefix, compared component by component",
+    "`NAMESPACE` key without a trailing `:`": "the same namespaces as with it (`a:b` = `a:b:`); "
+    "only one trailing ':' ends the key, so `a:b::` names an empty component and matches nothing",
+}
+
+
+def namespace_parts(key: str) -> list[str]:
+    """The namespace components a NAMESPACE key names: `a:b:` and `a:b` both give ["a", "b"]."""
+    return (key[:-1] if key.endswith(":") else key).split(":")
 
 
 def _relative_label(prefix: str, key_parts: list[str]) -> Matcher:
@@ -60,11 +79,14 @@ def label_match(s: ast.LabelMatch, cc: CompileContext) -> Matcher:
 
             inner = exact
         else:
-            inner = lambda ctx: _first(ctx, lambda label: label.startswith(key))  # noqa: E731
+            # The label's namespaces must begin with the key's: a string prefix that ends at a ':'
+            # after the key's last component, so `...:core-like` never matches `...:core-like-ext:x`.
+            namespace = ":".join(namespace_parts(key)) + ":"
+            inner = lambda ctx: _first(ctx, lambda label: label.startswith(namespace))  # noqa: E731
     elif s.scope == "LABEL":
         inner = _relative_label(cc.label_prefix, key.split(":"))
     else:
-        inner = _relative_namespace(cc.label_prefix, key.rstrip(":").split(":"))
+        inner = _relative_namespace(cc.label_prefix, namespace_parts(key))
 
     def match(ctx: EvalContext) -> bool:
         if inner(ctx):
