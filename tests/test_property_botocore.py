@@ -117,6 +117,7 @@ def gen(name: str, depth: int = 0) -> st.SearchStrategy[Any]:
 
 def union(name: str, choices: list[str], depth: int) -> st.SearchStrategy[dict[str, Any]]:
     members = {k: v["shape"] for k, v in SHAPES[name]["members"].items()}
+
     def wrap(choice: str) -> st.SearchStrategy[dict[str, Any]]:
         return gen(members[choice], depth + 1).map(lambda v: {choice: v})
 
@@ -136,10 +137,10 @@ def _statement(depth: int) -> st.SearchStrategy[dict[str, Any]]:
         return leaf
     return st.one_of(
         leaf,
-        st.lists(st.deferred(lambda: _statement(depth + 2)), min_size=1, max_size=2).map(
+        st.lists(st.deferred(lambda: _statement(depth + 2)), min_size=2, max_size=2).map(
             lambda s: {"AndStatement": {"Statements": s}}
         ),
-        st.lists(st.deferred(lambda: _statement(depth + 2)), min_size=1, max_size=2).map(
+        st.lists(st.deferred(lambda: _statement(depth + 2)), min_size=2, max_size=2).map(
             lambda s: {"OrStatement": {"Statements": s}}
         ),
         st.deferred(lambda: _statement(depth + 2)).map(lambda s: {"NotStatement": {"Statement": s}}),

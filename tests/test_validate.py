@@ -268,6 +268,41 @@ CASES: dict[str, tuple[str, str, str, str]] = {
         "statements nested deeper than 20 levels",
         "Rules[0].Statement" + ".NotStatement.Statement" * 20 + ".GeoMatchStatement",
     ),
+    "empty and": (
+        "WebACL",
+        acl(rule('{"AndStatement": {"Statements": «[]}}')),
+        "AndStatement needs at least 2 statements, got 0",
+        "Rules[0].Statement.AndStatement.Statements",
+    ),
+    "empty or": (
+        "WebACL",
+        acl(rule('{"OrStatement": {"Statements": «[]}}')),
+        "OrStatement needs at least 2 statements, got 0",
+        "Rules[0].Statement.OrStatement.Statements",
+    ),
+    "single or": (
+        "WebACL",
+        acl(rule('{"OrStatement": {"Statements": «[' + GEO + "]}}")),
+        "OrStatement needs at least 2 statements, got 1",
+        "Rules[0].Statement.OrStatement.Statements",
+    ),
+    "empty and nested": (
+        "WebACL",
+        acl(rule('{"NotStatement": {"Statement": {"AndStatement": {"Statements": «[]}}}}')),
+        "AndStatement needs at least 2 statements, got 0",
+        "Rules[0].Statement.NotStatement.Statement.AndStatement.Statements",
+    ),
+    "empty or in scope-down": (
+        "WebACL",
+        acl(
+            rule(
+                '{"RateBasedStatement": {"Limit": 100, "AggregateKeyType": "IP", '
+                '"ScopeDownStatement": {"OrStatement": {"Statements": «[]}}}}'
+            )
+        ),
+        "OrStatement needs at least 2 statements, got 0",
+        "Rules[0].Statement.RateBasedStatement.ScopeDownStatement.OrStatement.Statements",
+    ),
     "constant without scope-down": (
         "WebACL",
         acl(rule('{"RateBasedStatement": «{"Limit": 100, "AggregateKeyType": "CONSTANT"}}')),

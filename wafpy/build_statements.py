@@ -31,6 +31,7 @@ from wafpy.jsontree import JNumber, JObject, JString, JValue, to_python
 from wafpy.semantics import (
     GROUP_STATEMENTS,
     MAX_STATEMENT_DEPTH,
+    MIN_LOGICAL_STATEMENTS,
     TOP_ONLY_STATEMENTS,
     check_regex_pattern,
     contains_word_problem,
@@ -61,9 +62,18 @@ def statement(node: JValue, path: str, ctx: Context, *, depth: int = 1, top: boo
     s = span(inner, spath)
     match kind:
         case "AndStatement" | "OrStatement":
+            lpath = join_path(spath, "Statements")
+            nodes = items(inner, "Statements")
+            listed = inner.get("Statements")
+            if listed is not None and len(nodes) < MIN_LOGICAL_STATEMENTS:
+                ctx.error(
+                    f"{kind} needs at least {MIN_LOGICAL_STATEMENTS} statements, got {len(nodes)}",
+                    lpath,
+                    listed,
+                    expected=f"at least {MIN_LOGICAL_STATEMENTS} statements",
+                )
             children = tuple(
-                statement(child, join_path(join_path(spath, "Statements"), i), ctx, depth=depth + 1)
-                for i, child in enumerate(items(inner, "Statements"))
+                statement(child, join_path(lpath, i), ctx, depth=depth + 1) for i, child in enumerate(nodes)
             )
             return (
                 ast.And(statements=children, span=s)

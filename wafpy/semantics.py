@@ -17,6 +17,7 @@ from wafpy.iptools import format_cidr, parse_ip
 __all__ = [
     "GROUP_STATEMENTS",
     "MAX_STATEMENT_DEPTH",
+    "MIN_LOGICAL_STATEMENTS",
     "NESTABLE_STATEMENTS",
     "RESERVED_LABEL_WORDS",
     "SUPPORTED_RESPONSE_CODES",
@@ -50,6 +51,11 @@ NESTABLE_STATEMENTS = frozenset(
 )
 # §2: AWS leaves nesting depth unspecified; 20 protects the evaluator's stack.
 MAX_STATEMENT_DEPTH = 20
+# §2.12: an AndStatement or OrStatement combines "more than one" statement (CloudFormation's
+# AWS::WAFv2::WebACL AndStatement / OrStatement pages); the API answers fewer with
+# WAFInvalidParameterException "... an OR statement with only one nested statement". botocore's
+# model gives the list no minimum, so the shapes cannot say it.
+MIN_LOGICAL_STATEMENTS = 2
 
 # §6.7: codes a custom Block response may use (the API range 200-599 is wider).
 SUPPORTED_RESPONSE_CODES = frozenset(
