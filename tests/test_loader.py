@@ -13,6 +13,7 @@ import pytest
 from wafpy import ast
 from wafpy.cli_validate import add_validate_parser, validate_command
 from wafpy.errors import NotAvailableError, RulesetErrors
+from wafpy.jsontree import JArray, from_python, to_python
 from wafpy.loader import load_rule_group_model, load_web_acl_model
 from wafpy.resources import resolver_from_files
 
@@ -101,6 +102,58 @@ def test_syntax_error_is_a_ruleset_error() -> None:
 def test_missing_file_is_a_ruleset_error(tmp_path: Path) -> None:
     with pytest.raises(RulesetErrors, match="cannot read the file"):
         load_web_acl_model(tmp_path / "absent.json")
+
+
+def _deep(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = GEO
+    for _ in range(levels):
+        value = {"NotStatement": {"Statement": value}}
+    return value
+
+
+def _deep_text(document: Any, levels: int) -> str:
+    """`document` as JSON text with its "DEEP" statement nested `levels` deep (json.dumps would
+    recurse that deep itself)."""
+    nested = '{"NotStatement": {"Statement": ' * levels + json.dumps(GEO) + "}}" * levels
+    return json.dumps(document).replace('"DEEP"', nested)
+
+
+@pytest.mark.parametrize("form", ["object", "text", "get-web-acl text", "template text", "template object"])
+def test_deep_nesting_is_a_located_ruleset_error(form: str) -> None:
+    """Nesting far beyond the limits is refused before anything recurses over it (no RecursionError)."""
+    as_text = form.endswith("text")
+    document: dict[str, Any] = acl("DEEP" if as_text else _deep(5000))  # type: ignore[arg-type]
+    prefix = "Rules[0].Statement"
+    if form.startswith("get-web-acl"):
+        document, prefix = {"WebACL": document, "LockToken": "t"}, "WebACL." + prefix
+    elif form.startswith("template"):
+        resource = {"Type": "AWS::WAFv2::WebACL", "Properties": {**document, "Scope": "REGIONAL"}}
+        document, prefix = {"Resources": {"Acl": resource}}, "Resources.Acl.Properties." + prefix
+    with pytest.raises(RulesetErrors) as info:
+        load_web_acl_model(_deep_text(document, 5000) if as_text else document)
+    [error] = info.value.errors
+    assert error.message == "document nested deeper than 200 levels"
+    assert error.json_path.startswith(prefix + ".NotStatement.Statement.NotStatement")
+    assert (error.line is not None) == as_text
+
+
+def test_nesting_within_the_limits_gets_the_statement_depth_error() -> None:
+    with pytest.raises(RulesetErrors) as info:
+        load_web_acl_model(json.dumps(acl(_deep(60))))
+    assert [e.message for e in info.value.errors] == ["statements nested deeper than 20 levels"]
+
+
+def test_python_objects_of_any_depth_convert_and_cycles_are_refused() -> None:
+    deep: Any = []
+    for _ in range(100_000):
+        deep = [deep]
+    assert isinstance(from_python(deep), JArray)
+    shared_list = [1]
+    assert to_python(from_python({"a": shared_list, "b": shared_list})) == {"a": [1], "b": [1]}
+    cycle: dict[str, Any] = {}
+    cycle["self"] = cycle
+    with pytest.raises(TypeError, match="contains itself"):
+        from_python(cycle)
 
 
 def test_managed_group_raises_not_available_with_path() -> None:

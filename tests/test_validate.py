@@ -303,6 +303,37 @@ CASES: dict[str, tuple[str, str, str, str]] = {
         "OrStatement needs at least 2 statements, got 0",
         "Rules[0].Statement.RateBasedStatement.ScopeDownStatement.OrStatement.Statements",
     ),
+    "lone surrogate in a search string": (
+        "WebACL",
+        acl(rule(BYTE.replace('"abc"', '«"a\\ud800"'))),
+        "SearchString is not Unicode text: it holds a lone surrogate",
+        "Rules[0].Statement.ByteMatchStatement.SearchString",
+    ),
+    "lone surrogate in a regex": (
+        "WebACL",
+        acl(
+            rule(
+                BYTE.replace(
+                    '"ByteMatchStatement": {"SearchString": "abc"',
+                    '"RegexMatchStatement": {"RegexString": «"\\udfff+"',
+                ).replace(', "PositionalConstraint": "CONTAINS"', "")
+            )
+        ),
+        "RegexPatternString value is not Unicode text: it holds a lone surrogate",
+        "Rules[0].Statement.RegexMatchStatement.RegexString",
+    ),
+    "lone surrogate in a label key": (
+        "WebACL",
+        acl(rule('{"LabelMatchStatement": {"Scope": "LABEL", "Key": «"a:\\udc00"}}')),
+        "LabelMatchKey value is not Unicode text: it holds a lone surrogate",
+        "Rules[0].Statement.LabelMatchStatement.Key",
+    ),
+    "header name above U+00FF": (
+        "WebACL",
+        acl(rule(BYTE.replace('{"UriPath": {}}', '{"SingleHeader": {"Name": «"x-\\u263a"}}'))),
+        "a header name holds a character above U+00FF, which no HTTP request header can carry",
+        "Rules[0].Statement.ByteMatchStatement.FieldToMatch.SingleHeader.Name",
+    ),
     "constant without scope-down": (
         "WebACL",
         acl(rule('{"RateBasedStatement": «{"Limit": 100, "AggregateKeyType": "CONSTANT"}}')),

@@ -36,6 +36,7 @@ from wafpy.semantics import (
     check_regex_pattern,
     contains_word_problem,
     decode_search_string,
+    header_name_problem,
 )
 from wafpy.validate import join_path
 
@@ -134,6 +135,10 @@ def _match_statement(kind: str, inner: JObject, spath: str, ctx: Context, s: ast
             join_path(spath, "PreParseTextTransformations"),
             inner.get("PreParseTextTransformations"),
         )
+    if isinstance(ftm, ast.SingleHeader) and (reason := header_name_problem(ftm.name)):
+        header = obj(obj(member(inner, "FieldToMatch")).get("SingleHeader"))
+        name_path = join_path(join_path(ftm_path, "SingleHeader"), "Name")
+        ctx.error(reason, name_path, header.get("Name"), value=text(header, "Name"))
     if kind in ("SqliMatchStatement", "XssMatchStatement") and isinstance(ftm, _FINGERPRINTS):
         ctx.error(
             f"{kind} cannot inspect {type(ftm).__name__} (a fingerprint is not request text)",

@@ -92,12 +92,53 @@ def to_python(value: JValue) -> Any:
     return value.value
 
 
+class _Close:
+    """A container of `from_python` whose children are all converted: build its node."""
+
+    __slots__ = ("children", "keys", "sink", "source")
+
+    def __init__(self, sink: list[JValue], keys: list[str] | None, source: object) -> None:
+        self.sink, self.keys, self.source = sink, keys, source
+        self.children: list[JValue] = []
+
+    def finish(self) -> None:
+        if self.keys is None:
+            self.sink.append(JArray(tuple(self.children)))
+        else:
+            members = (JMember(k, None, None, v) for k, v in zip(self.keys, self.children, strict=True))
+            self.sink.append(JObject(tuple(members)))
+
+
 def from_python(obj: Any) -> JValue:
-    """Wrap an already-parsed document (no positions). Non-JSON Python types raise TypeError."""
-    if isinstance(obj, dict):
-        return JObject(tuple(JMember(str(k), None, None, from_python(v)) for k, v in obj.items()))
-    if isinstance(obj, (list, tuple)):
-        return JArray(tuple(from_python(v) for v in obj))
+    """Wrap an already-parsed document (no positions). Non-JSON Python types raise TypeError.
+
+    Iterative, so any depth converts without exhausting Python's stack (the loader then refuses a
+    document nested too deeply, with its JSON path); a container that contains itself is refused.
+    """
+    result: list[JValue] = []
+    stack: list[tuple[Any, list[JValue]] | _Close] = [(obj, result)]
+    open_ids: set[int] = set()  # containers being converted: meeting one again is a cycle
+    while stack:
+        entry = stack.pop()
+        if isinstance(entry, _Close):
+            entry.finish()
+            open_ids.discard(id(entry.source))
+            continue
+        value, sink = entry
+        if isinstance(value, (dict, list, tuple)):
+            if id(value) in open_ids:
+                raise TypeError("not a JSON value: a container that contains itself")
+            open_ids.add(id(value))
+            close = _Close(sink, [str(k) for k in value] if isinstance(value, dict) else None, value)
+            stack.append(close)
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, close.children) for child in reversed(list(children)))
+        else:
+            sink.append(_scalar(value))
+    return result[0]
+
+
+def _scalar(obj: Any) -> JValue:
     if isinstance(obj, str):
         return JString(obj)
     if isinstance(obj, bool):

@@ -26,7 +26,7 @@ from wafpy.build_parts import Context
 from wafpy.errors import NotAvailableError, RulesetError, RulesetErrors
 from wafpy.jsontree import JObject, JString, JValue, from_python
 from wafpy.resources import Entry, MappingResolver, NullResolver, ResourceResolver, resolver_from_files
-from wafpy.validate import validate_document
+from wafpy.validate import nesting_error, validate_document
 
 __all__ = ["Loaded", "load_rule_group_model", "load_value", "load_web_acl_model", "read_source"]
 
@@ -197,6 +197,9 @@ def load_value(
     With `path`/`origin` given, `value` is the document object itself (no unwrapping).
     """
     siblings: dict[str, Entry] = {}
+    # Unwrapping, template resolution and building recurse: refuse deep nesting before them.
+    if (deep := nesting_error(value, path=path or "", source=source)) is not None:
+        raise RulesetErrors([deep], source=source)
     if path is None or origin is None:
         obj, prefix, detected, logical_id, siblings = _unwrap(value, kind, logical_id, account, source)
         if path:
@@ -218,8 +221,9 @@ def load_value(
     model = None
     if isinstance(obj, JObject):
         model = _BUILDERS[kind](obj, prefix, ctx, logical_id=logical_id)
-    if not errors and ctx.broken:
-        # Shape validation passed but the builder could not read a part: never drop it silently.
+    if not errors and not ctx.errors and ctx.broken:
+        # Shape validation passed but the builder could not read a part, and said nothing of why
+        # (a statement nested too deeply stops its rule with an error of its own): never drop it.
         errors = [
             RulesetError(
                 "wafpy could not build this part although it matches the API shapes (please "

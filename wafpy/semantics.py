@@ -16,6 +16,7 @@ from wafpy.iptools import format_cidr, parse_ip
 
 __all__ = [
     "GROUP_STATEMENTS",
+    "LONE_SURROGATE",
     "MAX_STATEMENT_DEPTH",
     "MIN_LOGICAL_STATEMENTS",
     "NESTABLE_STATEMENTS",
@@ -27,6 +28,8 @@ __all__ = [
     "check_regex_pattern",
     "decode_search_string",
     "duplicates",
+    "has_lone_surrogate",
+    "header_name_problem",
 ]
 
 # §2: statements that may only be the top-level statement of a rule.
@@ -115,6 +118,14 @@ MAX_LABEL_NAMESPACES = 5
 MAX_SEARCH_STRING = 200  # bytes after decoding (§1.6)
 _WORD_BYTES = re.compile(rb"[A-Za-z0-9_]+\Z")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}\Z")
+# A lone UTF-16 surrogate: JSON text may write one as an escape ("\ud800") and Python objects may
+# hold one, but it is not Unicode text and has no UTF-8 form, so no request can carry it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+LONE_SURROGATE = "is not Unicode text: it holds a lone surrogate (an unpaired \\ud800-\\udfff escape)"
+
+
+def has_lone_surrogate(text: str) -> bool:
+    return _SURROGATE.search(text) is not None
 
 
 def duplicates(values: Iterable[object]) -> list[int]:
@@ -142,6 +153,8 @@ def decode_search_string(text: str, *, base64_encoded: bool) -> tuple[bytes | No
             data = base64.b64decode(compact, validate=True)
         except (binascii.Error, ValueError):
             return None, "is not valid base64"
+    elif has_lone_surrogate(text):
+        return None, LONE_SURROGATE
     else:
         data = text.encode("utf-8")
     if not data:
@@ -171,6 +184,19 @@ def check_label(name: str, *, namespace: bool = False) -> str | None:
     namespaces = len(parts) if namespace else len(parts) - 1
     if namespaces > MAX_LABEL_NAMESPACES:
         return f"a label may have at most {MAX_LABEL_NAMESPACES} namespaces before the name, got {namespaces}"
+    return None
+
+
+def header_name_problem(name: str) -> str | None:
+    """Why a header name to inspect can never name a request header (None when it can).
+
+    Header names travel as bytes, and the engine reads them as ISO-8859-1: a character above
+    U+00FF has no byte form there, so no request can carry such a header.
+    """
+    try:
+        name.encode("latin-1")
+    except UnicodeEncodeError:
+        return "a header name holds a character above U+00FF, which no HTTP request header can carry"
     return None
 
 
@@ -219,6 +245,8 @@ def check_cidr(text: str, version: str) -> tuple[str | None, str | None]:
 
 def check_regex_pattern(pattern: str) -> str | None:
     """Why AWS rejects the regex, through `wafpy.regex.check_regex` (None when it accepts it)."""
+    if has_lone_surrogate(pattern):
+        return "the pattern " + LONE_SURROGATE
     try:
         from wafpy.regex import check_regex
     except ImportError:  # the regex dialect module is optional at this layer

@@ -24,12 +24,17 @@ from wafpy.schema import (
     document_shape,
     shape,
 )
+from wafpy.semantics import LONE_SURROGATE, has_lone_surrogate
 
-__all__ = ["join_path", "validate_document", "validate_value"]
+__all__ = ["join_path", "nesting_error", "validate_document", "validate_value"]
 
 # A JSON document nested deeper than this is refused before the walk could exhaust the stack;
 # the statement-depth rule (20) is far below it.
 MAX_JSON_DEPTH = 200
+# The loader refuses, before anything walks it, a whole value (document plus a get-* output or
+# CloudFormation wrapper) nested deeper than this: unwrapping, template resolution and building
+# recurse. The wrappers add a few levels; the walker reports anything between with a full path.
+MAX_VALUE_DEPTH = MAX_JSON_DEPTH + 10
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*\Z")
 _INTRINSICS = ("Ref", "Condition")
 
@@ -237,6 +242,7 @@ class _Walker(ErrorList):
                     and len(item.value) >= low
                     and (high is None or len(item.value) <= high)
                     and fits(item.value)
+                    and not has_lone_surrogate(item.value)
                 ):
                     self.walk(item, element, join_path(path, i), depth + 1)
             return
@@ -290,6 +296,9 @@ class _Walker(ErrorList):
             return
         if sh.type == "blob":
             return  # decoded and measured by the builder (base64 or text, 200 bytes)
+        if has_lone_surrogate(text):
+            self.error(f"{sh.name} {what} {LONE_SURROGATE}", path, node, value=text, expected="Unicode text")
+            return
         if sh.name == "EntityDescription" and text == "":
             return  # get-* output prints an unset description as ""
         if sh.min is not None and len(text) < sh.min:
@@ -329,6 +338,41 @@ class _Walker(ErrorList):
         if (low is not None and value < low) or (high is not None and value > high):
             rng = f"{low if low is not None else '-inf'}..{high if high is not None else 'inf'}"
             self.error(f"{sh.name} out of range", path, node, value=value, expected=f"a number in {rng}")
+
+
+def nesting_error(value: JValue, *, path: str = "", source: str | None = None) -> RulesetError | None:
+    """The error for a value nested deeper than MAX_VALUE_DEPTH (None when it is not), located at
+    the first container too deep. Iterative: it never exhausts the stack itself."""
+    stack: list[tuple[JValue, int]] = [(value, 0)]
+    deep = False
+    while stack and not deep:  # depth only first: no path strings for the common shallow case
+        node, depth = stack.pop()
+        if depth > MAX_VALUE_DEPTH:
+            deep = True
+        elif isinstance(node, JObject):
+            stack.extend((m.value, depth + 1) for m in node.members if isinstance(m.value, (JObject, JArray)))
+        elif isinstance(node, JArray):
+            stack.extend((item, depth + 1) for item in node.items if isinstance(item, (JObject, JArray)))
+    if not deep:
+        return None
+    located: list[tuple[JValue, int, str]] = [(value, 0, path)]
+    while located:
+        node, depth, where = located.pop()
+        if depth > MAX_VALUE_DEPTH:
+            return RulesetError(
+                f"document nested deeper than {MAX_JSON_DEPTH} levels",
+                json_path=where,
+                line=node.line,
+                column=node.column,
+                source=source,
+            )
+        if isinstance(node, JObject):
+            located.extend((m.value, depth + 1, join_path(where, m.key)) for m in reversed(node.members))
+        elif isinstance(node, JArray):
+            located.extend(
+                (item, depth + 1, join_path(where, i)) for i, item in reversed(list(enumerate(node.items)))
+            )
+    return None  # pragma: no cover - the first pass found a node this deep
 
 
 def _plain(node: JValue) -> object:
