@@ -30,14 +30,14 @@ __all__ = ["join_path", "validate_document", "validate_value"]
 # A JSON document nested deeper than this is refused before the walk could exhaust the stack;
 # the statement-depth rule (20) is far below it.
 MAX_JSON_DEPTH = 200
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*\Z")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")  # fullmatch: no \Z for a search to rescan to
 _INTRINSICS = ("Ref", "Condition")
 
 
 def join_path(base: str, member: str | int) -> str:
     if isinstance(member, int):
         return f"{base}[{member}]"
-    if not _IDENT.match(member):
+    if not _IDENT.fullmatch(member):
         return f"{base}[{member!r}]"
     return f"{base}.{member}" if base else member
 
