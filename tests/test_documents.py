@@ -172,6 +172,22 @@ def test_intrinsics_that_need_no_aws_are_resolved() -> None:
 
 
 @pytest.mark.parametrize(
+    ("template", "name"),
+    [
+        ("acl-${Env}-${Env", "acl-prod-${Env"),  # an unclosed reference is text
+        ("${Env}${${${", "prod${${${"),
+        ("${!Env", "${!Env"),
+        ("a}${Env}}", "a}prod}"),
+    ],
+)
+def test_sub_keeps_unclosed_references_as_text(template: str, name: str) -> None:
+    doc = _template(Acl=_res("WebACL", {**ACL, "Name": {"Fn::Sub": template}}))
+    doc["Parameters"] = {"Env": {"Type": "String", "Default": "prod"}}
+    got = parse_document(json.dumps(doc), expect="WebACL")
+    assert to_python(got.value)["Name"] == name
+
+
+@pytest.mark.parametrize(
     ("value", "message", "path"),
     [
         (

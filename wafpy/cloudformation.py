@@ -59,7 +59,10 @@ INTRINSIC_KEYS = frozenset(
     }
 )  # fmt: skip
 _PSEUDO = {"AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
-_SUB_VAR = re.compile(r"\$\{(!?)([^}]*)\}")
+# `${` up to the next `}`. An unclosed `${` takes the rest of the text and is kept as it is (the
+# closing group is empty): failing instead would make the search rescan that rest from every
+# later `${`, quadratic on `${${${...`.
+_SUB_VAR = re.compile(r"\$\{(!?)([^}]*)(\}?)")
 
 
 class _NoValue:
@@ -209,7 +212,9 @@ class Resolver:
             raise self._unavailable("Fn::Sub", node, path)
 
         def replace(match: re.Match[str]) -> str:
-            literal, name = match.groups()
+            literal, name, closed = match.groups()
+            if not closed:
+                return match.group()
             if literal:  # ${!Name} stands for the text ${Name}
                 return "${" + name + "}"
             if name in variables:

@@ -193,7 +193,8 @@ def parse_document(
         ) from None
 
 
-_YAML_START = re.compile(r"(?:---|%YAML|[A-Za-z_][\w:.-]*\s*:(?:\s|$)|-\s)")
+# Anchored: only the start of a line is tried (a search would rescan a long key from each letter).
+_YAML_START = re.compile(r"\A(?:---|%YAML|[A-Za-z_][\w:.-]*\s*:(?:\s|$)|-\s)")
 
 
 def _looks_like_yaml(text: str | bytes) -> bool:

@@ -86,9 +86,15 @@ def _child(sel: Selection, depth: int, token: bytes) -> Selection:
 # Tolerant streaming scanner
 
 _WS = re.compile(rb"[ \t\r\n]*")
-_COLONS = re.compile(rb"[ \t\r\n]*(?::[ \t\r\n]*)*")
+# Possessive: only the end of the run is used. A backtracking `(...)*` keeps one saved state per
+# colon, and on a long run of colons that bookkeeping grows faster than the run.
+_COLONS = re.compile(rb"[ \t\r\n]*+(?::[ \t\r\n]*+)*+")
 _PLAIN_STRING = re.compile(rb'"([^"\\\x00-\x1f]*)"')
-_STRING = re.compile(rb'"((?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*)"')
+# The characters and escapes of a string, quotes left out: the closing quote is checked in
+# `_read_string`. With the quotes in the pattern a search would rescan to the end from every `"`
+# of a `\"\"\"...` run (quadratic); without them it matches wherever it starts. Possessive: a
+# string has one reading, so there is nothing to backtrack into.
+_STRING_BODY = re.compile(rb'(?:[^"\\\x00-\x1f]++|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*+')
 _NUMBER = re.compile(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 # After a number or a word the next byte must end the token ("01", "truex", "1.e" are invalid).
 _TOKEN_CONTINUES = frozenset(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.+-_")
@@ -129,10 +135,10 @@ def _read_string(data: bytes, pos: int) -> tuple[bytes, int] | None:
     m = _PLAIN_STRING.match(data, pos)
     if m is not None:
         return m.group(1), m.end()
-    m = _STRING.match(data, pos)
-    if m is None:
+    m = _STRING_BODY.match(data, pos + 1)
+    if m is None or not data.startswith(b'"', m.end()):  # never None: `*+` matches the empty string
         return None
-    return _ESCAPE.sub(_unescape_one, m.group(1)), m.end()
+    return _ESCAPE.sub(_unescape_one, m.group()), m.end() + 1
 
 
 def _scan(data: bytes, root: Selection, keys: bool, values: bool) -> JsonElements:

@@ -180,8 +180,10 @@ def _parser() -> Lark:
             maybe_placeholders=False,
         )
     # MORE_SCALARS is split with the grammar's own SCALAR pattern: one definition of a scalar.
+    # An item starts at its comma, not at the blanks before it: from a leading blank run a search
+    # would rescan the run from each of its bytes.
     scalar = parser.get_terminal("SCALAR").pattern.to_regexp()
-    builder.run_item = re.compile(f"[ \\t\\n\\r]*,[ \\t\\n\\r]*({scalar})")
+    builder.run_item = re.compile(f",[ \\t\\n\\r]*({scalar})")
     return parser
 
 

@@ -79,7 +79,9 @@ def _raw() -> dict[str, Any]:
 def _compiled(pattern: str) -> re.Pattern[str]:
     """Compile a botocore (Java) pattern for Python's `re`.
 
-    AWS applies these as whole-string matches (Java `matches()`), so callers use fullmatch. Java's
+    AWS applies these as whole-string matches (Java `matches()`), so callers use fullmatch, and the
+    pattern is compiled inside `\\A(?:...)\\Z`: the same under fullmatch, and no other call can
+    search with it (a search for `.*\\S.*` rescans the rest of the text from every blank). Java's
     `\\w`/`\\s`/`\\d` are ASCII-only: compile with re.ASCII. `\\p{L}` / `\\p{Z}` / `\\p{N}` do not
     exist in `re`; inside a class they become Unicode `\\w` and `\\s`, so that pattern (tags only)
     is compiled without re.ASCII. DOTALL makes `.*`-style patterns accept multi-line text the way
@@ -87,8 +89,8 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     """
     if "\\p{" in pattern:
         text = pattern.replace("\\p{L}", "\\w").replace("\\p{Z}", "\\s").replace("\\p{N}", "")
-        return re.compile(text, re.DOTALL)
-    return re.compile(pattern, re.ASCII | re.DOTALL)
+        return re.compile(f"\\A(?:{text})\\Z", re.DOTALL)
+    return re.compile(f"\\A(?:{pattern})\\Z", re.ASCII | re.DOTALL)
 
 
 @cache

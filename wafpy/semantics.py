@@ -116,8 +116,10 @@ MAX_LABEL_COMPONENT = 128
 MAX_LABEL_NAMESPACES = 5
 
 MAX_SEARCH_STRING = 200  # bytes after decoding (§1.6)
-_WORD_BYTES = re.compile(rb"[A-Za-z0-9_]+\Z")
-_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}\Z")
+# Whole-value checks, used with fullmatch: without an end anchor of their own a search cannot
+# restart at every byte and rescan the rest (quadratic on a long run of word characters).
+_WORD_BYTES = re.compile(rb"[A-Za-z0-9_]+")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 # A lone UTF-16 surrogate: JSON text may write one as an escape ("\ud800") and Python objects may
 # hold one, but it is not Unicode text and has no UTF-8 form, so no request can carry it.
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -143,7 +145,7 @@ def decode_search_string(text: str, *, base64_encoded: bool) -> tuple[bytes | No
     """(bytes, None) or (None, reason). `base64_encoded`: API output / SearchStringBase64."""
     if base64_encoded:
         compact = "".join(text.split())
-        if not _BASE64.match(compact) or len(compact) % 4:
+        if not _BASE64.fullmatch(compact) or len(compact) % 4:
             return (
                 None,
                 "is not valid base64 (get-* output prints SearchString base64-encoded; load "
@@ -165,7 +167,7 @@ def decode_search_string(text: str, *, base64_encoded: bool) -> tuple[bytes | No
 
 
 def contains_word_problem(data: bytes) -> str | None:
-    if not _WORD_BYTES.match(data):
+    if not _WORD_BYTES.fullmatch(data):
         return "a CONTAINS_WORD search string may only hold word characters (A-Z, a-z, 0-9, _)"
     return None
 

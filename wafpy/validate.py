@@ -35,14 +35,14 @@ MAX_JSON_DEPTH = 200
 # CloudFormation wrapper) nested deeper than this: unwrapping, template resolution and building
 # recurse. The wrappers add a few levels; the walker reports anything between with a full path.
 MAX_VALUE_DEPTH = MAX_JSON_DEPTH + 10
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*\Z")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")  # fullmatch: no \Z for a search to rescan to
 _INTRINSICS = ("Ref", "Condition")
 
 
 def join_path(base: str, member: str | int) -> str:
     if isinstance(member, int):
         return f"{base}[{member}]"
-    if not _IDENT.match(member):
+    if not _IDENT.fullmatch(member):
         return f"{base}[{member!r}]"
     return f"{base}.{member}" if base else member
 

@@ -30,7 +30,8 @@ _TOKEN = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"|(\S+)')
 _SIMPLE_TOKEN = re.compile(r'"([^"]*)"|(\S+)')
 _ESCAPE = re.compile(r"\\(.)")
 _ALB_START = re.compile(rb"(?:https?|h2|grpcs|wss?) \d{4}-\d\d-\d\dT")
-_ELB_START = re.compile(rb"\d{4}-\d\d-\d\dT\S+ \S+ \S+:\d+ ")
+# Anchored: only the start of a line is tried (a search would rescan from every timestamp).
+_ELB_START = re.compile(rb"\A\d{4}-\d\d-\d\dT\S+ \S+ \S+:\d+ ")
 _DEFAULT_PORT = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
 
 # 0-based field positions in the ALB layout (spec §9.2 numbers minus one).
