@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from wafpy.detectors import Detection, Detector, default_detector, libinjection_detector
 from wafpy.detectors import sqli as _sqli
+from wafpy.detectors import sqli_tokens as _sqli_tokens
 from wafpy.detectors import xss as _xss
 from wafpy.errors import NotAvailableError
 
@@ -292,8 +293,8 @@ def test_libinjection_missing_gives_install_hint(monkeypatch: pytest.MonkeyPatch
 #
 # For SQLi this holds for short values only (at most ``_sqli._SHORT`` bytes): the reference reads
 # the first 64 tokens of the whole value in three contexts, while a longer value is, by design,
-# only read in bounded windows around the places an injection could start, anywhere in its first
-# 8 KiB (see ``wafpy.detectors.sqli_windows``). Long values are covered by the tests after these.
+# only read in bounded windows around the places an injection could start, anywhere in the value
+# (see ``wafpy.detectors.sqli_windows``). Long values are covered by the tests after these.
 
 _REF_TOKEN = re.compile(
     r"""
@@ -324,12 +325,12 @@ def _ref_tokens(text: str) -> list[tuple[str, str]]:
             continue
         if kind == "word":
             low = value.lower()
-            cls = _sqli._KEYWORDS.get(low, "b")
+            cls = _sqli_tokens.KEYWORDS.get(low, "b")
             if re.match(r"\s*\(", text[pos:]):
                 name = low.rsplit(".", 1)[-1]
-                if name in _sqli._DANGEROUS or low in _sqli._DANGEROUS:
+                if name in _sqli_tokens.DANGEROUS or low in _sqli_tokens.DANGEROUS:
                     cls = "F"
-                elif name in _sqli._FUNCTIONS:
+                elif name in _sqli_tokens.FUNCTIONS:
                     cls = "f"
             if low == "by" and out and out[-1][1].lower() in ("order", "group"):
                 out.pop()
@@ -370,7 +371,7 @@ def _ref_sqli(data: bytes, sensitivity: str) -> tuple[str, ...] | None:
     if plain and (b"union" not in low or b"select" not in low):
         return None
     high = sensitivity == "HIGH"
-    text = data[:8192].decode("latin-1")
+    text = data.decode("latin-1")
     for quote in ("'", '"'):
         i, close = 0, -1
         while i < len(text):  # the first quote that is neither escaped nor doubled
