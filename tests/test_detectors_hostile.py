@@ -216,10 +216,9 @@ def test_linear_xss_patterns_agree_with_the_backtracking_ones(lower: str) -> Non
 
 
 # --- long values are read in shared chains, as the window tokenizer reads them ----------------------
-# ("by" is left out: a chain folds ORDER BY across a window's last token, see the next test)
 _SQL_PIECES = [
     "'", '"', "`", "[", "]", "\\", "''", " ", "  ", "\n", "\t", "--", "#", "/*", "*/", "/*!50", "1",
-    "0x1f", "a", "or", "and", "order", "group", "select", "union", "sleep", "(", ")", "=", "<", ">",
+    "0x1f", "a", "or", "and", "order", "by", "group", "select", "union", "sleep", "(", ")", "=", "<", ">",
     ";", ",", ".", "@", "@@v", "x", "char", "\x00", "\xa0", "\xe9", "-", "|", "||", "&&", "!",
 ]  # fmt: skip
 
@@ -234,14 +233,18 @@ def test_shared_reading_gives_each_window_the_tokens_it_would_read_alone(data: s
     reading = Reading(text)
     starts = data.draw(st.lists(st.integers(0, len(text)), min_size=1, max_size=8))
     for start in sorted(starts):
-        expected, end = sqli_tokens.tokens(text, start, 16)
-        assert reading.classes(start, 16) == ("".join(t[0] for t in expected), end < len(text))
+        size = data.draw(st.sampled_from([16, 3, 40]))
+        expected, end = sqli_tokens.tokens(text, start, size)
+        assert reading.classes(start, size) == ("".join(t[0] for t in expected), end < len(text))
 
 
-def test_shared_reading_folds_order_by() -> None:
+def test_shared_reading_folds_order_by_as_each_window_would() -> None:
     text = "1 order by 5-- and more text after it to make the value long enough"
-    assert Reading(text).classes(2, 3) == ("Onc", False)
-    assert Reading(text).classes(0, 16) == ("nOnc", False)
+    reading = Reading(text)
+    assert reading.classes(0, 16) == ("nOnc", False)
+    assert reading.classes(2, 3) == ("Onc", False)
+    # a window that ends at ORDER stops there, though the chain it reads folded ORDER BY
+    assert reading.classes(0, 2) == ("nb", True)
 
 
 def test_reading_many_windows_of_a_random_value_matches_reading_each_alone() -> None:

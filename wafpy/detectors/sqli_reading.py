@@ -38,6 +38,7 @@ _CALLED: Final = re.compile(r"\s*+\(")  # what makes a word a call (``TOKEN``'s 
 # Inside a string literal, the characters that end a run of plain text: its quote, a backslash.
 _STRING_STOP: Final = {"'": re.compile(r"['\\]"), '"': re.compile(r'["\\]')}
 _ORDER_GROUP: Final = ("order", "group")
+_DELIMITED_WORD: Final = frozenset("`[")
 
 
 def _skip(pattern: re.Pattern[str], text: str, pos: int, endpos: int | None = None) -> int:
@@ -50,11 +51,12 @@ def _skip(pattern: re.Pattern[str], text: str, pos: int, endpos: int | None = No
 class _Chain:
     """The token stream from one start: its classes, and where the scan of each token ended."""
 
-    __slots__ = ("classes", "ends", "joined", "last_word", "link", "pos")
+    __slots__ = ("classes", "ends", "folded", "joined", "last_word", "link", "pos")
 
     def __init__(self, pos: int) -> None:
         self.classes: list[str] = []
         self.joined = ""  # "".join(classes), as of the last time this chain was extended
+        self.folded: set[int] = set()  # indexes of ORDER BY / GROUP BY read as one token
         self.ends: list[int] = []
         self.pos = pos  # where the next token's scan starts; -1 once the text ran out
         self.link: tuple[_Chain, int] | None = None  # the older chain this one continues in
@@ -83,39 +85,95 @@ class Reading:
             chain, index = found
             stop = index + size
             if len(chain.joined) >= stop:
-                return chain.joined[index:stop], chain.ends[stop - 1] < self._n
+                return self._window(chain, index, stop)
+        if found is None:
+            # A window starting off every chain read so far, as when windows start a fixed
+            # distance before their triggers: its own first tokens (usually one or two), then
+            # the chain they fall in step with.
+            lead = self._lead(start, size)
+            if lead is not None:
+                own, (other, at) = lead
+                need = at + size - len(own)
+                self._grow(other, need)
+                if len(other.classes) >= need:
+                    tail, cut = self._window(other, at, need)
+                    return own + tail, cut
         chain, index = self._place(start) if found is None else found
         stop = index + size
         self._grow(chain, stop)
         if len(chain.classes) >= stop:
-            return chain.joined[index:stop], chain.ends[stop - 1] < self._n
-        segments, cut = self._walk(start, size)
-        return "".join([c.joined[i:j] for c, i, j in segments]), cut
+            return self._window(chain, index, stop)
+        segments = self._walk(chain, index, size)
+        head = "".join([c.joined[i:j] for c, i, j in segments[:-1]])
+        last, first, stop = segments[-1]
+        if sum(j - i for _, i, j in segments) < size:  # the value ran out
+            return head + last.joined[first:stop], False
+        tail, cut = self._window(last, first, stop)
+        return head + tail, cut
 
-    def _walk(self, start: int, size: int) -> tuple[list[tuple[_Chain, int, int]], bool]:
-        chain, index = self._place(start)
+    def _lead(self, start: int, size: int) -> tuple[str, tuple[_Chain, int]] | None:
+        """The classes of the tokens from ``start`` up to the first that a chain already holds,
+        and that chain and index; None when that takes ``size`` tokens, or a token needs more
+        than a plain match (a long one, ORDER BY), or the value ends: the caller reads a chain."""
+        text, n, at = self._text, self._n, self._at
+        out: list[str] = []
+        pos = start
+        while len(out) < size:
+            horizon = pos + _HORIZON
+            if horizon >= n:
+                return None
+            m = TOKEN.match(text, pos, horizon)
+            assert m is not None
+            kind = m.lastgroup
+            end = m.end()
+            if end >= horizon - 2 or kind == "end":
+                return None
+            assert kind is not None
+            a = m.start("w" if kind == "f" else kind)
+            other = at.get(a)
+            if other is not None:
+                return "".join(out), other
+            if kind == "w" or kind == "f":
+                if text[a] in _DELIMITED_WORD or text[end] in _BLANK_CHARS:
+                    return None  # (a "called" look-ahead may need more than the horizon)
+                word = text[a:end]
+                cls = word_class(word, kind == "f")
+                if cls == "b" and word.lower() in ("order", "group", "by"):
+                    return None
+            else:
+                cls = text[a] if kind == "p" else CLASS_OF_GROUP[kind]
+            out.append(cls)
+            pos = end
+        return None
+
+    def _window(self, chain: _Chain, index: int, stop: int) -> tuple[str, bool]:
+        """Tokens ``index`` to ``stop`` of ``chain`` as a window of that many tokens. When the
+        last one is ORDER BY folded into one token, the window alone would have stopped at ORDER
+        (a bareword, and the value goes on)."""
+        if stop - 1 in chain.folded:
+            return chain.joined[index : stop - 1] + "b", True
+        return chain.joined[index:stop], chain.ends[stop - 1] < self._n
+
+    def _walk(self, chain: _Chain, index: int, size: int) -> list[tuple[_Chain, int, int]]:
+        """``(chain, first, stop)`` pieces of the first ``size`` tokens from ``chain[index]``,
+        through the chains it continues in (fewer tokens when the value runs out)."""
         segments: list[tuple[_Chain, int, int]] = []
         remaining = size
         while True:
             self._grow(chain, index + remaining)
             take = min(len(chain.classes) - index, remaining)
-            if take > 0:
-                segments.append((chain, index, index + take))
-                remaining -= take
+            segments.append((chain, index, index + max(take, 0)))
+            remaining -= max(take, 0)
             if remaining == 0 or chain.link is None:
-                break
+                return segments
             chain, index = chain.link
-        if remaining or not segments:
-            return segments, False
-        last, _, j = segments[-1]
-        return segments, last.ends[j - 1] < self._n
 
     def _grow(self, chain: _Chain, need: int) -> None:
         """``_extend`` to ``need`` tokens, then refresh ``joined``. A chain read again is being
         walked by overlapping windows: it reads ahead in proportion to its length, so that each
         window pays neither for a scan nor for a join of its own (amortized linear time)."""
         have = len(chain.classes)
-        if have < need:
+        if have < need and chain.link is None and chain.pos >= 0:
             self._extend(chain, need if have == 0 else max(need, have + max(_READ_AHEAD, have // 2)))
             chain.joined = "".join(chain.classes)
 
@@ -165,15 +223,23 @@ class Reading:
                     chain.link = other
                     break
                 pos = end
-                if kind == "w" or kind == "f":
+                if (kind == "w" or kind == "f") and text[a] in _DELIMITED_WORD:
+                    # `name` and [name]: never a keyword or a function name, whatever is inside
+                    # (and an unclosed one, to the end of the value, is not copied to find out).
+                    last_word = ""
+                    cls = "b"
+                elif kind == "w" or kind == "f":
                     word = text[a:end]
                     cls = (calls if kind == "f" else words).get(word) or word_class(word, kind == "f")
                     if cls == "b" and end - a <= 5:
                         low = word.lower()
                         if low == "by" and last_word:  # fold "ORDER BY" / "GROUP BY" into one token
                             classes[-1] = "O"
+                            chain.folded.add(len(classes) - 1)
                             ends[-1] = end
                             last_word = ""
+                            if end >= horizon - 2:
+                                break  # read past the horizon: scan on from here
                             continue
                         last_word = low if low in _ORDER_GROUP else ""
                     else:
