@@ -93,6 +93,8 @@ FAMILIES: list[tuple[str, Callable[[bytes], object], Callable[[int], bytes]]] = 
     ("sqli: quote breaks before comments", _sqli_low, lambda n: _repeat(b"x' /*", n)),
     ("sqli: quote breaks before line comments", _sqli_low, lambda n: _repeat(b"x'-- ", n)),
     ("sqli: AND/OR before operands", _sqli_low, lambda n: _repeat(b"y=1 or 1 y ", n)),
+    ("sqli: windows starting off every chain", _sqli_low, lambda n: _repeat(b"<||", n)),
+    ("sqli: unclosed bracketed names", _sqli_high, lambda n: _repeat(b"[||char(", n)),
     ("sqli: a string never closed", _sqli_low, lambda n: b"x' or '" + _repeat(b"a", n)),
     ("sqli: a comment never closed", _sqli_low, lambda n: b"1 or 1=" + _repeat(b"/*", n)),
     ("sqli: calls", _sqli_high, lambda n: _repeat(b"(sleep ", n)),
