@@ -34,7 +34,7 @@ from typing import Final
 
 # Where to look in long values; that module reads nothing of this one.
 from wafpy.detectors.sqli_reading import Reading
-from wafpy.detectors.sqli_tokens import DANGEROUS, FUNCTIONS, Token
+from wafpy.detectors.sqli_tokens import DANGEROUS, FUNCTIONS, MAX_TOKENS, Token
 from wafpy.detectors.sqli_tokens import tokens as _tokens
 from wafpy.detectors.sqli_windows import QUOTE, find_triggers, window
 
@@ -90,7 +90,9 @@ _LOW_RULES: Final = [
     ("string break then statement", r"^s\)*+;(?:c|[SEU(])", ("s;",)),
     ("stacked statement", r";b?\(*+[SEU]", (";S", ";E", ";U")),
     ("time or side-effect function", r"(?:^|X|[&oa;,USEk]|(?<!\()\()\(*+F", ("F",)),
-    ("subquery", r"[sn)o&(;,]\(S|[snoa&;]S(?:[^k]*+k)++|^X?\(++S", ("S",)),
+    # (.*k, the last k: a run without k is at most a whole fingerprint; bounded, a search over
+    # a long string of S and no k stays linear)
+    ("subquery", r"[sn)o&(;,]\(S|[snoa&;]S(?:[^k]{0," + str(MAX_TOKENS + 2) + r"}+k)++|^X?\(++S", ("S",)),
     ("select values", r"^X?\(*+S" + _OPEN + r"[nfFvV]", ("S",)),
     ("into outfile", r"D", ("D",)),
     ("order by probe", _VAL + r"\)*+O[nb](?:,[nb])*+(?:c|;|k|$)", ("O",)),
@@ -156,10 +158,11 @@ def _check(tokens: list[Token], rules: tuple[Rule, ...], prose: bool = True) -> 
 
 
 # Where a string literal opened just before the value closes: the first unescaped quote that is
-# not doubled (``''`` stays inside the literal; a backslash escapes the next character).
+# not doubled (``''`` stays inside the literal; a backslash escapes the next character). Anchored
+# at the start (\A): it is only ever matched there, and searched it could not retry everywhere.
 _CLOSE: Final = {
-    "'": re.compile(r"[^'\\]*+(?:(?:\\.|'')[^'\\]*+)*+'", re.DOTALL),
-    '"': re.compile(r'[^"\\]*+(?:(?:\\.|"")[^"\\]*+)*+"', re.DOTALL),
+    "'": re.compile(r"\A[^'\\]*+(?:(?:\\.|'')[^'\\]*+)*+'", re.DOTALL),
+    '"': re.compile(r'\A[^"\\]*+(?:(?:\\.|"")[^"\\]*+)*+"', re.DOTALL),
 }
 
 

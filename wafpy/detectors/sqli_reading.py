@@ -34,7 +34,9 @@ _READ_AHEAD: Final = 64  # tokens read at once into a chain that windows keep ex
 _GAP: Final = re.compile(r"(?:[\s\x00\x0b\xa0]+|/\*!\d*|\*/)*+")
 _BLANKS: Final = re.compile(r"[\s\x00\x0b\xa0]*+")
 _BLANK_CHARS: Final = frozenset("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\x00")
-_CALLED: Final = re.compile(r"\s*+\(")  # what makes a word a call (``TOKEN``'s ``f`` group)
+# What makes a word a call (``TOKEN``'s ``f`` group), matched just after the word: from its
+# first blank only, so that no search could retry it inside a run of blanks.
+_CALLED: Final = re.compile(r"(?<!\s)\s*+\(")
 # Inside a string literal, the characters that end a run of plain text: its quote, a backslash.
 _STRING_STOP: Final = {"'": re.compile(r"['\\]"), '"': re.compile(r'["\\]')}
 _ORDER_GROUP: Final = ("order", "group")

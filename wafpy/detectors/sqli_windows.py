@@ -115,7 +115,8 @@ _SYSTEM_VARIABLE: Final = re.compile(rb"@@")
 # Comment openers near the start ("1--", "@@version#", "1)/*": rules anchored at the start of the
 # value) and a value starting with a statement ("EXEC sp_...") make a window at the start.
 _START: Final = 64
-_STATEMENT_FIRST: Final = re.compile(rb"[\s(]*(?:" + _STATEMENTS + rb")" + _END)
+# (only matched at the start: anchored, so that no search could retry it at every blank)
+_STATEMENT_FIRST: Final = re.compile(rb"\A[\s(]*+(?:" + _STATEMENTS + rb")" + _END)
 
 _BACK: Final = 20  # bytes a plain window starts before its trigger (an operand and its ")"s)
 _QUOTES: Final = (b"'", b'"', b"`")
