@@ -14,11 +14,23 @@ A :class:`Detection` carries the fragments that decided, for the log's ``matched
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
-__all__ = ["Detection", "Detector", "default_detector", "libinjection_detector"]
+__all__ = ["UNSPECIFIED_CHOICES", "Detection", "Detector", "default_detector", "libinjection_detector"]
+
+# What the detectors do where AWS publishes nothing (each key is a row of docs/unspecified.md).
+UNSPECIFIED_CHOICES: Final[Mapping[str, str]] = {
+    "SQLi and XSS detection algorithms; what `HIGH` adds": "wafpy's own detectors (a SQL tokenizer "
+    "with fingerprint rules read as is, after a ' and after a \"; an HTML/JS-aware XSS scan); HIGH "
+    "adds SQL fingerprints. libinjection is an optional GPL extra.",
+    "SQLi and XSS on long values": "read whole, wherever the attack starts: no prefix of the value "
+    "is cut off; only AWS's inspection limits shorten what a detector sees. Time linear in the length.",
+    "SQLi in values over 64 bytes": "windows of 16 tokens from every place an injection could start "
+    "(wafpy.detectors.sqli_windows); an injection needing more tokens from such a place, or with "
+    "none, is not seen.",
+}
 
 
 @dataclass(frozen=True, slots=True)

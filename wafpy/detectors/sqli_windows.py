@@ -10,7 +10,10 @@ Every trigger is a compiled pattern that starts with a literal (``'``, ``or``, `
 CPython's ``re`` then skips to the next occurrence of that literal in C, where a pattern starting
 with a character class or a lookbehind is tried at every position (~8 ns a byte, 30 µs on 4 KiB).
 Single-byte literals are first looked for with ``in`` (``memchr``), so absent ones cost nothing.
-The text is the lower-cased value: ``re.IGNORECASE`` would be slower.
+The text is the lower-cased value: ``re.IGNORECASE`` would be slower. Every trigger in the whole
+value is reported (a cap on their number would let benign ones hide a later attack), and each
+pattern costs time linear in the value: after its literal it looks a bounded distance ahead, or
+through possessive runs that a later attempt cannot re-enter.
 
 A trigger gives a window of one of two kinds:
 
@@ -29,8 +32,6 @@ A trigger gives a window of one of two kinds:
 from __future__ import annotations
 
 import re
-from collections import deque
-from itertools import islice
 from typing import Final
 
 __all__ = ["PLAIN", "QUOTE", "find_triggers", "window"]
@@ -42,12 +43,14 @@ PLAIN: Final = 1
 _W: Final = rb"0-9a-z_$\x80-\xff"
 _END: Final = rb"(?![" + _W + rb"])"
 # Statement keywords that may follow ";" (classes S, E, U of the tokenizer).
-_STATEMENTS: Final = (rb"select|insert|update|delete|drop|create|alter|truncate|exec|execute|declare|"
-                      rb"shutdown|grant|revoke|rename|waitfor|handler|merge|replace|call|union")
+_STATEMENTS: Final = (
+    rb"select|insert|update|delete|drop|create|alter|truncate|exec|execute|declare|"
+    rb"shutdown|grant|revoke|rename|waitfor|handler|merge|replace|call|union"
+)
 # What may follow a quote that breaks out of a string literal (after blanks and ")"): the token
 # classes the "^s" rules need next (logic, comparison, comment, ";", UNION, ORDER BY...).
 _AFTER_BREAK: Final = (
-    rb"[\s()]*(?:(?:or|and|xor|union|select|order|group|having|into|procedure|limit|like|rlike|"
+    rb"[\s()]*+(?:(?:or|and|xor|union|select|order|group|having|into|procedure|limit|like|rlike|"
     rb"regexp|sounds|between|div|mod|is|in|where|not)" + _END + rb"|--|\#|/\*|;|[=<>!|&^+*/%~-])"
 )
 # An operand after AND / OR that can make a rule fire: a number, quote, "(", variable, unary
@@ -55,8 +58,11 @@ _AFTER_BREAK: Final = (
 # A word followed by another word ("and leave it at the door") is no trigger: prose is full of
 # them. (Possessive quantifiers: no backtracking on a failure.)
 _OPERAND: Final = (
-    rb"(?=[\s/*+]*+(?:[\d'\"(@!~-]|(?:true|false|null|not|select)" + _END
-    + rb"|[a-z_][" + _W + rb".]*+[\s)]*+[=<>!(]))"
+    rb"(?=[\s/*+]*+(?:[\d'\"(@!~-]|(?:true|false|null|not|select)"
+    + _END
+    + rb"|[a-z_]["
+    + _W
+    + rb".]*+[\s)]*+[=<>!(]))"
 )
 
 
@@ -85,8 +91,19 @@ _WITH_OPERATORS: Final[tuple[tuple[bytes, re.Pattern[bytes], int], ...]] = (
     (b"a", _AND, PLAIN),
     (b"|", re.compile(rb"\|\|"), PLAIN),
     (b"&", re.compile(rb"&&"), PLAIN),
-    (b";", re.compile(rb";(?=[\s/*]*+(?:[a-z_][" + _W + rb"]*+[\s/*]++)?(?:\(|--|\#|(?:" + _STATEMENTS
-                      + rb")" + _END + rb"))"), PLAIN),
+    (
+        b";",
+        re.compile(
+            rb";(?=[\s/*]*+(?:[a-z_]["
+            + _W
+            + rb"]*+[\s/*]++)?(?:\(|--|\#|(?:"
+            + _STATEMENTS
+            + rb")"
+            + _END
+            + rb"))"
+        ),
+        PLAIN,
+    ),
     (b"f", re.compile(rb"file" + _END + rb"(?:(?<=outfile)|(?<=dumpfile))"), PLAIN),
 )
 
@@ -98,14 +115,9 @@ _SYSTEM_VARIABLE: Final = re.compile(rb"@@")
 # Comment openers near the start ("1--", "@@version#", "1)/*": rules anchored at the start of the
 # value) and a value starting with a statement ("EXEC sp_...") make a window at the start.
 _START: Final = 64
-_STATEMENT_FIRST: Final = re.compile(rb"[\s(]*(?:" + _STATEMENTS + rb")" + _END)
+# (only matched at the start: anchored, so that no search could retry it at every blank)
+_STATEMENT_FIRST: Final = re.compile(rb"\A[\s(]*+(?:" + _STATEMENTS + rb")" + _END)
 
-# At most this many matches of each trigger pattern, and of "(" after a word, are taken (the
-# first ones): a hostile value full of triggers ("sleep(sleep(...", "'--'--...") must not cost
-# more than the whole-value reading did (~100 µs), and the caller reads few windows anyway.
-_PER_TRIGGER: Final = 12
-_DENSE: Final = 96  # occurrences of a single-byte trigger searched (4 KiB of prose holds ~50 "'")
-_LITERAL: Final = {byte: re.compile(re.escape(byte)) for byte in (b"'", b";", b"(")}
 _BACK: Final = 20  # bytes a plain window starts before its trigger (an operand and its ")"s)
 _QUOTES: Final = (b"'", b'"', b"`")
 _BLANK: Final = frozenset(b" \t\n\r\x0b\x0c\x00\xa0()")
@@ -114,69 +126,61 @@ _NAME_BYTE: Final = _WORD_BYTE | frozenset(b".")
 _JSON_OPEN: Final = frozenset(b":,[{")
 
 
-def find_triggers(low: bytes, calls: frozenset[bytes], high: bool) -> list[tuple[int, int]]:
-    """Sorted ``(position, kind)`` triggers in the lower-cased value ``low``.
+def find_triggers(low: bytes, calls: frozenset[bytes], high: bool) -> list[int]:
+    """The triggers in the lower-cased value ``low``, in order, each as ``2 * position + kind``
+    (a plain int: a hostile value has tens of thousands, which sort faster so).
 
     ``calls`` are the (lower-case) function names whose call is a trigger; ``high`` adds UNION
     without SELECT and ``@@`` variables. A ``QUOTE`` trigger's position is just after the breaking
     quote: its window starts there. A ``PLAIN`` one's window is :func:`window` (worked out only
     for the triggers the caller reads: a hostile value has hundreds).
     """
-    starts: set[tuple[int, int]] = set()
+    starts: set[int] = set()
     add = starts.add
+    update = starts.update
     operators = any(op in low for op in _OPERATORS)
-    selects = _first(_SELECT, low) if b"s" in low else []
-    unions = _first(_UNION, low) if selects or high else []
-    # ORDER BY n probes end in a comment more often than not ("1 order by 5--"), no operator
-    probes = _first(_ORDER_BY, low) if b"y" in low else []
+    selects = _all(_SELECT, low) if b"s" in low else []
+    unions = _all(_UNION, low) if selects or high else []
     if operators or unions:  # without operators, UNION [... SELECT] only
-        for trigger in selects + unions:
-            add((trigger, PLAIN))
-    for trigger in probes:
-        add((trigger, PLAIN))
+        update(selects, unions)
+    # ORDER BY n probes end in a comment more often than not ("1 order by 5--"), no operator
+    if b"y" in low:
+        update(_all(_ORDER_BY, low))
     head = low[:_START]
     if b"/*" in head or b"--" in head or b"#" in head:
-        add((0, PLAIN))
+        add(PLAIN)
     if not operators:
         return sorted(starts)
     called = False
     if b"(" in low:
-        for end in _first(_CALL, low, 2 * _PER_TRIGGER, b"("):
-            begin = end
+        for m in _CALL.finditer(low):
+            begin = end = m.start()
             while begin > 0 and end - begin < 40 and low[begin - 1] in _NAME_BYTE:
                 begin -= 1
             called = True
             if low[begin:end].rsplit(b".", 1)[-1] in calls:
-                add((begin, PLAIN))
+                add(2 * begin + PLAIN)
     # AND / OR matter with a comparison or a call somewhere (LOW: a tautology, "AND f(...)"):
     # prose without either is spared two searches that hit every "and" and "or".
     logic = called or b"=" in low or b"<" in low or b">" in low
     for needle, pattern, kind in _WITH_OPERATORS:
         if needle in low and (logic or pattern not in _LOGIC):
-            for trigger in _first(pattern, low, _PER_TRIGGER, needle if needle in b"';" else b""):
-                add((trigger + 1, kind) if kind == QUOTE else (trigger, kind))
+            update(_all(pattern, low, kind))
     if high and b"@@" in low:
-        for trigger in _first(_SYSTEM_VARIABLE, low):
-            add((trigger, PLAIN))
+        update(_all(_SYSTEM_VARIABLE, low))
     if _STATEMENT_FIRST.match(low, 0, _START):
-        add((0, PLAIN))
+        add(PLAIN)
     return sorted(starts)
 
 
-def _first(pattern: re.Pattern[bytes], low: bytes, most: int = _PER_TRIGGER, dense: bytes = b"") -> list[int]:
-    """Where the first ``most`` matches of ``pattern`` in ``low`` start.
-
-    Every occurrence of a pattern's first byte costs ``re`` a match attempt (~50 ns, more with a
-    lookahead), found or not: a value made of quotes or of ``;a`` would cost ~0.5 ms. So for the
-    patterns that start with a single byte (``dense``: ``'``, ``;``, ``(``), when it occurs more
-    than ``_DENSE`` times only the text up to its ``_DENSE``-th occurrence is searched. (Longer
-    literals cost at least two bytes an attempt and fail at their lookbehind.)
-    """
-    end = len(low)
-    if dense and low.count(dense) > _DENSE:
-        last = deque(islice(_LITERAL[dense].finditer(low), _DENSE), maxlen=1)[0]
-        end = min(end, last.end() + 64)  # room for the last one's lookahead
-    return [m.start() for m in islice(pattern.finditer(low, 0, end), most)]
+def _all(pattern: re.Pattern[bytes], low: bytes, kind: int = PLAIN) -> list[int]:
+    """Every match of ``pattern`` in ``low`` as a trigger of ``kind`` (a ``QUOTE`` one starts after
+    the quote it matched): all of them, so that no number of benign triggers can hide a later
+    one. Each pattern starts with a literal and looks a bounded or possessive distance ahead, so
+    a search costs time linear in the value."""
+    if kind == QUOTE:
+        return [2 * m.end() + QUOTE for m in pattern.finditer(low)]
+    return [2 * m.start() + kind for m in pattern.finditer(low)]
 
 
 def window(low: bytes, trigger: int, kind: int) -> tuple[int, int]:
