@@ -25,7 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from wafpy.replay.runner import BadLine, Outcome
+from wafpy.replay.runner import BadLine, Outcome, UnreadableInput
 
 __all__ = [
     "ACTION_COLORS",
@@ -50,6 +50,7 @@ ACTION_COLORS = {
     "COUNT": "#3b82c4",
 }
 BAD_EXAMPLES = 10
+INPUT_ERRORS = 100  # inputs that could not be read whole, kept with their message
 KEY_CHARS = 1000  # a longer URI, IP or label is counted by its first KEY_CHARS - 1 characters + "…"
 CELL_CHARS = 200  # a longer table cell is printed as its first CELL_CHARS - 1 characters + "…"
 
@@ -180,6 +181,9 @@ class Summary:
         self._gap_tuples: dict[tuple[str, ...], int] = {}
         self.bad_lines = 0
         self.bad_examples: list[BadLine] = []
+        # Inputs not read whole (also counted as bad lines): the first INPUT_ERRORS, and how many.
+        self.input_errors: list[UnreadableInput] = []
+        self.unreadable_inputs = 0
         self.filtered = 0
         self.timeline = Timeline()
         self.first_ms: int | None = None
@@ -261,6 +265,8 @@ class Summary:
         self.requests_not_evaluable += other.requests_not_evaluable
         self.bad_lines += other.bad_lines
         self.bad_examples.extend(other.bad_examples[: BAD_EXAMPLES - len(self.bad_examples)])
+        self.unreadable_inputs += other.unreadable_inputs
+        self.input_errors.extend(other.input_errors[: INPUT_ERRORS - len(self.input_errors)])
         self.filtered += other.filtered
         self.timeline.merge(other.timeline)
         if other.first_ms is not None and (self.first_ms is None or other.first_ms < self.first_ms):
@@ -272,6 +278,10 @@ class Summary:
         self.bad_lines += 1
         if len(self.bad_examples) < BAD_EXAMPLES:
             self.bad_examples.append(bad)
+        if type(bad) is UnreadableInput:
+            self.unreadable_inputs += 1
+            if len(self.input_errors) < INPUT_ERRORS:
+                self.input_errors.append(bad)
 
     def add_all(self, items: Iterable[Outcome | BadLine]) -> None:
         for item in items:
