@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 
 from tests.replay_fixtures import T0, alb_line, run_cli, waf_record, write_acl, write_jsonl
 from tests.shared import ROOT, shared_dir
+from wafpy import cli
 from wafpy.errors import LogFormatError
 from wafpy.logs import read_entries
 from wafpy.replay.runner import BadLine, Replay, ReplayOptions
@@ -148,14 +150,15 @@ def test_bad_lines_are_reported_with_file_and_line_and_skipped(
         gzip.compress(("\n".join(json.dumps(r) for r in mixed_records()) + "\n").encode())[:-30]
     )
     out = tmp_path / "out.jsonl"
-    code, stdout, _ = run_cli(
+    code, stdout, stderr = run_cli(
         ["eval", str(acl), str(waf), str(alb), str(broken), "--search-string", "text", "-o", str(out)], capsys
     )
-    assert code == 0
+    assert code == 4  # the broken gzip is an input error; bad lines alone would exit 0
     assert f"{waf}:3" in stdout and "not valid JSON" in stdout
     assert f"{alb}:2" in stdout and "fields" in stdout
-    assert str(broken) in stdout and "compressed data broken" in stdout
+    assert str(broken) in stdout and "truncated gzip file" in stdout
     assert "Bad lines skipped: 3" in stdout
+    assert stderr.startswith(f"error: {broken}:6: truncated gzip file")
     assert len(read_records(out)) == 3 + 1 + 5  # the broken gzip keeps the lines before the damage
 
 
@@ -249,6 +252,18 @@ def test_help_documents_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     code, stdout, _ = run_cli(["eval", "--help"], capsys)
     assert code == 0
     assert "exit codes" in stdout and "fail-on" in stdout and "rate-based" in stdout
+
+
+def test_every_exit_code_is_documented_in_help_readme_and_module(capsys: pytest.CaptureFixture[str]) -> None:
+    codes = sorted(value for name, value in vars(cli).items() if name.startswith("EXIT_"))
+    assert codes == [0, 1, 2, 3, 4, 5, 130]
+    _, stdout, _ = run_cli(["eval", "--help"], capsys)
+    listed = " ".join(stdout.split("exit codes:")[1].split())
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for code in codes:
+        assert re.search(rf"(^|; ){code} ", listed), code
+        assert f"\n| {code} | " in readme, code
+        assert re.search(rf"^    {code} ", cli.__doc__ or "", re.MULTILINE), code
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ from wafpy.logs import (
     within,
 )
 from wafpy.logs.alblog import split_alb
+from wafpy.logs.sources import InputError
 
 # --- fixtures -------------------------------------------------------------------------------
 
@@ -463,7 +464,9 @@ def test_truncated_gzip_keeps_earlier_lines_and_reports_the_break(tmp_path: Path
     assert read_before > 100 and entries[-1].http_request["uri"] == "/p7"
     assert [e.http_request["uri"] for e in entries[:read_before]] == [f"/p{i}" for i in range(read_before)]
     assert len(errors) == 1 and errors[0].file == broken and errors[0].line == read_before + 1
-    assert "compressed data broken" in errors[0].message
+    assert isinstance(errors[0], InputError)  # the input, not one line: the rest of it is lost
+    expected = f"truncated gzip file: the compressed data ends after line {read_before} "
+    assert errors[0].message.startswith(expected)
 
 
 def test_corrupt_gzip_is_reported(tmp_path: Path) -> None:
@@ -471,6 +474,7 @@ def test_corrupt_gzip_is_reported(tmp_path: Path) -> None:
     data[-6] ^= 0xFF  # the CRC/size trailer no longer matches
     _, errors = read([write(tmp_path / "bad.gz", bytes(data))])
     assert len(errors) == 1 and errors[0].file is not None and errors[0].file.endswith("bad.gz")
+    assert isinstance(errors[0], InputError)
 
 
 def test_bad_lines_are_reported_with_file_and_line_and_skipped(tmp_path: Path) -> None:
@@ -499,6 +503,7 @@ def test_missing_file_reported_and_run_continues(tmp_path: Path) -> None:
     good = write(tmp_path / "w.jsonl", ndjson(1))
     entries, errors = read([str(tmp_path / "nope.log"), good])
     assert len(entries) == 1 and [e.message for e in errors] == ["no such file or folder"]
+    assert isinstance(errors[0], InputError)
 
 
 def test_lines_before_a_recognisable_one_are_reported(tmp_path: Path) -> None:

@@ -130,12 +130,22 @@ def _fast(evaluator: Evaluator, raw: bytes, kind: str) -> Outcome | BadLine:
     return items[0]
 
 
+def _unclocked(item: Outcome | BadLine) -> Outcome | BadLine:
+    """A request logged without a time is stamped with the current time, which may tick between
+    the two paths: its record is compared without it."""
+    if isinstance(item, Outcome) and item.timestamp_ms is None and item.record is not None:
+        record = orjson.loads(item.record)
+        record.pop("timestamp")
+        return item._replace(record=orjson.dumps(record))
+    return item
+
+
 @pytest.mark.parametrize(("name", "record"), _variants(), ids=[name for name, _ in _variants()])
 def test_waf_record_fast_path_equals_reference(acl: WebACL, name: str, record: dict[str, Any]) -> None:
     evaluator = Evaluator(acl, ReplayOptions(write_records=True))
     for line_name in (name, "unicode escaped") if name == "unicode" else (name,):
         raw = _line(record, line_name)
-        assert _fast(evaluator, raw, "waf") == _reference(evaluator, raw, "waf")
+        assert _unclocked(_fast(evaluator, raw, "waf")) == _unclocked(_reference(evaluator, raw, "waf"))
 
 
 def test_msgspec_path_takes_plain_records_and_declines_what_it_cannot_match() -> None:

@@ -7,6 +7,14 @@ Exit codes of `wafpy eval`:
          printed with its line:column and nothing is evaluated
     2    `--fail-on ACTION` matched: at least one request got that action
     3    `--strict` stopped at the first bad log line
+    4    an input could not be read whole: missing, unreadable, a truncated or corrupt gzip file,
+         a file removed or replaced during the run. Printed on stderr even with `--quiet`; the
+         rest of that input is skipped, the other inputs are replayed (with `--strict`, the run
+         stops there). Takes precedence over 2.
+    5    `--workers`: a worker process died (killed, out of memory) twice on the same part of the
+         input. A worker that dies once is replaced and its part replayed again (a warning on
+         stderr), so the output is unchanged; the second time the run stops, the output holding
+         what came before that part.
     130  interrupted (Ctrl-C)
 
 Argparse's own exit code for usage errors (2) is replaced by 1 so that 2 always means `--fail-on`.
@@ -24,6 +32,7 @@ from collections.abc import Sequence
 from typing import IO, Any, NoReturn
 
 from rich.console import Console
+from rich.markup import escape
 
 from wafpy.cli_validate import add_document_options
 from wafpy.errors import RulesetErrors, WafpyError
@@ -31,16 +40,19 @@ from wafpy.webacl import WebACL, load_web_acl
 
 __all__ = [
     "EXIT_FAIL_ON",
+    "EXIT_INPUT",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_STRICT",
     "EXIT_USAGE",
+    "EXIT_WORKER_DIED",
     "eval_command",
     "explain_command",
     "main",
 ]
 
 EXIT_OK, EXIT_USAGE, EXIT_FAIL_ON, EXIT_STRICT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_INPUT, EXIT_WORKER_DIED = 4, 5
 ACTIONS = ("ALLOW", "BLOCK", "COUNT", "CAPTCHA", "CHALLENGE")
 
 EVAL_EPILOG = """\
@@ -49,13 +61,18 @@ file is detected from its first record line unless --format says it.
 
 --workers N parses and evaluates in N processes, output kept in input order; each worker reads
 its own part of a plain (uncompressed) file, while stdin and gzip input are read by the main
-process and handed out in chunks. A web ACL with
+process and handed out in chunks. A worker that dies (killed, out of memory) is replaced and
+its part replayed again, with a warning; if that part kills a worker twice, the run stops
+(exit 5). A web ACL with
 rate-based rules is evaluated in one ordered process (--workers is ignored, with a warning):
 rate counts need every request of a key in time order, and the key (custom keys, labels,
 forwarded IPs) is not known before evaluation, so the stream cannot be partitioned safely.
 
 exit codes: 0 ok; 1 usage error or web ACL not loadable (errors printed with line:column);
-2 --fail-on matched; 3 --strict stopped at a bad line; 130 interrupted.
+2 --fail-on matched; 3 --strict stopped at a bad line; 4 an input could not be read whole
+(missing, unreadable, truncated or corrupt gzip, removed or replaced during the run; printed
+even with --quiet); 5 a worker process died twice on the same part of the input;
+130 interrupted.
 """
 
 
@@ -199,7 +216,15 @@ def _load(args: argparse.Namespace) -> tuple[WebACL, functools.partial[WebACL]] 
 def eval_command(args: argparse.Namespace) -> int:
     """`wafpy eval`: replay, write records, print the summary, the comparison, the HTML report."""
     from wafpy.replay.compare import Comparison, render_comparison
-    from wafpy.replay.runner import BadLine, Replay, ReplayError, ReplayOptions, StrictStop
+    from wafpy.replay.runner import (
+        BadLine,
+        Replay,
+        ReplayError,
+        ReplayOptions,
+        StrictStop,
+        UnreadableInput,
+        WorkerDied,
+    )
     from wafpy.replay.summary import Summary, render_summary
 
     err = Console(stderr=True)
@@ -218,7 +243,11 @@ def eval_command(args: argparse.Namespace) -> int:
         workers=args.workers,
         write_records=args.output is not None,
     )
-    replay = Replay(acl, args.logs, options, loader=loader)
+
+    def warn(message: str) -> None:
+        err.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
+
+    replay = Replay(acl, args.logs, options, loader=loader, warn=warn)
     if args.workers > 1 and replay.rate_based:
         err.print(
             "[yellow]warning[/]: the web ACL has rate-based rules, which need one ordered pass; "
@@ -266,6 +295,9 @@ def eval_command(args: argparse.Namespace) -> int:
     except ReplayError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except WorkerDied as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_WORKER_DIED
     except BrokenPipeError:  # `wafpy eval ... -o - | head`: the reader is gone, so are we
         _quiet_stdout()
         return EXIT_OK
@@ -309,9 +341,21 @@ def eval_command(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         if not args.quiet:
             out.print(f"report written to {args.report}", markup=False)
+    # Inputs not read whole go to stderr whatever --quiet says: the run did not see everything.
+    unreadable = list(summary.input_errors)
+    if stopped is not None and isinstance(stopped.bad, UnreadableInput):
+        unreadable.append(stopped.bad)
+        stopped = None
+    for bad in unreadable:
+        print(f"error: {bad.describe()}", file=sys.stderr)
+    if summary.unreadable_inputs > len(summary.input_errors):
+        more = summary.unreadable_inputs - len(summary.input_errors)
+        print(f"error: and {more:,} more inputs could not be read whole", file=sys.stderr)
     if stopped is not None:
-        err.print(f"[red]error[/] (--strict): {stopped.bad.describe()}", highlight=False)
+        err.print(f"[red]error[/] (--strict): {escape(stopped.bad.describe())}", highlight=False)
         return EXIT_STRICT
+    if unreadable:
+        return EXIT_INPUT
     # COUNT never ends an evaluation: it means "a Count rule matched" (a rule tried out in count mode).
     got = {a: summary.requests_counted if a == "COUNT" else summary.by_action.get(a, 0) for a in args.fail_on}
     hit = [a for a, n in got.items() if n]

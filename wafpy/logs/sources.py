@@ -5,6 +5,10 @@ whose first record is a JSON array (`[ {...}, ... ]`, as some exports write) or 
 JSON object spread over several lines (the AWS documentation examples, `get-sampled-requests`
 output) cannot be split into lines, so such a file is read whole. Those files are small in
 practice; real AWS WAF logs (S3, Firehose, CloudWatch exports) are one record per line.
+
+Errors go to `on_error` as `LogFormatError`s. Those about an input as a whole (missing,
+unreadable, a truncated or corrupt gzip file) are `InputError`s: a bad line costs one record,
+an `InputError` the rest of the input, so callers may want to treat it more seriously.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import orjson
 
 from wafpy.errors import LogFormatError
 
-__all__ = ["STDIN", "ErrorHandler", "iter_files", "iter_lines", "iter_sources", "open_input"]
+__all__ = ["STDIN", "ErrorHandler", "InputError", "iter_files", "iter_lines", "iter_sources", "open_input"]
 
 STDIN = "-"
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -30,6 +34,28 @@ _SKIP_FIRST = frozenset(_WS + b"#")  # first bytes of lines that may be blank or
 
 ErrorHandler = Callable[[LogFormatError], None]
 Lines = Iterator[tuple[int, bytes]]
+
+
+class InputError(LogFormatError):
+    """An input that cannot be read (whole): missing, unreadable, truncated or corrupt gzip.
+
+    `line` is the first line not read, when some were.
+    """
+
+
+_READ_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error, OSError)
+
+
+def _read_failed(source: str, number: int, exc: BaseException) -> InputError:
+    """The error of a read that failed after `number` complete lines."""
+    if isinstance(exc, EOFError):  # gzip: "Compressed file ended before the end-of-stream marker"
+        what = f"truncated gzip file: the compressed data ends after line {number}"
+    elif isinstance(exc, gzip.BadGzipFile | zlib.error):
+        what = f"corrupt gzip data after line {number}"
+    else:
+        what = f"read error after line {number}"
+    detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return InputError(f"{what} ({detail}); the rest of the file is not read", file=source, line=number + 1)
 
 
 def _raise(error: LogFormatError) -> None:
@@ -55,7 +81,7 @@ def iter_files(paths: Sequence[str], on_error: ErrorHandler = _raise) -> Iterato
         elif os.path.exists(path):
             yield path
         else:
-            on_error(LogFormatError("no such file or folder", file=path))
+            on_error(InputError("no such file or folder", file=path))
 
 
 def open_input(path: str) -> IO[bytes]:
@@ -82,10 +108,8 @@ def _physical_lines(source: str, stream: IO[bytes], on_error: ErrorHandler) -> L
     try:
         for number, line in enumerate(stream, 1):
             yield number, line
-    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
-        on_error(
-            LogFormatError(f"compressed data broken after line {number}: {exc}", file=source, line=number + 1)
-        )
+    except _READ_ERRORS as exc:
+        on_error(_read_failed(source, number, exc))
 
 
 def _looks_like_document(stripped: bytes) -> bool:
@@ -124,10 +148,8 @@ def _split_lines(source: str, stream: IO[bytes], on_error: ErrorHandler) -> Line
                 if not stripped or stripped[:1] == b"#":
                     continue
             yield number, line
-    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
-        on_error(
-            LogFormatError(f"compressed data broken after line {number}: {exc}", file=source, line=number + 1)
-        )
+    except _READ_ERRORS as exc:
+        on_error(_read_failed(source, number, exc))
 
 
 def _document(source: str, start: int, first: bytes, rest: Lines, on_error: ErrorHandler) -> Lines:
@@ -202,7 +224,7 @@ def iter_sources(
         try:
             stream = open_input(path)
         except OSError as exc:
-            on_error(LogFormatError(f"cannot open: {exc.strerror or exc}", file=name))
+            on_error(InputError(f"cannot open: {exc.strerror or exc}", file=name))
             continue
         yield name, _closing(stream, _split_lines(name, stream, on_error), path != STDIN)
 

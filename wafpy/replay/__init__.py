@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from wafpy.replay.compare import Comparison
-from wafpy.replay.runner import BadLine, Outcome, Replay, ReplayOptions, StrictStop
+from wafpy.replay.runner import BadLine, Outcome, Replay, ReplayOptions, StrictStop, UnreadableInput
 from wafpy.replay.summary import Summary
+from wafpy.replay.workers import WorkerDied
 
-__all__ = ["BadLine", "Comparison", "Outcome", "Replay", "ReplayOptions", "StrictStop", "Summary"]
+__all__ = [
+    "BadLine",
+    "Comparison",
+    "Outcome",
+    "Replay",
+    "ReplayOptions",
+    "StrictStop",
+    "Summary",
+    "UnreadableInput",
+    "WorkerDied",
+]

@@ -21,9 +21,12 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from wafpy.replay.runner import Outcome
+from wafpy.replay.summary import clip
 
 __all__ = ["RULE_CHANGE", "UNKNOWN_SUFFIX", "ChangeExample", "Comparison", "render_comparison"]
 
@@ -187,7 +190,7 @@ def render_comparison(console: Console, comparison: Comparison) -> None:
     if comparison.no_ground_truth:
         head += f", {comparison.no_ground_truth:,} without a logged decision"
     for note, count in comparison.excluded.items():
-        head += f", {count:,} excluded ({note})"
+        head += f", {count:,} excluded ({escape(clip(note))})"
     console.print(head)
     if not comparison.changes:
         if total:
@@ -203,26 +206,27 @@ def render_comparison(console: Console, comparison: Comparison) -> None:
         count = comparison.changes[kind]
         style = "bold red" if kind == "ALLOW→BLOCK" else "bold yellow" if kind == "BLOCK→ALLOW" else ""
         style = "dim" if kind.endswith(UNKNOWN_SUFFIX) else style
-        table.add_row(f"[{style}]{kind}[/]" if style else kind, f"{count:,}", f"{100 * count / total:.2f}%")
+        table.add_row(Text(clip(kind), style=style), f"{count:,}", f"{100 * count / total:.2f}%")
     console.print(table)
     for kind in comparison.ordered_kinds():
-        rules = Table(title=f"{kind}: rules responsible", title_justify="left")
+        title = escape(clip(kind))  # the logged action is text from the logs, as are the rules
+        rules = Table(title=f"{title}: rules responsible", title_justify="left")
         rules.add_column("logged terminating rule", overflow="fold")
         rules.add_column("new terminating rule", overflow="fold")
         rules.add_column("requests", justify="right")
         for (old_rule, new_rule), count in comparison.rules[kind].most_common(10):
-            rules.add_row(old_rule, new_rule, f"{count:,}")
+            rules.add_row(Text(clip(old_rule)), Text(clip(new_rule)), f"{count:,}")
         console.print(rules)
-        examples = Table(title=f"{kind}: first examples", title_justify="left")
+        examples = Table(title=f"{title}: first examples", title_justify="left")
         examples.add_column("where", no_wrap=True)
         examples.add_column("request", overflow="fold", max_width=60)
         examples.add_column("logged → new", no_wrap=True)
         examples.add_column("rule", overflow="fold")
         for ex in comparison.examples[kind]:
             examples.add_row(
-                f"{ex.source}:{ex.line}",
-                f"{ex.method} {ex.uri}",
-                f"{ex.old_action} → {ex.new_action}",
-                f"{ex.old_rule or '-'} → {ex.new_rule}",
+                Text(clip(f"{ex.source}:{ex.line}")),
+                Text(clip(f"{ex.method} {ex.uri}")),
+                Text(clip(f"{ex.old_action} → {ex.new_action}")),
+                Text(clip(f"{ex.old_rule or '-'} → {ex.new_rule}")),
             )
         console.print(examples)

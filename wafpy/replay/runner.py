@@ -4,8 +4,10 @@ The main process only reads: it expands the inputs (files, folders, `-` for stdi
 decides each file's format from its first record line, and cuts the record lines into chunks of
 `chunk_lines` (raw bytes, not decoded). Decoding a line, building the `Request`, evaluating it and
 encoding its AWS WAF log record happen in `Evaluator` -- in this process, or with `workers > 1`
-in a pool of worker processes. Results always come back in input order (chunks are collected
-first-in first-out), so `--workers 2` writes byte-for-byte what `--workers 1` writes.
+in worker processes (`wafpy.replay.workers`). Results always come back in input order (chunks
+are collected first-in first-out), so `--workers 2` writes byte-for-byte what `--workers 1`
+writes. A worker that dies (killed, out of memory) is replaced and the part of the input it
+held replayed once more; a part that kills a worker twice stops the replay (`WorkerDied`).
 
 Two ways to consume a replay: iterating gives one `Outcome` (or `BadLine`) per line; `batches`,
 which `wafpy eval` uses, gives per chunk the records already joined into one byte string, and
@@ -27,9 +29,12 @@ the cut points and counts the newlines before each range, so that line numbers (
 comparison examples) are those of the file. The folder is removed at the end, on errors and on
 Ctrl-C (closing the generator). Stdin, gzip files and JSON documents go in chunks as above.
 
-Memory is bounded whatever the input size: at most `2 * workers + 2` chunks are in flight
-(`Pool.imap` would read the whole input ahead), and each result is consumed and dropped by the
-caller (`Summary` keeps bounded counters).
+Inputs that cannot be read whole (missing, unreadable, a truncated or corrupt gzip file, a
+file removed or replaced while workers read its ranges) give an `UnreadableInput`, a `BadLine`
+at the first line not replayed; nothing of that input after it is replayed, the other inputs are.
+
+Memory is bounded whatever the input size: at most `2 * workers + 2` chunks are in flight, and
+each result is consumed and dropped by the caller (`Summary` keeps bounded counters).
 
 Rate-based rules and workers: a rate-based rule counts requests per key over time, so every
 request of one key must be evaluated by one counter, in time order. Partitioning the stream by key
@@ -44,13 +49,13 @@ the replay evaluates in one ordered process and `workers_used` is 1; the caller 
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import io
 import multiprocessing
 import os
 import shutil
 import tempfile
-from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
@@ -67,19 +72,16 @@ from wafpy.logs.sources import (
     _SKIP_FIRST,
     _WS,
     STDIN,
+    InputError,
     _looks_like_document,
     iter_files,
     iter_sources,
 )
 from wafpy.replay.coverage import acl_parts, has_rate_based, missing_statements
 from wafpy.replay.decode import Decoded, decode_alb, decode_waf, decode_waf_line, encode_record
+from wafpy.replay.workers import Task, WorkerDied, WorkerPool
 from wafpy.request import Request
 from wafpy.webacl import WebACL
-
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from wafpy.replay.compare import Comparison
@@ -94,12 +96,14 @@ __all__ = [
     "ReplayError",
     "ReplayOptions",
     "StrictStop",
+    "UnreadableInput",
+    "WorkerDied",
     "read_chunks",
 ]
 
 
 class BadLine(NamedTuple):
-    """A line that could not be replayed (not JSON, wrong ALB field count, broken gzip, ...)."""
+    """A line that could not be replayed (not JSON, wrong ALB field count, ...)."""
 
     message: str
     file: str | None
@@ -108,6 +112,17 @@ class BadLine(NamedTuple):
     def describe(self) -> str:
         where = self.file or "<input>"
         return f"{where}:{self.line}: {self.message}" if self.line is not None else f"{where}: {self.message}"
+
+
+class UnreadableInput(BadLine):
+    """An input that could not be read whole: missing, unreadable, a truncated or corrupt gzip
+    file, a file removed or changed during the replay. `line` is the first line not replayed.
+
+    Nothing of the input from there on is replayed; the other inputs are. `wafpy eval` reports
+    these on stderr even with `--quiet` and exits with its input-error code.
+    """
+
+    __slots__ = ()
 
 
 class Outcome(NamedTuple):
@@ -181,7 +196,7 @@ def read_chunks(paths: Sequence[str], fmt: str = "auto", chunk_lines: int = 2000
     chunk: Chunk = []
 
     def report(error: LogFormatError) -> None:
-        chunk.append(BadLine(error.message, error.file, error.line))
+        chunk.append(_bad(error))
 
     count = 0
     for source, file_lines in iter_sources(paths, report):
@@ -244,8 +259,8 @@ class Evaluator:
         one = self._one
         append = out.append
         for part in chunk:
-            if type(part) is BadLine:
-                append(part)
+            if type(part) is not tuple:  # a BadLine (or UnreadableInput) read before evaluation
+                append(part)  # type: ignore[arg-type]
                 continue
             key, source, numbers, raws = part  # type: ignore[misc]
             for number, raw in zip(numbers, raws, strict=True):
@@ -277,13 +292,13 @@ class Evaluator:
             records: list[bytes] = []
             write = records.append if self.write_records else None
             for item in items:
-                if type(item) is BadLine:
+                if type(item) is not Outcome:  # a BadLine (or UnreadableInput)
                     if strict:
                         blobs.append(_join(records))
-                        return b"".join(blobs), replayed, filtered, item
-                    add_bad(item)
+                        return b"".join(blobs), replayed, filtered, item  # type: ignore[return-value]
+                    add_bad(item)  # type: ignore[arg-type]
                     continue
-                outcome: Outcome = item  # type: ignore[assignment]
+                outcome: Outcome = item
                 add(outcome)
                 if compare is not None:
                     compare(outcome)
@@ -395,7 +410,7 @@ def _pieces(chunk: Chunk, size: int) -> Iterator[Chunk]:
     piece: Chunk = []
     count = 0
     for part in chunk:
-        if type(part) is BadLine:
+        if type(part) is not tuple:  # a BadLine
             piece.append(part)
             continue
         key, source, numbers, raws = part  # type: ignore[misc]
@@ -553,7 +568,7 @@ def _work_batch(
 
 
 def _work_range(
-    task: tuple[str, str, str, bool, int, int, int, str | None],
+    task: tuple[str, str, str, bool, int, int, int, str | None, tuple[int, int]],
     top_capacity: int,
     compare: tuple[int, tuple[str, ...]] | None,
     strict: bool,
@@ -562,43 +577,77 @@ def _work_range(
 
     `start` is the start of a line, `end` of another (or the end of the file), `line` the
     number of the line at `start`; `detected`: the format was detected from the first record
-    line. Blank lines and comments are skipped and ALB lines re-joined as `read_chunks` does (a
-    range of an ALB file starts at a line that starts an entry, so no entry is cut in two).
+    line; `identity`: (device, inode) of the file when it was cut into ranges. Blank lines and
+    comments are skipped and ALB lines re-joined as `read_chunks` does (a range of an ALB file
+    starts at a line that starts an entry, so no entry is cut in two).
+
+    A file that is gone, replaced or shorter than when it was cut gives an `UnreadableInput`
+    (counted in the summary, or with `strict` the stop) instead of records. The file stays open
+    until the range is done: a busy worker is one that holds an input open.
     """
     from wafpy.replay.compare import Comparison
     from wafpy.replay.summary import Summary
 
-    path, source, key, detected, start, end, line, out_path = task
+    path, source, key, detected, start, end, line, out_path, identity = task
     assert _WORKER is not None, "worker not initialised"
-    with open(path, "rb") as stream:
-        stream.seek(start)
-        data = stream.read(end - start)
-    numbers: list[int] = []
-    raws: list[bytes] = []
-    lines: Iterator[tuple[int, bytes]] = _range_lines(data, line)
-    if key == "alb":
-        if start == 0 and detected:
-            # As `read_chunks`: the line that told the format is not joined with what follows.
-            for number, raw in lines:
-                numbers.append(number)
-                raws.append(raw)
-                break
-        lines = join_wrapped(lines)
-    for number, raw in lines:
-        numbers.append(number)
-        raws.append(raw)
-    del data
     summary = Summary(top_capacity=top_capacity)
     comparison = None if compare is None else Comparison(examples=compare[0], rule_names=compare[1])
-    records, replayed, filtered, stopped = _WORKER.process(
-        [(key, source, numbers, raws)], summary, comparison, strict
-    )
+    try:
+        stream = open(path, "rb")  # noqa: SIM115 (closed below, after the range is replayed)
+    except OSError as exc:
+        problem = f"removed or renamed during the replay (cannot open it: {exc.strerror or exc}){_REST}"
+        return _range_failed(UnreadableInput(problem, source, line), summary, comparison, strict)
+    with stream:
+        stat = os.fstat(stream.fileno())
+        if (stat.st_dev, stat.st_ino) != identity:
+            problem = f"replaced by another file during the replay{_REST}"
+            return _range_failed(UnreadableInput(problem, source, line), summary, comparison, strict)
+        try:
+            stream.seek(start)
+            data = stream.read(end - start)
+        except OSError as exc:
+            problem = f"read error ({exc.strerror or exc}){_REST}"
+            return _range_failed(UnreadableInput(problem, source, line), summary, comparison, strict)
+        if len(data) < end - start:
+            now = start + len(data)
+            problem = f"shortened during the replay (to {now:,} bytes from at least {end:,}){_REST}"
+            return _range_failed(UnreadableInput(problem, source, line), summary, comparison, strict)
+        numbers: list[int] = []
+        raws: list[bytes] = []
+        lines: Iterator[tuple[int, bytes]] = _range_lines(data, line)
+        if key == "alb":
+            if start == 0 and detected:
+                # As `read_chunks`: the line that told the format is not joined with what follows.
+                for number, raw in lines:
+                    numbers.append(number)
+                    raws.append(raw)
+                    break
+            lines = join_wrapped(lines)
+        for number, raw in lines:
+            numbers.append(number)
+            raws.append(raw)
+        del data
+        records, replayed, filtered, stopped = _WORKER.process(
+            [(key, source, numbers, raws)], summary, comparison, strict
+        )
     written = None
     if records and out_path is not None:
         with open(out_path, "wb") as out:
             out.write(records)
         written = out_path
     return written, replayed, filtered, stopped, summary, comparison
+
+
+_REST = "; nothing from this line on is replayed"
+
+
+def _range_failed(
+    failure: UnreadableInput, summary: Summary, comparison: Comparison | None, strict: bool
+) -> tuple[None, int, int, BadLine | None, Summary, Comparison | None]:
+    if strict:
+        return None, 0, 0, failure, summary, comparison
+    summary.add_bad(failure)
+    return None, 0, 0, None, summary, comparison
 
 
 def _range_lines(data: bytes, first: int) -> Iterator[tuple[int, bytes]]:
@@ -637,20 +686,28 @@ def _range_key(path: str, fmt: str) -> str | None:
     return None  # no record line: nothing to split
 
 
-def _byte_ranges(path: str, alb: bool, size: int) -> Iterator[tuple[int, int, int]]:
-    """(start, end, number of the line at start) of consecutive ranges of about `size` bytes.
+class _Range(NamedTuple):
+    start: int  # first byte
+    end: int  # the byte after the last
+    line: int  # number of the line at `start`
+    last: int  # number of the last line
+    identity: tuple[int, int]  # (device, inode) of the file
+
+
+def _byte_ranges(stream: IO[bytes], alb: bool, size: int) -> Iterator[_Range]:
+    """Consecutive ranges of about `size` bytes of the open file `stream`.
 
     Each range ends at the start of a line (for ALB, of a line that starts an entry). The line
-    numbers count the newlines before each range, here, as the ranges are handed out.
+    numbers count the newlines of each range, here, as the ranges are handed out.
     """
-    with open(path, "rb") as stream:
-        total = os.fstat(stream.fileno()).st_size
-        start, line = 0, 1
-        while start < total:
-            end = start + max(1, size)
-            if end >= total:
-                yield start, total, line
-                return
+    stat = os.fstat(stream.fileno())
+    total, identity = stat.st_size, (stat.st_dev, stat.st_ino)
+    start, line = 0, 1
+    while start < total:
+        end = start + max(1, size)
+        if end >= total:
+            end = total
+        else:
             stream.seek(end - 1)
             rest = stream.readline()  # from the byte before `end` through its line's newline
             end = end - 1 + len(rest)
@@ -661,21 +718,24 @@ def _byte_ranges(path: str, alb: bool, size: int) -> Iterator[tuple[int, int, in
                 if not nxt or is_alb_line(nxt):
                     break
                 end += len(nxt)
-            yield start, end, line
-            line += _count_newlines(stream, start, end)
-            start = end
+        newlines, ends_line = _count_newlines(stream, start, end)
+        yield _Range(start, end, line, line + newlines - (1 if ends_line else 0), identity)
+        line += newlines
+        start = end
 
 
-def _count_newlines(stream: IO[bytes], start: int, end: int) -> int:
+def _count_newlines(stream: IO[bytes], start: int, end: int) -> tuple[int, bool]:
+    """The newlines in bytes `start` to `end` of `stream`, and whether the last byte is one."""
     stream.seek(start)
     count = 0
+    block = b""
     while start < end:
         block = stream.read(min(end - start, 8 << 20))
         if not block:
             break
         count += block.count(b"\n")
         start += len(block)
-    return count
+    return count, block.endswith(b"\n")
 
 
 def _logged_fields(logged: LoggedOutcome) -> tuple[Any, ...]:
@@ -698,6 +758,24 @@ def _from_worker(items: list[Any]) -> list[Outcome | BadLine]:
     return items
 
 
+def _chunk_label(chunk: Chunk) -> str:
+    """Where a chunk is, for messages: `a.jsonl, lines 1-2000`, or across files."""
+    places: list[tuple[str, int | None]] = []
+    for part in chunk:
+        if isinstance(part, BadLine):
+            places.append((part.file or "<input>", part.line))
+        else:
+            _, source, numbers, _ = part
+            places.append((source, numbers[0]))
+            places.append((source, numbers[-1]))
+    if not places:
+        return "an empty chunk"
+    (first, start), (last, end) = places[0], places[-1]
+    if first == last:
+        return f"{first}, lines {start}-{end}" if start != end else f"{first}, line {start}"
+    return f"{first} line {start} to {last} line {end}"
+
+
 class Replay:
     """Iterate over the results of replaying `paths` through `acl`, in input order.
 
@@ -709,6 +787,11 @@ class Replay:
     `batches(summary)` is the bulk form `wafpy eval` uses: each worker also counts its chunk
     into a summary of its own and joins the chunk's records into one byte string, so the main
     process only reads lines, merges summaries and writes bytes.
+
+    With workers, a worker process that dies (killed, out of memory) is replaced and the part
+    of the input it held replayed again, once; `warn` receives a message saying so (by default
+    it is logged as a warning of the `wafpy.replay` logger). If that part kills a worker a
+    second time, `WorkerDied` is raised (see `wafpy.replay.workers`).
     """
 
     def __init__(
@@ -718,11 +801,13 @@ class Replay:
         options: ReplayOptions,
         *,
         loader: Callable[[], WebACL] | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         self.acl = acl
         self.paths = list(paths)
         self.options = options
         self.loader = loader
+        self.warn = warn
         self.filtered = 0
         self.rate_based = has_rate_based(acl.model)
         self.workers_used = 1 if self.rate_based else max(1, options.workers)
@@ -734,18 +819,19 @@ class Replay:
         replayed = 0
         if limit is not None and limit <= 0:
             return
-        for items, filtered in results:
-            self.filtered += filtered
-            for item in items:
-                if isinstance(item, BadLine):
-                    if strict:
-                        raise StrictStop(item)
+        with contextlib.closing(results):  # ends the workers when the caller stops early
+            for items, filtered in results:
+                self.filtered += filtered
+                for item in items:
+                    if isinstance(item, BadLine):
+                        if strict:
+                            raise StrictStop(item)
+                        yield item
+                        continue
                     yield item
-                    continue
-                yield item
-                replayed += 1
-                if limit is not None and replayed >= limit:
-                    return
+                    replayed += 1
+                    if limit is not None and replayed >= limit:
+                        return
 
     def batches(self, summary: Summary, comparison: Comparison | None = None) -> Generator[Batch, None, None]:
         """Replay chunk by chunk, counting into `summary` (and `comparison`), in input order.
@@ -754,6 +840,10 @@ class Replay:
         worker counts a chunk, and chunks are merged in order). A strict stop is the last batch
         (`stopped`); the bad line itself is not counted. `limit` is not supported here (it is
         per request): iterate over the replay instead.
+
+        A file that workers read by byte ranges and that cannot be read any more (removed,
+        replaced, shortened during the replay) gives one `UnreadableInput` in the summary at the
+        first range that fails; nothing of that file after it is written or counted.
         """
         options = self.options
         if options.limit is not None:
@@ -773,59 +863,80 @@ class Replay:
         compare = None if comparison is None else (comparison.max_examples, comparison.rule_names)
         args = (summary.labels.capacity, compare, options.strict)
         folder = tempfile.mkdtemp(prefix="wafpy-eval-") if options.write_records else None
+        failed: set[str] = set()  # files read by ranges that could not be read whole
         try:
-            previous: str | None = None
-            for records, replayed, filtered, stopped, part, part_comparison in self._pool_tasks(
-                self._tasks(folder), args
-            ):
-                if previous is not None:  # the caller has written it
-                    os.unlink(previous)
-                    previous = None
-                self.filtered += filtered
-                summary.merge(part)
-                if comparison is not None and part_comparison is not None:
-                    comparison.merge(part_comparison)
-                if type(records) is str:
-                    previous = records
-                    yield Batch(b"", replayed, stopped, records)
-                else:
-                    yield Batch(records or b"", replayed, stopped)
-                if stopped is not None:
-                    return
+            # closing(): the workers are ended before the folder they write to is removed.
+            with contextlib.closing(self._pool_tasks(self._tasks(folder, failed), args)) as results:
+                previous: str | None = None
+                for path, result in results:
+                    records, replayed, filtered, stopped, part, part_comparison = result
+                    if previous is not None:  # the caller has written it
+                        os.unlink(previous)
+                        previous = None
+                    if path is not None and path in failed:  # a range after the failure: dropped
+                        if type(records) is str:
+                            os.unlink(records)
+                        continue
+                    if path is not None and part.input_errors:
+                        failed.add(path)
+                    self.filtered += filtered
+                    summary.merge(part)
+                    if comparison is not None and part_comparison is not None:
+                        comparison.merge(part_comparison)
+                    if type(records) is str:
+                        previous = records
+                        yield Batch(b"", replayed, stopped, records)
+                    else:
+                        yield Batch(records or b"", replayed, stopped)
+                    if stopped is not None:
+                        return
         finally:
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)
 
-    def _tasks(self, folder: str | None) -> Iterator[tuple[Callable[..., Any], Any]]:
+    def _tasks(self, folder: str | None, failed: set[str]) -> Iterator[Task]:
         """The work of `batches` with workers, in input order.
 
         A plain file is cut into byte ranges that the workers read themselves (`_work_range`),
-        so neither its lines nor its records go through the pool's pipes; stdin, gzip files and
-        JSON documents are read here and sent in chunks (`_work_batch`).
+        so neither its lines nor its records go through the pipes; stdin, gzip files and JSON
+        documents are read here and sent in chunks (`_work_batch`). A file in `failed` gets no
+        more ranges.
         """
         options = self.options
         errors: Chunk = []
 
         def report(error: LogFormatError) -> None:
-            errors.append(BadLine(error.message, error.file, error.line))
+            errors.append(_bad(error))
 
         index = 0
         for path in iter_files(self.paths, report):
             if errors:
-                yield _work_batch, errors
+                yield Task(_work_batch, errors, _chunk_label(errors))
                 errors = []
             key = _range_key(path, options.format)
             if key is None:
                 for chunk in read_chunks([path], options.format, options.chunk_lines):
-                    yield _work_batch, chunk
+                    yield Task(_work_batch, chunk, _chunk_label(chunk))
                 continue
-            for start, end, line in _byte_ranges(path, key == "alb", options.range_bytes):
-                out = None if folder is None else os.path.join(folder, f"{index}.jsonl")
-                index += 1
-                detected = options.format == "auto"
-                yield _work_range, (path, path, key, detected, start, end, line, out)
+            try:
+                stream = open(path, "rb")  # noqa: SIM115 (closed below)
+            except OSError as exc:
+                yield Task(_work_batch, [_cannot_open(path, exc)], path)
+                continue
+            with stream:
+                for start, end, line, last, identity in _byte_ranges(
+                    stream, key == "alb", options.range_bytes
+                ):
+                    if path in failed:
+                        break
+                    out = None if folder is None else os.path.join(folder, f"{index}.jsonl")
+                    index += 1
+                    detected = options.format == "auto"
+                    label = f"{path}, bytes {start}-{end - 1}, lines {line}-{last}"
+                    payload = (path, path, key, detected, start, end, line, out, identity)
+                    yield Task(_work_range, payload, label, path)
         if errors:
-            yield _work_batch, errors
+            yield Task(_work_batch, errors, _chunk_label(errors))
 
     def _chunk_lines(self) -> int:
         # In one process, small chunks keep lines and records in the CPU caches; a worker gets
@@ -833,76 +944,73 @@ class Replay:
         lines = self.options.chunk_lines
         return min(lines, _PIECE_LINES) if self.workers_used == 1 else lines
 
-    def _serial(self, chunks: Iterator[Chunk]) -> Iterator[tuple[list[Outcome | BadLine], int]]:
+    def _serial(self, chunks: Iterator[Chunk]) -> Generator[tuple[list[Outcome | BadLine], int], None, None]:
         evaluator = Evaluator(self.acl, self.options)
         for chunk in chunks:
             yield evaluator.run(chunk)
 
-    def _parallel(self, chunks: Iterator[Chunk]) -> Iterator[tuple[list[Outcome | BadLine], int]]:
-        for items, filtered in self._pool(chunks, _work, ()):
-            yield _from_worker(items), filtered
-
-    def _pool(
-        self, chunks: Iterator[Chunk], work: Callable[..., Any], args: tuple[Any, ...]
-    ) -> Iterator[Any]:
-        """`work(chunk, *args)` for every chunk in the worker processes; results in input order."""
-        return self._pool_tasks(((work, chunk) for chunk in chunks), args)
+    def _parallel(
+        self, chunks: Iterator[Chunk]
+    ) -> Generator[tuple[list[Outcome | BadLine], int], None, None]:
+        tasks = (Task(_work, chunk, _chunk_label(chunk)) for chunk in chunks)
+        with contextlib.closing(self._pool_tasks(tasks, ())) as results:
+            for _, (items, filtered) in results:
+                yield _from_worker(items), filtered
 
     def _pool_tasks(
-        self, tasks: Iterator[tuple[Callable[..., Any], Any]], args: tuple[Any, ...]
-    ) -> Iterator[Any]:
-        """`work(task, *args)` for every (work, task) in the worker processes; results in order."""
-        global _WORKER
+        self, tasks: Iterator[Task], args: tuple[Any, ...]
+    ) -> Generator[tuple[Any, Any], None, None]:
+        """(task.key, `task.work(task.payload, *args)`) for every task, in the worker processes, in order."""
         methods = multiprocessing.get_all_start_methods()
         fork = "fork" in methods
         context = multiprocessing.get_context("fork" if fork else "spawn")
         if not fork and self.loader is None:
             raise ValueError("workers > 1 needs a picklable loader on platforms without fork")
-        loader = self.loader or _no_loader
         workers = self.workers_used
         # Forked workers inherit the compiled ACL: no second load, no pickling of closures.
-        _WORKER = Evaluator(self.acl, self.options) if fork else None
-        # Objects that exist at the fork are moved out of the collector's reach while forking:
-        # the workers' collections then never walk (and copy-on-write) the inherited heap.
-        frozen = fork and gc.isenabled()
-        if frozen:
-            gc.freeze()
-        try:
-            pool = context.Pool(workers, initializer=_init_worker, initargs=(loader, self.options))
-        finally:
-            _WORKER = None
-            if frozen:
-                gc.unfreeze()
-        _widen_pipes(pool)
-        with pool:  # leaving early (limit, strict stop, error) terminates the workers
-            pending: deque[Any] = deque()
-            for work, task in tasks:
-                pending.append(pool.apply_async(work, (task, *args)))
-                if len(pending) >= 2 * workers + 2:
-                    yield pending.popleft().get()
-            while pending:
-                yield pending.popleft().get()
-            pool.close()
-            pool.join()
+        evaluator = Evaluator(self.acl, self.options) if fork else None
+        pool = WorkerPool(
+            context,
+            workers,
+            _init_worker,
+            (self.loader or _no_loader, self.options),
+            prepare=functools.partial(_handing_down, evaluator),
+            warn=self.warn,
+        )
+        # At most 2 * workers + 2 tasks read ahead: memory stays bounded whatever the input.
+        return pool.imap(tasks, args, window=2 * workers + 2)
 
 
-_PIPE_BYTES = 1 << 20
+@contextlib.contextmanager
+def _handing_down(evaluator: Evaluator | None) -> Iterator[None]:
+    """Around the start of a worker process: what a forked worker inherits.
 
-
-def _widen_pipes(pool: Any) -> None:
-    """Give the pool's pipes 1 MiB instead of 64 KiB where Linux allows it (best effort).
-
-    A chunk is megabytes of log lines one way and of records the other; through 64 KiB pipes
-    each costs dozens of blocking writes and wake-ups, which showed as system time in the main
-    process. The pipes are the pool's own (not public API), so anything unexpected is ignored.
+    The evaluator is left where the worker finds it. Objects that exist at the fork are moved
+    out of the collector's reach meanwhile: the workers' collections then never walk (and
+    copy-on-write) the inherited heap.
     """
-    setpipe = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
-    if setpipe is None:
-        return
-    for queue in (getattr(pool, "_inqueue", None), getattr(pool, "_outqueue", None)):
-        connection = getattr(queue, "_writer", None)
-        with contextlib.suppress(AttributeError, OSError, ValueError):
-            fcntl.fcntl(connection.fileno(), setpipe, _PIPE_BYTES)  # type: ignore[union-attr]
+    global _WORKER
+    frozen = evaluator is not None and gc.isenabled()
+    _WORKER = evaluator
+    if frozen:
+        gc.freeze()
+    try:
+        yield
+    finally:
+        _WORKER = None
+        if frozen:
+            gc.unfreeze()
+
+
+def _bad(error: LogFormatError) -> BadLine:
+    """The `BadLine` of a reading error: an `UnreadableInput` when the input itself failed."""
+    if isinstance(error, InputError):
+        return UnreadableInput(error.message, error.file, error.line)
+    return BadLine(error.message, error.file, error.line)
+
+
+def _cannot_open(path: str, exc: OSError) -> UnreadableInput:
+    return UnreadableInput(f"cannot open: {exc.strerror or exc}", path, None)
 
 
 def _no_loader() -> WebACL:

@@ -4,6 +4,12 @@ Ten million replayed requests must not need more memory than ten thousand, so no
 with the number of requests: actions and terminating rules are bounded by the web ACL, statement
 paths likewise; client IPs, URIs and labels go through `TopK` (heavy hitters in a capped dict);
 the timeline widens its buckets instead of adding more; examples are the first few only.
+
+Nothing grows with the length of a value either. The keys of the top-N counters (URIs, client
+IPs, labels: values from the logs, of any length) are cut to `KEY_CHARS` characters when
+counted, and every table cell to `CELL_CHARS` when printed, with an ellipsis: rich lays a cell
+out in time that grows faster than its length (a 4 MB URI took 13 s), so a summary of one huge
+value would otherwise cost more than replaying it.
 """
 
 from __future__ import annotations
@@ -15,17 +21,21 @@ from datetime import UTC, datetime
 from operator import itemgetter
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from wafpy.replay.runner import BadLine, Outcome
+from wafpy.replay.runner import BadLine, Outcome, UnreadableInput
 
 __all__ = [
     "ACTION_COLORS",
     "ACTION_ORDER",
+    "CELL_CHARS",
+    "KEY_CHARS",
     "Summary",
     "Timeline",
     "TopK",
+    "clip",
     "format_ms",
     "name_path",
     "render_summary",
@@ -40,6 +50,14 @@ ACTION_COLORS = {
     "COUNT": "#3b82c4",
 }
 BAD_EXAMPLES = 10
+INPUT_ERRORS = 100  # inputs that could not be read whole, kept with their message
+KEY_CHARS = 1000  # a longer URI, IP or label is counted by its first KEY_CHARS - 1 characters + "…"
+CELL_CHARS = 200  # a longer table cell is printed as its first CELL_CHARS - 1 characters + "…"
+
+
+def clip(text: str, limit: int = CELL_CHARS) -> str:
+    """`text`, or its first `limit - 1` characters and an ellipsis when it is longer."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class TopK:
@@ -163,6 +181,9 @@ class Summary:
         self._gap_tuples: dict[tuple[str, ...], int] = {}
         self.bad_lines = 0
         self.bad_examples: list[BadLine] = []
+        # Inputs not read whole (also counted as bad lines): the first INPUT_ERRORS, and how many.
+        self.input_errors: list[UnreadableInput] = []
+        self.unreadable_inputs = 0
         self.filtered = 0
         self.timeline = Timeline()
         self.first_ms: int | None = None
@@ -178,10 +199,12 @@ class Summary:
         if labels:
             add_label = self.labels.add
             for label in labels:
-                add_label(label)
+                add_label(label if len(label) <= KEY_CHARS else clip(label, KEY_CHARS))
         if action == "BLOCK":
-            self.blocked_ips.add(client_ip or "-")
-            self.blocked_uris.add(uri or "-")
+            client_ip = client_ip or "-"
+            uri = uri or "-"
+            self.blocked_ips.add(client_ip if len(client_ip) <= KEY_CHARS else clip(client_ip, KEY_CHARS))
+            self.blocked_uris.add(uri if len(uri) <= KEY_CHARS else clip(uri, KEY_CHARS))
         if counted:
             self.requests_counted += 1
             pending = self._counted_tuples
@@ -242,6 +265,8 @@ class Summary:
         self.requests_not_evaluable += other.requests_not_evaluable
         self.bad_lines += other.bad_lines
         self.bad_examples.extend(other.bad_examples[: BAD_EXAMPLES - len(self.bad_examples)])
+        self.unreadable_inputs += other.unreadable_inputs
+        self.input_errors.extend(other.input_errors[: INPUT_ERRORS - len(self.input_errors)])
         self.filtered += other.filtered
         self.timeline.merge(other.timeline)
         if other.first_ms is not None and (self.first_ms is None or other.first_ms < self.first_ms):
@@ -253,6 +278,10 @@ class Summary:
         self.bad_lines += 1
         if len(self.bad_examples) < BAD_EXAMPLES:
             self.bad_examples.append(bad)
+        if type(bad) is UnreadableInput:
+            self.unreadable_inputs += 1
+            if len(self.input_errors) < INPUT_ERRORS:
+                self.input_errors.append(bad)
 
     def add_all(self, items: Iterable[Outcome | BadLine]) -> None:
         for item in items:
@@ -287,6 +316,12 @@ def _action_text(action: str) -> Text:
     return Text(action, style=f"bold {ACTION_COLORS.get(action, 'white')}")
 
 
+def _plain(text: str) -> Text:
+    """A table cell of text from the logs: clipped, and never read as rich markup (a URI such
+    as `/[/x]` would otherwise be a markup error, `/[blink]` a style)."""
+    return Text(clip(text))
+
+
 def _top_table(title: str, heading: str, top: TopK, total: int, n: int = 10) -> Table:
     mark = " (approximate)" if top.approximate else ""
     table = Table(title=f"{title}{mark}", title_justify="left")
@@ -294,7 +329,7 @@ def _top_table(title: str, heading: str, top: TopK, total: int, n: int = 10) -> 
     table.add_column("requests", justify="right")
     table.add_column("share", justify="right")
     for key, count in top.top(n):
-        table.add_row(key, f"{count:,}", _pct(count, total))
+        table.add_row(_plain(key), f"{count:,}", _pct(count, total))
     return table
 
 
@@ -312,9 +347,9 @@ def render_summary(
 ) -> None:
     """Print the summary tables: actions, rules, labels, blocked IPs and URIs, gaps, bad lines."""
     total = summary.total
-    kinds = ", ".join(f"{n:,} {k}" for k, n in summary.by_kind.most_common())
+    kinds = ", ".join(f"{n:,} {escape(clip(k))}" for k, n in summary.by_kind.most_common())
     console.print(
-        f"[bold]{title}[/]: {total:,} requests replayed"
+        f"[bold]{escape(title)}[/]: {total:,} requests replayed"
         + (f" ({kinds})" if kinds else "")
         + f", {summary.bad_lines:,} bad lines skipped"
         + (f", {summary.filtered:,} outside --since/--until" if summary.filtered else "")
@@ -330,7 +365,7 @@ def render_summary(
     others = sorted(a for a in summary.by_action if a not in ACTION_ORDER)
     for action in known + others:
         count = summary.by_action[action]
-        actions.add_row(_action_text(action), f"{count:,}", _pct(count, total))
+        actions.add_row(_action_text(clip(action)), f"{count:,}", _pct(count, total))
     console.print(actions)
 
     rules = Table(title="Requests by terminating rule", title_justify="left")
@@ -340,7 +375,9 @@ def render_summary(
     rules.add_column("requests", justify="right")
     rules.add_column("share", justify="right")
     for (rule_id, rule_type, action), count in summary.by_rule.most_common(20):
-        rules.add_row(rule_id, rule_type, _action_text(action), f"{count:,}", _pct(count, total))
+        rules.add_row(
+            _plain(rule_id), _plain(rule_type), _action_text(clip(action)), f"{count:,}", _pct(count, total)
+        )
     console.print(rules)
 
     if summary.counted:
@@ -352,7 +389,7 @@ def render_summary(
         counted.add_column("requests", justify="right")
         counted.add_column("share", justify="right")
         for rule, count in summary.counted.most_common(15):
-            counted.add_row(rule, f"{count:,}", _pct(count, total))
+            counted.add_row(_plain(rule), f"{count:,}", _pct(count, total))
         console.print(counted)
     if summary.labels.counts:
         console.print(_top_table("Top labels", "label", summary.labels, total))
@@ -372,7 +409,7 @@ def render_summary(
         gaps.add_column("statement: missing part", overflow="fold")
         gaps.add_column("requests", justify="right")
         for path, count in summary.not_evaluable.most_common(15):
-            gaps.add_row(name_path(path, rule_names), f"{count:,}")
+            gaps.add_row(_plain(name_path(path, rule_names)), f"{count:,}")
         console.print(gaps)
 
     if summary.bad_lines:
@@ -383,7 +420,7 @@ def render_summary(
             where = (
                 f"{item.file or '<input>'}:{item.line}" if item.line is not None else (item.file or "<input>")
             )
-            bad.add_row(where, item.message)
+            bad.add_row(_plain(where), _plain(item.message))
         if summary.bad_lines > len(summary.bad_examples):
             bad.add_row("...", f"{summary.bad_lines - len(summary.bad_examples):,} more")
         console.print(bad)
