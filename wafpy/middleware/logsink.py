@@ -1,8 +1,8 @@
-"""AWS WAF log records out of the middleware: where they go, which are kept, what is redacted.
+"""AWS WAF log records out of the middleware: where they go and which are kept.
 
-* Sinks: a path (JSON lines appended with one `os.write` per record, so the event loop never
-  waits on more than that one call and nothing sits in a buffer), a `logging.Logger` (the JSON
-  line at INFO), or any callable taking the record dict.
+* Sinks: a path (`wafpy.middleware.logfile.JsonLinesFile`: JSON lines, whole or counted as lost,
+  reopened after rotation), a `logging.Logger` (the JSON line at INFO), or any callable taking the
+  record dict.
 * `LoggingFilter` follows the `LoggingFilter` of AWS's `PutLoggingConfiguration`: filters are tried
   in order; the first whose conditions are met (`MEETS_ALL` / `MEETS_ANY`) decides `KEEP` or
   `DROP`; when none is met, `DefaultBehavior` decides.
@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Mapping
 from os import PathLike
 from typing import Any
@@ -21,17 +20,20 @@ from typing import Any
 import orjson
 
 from wafpy.decision import Decision
+from wafpy.middleware.logfile import JsonLinesFile, LogRecordLost, reopen_on_signal
 from wafpy.middleware.redact import REDACTED, Redactor
 
 __all__ = [
     "REDACTED",
     "JsonLinesFile",
+    "LogRecordLost",
     "LoggerSink",
     "LoggingFilter",
     "Record",
     "Redactor",
     "Sink",
     "make_sink",
+    "reopen_on_signal",
 ]
 
 Record = dict[str, Any]
@@ -107,23 +109,6 @@ class LoggingFilter:
             if met:
                 return keep
         return self.default_keep
-
-
-class JsonLinesFile:
-    """Appends each record as one JSON line with a single unbuffered `os.write`."""
-
-    def __init__(self, path: str | PathLike[str]) -> None:
-        self.path = os.fspath(path)
-        # O_APPEND: each write lands whole at the end, even with several workers on one file.
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-
-    def __call__(self, record: Record) -> None:
-        os.write(self._fd, orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
 
 
 class LoggerSink:
