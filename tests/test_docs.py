@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from wafpy.detectors import UNSPECIFIED_CHOICES as DETECTOR_CHOICES
 from wafpy.fields import UNSPECIFIED_CHOICES as FIELD_CHOICES
+from wafpy.middleware.redact import UNSPECIFIED_CHOICES as REDACTION_CHOICES
 from wafpy.statements.labels import UNSPECIFIED_CHOICES as LABEL_CHOICES
 from wafpy.transforms import UNSPECIFIED_CHOICES as TRANSFORM_CHOICES
 
@@ -13,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_every_unspecified_choice_is_documented() -> None:
     page = (ROOT / "docs" / "unspecified.md").read_text(encoding="utf-8")
-    missing = [key for key in (*TRANSFORM_CHOICES, *FIELD_CHOICES, *LABEL_CHOICES) if key not in page]
+    choices = (*TRANSFORM_CHOICES, *FIELD_CHOICES, *LABEL_CHOICES, *DETECTOR_CHOICES, *REDACTION_CHOICES)
+    missing = [key for key in choices if key not in page]
     assert not missing, f"docs/unspecified.md does not mention {missing}"
 
 

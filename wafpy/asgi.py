@@ -26,6 +26,7 @@ from typing import Any, Literal
 from wafpy.decision import ALLOW, Decision
 from wafpy.middleware.body import ReplayReceive, read_body
 from wafpy.middleware.clientinfo import ClientResolver, MaxMindDatabase, header_reader
+from wafpy.middleware.logfile import FailureReport, LogRecordLost
 from wafpy.middleware.logsink import LoggingFilter, Redactor, Sink, make_sink
 from wafpy.middleware.metrics import Metrics
 from wafpy.middleware.reload import AclSource, FileWatcher, load_acl, watched_paths
@@ -126,6 +127,7 @@ class WAFMiddleware:
 
     Logs: `log` (a path for JSON lines, a `logging.Logger`, or a callable), `log_filter` (AWS
     `LoggingFilter` dict), `redacted_fields` (AWS `RedactedFields` list), `http_source_id`.
+    A log file found moved or removed is reopened (within a second); `reopen_logs()` does it now.
 
     Metrics: `mw.metrics.snapshot()`; `metrics_path` (off by default) serves them as Prometheus text.
     `metrics_path` and `solve_path` are answered by the middleware and are not evaluated by the ACL.
@@ -195,6 +197,7 @@ class WAFMiddleware:
         self._token_secret = token_secret
 
         self._sink = make_sink(log) if log is not None else None
+        self._log_failures = FailureReport("logging requests")  # a sink or a record that raised
         self._log_filter = LoggingFilter(log_filter) if log_filter is not None else None
         redacted = list(redacted_fields)
         self._redactor = Redactor(redacted) if redacted else None
@@ -285,6 +288,11 @@ class WAFMiddleware:
         task = self._watch_task
         if task is None or task.done():
             self._watch_task = asyncio.get_running_loop().create_task(self._watch_loop())
+
+    def reopen_logs(self) -> bool:
+        """Reopen the log file now (after a rotation); False if it failed or there is no file."""
+        reopen = getattr(self._sink, "reopen", None)
+        return bool(reopen()) if reopen is not None else False
 
     def close(self) -> None:
         """Stop watching and close the log file and databases (the server's shutdown does it too)."""
@@ -498,8 +506,18 @@ class WAFMiddleware:
                 self._redactor(record)
             assert self._sink is not None
             self._sink(record)
-        except Exception:
-            logger.exception("wafpy: writing the log record failed")
+        except LogRecordLost:
+            self.metrics.log_records_lost += 1  # the file sink reported it already
+        except Exception as exc:
+            # One line per failure run, not a traceback per request; the first one keeps the
+            # traceback of an exception that is not an I/O error (a bug worth seeing once).
+            self.metrics.log_records_lost += 1
+            self._log_failures.failed(
+                f"{type(exc).__name__}: {exc}", exc_info=None if isinstance(exc, OSError) else exc
+            )
+        else:
+            if self._log_failures.active:
+                self._log_failures.recovered()
 
     # ------------------------------------------------------------------------------------------
     # WebSocket handshakes: evaluated like the HTTP GET they are.

@@ -4,8 +4,9 @@
 * `clientinfo` — origin IP (socket or trusted proxies), country and ASN resolvers;
 * `trace` — the ALB's `X-Amzn-Trace-Id`;
 * `tokens` — signed `aws-waf-token` cookies: `issue_token`, the validator, the solve endpoint;
-* `logsink` — AWS WAF log records to a file, a logger or a callable, with LoggingFilter and
-  RedactedFields;
+* `logsink` — AWS WAF log records to a file, a logger or a callable, with LoggingFilter;
+* `logfile` — the JSON-lines file: whole records or counted losses, reopened after rotation;
+* `redact` — RedactedFields, applied wherever a redacted value can appear in a record;
 * `metrics` — CloudWatch-style request counters and their Prometheus text;
 * `reload` — load an ACL from a path, dict or `WebACL`, and watch files for changes.
 """

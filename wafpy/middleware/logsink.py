@@ -1,31 +1,43 @@
-"""AWS WAF log records out of the middleware: where they go, which are kept, what is redacted.
+"""AWS WAF log records out of the middleware: where they go and which are kept.
 
-* Sinks: a path (JSON lines appended with one `os.write` per record, so the event loop never
-  waits on more than that one call and nothing sits in a buffer), a `logging.Logger` (the JSON
-  line at INFO), or any callable taking the record dict.
+* Sinks: a path (`wafpy.middleware.logfile.JsonLinesFile`: JSON lines, whole or counted as lost,
+  reopened after rotation), a `logging.Logger` (the JSON line at INFO), or any callable taking the
+  record dict.
 * `LoggingFilter` follows the `LoggingFilter` of AWS's `PutLoggingConfiguration`: filters are tried
   in order; the first whose conditions are met (`MEETS_ALL` / `MEETS_ANY`) decides `KEEP` or
   `DROP`; when none is met, `DefaultBehavior` decides.
-* `RedactedFields` (`UriPath`, `QueryString`, `SingleHeader {Name}`, `Method`) replace the value
-  in `httpRequest` with `REDACTED`, and the matched data reported for that field too.
+* `RedactedFields` are applied by `wafpy.middleware.redact.Redactor` (re-exported here): the value
+  is removed from every place of the record where it can appear.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from os import PathLike
 from typing import Any
 
 import orjson
 
 from wafpy.decision import Decision
+from wafpy.middleware.logfile import JsonLinesFile, LogRecordLost, reopen_on_signal
+from wafpy.middleware.redact import REDACTED, Redactor
+
+__all__ = [
+    "REDACTED",
+    "JsonLinesFile",
+    "LogRecordLost",
+    "LoggerSink",
+    "LoggingFilter",
+    "Record",
+    "Redactor",
+    "Sink",
+    "make_sink",
+    "reopen_on_signal",
+]
 
 Record = dict[str, Any]
 Sink = Callable[[Record], None]
-
-REDACTED = "REDACTED"
 _ACTIONS = {"ALLOW", "BLOCK", "COUNT", "CAPTCHA", "CHALLENGE", "EXCLUDED_AS_COUNT"}
 
 
@@ -97,71 +109,6 @@ class LoggingFilter:
             if met:
                 return keep
         return self.default_keep
-
-
-class Redactor:
-    """AWS's `RedactedFields` applied to a log record in place."""
-
-    def __init__(self, fields: Iterable[Mapping[str, Any]]) -> None:
-        self.uri = self.query = self.method = False
-        self.headers: set[str] = set()
-        for i, field in enumerate(fields):
-            if "UriPath" in field:
-                self.uri = True
-            elif "QueryString" in field:
-                self.query = True
-            elif "Method" in field:
-                self.method = True
-            elif "SingleHeader" in field:
-                self.headers.add(field["SingleHeader"]["Name"].lower())
-            else:
-                raise ValueError(
-                    f"RedactedFields[{i}]: only UriPath, QueryString, SingleHeader and Method can be redacted"
-                )
-
-    def _details(self, details: Sequence[dict[str, Any]]) -> None:
-        for detail in details:
-            location = detail.get("location")
-            name = (detail.get("matchedFieldName") or "").lower()
-            if (
-                (location == "URI" and self.uri)
-                or (location in ("QUERY_STRING", "QUERY_ARGS") and self.query)
-                or (location == "HEADER" and name in self.headers)
-            ):
-                detail["matchedData"] = [REDACTED]
-
-    def __call__(self, record: Record) -> None:
-        http = record.get("httpRequest") or {}
-        if self.uri and "uri" in http:
-            http["uri"] = REDACTED
-        if self.query and "args" in http:
-            http["args"] = REDACTED
-        if self.method and "httpMethod" in http:
-            http["httpMethod"] = REDACTED
-        if self.headers:
-            for header in http.get("headers") or ():
-                if header["name"].lower() in self.headers:
-                    header["value"] = REDACTED
-        self._details(record.get("terminatingRuleMatchDetails") or ())
-        for entry in record.get("nonTerminatingMatchingRules") or ():
-            self._details(entry.get("ruleMatchDetails") or ())
-
-
-class JsonLinesFile:
-    """Appends each record as one JSON line with a single unbuffered `os.write`."""
-
-    def __init__(self, path: str | PathLike[str]) -> None:
-        self.path = os.fspath(path)
-        # O_APPEND: each write lands whole at the end, even with several workers on one file.
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-
-    def __call__(self, record: Record) -> None:
-        os.write(self._fd, orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
 
 
 class LoggerSink:

@@ -6,6 +6,10 @@ the rule's `VisibilityConfig.MetricName` (the rule name when it has none), `ALL`
 as a whole, and `Default_Action` when no rule terminated. The rule that terminated counts under its
 action; each non-terminating match (Count, or Captcha / Challenge passed with a valid token) counts
 under that action for its rule.
+
+wafpy adds two counters of its own, outside CloudWatch's names: evaluations that raised
+(`errors`, `wafpy_evaluation_errors_total`) and log records that could not be written
+(`log_records_lost`, `wafpy_log_records_lost_total`).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class Metrics:
         self.web_acl_metric = web_acl_metric
         self.rule_metrics = dict(rule_metrics)  # rule name -> metric name
         self.errors = 0  # evaluations that raised (on_error applied)
+        self.log_records_lost = 0  # log records the sink could not take (disk full, sink raised)
         self._terminating: dict[tuple[str, str], int] = {}  # one per request
         self._counts: dict[tuple[str, str], int] = {}  # non-terminating matches
         # action -> terminating rule id -> its counter key, made on first use so that `record`
@@ -114,4 +119,7 @@ class Metrics:
         lines.append("# HELP wafpy_evaluation_errors_total Evaluations that raised (on_error applied).")
         lines.append("# TYPE wafpy_evaluation_errors_total counter")
         lines.append(f'wafpy_evaluation_errors_total{{webacl="{acl}"}} {self.errors}')
+        lines.append("# HELP wafpy_log_records_lost_total Log records that could not be written.")
+        lines.append("# TYPE wafpy_log_records_lost_total counter")
+        lines.append(f'wafpy_log_records_lost_total{{webacl="{acl}"}} {self.log_records_lost}')
         return "\n".join(lines) + "\n"
