@@ -29,7 +29,7 @@ from wafpy.middleware.clientinfo import ClientResolver, MaxMindDatabase, header_
 from wafpy.middleware.logsink import LoggingFilter, Redactor, Sink, make_sink
 from wafpy.middleware.metrics import Metrics
 from wafpy.middleware.reload import AclSource, FileWatcher, load_acl, watched_paths
-from wafpy.middleware.tokens import HmacTokenValidator, solve_response
+from wafpy.middleware.tokens import HmacTokenValidator, solve_response, token_key, token_secret_from_env
 from wafpy.middleware.trace import TRACE_HEADER, new_trace, request_id_of
 from wafpy.request import Request
 from wafpy.services import Services
@@ -121,8 +121,10 @@ class WAFMiddleware:
     (see `wafpy.middleware.clientinfo`; the ACL's own `ForwardedIPConfig` statements are unchanged).
     `country_header` / `geoip_db` give the country, `asn_header` / `asn_db` the ASN.
 
-    Tokens: `token_secret` checks `aws-waf-token` cookies made by
-    `wafpy.middleware.tokens.issue_token`; `solve_path` (off by default) serves fresh tokens.
+    Tokens: `token_secret` (at least 16 bytes) checks `aws-waf-token` cookies made by
+    `wafpy.middleware.tokens.issue_token`. Without it, the secret is read from the environment:
+    `WAFPY_TOKEN_SECRET` or `WAFPY_TOKEN_SECRET_FILE` (both set is an error); with neither, no token
+    is valid. `solve_path` (off by default) serves fresh tokens.
 
     Logs: `log` (a path for JSON lines, a `logging.Logger`, or a callable), `log_filter` (AWS
     `LoggingFilter` dict), `redacted_fields` (AWS `RedactedFields` list), `http_source_id`.
@@ -164,8 +166,13 @@ class WAFMiddleware:
     ) -> None:
         if on_error not in ("allow", "block"):
             raise ValueError(f"on_error must be 'allow' or 'block', not {on_error!r}")
-        if solve_path is not None and token_secret is None:
-            raise ValueError("solve_path needs token_secret to sign the tokens it hands out")
+        # Every worker process reads the same secret, so a token one issues the others accept.
+        secret_key = token_secret_from_env() if token_secret is None else token_key(token_secret)
+        if solve_path is not None and secret_key is None:
+            raise ValueError(
+                "solve_path needs a token secret (token_secret=, WAFPY_TOKEN_SECRET or "
+                "WAFPY_TOKEN_SECRET_FILE) to sign the tokens it hands out"
+            )
         self.app = app
         self._source: AclSource = acl
         self._load_options: dict[str, Any] = {"resources": resources, "search_string": search_string}
@@ -192,7 +199,7 @@ class WAFMiddleware:
             x is not None
             for x in (self._proxies, self._country_header, self._asn_header, self._geo_db, self._asn_db)
         )
-        self._token_secret = token_secret
+        self._token_secret = secret_key
 
         self._sink = make_sink(log) if log is not None else None
         self._log_filter = LoggingFilter(log_filter) if log_filter is not None else None
