@@ -16,8 +16,8 @@ compiled ACL is shared, and a blocked request costs less than a served one.
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import replace
 from os import PathLike
@@ -28,7 +28,7 @@ from wafpy.middleware.body import ReplayReceive, read_body
 from wafpy.middleware.clientinfo import ClientResolver, MaxMindDatabase, header_reader
 from wafpy.middleware.logsink import LoggingFilter, Redactor, Sink, make_sink
 from wafpy.middleware.metrics import Metrics
-from wafpy.middleware.reload import AclSource, FileWatcher, load_acl, watched_paths
+from wafpy.middleware.reload import AclSource, PollingWatcher, load_acl, watched_paths
 from wafpy.middleware.tokens import HmacTokenValidator, solve_response, token_key, token_secret_from_env
 from wafpy.middleware.trace import TRACE_HEADER, new_trace, request_id_of
 from wafpy.request import Request
@@ -132,9 +132,10 @@ class WAFMiddleware:
     Metrics: `mw.metrics.snapshot()`; `metrics_path` (off by default) serves them as Prometheus text.
     `metrics_path` and `solve_path` are answered by the middleware and are not evaluated by the ACL.
 
-    Operations: `reload()`, `watch=True` (poll the files every `watch_interval` seconds),
-    `on_error="allow"` (log and forward) or `"block"` (HTTP 500, like an ALB without fail-open), and
-    `trace_id=False` to leave `X-Amzn-Trace-Id` alone.
+    Operations: `reload()`, `watch=True` (a thread of its own polls the files every `watch_interval`
+    seconds and reloads, whatever the async library: asyncio, trio), `on_error="allow"` (log and
+    forward) or `"block"` (HTTP 500, like an ALB without fail-open), and `trace_id=False` to leave
+    `X-Amzn-Trace-Id` alone.
     """
 
     def __init__(
@@ -218,17 +219,21 @@ class WAFMiddleware:
         # Decisions of one rule share their headers tuple, so an identity test finds it again.
         self._last_response: tuple[tuple[tuple[str, str], ...], int, int, Headers] | None = None
         self.last_error: BaseException | None = None
+        self._reload_lock = threading.Lock()  # reload() runs in the watcher's thread and the caller's
+        self._watcher: PollingWatcher | None = None
+        if watch:
+            if not watched_paths(acl, resources):
+                raise ValueError("watch=True needs the web ACL (or its resources) given as file paths")
+            # Made before loading: the files are looked at now, so a change during the load is seen.
+            self._watcher = PollingWatcher(self._watched_paths, self.reload, watch_interval)
         first = self._prepare(load_acl(acl, self._load_options, services))
         web_acl_metric, rule_metrics = _metric_names(first)
         self.metrics = Metrics(web_acl_metric, rule_metrics)
         self._active = _Active(first)
 
-        self._watch = watch
-        self._watch_interval = watch_interval
-        self._watch_task: asyncio.Task[None] | None = None
-        if watch and not watched_paths(acl, resources):
-            raise ValueError("watch=True needs the web ACL (or its resources) given as file paths")
-        # One test on the hot path for both: the watcher to start, endpoints answered here.
+        # The watcher starts with the server (lifespan startup) or, when there is no lifespan, at the
+        # first request; until then one flag on the hot path covers it and the endpoints.
+        self._watch_pending = watch
         self._extras = watch or bool(self._special)
 
     # ------------------------------------------------------------------------------------------
@@ -261,18 +266,20 @@ class WAFMiddleware:
         fails to load, the old one stays in force, the error is logged (with line:column for a
         document error) and kept in `last_error`, and False is returned.
         """
-        try:
-            acl = self._prepare(
-                load_acl(source if source is not None else self._source, self._load_options, self._services)
-            )
-        except Exception as exc:
-            self.last_error = exc
-            logger.error("wafpy: the web ACL could not be loaded; the previous one stays in force:\n%s", exc)
-            return False
-        if source is not None:
-            self._source = source
-        self._install(acl)
-        return True
+        with self._reload_lock:  # two reloads at once would race to install
+            try:
+                chosen = source if source is not None else self._source
+                acl = self._prepare(load_acl(chosen, self._load_options, self._services))
+            except Exception as exc:
+                self.last_error = exc
+                logger.error(
+                    "wafpy: the web ACL could not be loaded; the previous one stays in force:\n%s", exc
+                )
+                return False
+            if source is not None:
+                self._source = source
+            self._install(acl)
+            return True
 
     def _install(self, acl: WebACL) -> None:
         self.metrics.rename(*_metric_names(acl))
@@ -280,24 +287,32 @@ class WAFMiddleware:
         self.last_error = None
         logger.info("wafpy: web ACL %r in force (%d rules)", acl.name, len(acl.rule_names))
 
-    async def _watch_loop(self) -> None:
-        watcher = FileWatcher(watched_paths(self._source, self._load_options["resources"]))
-        while True:
-            await asyncio.sleep(self._watch_interval)
-            if watcher.changed():
-                # Parsing a large ACL takes tens of milliseconds: keep it off the event loop.
-                await asyncio.to_thread(self.reload)
+    def _watched_paths(self) -> list[str]:
+        return watched_paths(self._source, self._load_options["resources"])
+
+    @property
+    def watching(self) -> bool:
+        """Whether the thread polling the ACL files (`watch=True`) is running."""
+        return self._watcher is not None and self._watcher.running
 
     def _start_watch(self) -> None:
-        task = self._watch_task
-        if task is None or task.done():
-            self._watch_task = asyncio.get_running_loop().create_task(self._watch_loop())
+        if self._watcher is None:
+            return
+        self._watcher.start()
+        self._watch_pending = False
+        self._extras = bool(self._special)
+
+    def _stop_watch(self) -> None:
+        if self._watcher is None:
+            return
+        self._watcher.stop()
+        # Served again (by another server run), the next lifespan startup or request restarts it.
+        self._watch_pending = True
+        self._extras = True
 
     def close(self) -> None:
         """Stop watching and close the log file and databases (the server's shutdown does it too)."""
-        if self._watch_task is not None:
-            self._watch_task.cancel()
-            self._watch_task = None
+        self._stop_watch()
         for resource in (self._sink, self._geo_db, self._asn_db):
             close = getattr(resource, "close", None)
             if close is not None:
@@ -313,7 +328,7 @@ class WAFMiddleware:
             await self._not_http(scope, receive, send)
             return
         if self._extras:
-            if self._watch:
+            if self._watch_pending:
                 self._start_watch()
             if self._special:
                 handler = self._special.get(scope["path"])
@@ -406,7 +421,7 @@ class WAFMiddleware:
         kind = scope["type"]
         if kind == "websocket":
             await self._websocket(scope, receive, send)
-        elif kind == "lifespan" and self._watch:
+        elif kind == "lifespan" and self._watcher is not None:
             await self.app(scope, _LifespanObserver(self, receive), send)
         else:
             await self.app(scope, receive, send)
@@ -512,7 +527,7 @@ class WAFMiddleware:
     # WebSocket handshakes: evaluated like the HTTP GET they are.
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._watch:
+        if self._watch_pending:
             self._start_watch()
         acl = self._active.acl
         request_id, new_header = self._trace_of(scope) if self._trace else (None, None)
@@ -614,8 +629,5 @@ class _LifespanObserver:
         if kind == "lifespan.startup":
             self._middleware._start_watch()
         elif kind == "lifespan.shutdown":
-            task = self._middleware._watch_task
-            if task is not None:
-                task.cancel()
-                self._middleware._watch_task = None
+            self._middleware._stop_watch()
         return message
