@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from wafpy.asgi import UNSPECIFIED_CHOICES as MIDDLEWARE_CHOICES
 from wafpy.fields import UNSPECIFIED_CHOICES as FIELD_CHOICES
 from wafpy.transforms import UNSPECIFIED_CHOICES as TRANSFORM_CHOICES
 
@@ -12,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_every_unspecified_choice_is_documented() -> None:
     page = (ROOT / "docs" / "unspecified.md").read_text(encoding="utf-8")
-    missing = [key for key in (*TRANSFORM_CHOICES, *FIELD_CHOICES) if key not in page]
+    missing = [key for key in (*TRANSFORM_CHOICES, *FIELD_CHOICES, *MIDDLEWARE_CHOICES) if key not in page]
     assert not missing, f"docs/unspecified.md does not mention {missing}"
 
 

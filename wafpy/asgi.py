@@ -10,6 +10,9 @@ headers inserted, an `X-Amzn-Trace-Id` when the request has none, the buffered b
 for byte and the rest of the body streamed through. The app finds the `Decision` in
 ``scope["state"]["waf"]`` (``request.state.waf`` in Starlette).
 
+A client that leaves while its body is being read gets nothing and the app is not called; the
+request is still evaluated on what arrived, counted and logged, marked as such (UNSPECIFIED_CHOICES).
+
 It is a plain ASGI callable (never `BaseHTTPMiddleware`): per-request state lives in locals, the
 compiled ACL is shared, and a blocked request costs less than a served one.
 """
@@ -21,10 +24,10 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import replace
 from os import PathLike
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from wafpy.decision import ALLOW, Decision
-from wafpy.middleware.body import ReplayReceive, read_body
+from wafpy.middleware.body import BodyRead, ReplayReceive, read_body
 from wafpy.middleware.clientinfo import ClientResolver, MaxMindDatabase, header_reader
 from wafpy.middleware.logsink import LoggingFilter, Redactor, Sink, make_sink
 from wafpy.middleware.metrics import Metrics
@@ -35,7 +38,7 @@ from wafpy.request import Request
 from wafpy.services import Services
 from wafpy.webacl import WebACL
 
-__all__ = ["WAFMiddleware"]
+__all__ = ["CLIENT_DISCONNECTED_FIELD", "UNSPECIFIED_CHOICES", "WAFMiddleware"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -46,6 +49,22 @@ ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
 
 logger = logging.getLogger("wafpy.asgi")
+
+# Not an AWS field: marks the log record of a request whose client left before its body ended.
+CLIENT_DISCONNECTED_FIELD = "wafpyClientDisconnected"
+
+# Where AWS documents nothing, the one choice the middleware makes (also in docs/unspecified.md).
+UNSPECIFIED_CHOICES: Final[Mapping[str, str]] = {
+    "client disconnect during the body": (
+        "AWS does not say whether WAF sees a request whose client leaves before the ALB has its "
+        "body. The middleware evaluates the web ACL on the headers and the body that arrived, "
+        "forwards nothing and answers nothing, counts the decision in the metrics as usual and in "
+        "wafpy_client_disconnects_total, and writes its log record with the evaluated action, "
+        "requestBodySize = the bytes that arrived, responseCodeSent and requestHeadersInserted null "
+        f"(nothing was sent or forwarded), and {CLIENT_DISCONNECTED_FIELD}: true. Rate-based rules "
+        "count it like any request evaluated."
+    ),
+}
 
 _ERROR_BODY = (
     b"<html><head><title>500 Internal Server Error</title></head><body>"
@@ -343,7 +362,9 @@ class WAFMiddleware:
         if active.needs_body:
             read = await read_body(receive, active.limit)
             if read.disconnected:
-                return  # the client is gone: an ALB would not forward anything either
+                # Nobody to answer and nothing to forward; still a request that came: log it.
+                self._client_left(scope, read, active)
+                return
             messages = read.messages
             body = read.body
             body_size = read.size
@@ -506,7 +527,37 @@ class WAFMiddleware:
         await send({"type": "http.response.start", "status": status, "headers": raw[:]})
         await send({"type": "http.response.body", "body": body})
 
-    def _log(self, decision: Decision, scope: Scope, body_read: bool, limit: int) -> None:
+    def _client_left(self, scope: Scope, read: BodyRead, active: _Active) -> None:
+        """The client left before its body ended: evaluate what arrived, count and log it (see
+        UNSPECIFIED_CHOICES); nothing is sent and the app is not called."""
+        self.metrics.client_disconnects += 1
+        acl = active.acl
+        request_id = self._trace_of(scope)[0] if self._trace and self._sink is not None else None
+        try:
+            now_ms = acl.services.clock_ms()
+            ip, country, asn = self._client(scope) if self._client_info else (None, None, None)
+            request = Request.from_asgi(
+                scope,
+                read.body[: active.limit],
+                read.size,
+                client_ip=ip,
+                country=country,
+                asn=asn,
+                timestamp_ms=now_ms,
+                request_id=request_id,
+            )
+            decision = acl.evaluate(request, now_ms=now_ms)
+        except Exception:
+            self.metrics.errors += 1
+            logger.exception("wafpy: evaluating the web ACL failed for a request whose client left")
+            return
+        self.metrics.record(decision)
+        if self._sink is not None:
+            self._log(decision, scope, True, active.limit, client_left=True)
+
+    def _log(
+        self, decision: Decision, scope: Scope, body_read: bool, limit: int, client_left: bool = False
+    ) -> None:
         try:
             if self._log_filter is not None and not self._log_filter.keep(decision):
                 return
@@ -516,6 +567,10 @@ class WAFMiddleware:
                 size = _content_length(scope) or 0
                 record["requestBodySize"] = size
                 record["requestBodySizeInspectedByWAF"] = min(size, limit)
+            if client_left:
+                record["responseCodeSent"] = None
+                record["requestHeadersInserted"] = None
+                record[CLIENT_DISCONNECTED_FIELD] = True
             if self._redactor is not None:
                 self._redactor(record)
             assert self._sink is not None

@@ -49,6 +49,7 @@ class Metrics:
         self.web_acl_metric = web_acl_metric
         self.rule_metrics = dict(rule_metrics)  # rule name -> metric name
         self.errors = 0  # evaluations that raised (on_error applied)
+        self.client_disconnects = 0  # requests whose client left before the body ended
         self._terminating: dict[tuple[str, str], int] = {}  # one per request
         self._counts: dict[tuple[str, str], int] = {}  # non-terminating matches
         # action -> terminating rule id -> its counter key, made on first use so that `record`
@@ -114,4 +115,10 @@ class Metrics:
         lines.append("# HELP wafpy_evaluation_errors_total Evaluations that raised (on_error applied).")
         lines.append("# TYPE wafpy_evaluation_errors_total counter")
         lines.append(f'wafpy_evaluation_errors_total{{webacl="{acl}"}} {self.errors}')
+        lines.append(
+            "# HELP wafpy_client_disconnects_total Requests whose client left before the body ended "
+            "(evaluated on what arrived, logged, and counted above too)."
+        )
+        lines.append("# TYPE wafpy_client_disconnects_total counter")
+        lines.append(f'wafpy_client_disconnects_total{{webacl="{acl}"}} {self.client_disconnects}')
         return "\n".join(lines) + "\n"
