@@ -3,10 +3,10 @@
 AWS tokens are encrypted with keys only AWS has. wafpy issues its own, with this exact grammar::
 
     token     = payload "." signature
-    payload   = base64url, no padding, 2 to 512 characters, of the compact JSON
+    payload   = base64url, no padding, 2 to 512 characters, of the compact UTF-8 JSON
                 {"c": captcha solve time, "d": domain, "h": challenge solve time}
-                (keys sorted, no spaces, epoch seconds as non-negative integers, "c" / "h" absent
-                when not solved, exactly as `issue_token` writes it)
+                (keys sorted, no spaces, epoch seconds as integers from 0 to 2**53 - 1, "c" / "h"
+                absent when not solved, exactly as `issue_token` writes it)
     signature = base64url, no padding, exactly 43 characters: HMAC-SHA256 of the payload text
 
 Both parts must be canonical base64url (the unused low bits of the last character are zero), and
@@ -42,6 +42,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from wafpy.errors import WafpyError
 from wafpy.request import Request
 from wafpy.services import TokenCheck
@@ -54,6 +56,7 @@ _COOKIE_BYTES = COOKIE_NAME.encode()
 # A solve time this far in the future is not a clock skew but a forged or foreign token.
 _MAX_SKEW_S = 300
 _MAX_PAYLOAD_CHARS = 512
+_MAX_SOLVE_TIME = 2**53 - 1  # any later time is no solve time (and stays an exact JSON integer)
 # The whole grammar above in one anchored pattern. It cannot backtrack beyond one scan: neither
 # character class holds the ".". 43 characters carry 258 bits for the 256 of a SHA-256 MAC, so the
 # last one is among the 16 whose two low bits are zero.
@@ -124,11 +127,12 @@ def _unb64(text: str) -> bytes | None:
 
 
 def _payload_json(payload: Mapping[str, Any]) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("ascii")
+    # Compact, keys sorted, UTF-8: one spelling per payload, compared byte for byte when read.
+    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
 
 
-def _sign(key: bytes, body: str) -> bytes:
-    return hmac.new(key, body.encode("ascii"), hashlib.sha256).digest()
+def _signature(key: bytes, body: str) -> str:
+    return _b64(hmac.new(key, body.encode("ascii"), hashlib.sha256).digest())
 
 
 def issue_token(
@@ -145,13 +149,13 @@ def issue_token(
     payload: dict[str, Any] = {"d": domain.lower()}
     for name, value in (("c", captcha_ts), ("h", challenge_ts)):
         if value is not None:
-            if int(value) < 0:
+            if not 0 <= int(value) <= _MAX_SOLVE_TIME:
                 raise ValueError(f"a solve time is epoch seconds, not {value!r}")
             payload[name] = int(value)
     body = _b64(_payload_json(payload))
     if len(body) > _MAX_PAYLOAD_CHARS:
         raise ValueError(f"domain too long for a token: {domain[:40]!r}...")
-    return f"{body}.{_b64(_sign(key, body))}"
+    return f"{body}.{_signature(key, body)}"
 
 
 def _read(key: bytes, token: str) -> dict[str, Any] | None:
@@ -159,8 +163,9 @@ def _read(key: bytes, token: str) -> dict[str, Any] | None:
     if match is None:
         return None
     body, signature = match.group(1, 2)
-    given = _unb64(signature)
-    if given is None or not hmac.compare_digest(given, _sign(key, body)):
+    # The pattern admits only the canonical 43-character spelling of 32 bytes, so comparing the
+    # text compares the MACs (in constant time), with nothing to decode.
+    if not hmac.compare_digest(signature, _signature(key, body)):
         return None
     # Authentic: only this secret's holder could have made it. Its shape is still checked, so that
     # one token has one spelling and nothing but issue_token's output is ever accepted.
@@ -168,8 +173,8 @@ def _read(key: bytes, token: str) -> dict[str, Any] | None:
     if raw is None:
         return None
     try:
-        payload = json.loads(raw)
-    except ValueError:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError:
         return None
     if not isinstance(payload, dict) or not payload.keys() <= {"c", "d", "h"}:
         return None
@@ -178,7 +183,7 @@ def _read(key: bytes, token: str) -> dict[str, Any] | None:
         return None
     for name in ("c", "h"):
         solved = payload.get(name)
-        if solved is not None and (type(solved) is not int or solved < 0):
+        if solved is not None and (type(solved) is not int or not 0 <= solved <= _MAX_SOLVE_TIME):
             return None
     if _payload_json(payload) != raw:
         return None
