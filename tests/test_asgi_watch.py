@@ -81,6 +81,7 @@ async def test_watch_reloads_on_file_change(tmp_path: Path, anyio_backend: str) 
     finally:
         mw.close()
     assert not mw.watching and not watch_threads()
+    assert await get(mw, "/b") == 403 and not mw.watching  # closed: no watcher again
 
 
 @pytest.mark.anyio

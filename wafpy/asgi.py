@@ -321,17 +321,18 @@ class WAFMiddleware:
         self._watch_pending = False
         self._extras = bool(self._special)
 
-    def _stop_watch(self) -> None:
+    def _stop_watch(self, *, restartable: bool = True) -> None:
         if self._watcher is None:
             return
         self._watcher.stop()
-        # Served again (by another server run), the next lifespan startup or request restarts it.
-        self._watch_pending = True
-        self._extras = True
+        # After a lifespan shutdown the app may be served again: the next startup or request
+        # restarts the watcher. After close() it stays stopped.
+        self._watch_pending = restartable
+        self._extras = restartable or bool(self._special)
 
     def close(self) -> None:
         """Stop watching and close the log file and databases (the server's shutdown does it too)."""
-        self._stop_watch()
+        self._stop_watch(restartable=False)
         for resource in (self._sink, self._geo_db, self._asn_db):
             close = getattr(resource, "close", None)
             if close is not None:
