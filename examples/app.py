@@ -3,6 +3,11 @@
     uvicorn examples.app:app --no-proxy-headers
     curl -H "Host: shop.example.com" -H "User-Agent: Mozilla/5.0" "http://127.0.0.1:8000/search?q=shoes"
 
+Several workers share one `aws-waf-token` secret through the environment:
+
+    export WAFPY_TOKEN_SECRET="$(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+    uvicorn examples.app:app --no-proxy-headers --workers 2
+
 See examples/README.md for requests that are blocked and how to read the logs and metrics.
 """
 
@@ -10,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -19,12 +23,21 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from wafpy import WAFMiddleware
+from wafpy.middleware.tokens import token_secret_from_env
 
 RULESETS = Path(__file__).resolve().parents[1] / "rulesets"
 ACL = os.environ.get("WAFPY_ACL", str(RULESETS / "demo-webacl.json"))
 RESOURCES = sorted(str(p) for p in (RULESETS / "demo-resources").glob("*.json"))
 
 logging.basicConfig(level=logging.INFO, format="%(name)s %(levelname)s %(message)s")
+
+# WAFPY_TOKEN_SECRET or WAFPY_TOKEN_SECRET_FILE: every worker process reads the same secret, so a
+# token one worker issues is valid in the others. A secret made here at random would differ per worker.
+TOKEN_SECRET = token_secret_from_env()
+if TOKEN_SECRET is None:
+    logging.getLogger("examples.app").warning(
+        "no WAFPY_TOKEN_SECRET / WAFPY_TOKEN_SECRET_FILE: no aws-waf-token is valid and /.wafpy/solve is off"
+    )
 
 
 def waf_summary(request: Request) -> dict[str, object]:
@@ -57,7 +70,8 @@ app.add_middleware(
     resources=RESOURCES,
     log=logging.getLogger("waf.log"),  # one AWS WAF log record per request, as JSON
     metrics_path="/metrics",  # CloudWatch-style counters in Prometheus text (not evaluated)
-    token_secret=os.environ.get("WAFPY_TOKEN_SECRET") or secrets.token_hex(16),
-    solve_path="/.wafpy/solve",  # demo only: hands an aws-waf-token to anybody who asks
+    token_secret=TOKEN_SECRET,
+    # Demo only: hands an aws-waf-token to anybody who asks.
+    solve_path="/.wafpy/solve" if TOKEN_SECRET is not None else None,
     watch=True,  # edit the web ACL file and it is reloaded
 )

@@ -20,7 +20,7 @@ from tests.test_asgi_support import ARN, EchoApp, byte_rule, header, rule, serve
 from wafpy import Services, WAFMiddleware, load_web_acl
 from wafpy.middleware.tokens import COOKIE_NAME, issue_token
 
-SECRET = "test-secret"
+SECRET = "test-secret-of-32-bytes-for-hmac"
 
 
 def captcha_acl(**extra: Any) -> dict[str, Any]:
@@ -105,7 +105,10 @@ def test_challenge_only_token_does_not_pass_captcha() -> None:
         ({"domain": "127.0.0.1", "captcha_ts": int(time.time()) - 3600}, "TOKEN_EXPIRED"),
         ({"domain": "other.example.net", "captcha_ts": int(time.time())}, "TOKEN_DOMAIN_MISMATCH"),
         ({"domain": "apiexample.com", "captcha_ts": int(time.time())}, "TOKEN_DOMAIN_MISMATCH"),
-        ({"domain": "127.0.0.1", "captcha_ts": int(time.time()), "secret": "wrong"}, "TOKEN_INVALID"),
+        (
+            {"domain": "127.0.0.1", "captcha_ts": int(time.time()), "secret": "a-wrong-secret-of-16+bytes"},
+            "TOKEN_INVALID",
+        ),
     ],
 )
 def test_bad_tokens_are_refused_with_aws_failure_reasons(token_args: dict[str, Any], reason: str) -> None:
@@ -444,4 +447,4 @@ def test_watch_reloads_on_file_change(tmp_path: Path) -> None:
             time.sleep(0.05)
         assert mw.last_error is not None
         assert client.get("/b").status_code == 403  # the second ACL stays in force
-    assert mw._watch_task is None or mw._watch_task.done()
+    assert not mw.watching

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from wafpy.asgi import UNSPECIFIED_CHOICES as MIDDLEWARE_CHOICES
 from wafpy.detectors import UNSPECIFIED_CHOICES as DETECTOR_CHOICES
 from wafpy.fields import UNSPECIFIED_CHOICES as FIELD_CHOICES
 from wafpy.middleware.redact import UNSPECIFIED_CHOICES as REDACTION_CHOICES
@@ -15,7 +16,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_every_unspecified_choice_is_documented() -> None:
     page = (ROOT / "docs" / "unspecified.md").read_text(encoding="utf-8")
-    choices = (*TRANSFORM_CHOICES, *FIELD_CHOICES, *LABEL_CHOICES, *DETECTOR_CHOICES, *REDACTION_CHOICES)
+    choices = (
+        *TRANSFORM_CHOICES,
+        *FIELD_CHOICES,
+        *LABEL_CHOICES,
+        *DETECTOR_CHOICES,
+        *REDACTION_CHOICES,
+        *MIDDLEWARE_CHOICES,
+    )
     missing = [key for key in choices if key not in page]
     assert not missing, f"docs/unspecified.md does not mention {missing}"
 

@@ -120,13 +120,16 @@ def test_redacted_fields_replace_values_with_redacted() -> None:
         Redactor([{"Body": {}}])
 
 
+KEY = "k" * 16
+
+
 def test_tokens_round_trip_and_tamper() -> None:
-    token = issue_token("k", "Shop.Example.com", captcha_ts=100, challenge_ts=200)
-    assert read_token("k", token) == {"d": "shop.example.com", "c": 100, "h": 200}
-    assert read_token("other", token) is None
+    token = issue_token(KEY, "Shop.Example.com", captcha_ts=100, challenge_ts=200)
+    assert read_token(KEY, token) == {"d": "shop.example.com", "c": 100, "h": 200}
+    assert read_token("o" * 16, token) is None
     body, _, signature = token.partition(".")
-    assert read_token("k", body[:-2] + "xx." + signature) is None
-    assert read_token("k", "garbage") is None
+    assert read_token(KEY, body[:-2] + "xx." + signature) is None
+    assert read_token(KEY, "garbage") is None
 
 
 def test_domain_rules() -> None:
@@ -138,8 +141,8 @@ def test_domain_rules() -> None:
 
 def test_validator_checks_immunity_per_kind() -> None:
     now = int(time.time())
-    validator = HmacTokenValidator("k")
-    token = issue_token("k", "a.example.com", captcha_ts=now - 100, challenge_ts=now - 1000)
+    validator = HmacTokenValidator(KEY)
+    token = issue_token(KEY, "a.example.com", captcha_ts=now - 100, challenge_ts=now - 1000)
     request = Request(headers=[("Host", "a.example.com"), ("Cookie", f"x=1; aws-waf-token={token}")])
     assert validator(request, "CAPTCHA", 300, now * 1000).valid
     assert validator(request, "CHALLENGE", 300, now * 1000).failure_reason == "TOKEN_EXPIRED"

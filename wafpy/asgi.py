@@ -10,33 +10,36 @@ headers inserted, an `X-Amzn-Trace-Id` when the request has none, the buffered b
 for byte and the rest of the body streamed through. The app finds the `Decision` in
 ``scope["state"]["waf"]`` (``request.state.waf`` in Starlette).
 
+A client that leaves while its body is being read gets nothing and the app is not called; the
+request is still evaluated on what arrived, counted and logged, marked as such (UNSPECIFIED_CHOICES).
+
 It is a plain ASGI callable (never `BaseHTTPMiddleware`): per-request state lives in locals, the
 compiled ACL is shared, and a blocked request costs less than a served one.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import replace
 from os import PathLike
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from wafpy.decision import ALLOW, Decision
-from wafpy.middleware.body import ReplayReceive, read_body
+from wafpy.middleware.body import BodyRead, ReplayReceive, read_body
 from wafpy.middleware.clientinfo import ClientResolver, MaxMindDatabase, header_reader
 from wafpy.middleware.logfile import FailureReport, LogRecordLost
 from wafpy.middleware.logsink import LoggingFilter, Redactor, Sink, make_sink
 from wafpy.middleware.metrics import Metrics
-from wafpy.middleware.reload import AclSource, FileWatcher, load_acl, watched_paths
-from wafpy.middleware.tokens import HmacTokenValidator, solve_response
+from wafpy.middleware.reload import AclSource, PollingWatcher, load_acl, watched_paths
+from wafpy.middleware.tokens import HmacTokenValidator, solve_response, token_key, token_secret_from_env
 from wafpy.middleware.trace import TRACE_HEADER, new_trace, request_id_of
 from wafpy.request import Request
 from wafpy.services import Services
 from wafpy.webacl import WebACL
 
-__all__ = ["WAFMiddleware"]
+__all__ = ["CLIENT_DISCONNECTED_FIELD", "UNSPECIFIED_CHOICES", "WAFMiddleware"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -47,6 +50,22 @@ ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
 
 logger = logging.getLogger("wafpy.asgi")
+
+# Not an AWS field: marks the log record of a request whose client left before its body ended.
+CLIENT_DISCONNECTED_FIELD = "wafpyClientDisconnected"
+
+# Where AWS documents nothing, the one choice the middleware makes (also in docs/unspecified.md).
+UNSPECIFIED_CHOICES: Final[Mapping[str, str]] = {
+    "client disconnect during the body": (
+        "AWS does not say whether WAF sees a request whose client leaves before the ALB has its "
+        "body. The middleware evaluates the web ACL on the headers and the body that arrived, "
+        "forwards nothing and answers nothing, counts the decision in the metrics as usual and in "
+        "wafpy_client_disconnects_total, and writes its log record with the evaluated action, "
+        "requestBodySize = the bytes that arrived, responseCodeSent and requestHeadersInserted null "
+        f"(nothing was sent or forwarded), and {CLIENT_DISCONNECTED_FIELD}: true. Rate-based rules "
+        "count it like any request evaluated."
+    ),
+}
 
 _ERROR_BODY = (
     b"<html><head><title>500 Internal Server Error</title></head><body>"
@@ -122,8 +141,10 @@ class WAFMiddleware:
     (see `wafpy.middleware.clientinfo`; the ACL's own `ForwardedIPConfig` statements are unchanged).
     `country_header` / `geoip_db` give the country, `asn_header` / `asn_db` the ASN.
 
-    Tokens: `token_secret` checks `aws-waf-token` cookies made by
-    `wafpy.middleware.tokens.issue_token`; `solve_path` (off by default) serves fresh tokens.
+    Tokens: `token_secret` (at least 16 bytes) checks `aws-waf-token` cookies made by
+    `wafpy.middleware.tokens.issue_token`. Without it, the secret is read from the environment:
+    `WAFPY_TOKEN_SECRET` or `WAFPY_TOKEN_SECRET_FILE` (both set is an error); with neither, no token
+    is valid. `solve_path` (off by default) serves fresh tokens.
 
     Logs: `log` (a path for JSON lines, a `logging.Logger`, or a callable), `log_filter` (AWS
     `LoggingFilter` dict), `redacted_fields` (AWS `RedactedFields` list), `http_source_id`.
@@ -132,9 +153,10 @@ class WAFMiddleware:
     Metrics: `mw.metrics.snapshot()`; `metrics_path` (off by default) serves them as Prometheus text.
     `metrics_path` and `solve_path` are answered by the middleware and are not evaluated by the ACL.
 
-    Operations: `reload()`, `watch=True` (poll the files every `watch_interval` seconds),
-    `on_error="allow"` (log and forward) or `"block"` (HTTP 500, like an ALB without fail-open), and
-    `trace_id=False` to leave `X-Amzn-Trace-Id` alone.
+    Operations: `reload()`, `watch=True` (a thread of its own polls the files every `watch_interval`
+    seconds and reloads, whatever the async library: asyncio, trio), `on_error="allow"` (log and
+    forward) or `"block"` (HTTP 500, like an ALB without fail-open), and `trace_id=False` to leave
+    `X-Amzn-Trace-Id` alone.
     """
 
     def __init__(
@@ -166,8 +188,13 @@ class WAFMiddleware:
     ) -> None:
         if on_error not in ("allow", "block"):
             raise ValueError(f"on_error must be 'allow' or 'block', not {on_error!r}")
-        if solve_path is not None and token_secret is None:
-            raise ValueError("solve_path needs token_secret to sign the tokens it hands out")
+        # Every worker process reads the same secret, so a token one issues the others accept.
+        secret_key = token_secret_from_env() if token_secret is None else token_key(token_secret)
+        if solve_path is not None and secret_key is None:
+            raise ValueError(
+                "solve_path needs a token secret (token_secret=, WAFPY_TOKEN_SECRET or "
+                "WAFPY_TOKEN_SECRET_FILE) to sign the tokens it hands out"
+            )
         self.app = app
         self._source: AclSource = acl
         self._load_options: dict[str, Any] = {"resources": resources, "search_string": search_string}
@@ -194,7 +221,7 @@ class WAFMiddleware:
             x is not None
             for x in (self._proxies, self._country_header, self._asn_header, self._geo_db, self._asn_db)
         )
-        self._token_secret = token_secret
+        self._token_secret = secret_key
 
         self._sink = make_sink(log) if log is not None else None
         self._log_failures = FailureReport("logging requests")  # a sink or a record that raised
@@ -214,17 +241,21 @@ class WAFMiddleware:
         # Decisions of one rule share their headers tuple, so an identity test finds it again.
         self._last_response: tuple[tuple[tuple[str, str], ...], int, int, Headers] | None = None
         self.last_error: BaseException | None = None
+        self._reload_lock = threading.Lock()  # reload() runs in the watcher's thread and the caller's
+        self._watcher: PollingWatcher | None = None
+        if watch:
+            if not watched_paths(acl, resources):
+                raise ValueError("watch=True needs the web ACL (or its resources) given as file paths")
+            # Made before loading: the files are looked at now, so a change during the load is seen.
+            self._watcher = PollingWatcher(self._watched_paths, self.reload, watch_interval)
         first = self._prepare(load_acl(acl, self._load_options, services))
         web_acl_metric, rule_metrics = _metric_names(first)
         self.metrics = Metrics(web_acl_metric, rule_metrics)
         self._active = _Active(first)
 
-        self._watch = watch
-        self._watch_interval = watch_interval
-        self._watch_task: asyncio.Task[None] | None = None
-        if watch and not watched_paths(acl, resources):
-            raise ValueError("watch=True needs the web ACL (or its resources) given as file paths")
-        # One test on the hot path for both: the watcher to start, endpoints answered here.
+        # The watcher starts with the server (lifespan startup) or, when there is no lifespan, at the
+        # first request; until then one flag on the hot path covers it and the endpoints.
+        self._watch_pending = watch
         self._extras = watch or bool(self._special)
 
     # ------------------------------------------------------------------------------------------
@@ -257,18 +288,20 @@ class WAFMiddleware:
         fails to load, the old one stays in force, the error is logged (with line:column for a
         document error) and kept in `last_error`, and False is returned.
         """
-        try:
-            acl = self._prepare(
-                load_acl(source if source is not None else self._source, self._load_options, self._services)
-            )
-        except Exception as exc:
-            self.last_error = exc
-            logger.error("wafpy: the web ACL could not be loaded; the previous one stays in force:\n%s", exc)
-            return False
-        if source is not None:
-            self._source = source
-        self._install(acl)
-        return True
+        with self._reload_lock:  # two reloads at once would race to install
+            try:
+                chosen = source if source is not None else self._source
+                acl = self._prepare(load_acl(chosen, self._load_options, self._services))
+            except Exception as exc:
+                self.last_error = exc
+                logger.error(
+                    "wafpy: the web ACL could not be loaded; the previous one stays in force:\n%s", exc
+                )
+                return False
+            if source is not None:
+                self._source = source
+            self._install(acl)
+            return True
 
     def _install(self, acl: WebACL) -> None:
         self.metrics.rename(*_metric_names(acl))
@@ -276,18 +309,29 @@ class WAFMiddleware:
         self.last_error = None
         logger.info("wafpy: web ACL %r in force (%d rules)", acl.name, len(acl.rule_names))
 
-    async def _watch_loop(self) -> None:
-        watcher = FileWatcher(watched_paths(self._source, self._load_options["resources"]))
-        while True:
-            await asyncio.sleep(self._watch_interval)
-            if watcher.changed():
-                # Parsing a large ACL takes tens of milliseconds: keep it off the event loop.
-                await asyncio.to_thread(self.reload)
+    def _watched_paths(self) -> list[str]:
+        return watched_paths(self._source, self._load_options["resources"])
+
+    @property
+    def watching(self) -> bool:
+        """Whether the thread polling the ACL files (`watch=True`) is running."""
+        return self._watcher is not None and self._watcher.running
 
     def _start_watch(self) -> None:
-        task = self._watch_task
-        if task is None or task.done():
-            self._watch_task = asyncio.get_running_loop().create_task(self._watch_loop())
+        if self._watcher is None:
+            return
+        self._watcher.start()
+        self._watch_pending = False
+        self._extras = bool(self._special)
+
+    def _stop_watch(self, *, restartable: bool = True) -> None:
+        if self._watcher is None:
+            return
+        self._watcher.stop()
+        # After a lifespan shutdown the app may be served again: the next startup or request
+        # restarts the watcher. After close() it stays stopped.
+        self._watch_pending = restartable
+        self._extras = restartable or bool(self._special)
 
     def reopen_logs(self) -> bool:
         """Reopen the log file now (after a rotation); False if it failed or there is no file."""
@@ -296,9 +340,7 @@ class WAFMiddleware:
 
     def close(self) -> None:
         """Stop watching and close the log file and databases (the server's shutdown does it too)."""
-        if self._watch_task is not None:
-            self._watch_task.cancel()
-            self._watch_task = None
+        self._stop_watch(restartable=False)
         for resource in (self._sink, self._geo_db, self._asn_db):
             close = getattr(resource, "close", None)
             if close is not None:
@@ -314,7 +356,7 @@ class WAFMiddleware:
             await self._not_http(scope, receive, send)
             return
         if self._extras:
-            if self._watch:
+            if self._watch_pending:
                 self._start_watch()
             if self._special:
                 handler = self._special.get(scope["path"])
@@ -329,7 +371,9 @@ class WAFMiddleware:
         if active.needs_body:
             read = await read_body(receive, active.limit)
             if read.disconnected:
-                return  # the client is gone: an ALB would not forward anything either
+                # Nobody to answer and nothing to forward; still a request that came: log it.
+                self._client_left(scope, read, active)
+                return
             messages = read.messages
             body = read.body
             body_size = read.size
@@ -407,7 +451,7 @@ class WAFMiddleware:
         kind = scope["type"]
         if kind == "websocket":
             await self._websocket(scope, receive, send)
-        elif kind == "lifespan" and self._watch:
+        elif kind == "lifespan" and self._watcher is not None:
             await self.app(scope, _LifespanObserver(self, receive), send)
         else:
             await self.app(scope, receive, send)
@@ -492,7 +536,37 @@ class WAFMiddleware:
         await send({"type": "http.response.start", "status": status, "headers": raw[:]})
         await send({"type": "http.response.body", "body": body})
 
-    def _log(self, decision: Decision, scope: Scope, body_read: bool, limit: int) -> None:
+    def _client_left(self, scope: Scope, read: BodyRead, active: _Active) -> None:
+        """The client left before its body ended: evaluate what arrived, count and log it (see
+        UNSPECIFIED_CHOICES); nothing is sent and the app is not called."""
+        self.metrics.client_disconnects += 1
+        acl = active.acl
+        request_id = self._trace_of(scope)[0] if self._trace and self._sink is not None else None
+        try:
+            now_ms = acl.services.clock_ms()
+            ip, country, asn = self._client(scope) if self._client_info else (None, None, None)
+            request = Request.from_asgi(
+                scope,
+                read.body[: active.limit],
+                read.size,
+                client_ip=ip,
+                country=country,
+                asn=asn,
+                timestamp_ms=now_ms,
+                request_id=request_id,
+            )
+            decision = acl.evaluate(request, now_ms=now_ms)
+        except Exception:
+            self.metrics.errors += 1
+            logger.exception("wafpy: evaluating the web ACL failed for a request whose client left")
+            return
+        self.metrics.record(decision)
+        if self._sink is not None:
+            self._log(decision, scope, True, active.limit, client_left=True)
+
+    def _log(
+        self, decision: Decision, scope: Scope, body_read: bool, limit: int, client_left: bool = False
+    ) -> None:
         try:
             if self._log_filter is not None and not self._log_filter.keep(decision):
                 return
@@ -502,6 +576,10 @@ class WAFMiddleware:
                 size = _content_length(scope) or 0
                 record["requestBodySize"] = size
                 record["requestBodySizeInspectedByWAF"] = min(size, limit)
+            if client_left:
+                record["responseCodeSent"] = None
+                record["requestHeadersInserted"] = None
+                record[CLIENT_DISCONNECTED_FIELD] = True
             if self._redactor is not None:
                 self._redactor(record)
             assert self._sink is not None
@@ -523,7 +601,7 @@ class WAFMiddleware:
     # WebSocket handshakes: evaluated like the HTTP GET they are.
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._watch:
+        if self._watch_pending:
             self._start_watch()
         acl = self._active.acl
         request_id, new_header = self._trace_of(scope) if self._trace else (None, None)
@@ -625,8 +703,5 @@ class _LifespanObserver:
         if kind == "lifespan.startup":
             self._middleware._start_watch()
         elif kind == "lifespan.shutdown":
-            task = self._middleware._watch_task
-            if task is not None:
-                task.cancel()
-                self._middleware._watch_task = None
+            self._middleware._stop_watch()
         return message

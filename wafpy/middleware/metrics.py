@@ -54,6 +54,7 @@ class Metrics:
         self.rule_metrics = dict(rule_metrics)  # rule name -> metric name
         self.errors = 0  # evaluations that raised (on_error applied)
         self.log_records_lost = 0  # log records the sink could not take (disk full, sink raised)
+        self.client_disconnects = 0  # requests whose client left before the body ended
         self._terminating: dict[tuple[str, str], int] = {}  # one per request
         self._counts: dict[tuple[str, str], int] = {}  # non-terminating matches
         # action -> terminating rule id -> its counter key, made on first use so that `record`
@@ -122,4 +123,10 @@ class Metrics:
         lines.append("# HELP wafpy_log_records_lost_total Log records that could not be written.")
         lines.append("# TYPE wafpy_log_records_lost_total counter")
         lines.append(f'wafpy_log_records_lost_total{{webacl="{acl}"}} {self.log_records_lost}')
+        lines.append(
+            "# HELP wafpy_client_disconnects_total Requests whose client left before the body ended "
+            "(evaluated on what arrived, logged, and counted above too)."
+        )
+        lines.append("# TYPE wafpy_client_disconnects_total counter")
+        lines.append(f'wafpy_client_disconnects_total{{webacl="{acl}"}} {self.client_disconnects}')
         return "\n".join(lines) + "\n"

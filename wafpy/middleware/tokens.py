@@ -1,9 +1,23 @@
 """Signed `aws-waf-token` cookies, so Captcha and Challenge rules can be passed outside AWS.
 
-AWS tokens are encrypted with keys only AWS has. wafpy issues its own: the token is
-``<payload>.<signature>``, both base64url without padding, where the payload is compact JSON
-``{"d": domain, "c": captcha solve time, "h": challenge solve time}`` (epoch seconds, absent when
-not solved) and the signature is HMAC-SHA256 of the payload with a secret only the server knows.
+AWS tokens are encrypted with keys only AWS has. wafpy issues its own, with this exact grammar::
+
+    token     = payload "." signature
+    payload   = base64url, no padding, 2 to 512 characters, of the compact UTF-8 JSON
+                {"c": captcha solve time, "d": domain, "h": challenge solve time}
+                (keys sorted, no spaces, epoch seconds as integers from 0 to 2**53 - 1, "c" / "h"
+                absent when not solved, exactly as `issue_token` writes it)
+    signature = base64url, no padding, exactly 43 characters: HMAC-SHA256 of the payload text
+
+Both parts must be canonical base64url (the unused low bits of the last character are zero), and
+nothing may precede or follow them: a token that differs by one character from the one issued is
+refused, even where a lenient decoder would read the same bytes. Signatures compare in constant time.
+
+The secret is at least `MIN_SECRET_BYTES` bytes. It is given in code (`token_secret=`) or, when not,
+read from the environment by `token_secret_from_env`: `WAFPY_TOKEN_SECRET` (the value, UTF-8) or
+`WAFPY_TOKEN_SECRET_FILE` (a file holding it, as container secrets are mounted; one trailing
+newline is removed). Every process given the same secret accepts the others' tokens, which is what
+several workers of one server need.
 
 `HmacTokenValidator` checks a token as AWS does (spec 6.8): present, authentic, for an acceptable
 domain (the request's Host, or a domain in the web ACL's `TokenDomains` or one of its
@@ -21,29 +35,104 @@ import binascii
 import hashlib
 import hmac
 import json
+import os
+import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
+import orjson
+
+from wafpy.errors import WafpyError
 from wafpy.request import Request
 from wafpy.services import TokenCheck
 
 COOKIE_NAME = "aws-waf-token"
+SECRET_ENV = "WAFPY_TOKEN_SECRET"
+SECRET_FILE_ENV = "WAFPY_TOKEN_SECRET_FILE"
+MIN_SECRET_BYTES = 16
 _COOKIE_BYTES = COOKIE_NAME.encode()
 # A solve time this far in the future is not a clock skew but a forged or foreign token.
 _MAX_SKEW_S = 300
+_MAX_PAYLOAD_CHARS = 512
+_MAX_SOLVE_TIME = 2**53 - 1  # any later time is no solve time (and stays an exact JSON integer)
+# The whole grammar above in one anchored pattern. It cannot backtrack beyond one scan: neither
+# character class holds the ".". 43 characters carry 258 bits for the 256 of a SHA-256 MAC, so the
+# last one is among the 16 whose two low bits are zero.
+_TOKEN = re.compile(
+    "([A-Za-z0-9_-]{2," + str(_MAX_PAYLOAD_CHARS) + r"})\.([A-Za-z0-9_-]{42}[AEIMQUYcgkosw048])"
+)
 
 
-def _key(secret: str | bytes) -> bytes:
-    return secret.encode("utf-8") if isinstance(secret, str) else secret
+class TokenSecretError(WafpyError, ValueError):
+    """The token secret is missing where needed, too short, or its environment variables conflict."""
+
+
+def token_key(secret: str | bytes, *, origin: str = "the token secret") -> bytes:
+    """The HMAC key of `secret` (UTF-8 for a str); refuses fewer than `MIN_SECRET_BYTES` bytes."""
+    key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    if len(key) < MIN_SECRET_BYTES:
+        raise TokenSecretError(
+            f"{origin} must be at least {MIN_SECRET_BYTES} bytes, it has {len(key)}: anyone could mint "
+            "valid tokens with a short one. Make one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        )
+    return key
+
+
+def token_secret_from_env(environ: Mapping[str, str] | None = None) -> bytes | None:
+    """The token secret from `WAFPY_TOKEN_SECRET` or `WAFPY_TOKEN_SECRET_FILE`, None when neither is set.
+
+    Raises `TokenSecretError` when both are set, when one is set but empty, when the file cannot be
+    read (naming it), or when the secret is shorter than `MIN_SECRET_BYTES`.
+    """
+    env = os.environ if environ is None else environ
+    value, file = env.get(SECRET_ENV), env.get(SECRET_FILE_ENV)
+    if value is not None and file is not None:
+        raise TokenSecretError(f"both {SECRET_ENV} and {SECRET_FILE_ENV} are set: set only one")
+    if value is not None:
+        if not value:
+            raise TokenSecretError(f"{SECRET_ENV} is empty")
+        return token_key(value, origin=f"the token secret in {SECRET_ENV}")
+    if file is None:
+        return None
+    if not file:
+        raise TokenSecretError(f"{SECRET_FILE_ENV} is empty: it should name the file holding the secret")
+    try:
+        data = Path(file).read_bytes()
+    except OSError as exc:
+        raise TokenSecretError(
+            f"{SECRET_FILE_ENV} names a file that cannot be read: {file!r} ({exc.strerror or exc})"
+        ) from exc
+    # Secrets written with `echo` or an editor end with a newline that is not part of them.
+    if data.endswith(b"\r\n"):
+        data = data[:-2]
+    elif data.endswith(b"\n"):
+        data = data[:-1]
+    return token_key(data, origin=f"the token secret in {file!r} ({SECRET_FILE_ENV})")
 
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def _unb64(text: str) -> bytes | None:
+    """Strict base64url without padding: the bytes, or None unless `text` is their canonical form."""
+    try:
+        data = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    except binascii.Error:
+        return None
+    return data if _b64(data) == text else None
+
+
+def _payload_json(payload: Mapping[str, Any]) -> bytes:
+    # Compact, keys sorted, UTF-8: one spelling per payload, compared byte for byte when read.
+    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+
+
+def _signature(key: bytes, body: str) -> str:
+    return _b64(hmac.new(key, body.encode("ascii"), hashlib.sha256).digest())
 
 
 def issue_token(
@@ -51,35 +140,59 @@ def issue_token(
 ) -> str:
     """A token for `domain`, solved at `captcha_ts` / `challenge_ts` (epoch seconds; None = not solved).
 
-    Example: ``issue_token("s3cret", "app.example.com", challenge_ts=int(time.time()))``, sent as
+    Example: ``issue_token(secret, "app.example.com", challenge_ts=int(time.time()))``, sent as
     the cookie ``aws-waf-token=<token>``.
     """
+    key = token_key(secret)
+    if not domain:
+        raise ValueError("a token needs a domain")
     payload: dict[str, Any] = {"d": domain.lower()}
-    if captcha_ts is not None:
-        payload["c"] = int(captcha_ts)
-    if challenge_ts is not None:
-        payload["h"] = int(challenge_ts)
-    body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("utf-8"))
-    signature = hmac.new(_key(secret), body.encode("ascii"), hashlib.sha256).digest()
-    return f"{body}.{_b64(signature)}"
+    for name, value in (("c", captcha_ts), ("h", challenge_ts)):
+        if value is not None:
+            if not 0 <= int(value) <= _MAX_SOLVE_TIME:
+                raise ValueError(f"a solve time is epoch seconds, not {value!r}")
+            payload[name] = int(value)
+    body = _b64(_payload_json(payload))
+    if len(body) > _MAX_PAYLOAD_CHARS:
+        raise ValueError(f"domain too long for a token: {domain[:40]!r}...")
+    return f"{body}.{_signature(key, body)}"
+
+
+def _read(key: bytes, token: str) -> dict[str, Any] | None:
+    match = _TOKEN.fullmatch(token)
+    if match is None:
+        return None
+    body, signature = match.group(1, 2)
+    # The pattern admits only the canonical 43-character spelling of 32 bytes, so comparing the
+    # text compares the MACs (in constant time), with nothing to decode.
+    if not hmac.compare_digest(signature, _signature(key, body)):
+        return None
+    # Authentic: only this secret's holder could have made it. Its shape is still checked, so that
+    # one token has one spelling and nothing but issue_token's output is ever accepted.
+    raw = _unb64(body)
+    if raw is None:
+        return None
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(payload, dict) or not payload.keys() <= {"c", "d", "h"}:
+        return None
+    domain = payload.get("d")
+    if not isinstance(domain, str) or not domain:
+        return None
+    for name in ("c", "h"):
+        solved = payload.get(name)
+        if solved is not None and (type(solved) is not int or not 0 <= solved <= _MAX_SOLVE_TIME):
+            return None
+    if _payload_json(payload) != raw:
+        return None
+    return payload
 
 
 def read_token(secret: str | bytes, token: str) -> dict[str, Any] | None:
-    """The payload of an authentic token, None when the token is malformed or not signed by `secret`."""
-    body, dot, signature = token.partition(".")
-    if not dot or not body:
-        return None
-    try:
-        given = _unb64(signature)
-        expected = hmac.new(_key(secret), body.encode("ascii"), hashlib.sha256).digest()
-        if not hmac.compare_digest(given, expected):
-            return None
-        payload = json.loads(_unb64(body))
-    except (binascii.Error, ValueError, UnicodeEncodeError):
-        return None
-    if not isinstance(payload, dict) or not isinstance(payload.get("d"), str):
-        return None
-    return payload
+    """The payload of an authentic, well-formed token; None when malformed or not signed by `secret`."""
+    return _read(token_key(secret), token)
 
 
 def domain_accepted(token_domain: str, host: str | None, token_domains: Iterable[str]) -> bool:
@@ -101,7 +214,7 @@ class HmacTokenValidator:
     __slots__ = ("_secret", "token_domains")
 
     def __init__(self, secret: str | bytes, token_domains: Iterable[str] = ()) -> None:
-        self._secret = _key(secret)
+        self._secret = token_key(secret)
         self.token_domains = tuple(token_domains)
 
     def __call__(self, request: Request, kind: str, immunity_s: int, now_ms: int) -> TokenCheck:
@@ -112,7 +225,7 @@ class HmacTokenValidator:
         if raw is None:
             return TokenCheck(False, "TOKEN_MISSING")
         try:
-            payload = read_token(self._secret, raw.decode("ascii"))
+            payload = _read(self._secret, raw.decode("ascii"))
         except UnicodeDecodeError:
             payload = None
         if payload is None:
