@@ -9,11 +9,12 @@ document may come from a template.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
+
+import re2
 
 DocumentKind = Literal["WebACL", "RuleGroup", "IPSet", "RegexPatternSet"]
 Origin = Literal["api", "cloudformation", "bare"]
@@ -76,21 +77,45 @@ def _raw() -> dict[str, Any]:
 
 
 @cache
-def _compiled(pattern: str) -> re.Pattern[str]:
-    """Compile a botocore (Java) pattern for Python's `re`.
+def _compiled(pattern: str) -> Any:
+    """Compile a botocore (Java) pattern on RE2, which runs in time linear in the text.
 
-    AWS applies these as whole-string matches (Java `matches()`), so callers use fullmatch, and the
-    pattern is compiled inside `\\A(?:...)\\Z`: the same under fullmatch, and no other call can
-    search with it (a search for `.*\\S.*` rescans the rest of the text from every blank). Java's
-    `\\w`/`\\s`/`\\d` are ASCII-only: compile with re.ASCII. `\\p{L}` / `\\p{Z}` / `\\p{N}` do not
-    exist in `re`; inside a class they become Unicode `\\w` and `\\s`, so that pattern (tags only)
-    is compiled without re.ASCII. DOTALL makes `.*`-style patterns accept multi-line text the way
-    the service does in practice.
+    AWS applies these as whole-string matches (Java `matches()`), so callers use fullmatch. Java's
+    `\\w` and `\\d` are ASCII, like RE2's, and `\\p{L}`/`\\p{Z}`/`\\p{N}` mean the same in both.
+    Java's `\\s` also holds the vertical tab, RE2's does not (see `_java_spaces`). `(?s)` makes
+    `.*`-style patterns accept multi-line text the way the service does in practice.
     """
-    if "\\p{" in pattern:
-        text = pattern.replace("\\p{L}", "\\w").replace("\\p{Z}", "\\s").replace("\\p{N}", "")
-        return re.compile(f"\\A(?:{text})\\Z", re.DOTALL)
-    return re.compile(f"\\A(?:{pattern})\\Z", re.ASCII | re.DOTALL)
+    return re2.compile("(?s)" + _java_spaces(pattern))
+
+
+_SPACES = "\\t\\n\\x0b\\f\\r "  # Java's \s: RE2's, plus the vertical tab
+
+
+def _java_spaces(pattern: str) -> str:
+    """`pattern` with Java's `\\s` and `\\S` spelled out, so that both treat `\\x0b` as Java does.
+
+    Inside a class only `\\s` needs it: the model's one class with `\\S` is `[\\s\\S]`, every
+    character whichever side the vertical tab falls on.
+    """
+    out: list[str] = []
+    escaped = in_class = False
+    for char in pattern:
+        if escaped:
+            escaped = False
+            if char == "s":
+                out[-1] = _SPACES if in_class else f"[{_SPACES}]"
+                continue
+            if char == "S" and not in_class:
+                out[-1] = f"[^{_SPACES}]"
+                continue
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        out.append(char)
+    return "".join(out)
 
 
 @cache
