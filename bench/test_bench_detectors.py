@@ -47,7 +47,7 @@ INPUTS = {
     # prose with apostrophes, parentheses and ";" (4 KiB of a review text field)
     "benign_prose_4k": (_PROSE * 12)[:4096],
     # an injection 3 KiB into a JSON body: found by the windowed SQLi reading
-    "json_4k_attack_sqli": _JSON_4K[:3072] + b', "q": "x\' OR \'1\'=\'1"}',
+    "json_4k_attack_sqli": _JSON_4K[:3072] + b", \"q\": \"x' OR '1'='1\"}",
 }
 CASES = [
     ("sqli", "short_benign"),

@@ -162,8 +162,9 @@ MATCHING = [
 ]
 
 
-@pytest.mark.parametrize(("pattern", "subject", "expected"), MATCHING,
-                         ids=[f"{m[0]}~{m[1]!r}"[:40] for m in MATCHING])
+@pytest.mark.parametrize(
+    ("pattern", "subject", "expected"), MATCHING, ids=[f"{m[0]}~{m[1]!r}"[:40] for m in MATCHING]
+)
 def test_matching(pattern: str, subject: bytes, expected: bytes | None) -> None:
     assert compile_regex(pattern)(subject) == expected
 
@@ -248,7 +249,7 @@ def test_conformance_regex_cases(name: str) -> None:
     rules = sorted(doc["webacl"]["Rules"], key=lambda r: r["Priority"])  # type: ignore[index]
     compiled = []
     for rule in rules:
-        (kind, stmt), = rule["Statement"].items()
+        ((kind, stmt),) = rule["Statement"].items()
         if kind == "RegexMatchStatement":
             patterns = [stmt["RegexString"]]
         else:

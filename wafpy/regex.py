@@ -38,8 +38,14 @@ import re2
 
 from wafpy.errors import RulesetError
 
-__all__ = ["MAX_PATTERN_LENGTH", "PATTERN_QUOTA", "check_regex", "compile_regex", "compile_regex_set",
-           "regex_warnings"]
+__all__ = [
+    "MAX_PATTERN_LENGTH",
+    "PATTERN_QUOTA",
+    "check_regex",
+    "compile_regex",
+    "compile_regex_set",
+    "regex_warnings",
+]
 
 MAX_PATTERN_LENGTH: Final = 512  # the API shape's limit on RegexString
 PATTERN_QUOTA: Final = 200  # the documented quota; AWS may refuse longer patterns at account level
@@ -122,12 +128,12 @@ def _escape(p: str, i: int, out: list[str]) -> int:
             j += 1
         # PCRE: \1-\9 are always backreferences; \10 and up only when that many groups exist,
         # otherwise up to three octal digits are a character code (\101 is "A").
-        if int(p[i + 1:j]) < 10 or int(p[i + 1:j]) <= _capture_count(p) or c in "89":
+        if int(p[i + 1 : j]) < 10 or int(p[i + 1 : j]) <= _capture_count(p) or c in "89":
             raise _Unsupported("backreference", p[i:j], i)
         k = i + 1
         while k < len(p) and k < i + 4 and p[k] in "01234567":
             k += 1
-        out.append(f"\\x{{{int(p[i + 1:k], 8) & 0xFF:02x}}}")
+        out.append(f"\\x{{{int(p[i + 1 : k], 8) & 0xFF:02x}}}")
         return k
     if c == "k" and i + 2 < len(p) and p[i + 2] in "<'{":
         end = _until(p, i + 3, {"<": ">", "'": "'", "{": "}"}[p[i + 2]])
@@ -135,18 +141,18 @@ def _escape(p: str, i: int, out: list[str]) -> int:
     if c == "g":
         j = i + 2
         if j < len(p) and p[j] in "<'":
-            raise _Unsupported("subroutine call", p[i:_until(p, j + 1, ">" if p[j] == "<" else "'")], i)
+            raise _Unsupported("subroutine call", p[i : _until(p, j + 1, ">" if p[j] == "<" else "'")], i)
         if j < len(p) and p[j] == "{":
-            raise _Unsupported("backreference", p[i:_until(p, j + 1, "}")], i)
+            raise _Unsupported("backreference", p[i : _until(p, j + 1, "}")], i)
         while j < len(p) and (p[j].isdigit() or (j == i + 2 and p[j] in "+-")):
             j += 1
         raise _Unsupported("backreference", p[i:j], i)
     if c in _REJECTED_ESCAPES:
-        raise _Unsupported(_REJECTED_ESCAPES[c], p[i:i + 2], i)
+        raise _Unsupported(_REJECTED_ESCAPES[c], p[i : i + 2], i)
     if c == "Q":
         end = p.find("\\E", i + 2)
         stop = len(p) if end < 0 else end
-        out.extend(_hex(ch) for ch in p[i + 2:stop])
+        out.extend(_hex(ch) for ch in p[i + 2 : stop])
         return len(p) if end < 0 else end + 2
     if c == "E":
         return i + 2  # a stray \E is ignored by PCRE
@@ -166,7 +172,7 @@ def _escape(p: str, i: int, out: list[str]) -> int:
     elif not c.isascii():
         out.append(_hex(c))  # an escaped non-ASCII character is that literal character
     else:
-        out.append(p[i:i + 2])
+        out.append(p[i : i + 2])
     return i + 2
 
 
@@ -193,7 +199,7 @@ def _char_class(p: str, i: int, out: list[str]) -> int:
                 out.append(r"\[")
                 j += 1
             else:
-                out.append(p[j:end + 2])  # POSIX class: RE2 knows the same names
+                out.append(p[j : end + 2])  # POSIX class: RE2 knows the same names
                 j = end + 2
         elif c == "[":
             out.append(r"\[")
@@ -206,7 +212,7 @@ def _char_class(p: str, i: int, out: list[str]) -> int:
                 k = j + 1
                 while k < len(p) and k < j + 4 and p[k] in "01234567":
                     k += 1
-                out.append(f"\\x{{{int(p[j + 1:k], 8) & 0xFF:02x}}}")
+                out.append(f"\\x{{{int(p[j + 1 : k], 8) & 0xFF:02x}}}")
                 j = k
                 continue
             elif e == "b":
@@ -220,7 +226,7 @@ def _char_class(p: str, i: int, out: list[str]) -> int:
             elif e == "Q":
                 end = p.find("\\E", j + 2)
                 stop = len(p) if end < 0 else end
-                out.extend(_hex(ch) for ch in p[j + 2:stop])
+                out.extend(_hex(ch) for ch in p[j + 2 : stop])
                 j = len(p) if end < 0 else end + 2
                 continue
             elif e == "E":
@@ -228,7 +234,7 @@ def _char_class(p: str, i: int, out: list[str]) -> int:
             elif not e.isascii():
                 out.append(_hex(e))
             else:
-                out.append(p[j:j + 2])
+                out.append(p[j : j + 2])
             j += 2
         else:
             out.append(c if c.isascii() else _hex(c))
@@ -238,19 +244,25 @@ def _char_class(p: str, i: int, out: list[str]) -> int:
 
 def _group(p: str, i: int, out: list[str]) -> tuple[int, bool]:
     """Translate a group opener at p[i] == '('; return (next index, sets multi-line mode)."""
-    rest = p[i + 1:i + 4]
+    rest = p[i + 1 : i + 4]
     if rest.startswith("*"):
         end = _until(p, i + 2, ")")
         raise _Unsupported("backtracking verb", p[i:end], i)
     if not rest.startswith("?"):
         out.append("(")
         return i + 1, False
-    q = p[i + 2:i + 3]
+    q = p[i + 2 : i + 3]
     if q == "#":
         return _until(p, i + 3, ")"), False
-    for prefix, what in (("?<=", "lookbehind"), ("?<!", "negative lookbehind"), ("?=", "lookahead"),
-                         ("?!", "negative lookahead"), ("?>", "atomic group"), ("?(", "conditional"),
-                         ("?C", "callout")):
+    for prefix, what in (
+        ("?<=", "lookbehind"),
+        ("?<!", "negative lookbehind"),
+        ("?=", "lookahead"),
+        ("?!", "negative lookahead"),
+        ("?>", "atomic group"),
+        ("?(", "conditional"),
+        ("?C", "callout"),
+    ):
         if p.startswith(prefix, i + 1):
             raise _Unsupported(what, "(" + prefix, i)
     recursion = re.compile(r"\(\?(R|[+-]?\d+|&\w+|P>\w+)\)").match(p, i)
@@ -303,7 +315,7 @@ def _translate(pattern: str) -> str:
             start = i
             i = brace.end() if c == "{" and brace else i + 1
             if i < n and p[i] == "+":
-                raise _Unsupported("possessive quantifier", p[start:i + 1], start)
+                raise _Unsupported("possessive quantifier", p[start : i + 1], start)
             out.append(p[start:i])
             if i < n and p[i] == "?":
                 out.append("?")  # lazy: fine in RE2
@@ -332,8 +344,9 @@ def _compile_re2(pattern: str) -> Any:
     regexp = re2._re2.RE2(translated.encode("ascii"), _OPTIONS)
     if not regexp.ok():
         error = regexp.error()
-        return "RE2 cannot compile the pattern: " + (error.decode("latin-1") if isinstance(error, bytes)
-                                                     else str(error))
+        return "RE2 cannot compile the pattern: " + (
+            error.decode("latin-1") if isinstance(error, bytes) else str(error)
+        )
     return regexp
 
 
@@ -346,8 +359,7 @@ def check_regex(pattern: str) -> str | None:
     if not pattern:
         return "the pattern is empty; AWS WAF requires 1 to 512 characters"
     if len(pattern) > MAX_PATTERN_LENGTH:
-        return (f"the pattern is {len(pattern)} characters long; AWS WAF allows at most "
-                f"{MAX_PATTERN_LENGTH}")
+        return f"the pattern is {len(pattern)} characters long; AWS WAF allows at most {MAX_PATTERN_LENGTH}"
     compiled = _compile_re2(pattern)
     return compiled if isinstance(compiled, str) else None
 
@@ -356,8 +368,10 @@ def regex_warnings(pattern: str) -> list[str]:
     """Warnings for an accepted pattern (AWS would load it, but something deserves attention)."""
     warnings: list[str] = []
     if len(pattern) > PATTERN_QUOTA:
-        warnings.append(f"the pattern is {len(pattern)} characters long; the AWS WAF quota is "
-                        f"{PATTERN_QUOTA} characters per regex")
+        warnings.append(
+            f"the pattern is {len(pattern)} characters long; the AWS WAF quota is "
+            f"{PATTERN_QUOTA} characters per regex"
+        )
     return warnings
 
 
