@@ -15,11 +15,11 @@ from urllib.parse import unquote_to_bytes
 import re2
 
 from bench import realistic_acl
-from wafpy.detectors.sqli import detect_sqli
-from wafpy.detectors.xss import detect_xss
-from wafpy.iptools import CidrSet
+from wafpy.matching.detectors.sqli import detect_sqli
+from wafpy.matching.detectors.xss import detect_xss
+from wafpy.matching.iptools import CidrSet
+from wafpy.matching.transforms import TRANSFORMS
 from wafpy.request import Request
-from wafpy.transforms import TRANSFORMS
 
 _html = TRANSFORMS["HTML_ENTITY_DECODE"]
 # The same detector functions the engine calls (the default detector's token fast path).

@@ -18,8 +18,8 @@ import multiprocessing
 import time
 from collections.abc import Callable
 
-from wafpy.detectors.sqli import detect_sqli
-from wafpy.detectors.xss import detect_xss
+from wafpy.matching.detectors.sqli import detect_sqli
+from wafpy.matching.detectors.xss import detect_xss
 
 
 def _repeat(unit: bytes, size: int) -> bytes:

@@ -46,9 +46,9 @@ from bench import realistic_acl
 from bench.floor import hand_written_check
 from bench.ratios import interleaved_ratio
 from wafpy import WAFMiddleware
+from wafpy.engine.responses import DEFAULT_BLOCK_BODY
 from wafpy.middleware.body import ReplayReceive, read_body
 from wafpy.request import Request
-from wafpy.responses import DEFAULT_BLOCK_BODY
 
 ROOT = Path(__file__).resolve().parents[1]
 SECONDS = float(os.environ.get("WAFPY_BENCH_SECONDS", "3"))

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from wafpy.detectors import default_detector, libinjection_detector
+from wafpy.matching.detectors import default_detector, libinjection_detector
 
 OWN = default_detector()
 

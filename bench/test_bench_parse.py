@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from wafpy.loader import load_document
-from wafpy.parse import get_parser, parse_json
+from wafpy.load.loader import load_document
+from wafpy.load.parse import get_parser, parse_json
 
 DOCUMENTS = ["webacl-1500wcu", "ipset-10000"]
 
@@ -107,7 +107,7 @@ def test_load(benchmark: Any, bench_texts: dict[str, str], name: str, stage: str
 
 
 def test_grammar_construction(benchmark: Any) -> None:
-    from wafpy import parse
+    from wafpy.load import parse
 
     def build() -> Any:
         parse._parser.cache_clear()

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from wafpy.transforms import TRANSFORMS
+from wafpy.matching.transforms import TRANSFORMS
 
 
 def _form_text(size: int = 2048) -> bytes:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from wafpy.cli import main
+from wafpy.cli.main import main
 
 ACCOUNT = "111122223333"
 ACL_ARN = (

@@ -27,7 +27,7 @@ from tests.test_asgi_support import (
     web_acl,
 )
 from wafpy import WAFMiddleware
-from wafpy.responses import DEFAULT_BLOCK_BODY
+from wafpy.engine.responses import DEFAULT_BLOCK_BODY
 
 TRACE_RE = re.compile(r"^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$")
 

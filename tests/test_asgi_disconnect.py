@@ -12,7 +12,7 @@ import pytest
 
 from tests.test_asgi_support import EchoApp, body_acl, run, serve
 from wafpy import WAFMiddleware
-from wafpy.asgi import CLIENT_DISCONNECTED_FIELD, UNSPECIFIED_CHOICES
+from wafpy.middleware.asgi import CLIENT_DISCONNECTED_FIELD, UNSPECIFIED_CHOICES
 
 SQLI = b"user=admin' OR 1=1--"
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from wafpy import ast
-from wafpy.loader import load_rule_group_model, load_web_acl_model
+from wafpy import model as ast
+from wafpy.load.loader import load_rule_group_model, load_web_acl_model
 
 VIS = {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "m"}
 IPSET = "arn:aws:wafv2:us-east-1:111122223333:regional/ipset/s/1"
@@ -174,7 +174,7 @@ def test_firewall_manager_groups_become_rules() -> None:
             "ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": "AWSManagedRulesAnonymousIpList"}
         },
     }
-    from wafpy.loader import load_document
+    from wafpy.load.loader import load_document
 
     model = load_document(
         acl(byte({"UriPath": {}}), PreProcessFirewallManagerRuleGroups=[fms]), "WebACL"

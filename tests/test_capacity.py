@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from wafpy import ast
-from wafpy.capacity import acl_capacity, rule_capacity, statement_capacity
-from wafpy.loader import load_web_acl_model
-from wafpy.resources import MappingResolver
+from wafpy import model as ast
+from wafpy.load.capacity import acl_capacity, rule_capacity, statement_capacity
+from wafpy.load.loader import load_web_acl_model
+from wafpy.load.resources import MappingResolver
 
 VIS = {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "m"}
 NONE = [{"Priority": 0, "Type": "NONE"}]
@@ -188,7 +188,7 @@ def test_rule_labels_cost_one_per_five(labels: int, extra: int) -> None:
     ],
 )
 def test_managed_group_capacity(name: str, scope_down: Any, wcu: int, exact: bool) -> None:
-    from wafpy.loader import load_document
+    from wafpy.load.loader import load_document
 
     stmt: dict[str, Any] = {"VendorName": "AWS", "Name": name}
     if scope_down:

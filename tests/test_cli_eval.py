@@ -14,7 +14,7 @@ import pytest
 
 from tests.replay_fixtures import T0, alb_line, run_cli, waf_record, write_acl, write_jsonl
 from tests.shared import ROOT, shared_dir
-from wafpy import cli
+from wafpy.cli import main as cli
 from wafpy.errors import LogFormatError
 from wafpy.logs import read_entries
 from wafpy.replay.runner import BadLine, Replay, ReplayOptions

@@ -19,7 +19,7 @@ import pytest
 import wafpy
 from tests.conformance_deviations import ASGI_DEVIATIONS
 from tests.test_conformance import CASE_IDS, check
-from wafpy.services import Services
+from wafpy.engine.services import Services
 
 
 class _CaseServices:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from wafpy import ast
-from wafpy.capacity import acl_capacity
+from wafpy import model as ast
 from wafpy.errors import NotAvailableError, RulesetErrors
-from wafpy.loader import load_document, load_rule_group_model, load_web_acl_model
+from wafpy.load.capacity import acl_capacity
+from wafpy.load.loader import load_document, load_rule_group_model, load_web_acl_model
 
 pytestmark = pytest.mark.corpora
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -172,7 +172,7 @@ def test_corpus_webacl_with_its_rule_group_supplied() -> None:
 
 
 def test_corpus_resources_from_files_resolve_by_arn() -> None:
-    from wafpy.resources import resolver_from_files
+    from wafpy.load.resources import resolver_from_files
 
     resolver = resolver_from_files(
         [

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wafpy.detectors import Detection, Detector, default_detector, libinjection_detector
-from wafpy.detectors import sqli as _sqli
-from wafpy.detectors import sqli_tokens as _sqli_tokens
-from wafpy.detectors import xss as _xss
 from wafpy.errors import NotAvailableError
+from wafpy.matching.detectors import Detection, Detector, default_detector, libinjection_detector
+from wafpy.matching.detectors import sqli as _sqli
+from wafpy.matching.detectors import sqli_tokens as _sqli_tokens
+from wafpy.matching.detectors import xss as _xss
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 LIBINJECTION_DATA = SHARED / "corpora" / "attacks" / "libinjection" / "data"
@@ -278,7 +278,7 @@ def test_libinjection_adapter_flags_attack_when_installed() -> None:
 
 
 def test_libinjection_missing_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
-    import wafpy.detectors.libinjection_adapter as adapter
+    import wafpy.matching.detectors.libinjection_adapter as adapter
 
     monkeypatch.setattr(adapter, "_lib", None)
     with pytest.raises(NotAvailableError, match=r"wafpy-engine\[libinjection\]"):
@@ -294,7 +294,7 @@ def test_libinjection_missing_gives_install_hint(monkeypatch: pytest.MonkeyPatch
 # For SQLi this holds for short values only (at most ``_sqli._SHORT`` bytes): the reference reads
 # the first 64 tokens of the whole value in three contexts, while a longer value is, by design,
 # only read in bounded windows around the places an injection could start, anywhere in the value
-# (see ``wafpy.detectors.sqli_windows``). Long values are covered by the tests after these.
+# (see ``wafpy.matching.detectors.sqli_windows``). Long values are covered by the tests after these.
 
 _REF_TOKEN = re.compile(
     r"""

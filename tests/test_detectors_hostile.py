@@ -18,11 +18,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wafpy.detectors import sqli_tokens
-from wafpy.detectors import xss as _xss
-from wafpy.detectors.sqli import detect_sqli
-from wafpy.detectors.sqli_reading import Reading
-from wafpy.detectors.xss import detect_xss
+from wafpy.matching.detectors import sqli_tokens
+from wafpy.matching.detectors import xss as _xss
+from wafpy.matching.detectors.sqli import detect_sqli
+from wafpy.matching.detectors.sqli_reading import Reading
+from wafpy.matching.detectors.xss import detect_xss
 
 # Linear time makes the cost of a value ten times as long about ten times as high; quadratic time
 # a hundred times, and the patterns this replaces were worse than that.
@@ -265,7 +265,7 @@ def test_reading_many_windows_of_a_random_value_matches_reading_each_alone() -> 
 def test_detector_choices_are_documented() -> None:
     from pathlib import Path
 
-    from wafpy.detectors import UNSPECIFIED_CHOICES
+    from wafpy.matching.detectors import UNSPECIFIED_CHOICES
 
     page = (Path(__file__).resolve().parents[1] / "docs" / "unspecified.md").read_text(encoding="utf-8")
     assert [key for key in UNSPECIFIED_CHOICES if f"| {key} |" not in page] == []

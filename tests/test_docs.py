@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wafpy.asgi import UNSPECIFIED_CHOICES as MIDDLEWARE_CHOICES
-from wafpy.detectors import UNSPECIFIED_CHOICES as DETECTOR_CHOICES
-from wafpy.fields import UNSPECIFIED_CHOICES as FIELD_CHOICES
+from wafpy.engine.statements.labels import UNSPECIFIED_CHOICES as LABEL_CHOICES
+from wafpy.matching.detectors import UNSPECIFIED_CHOICES as DETECTOR_CHOICES
+from wafpy.matching.fields import UNSPECIFIED_CHOICES as FIELD_CHOICES
+from wafpy.matching.transforms import UNSPECIFIED_CHOICES as TRANSFORM_CHOICES
+from wafpy.middleware.asgi import UNSPECIFIED_CHOICES as MIDDLEWARE_CHOICES
 from wafpy.middleware.redact import UNSPECIFIED_CHOICES as REDACTION_CHOICES
-from wafpy.statements.labels import UNSPECIFIED_CHOICES as LABEL_CHOICES
-from wafpy.transforms import UNSPECIFIED_CHOICES as TRANSFORM_CHOICES
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""wafpy.documents: document shapes, CloudFormation intrinsics, and the shared corpus."""
+"""wafpy.load.documents: document shapes, CloudFormation intrinsics, and the shared corpus."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from wafpy.documents import DocumentKind, detect_resource, parse_document, synthetic_arn, unwrap
 from wafpy.errors import RulesetError
-from wafpy.jsontree import from_python, to_python
-from wafpy.parse import parse_json
+from wafpy.load.documents import DocumentKind, detect_resource, parse_document, synthetic_arn, unwrap
+from wafpy.load.jsontree import from_python, to_python
+from wafpy.load.parse import parse_json
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "webacls"
 

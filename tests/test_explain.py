@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wafpy.cli import main
+from wafpy.cli.main import main
 
 CASES = sorted((Path(__file__).parent / "conformance").glob("*.json"))
 

@@ -4,9 +4,9 @@ from collections.abc import Callable
 
 import pytest
 
-from wafpy import ast
+from wafpy import model as ast
 from wafpy.errors import NotAvailableError
-from wafpy.fields import LOCATIONS, UNSPECIFIED_CHOICES, Extracted, extractor
+from wafpy.matching.fields import LOCATIONS, UNSPECIFIED_CHOICES, Extracted, extractor
 from wafpy.request import Request
 
 H = list[tuple[bytes, bytes]]
@@ -134,7 +134,7 @@ def test_pre_parse_callable_runs_on_raw_query_before_split(
 
 
 def test_pre_parse_names_resolve_through_transforms() -> None:
-    pytest.importorskip("wafpy.transforms")
+    pytest.importorskip("wafpy.matching.transforms")
     ex = extractor(ast.AllQueryArguments(), ("REPLACE_SEMICOLONS_WITH_AMPERSANDS",), 8192)
     assert ex(Request(query=b"a=1;b=2")).elements == [b"1", b"2"]
     decoded = extractor(ast.SingleQueryArgument(name="b"), ("URL_DECODE",), 8192)

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 import wafpy
 from bench import realistic_acl
-from wafpy.compile import compile_acl
-from wafpy.evaluate import evaluate
-from wafpy.services import Services
+from wafpy.engine.compile import compile_acl
+from wafpy.engine.evaluate import evaluate
+from wafpy.engine.services import Services
 
 CASES = sorted((Path(__file__).parent / "conformance").glob("*.json"))
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wafpy.jsonbody import MAX_DEPTH, MAX_ITEMS, JsonSelector, extract, parse_pointer
+from wafpy.matching.jsonbody import MAX_DEPTH, MAX_ITEMS, JsonSelector, extract, parse_pointer
 
 DOC_EXAMPLE = b'{"a":{"c":"d","b":{"e":{"f":"g"}}}}'
 

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 import wafpy
-from wafpy.compile import compile_acl
-from wafpy.evaluate import evaluate
-from wafpy.services import Services
+from wafpy.engine.compile import compile_acl
+from wafpy.engine.evaluate import evaluate
+from wafpy.engine.services import Services
 
 ACCOUNT = "111122223333"
 PREFIX = f"awswaf:{ACCOUNT}:webacl:shop-ext:"

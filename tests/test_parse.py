@@ -1,4 +1,4 @@
-"""wafpy.parse: strict JSON in, positioned jsontree out, syntax errors in plain words."""
+"""wafpy.load.parse: strict JSON in, positioned jsontree out, syntax errors in plain words."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from lark import Lark
 
 from wafpy.errors import RulesetError
-from wafpy.jsontree import JArray, JBool, JMember, JNull, JNumber, JObject, JString, JValue, to_python
-from wafpy.parse import grammar_text, parse_json
+from wafpy.load.jsontree import JArray, JBool, JMember, JNull, JNumber, JObject, JString, JValue, to_python
+from wafpy.load.parse import grammar_text, parse_json
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -332,7 +332,7 @@ def test_grammar_file_is_the_one_shipped_at_repo_top_level() -> None:
 
 def test_grammar_is_found_from_another_working_directory(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    code = "from wafpy.parse import parse_json; print(parse_json('[1, 2]').items[1].column)"
+    code = "from wafpy.load.parse import parse_json; print(parse_json('[1, 2]').items[1].column)"
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
     )

@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from wafpy.errors import NotAvailableError, RulesetErrors
-from wafpy.loader import load_web_acl_model
-from wafpy.schema import shape as waf_shape
-from wafpy.semantics import RESERVED_LABEL_WORDS, SUPPORTED_RESPONSE_CODES
-from wafpy.validate import join_path
+from wafpy.load.loader import load_web_acl_model
+from wafpy.load.schema import shape as waf_shape
+from wafpy.load.semantics import RESERVED_LABEL_WORDS, SUPPORTED_RESPONSE_CODES
+from wafpy.load.validate import join_path
 
 botocore = pytest.importorskip("botocore")
 from botocore.loaders import Loader  # type: ignore[import-untyped]  # noqa: E402

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 import wafpy
 from wafpy.errors import NotAvailableError, RulesetErrors
-from wafpy.schema import shape
+from wafpy.load.schema import shape
 
 ROOT = Path(__file__).resolve().parents[1]
 STATEMENT_KINDS = sorted(shape("Statement").members)

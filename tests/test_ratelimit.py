@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wafpy.ratelimit import MemoryRateCounter
+from wafpy.engine.ratelimit import MemoryRateCounter
 
 
 @pytest.mark.parametrize(

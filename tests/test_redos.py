@@ -74,7 +74,7 @@ _PATTERN_TYPES: tuple[type, ...] = (re.Pattern, re2._Regexp)
 class Target:
     """One compiled pattern and where it comes from."""
 
-    ident: str  # "wafpy.jsonbody:_WS", "wafpy.schema:_compiled('.*')"
+    ident: str  # "wafpy.matching.jsonbody:_WS", "wafpy.load.schema:_compiled('.*')"
     module: str
     pattern: Any  # re.Pattern[str] | re.Pattern[bytes] | re2._Regexp
     methods: tuple[str, ...] = ()  # the calls tried; empty: all of METHODS
@@ -231,11 +231,13 @@ def runtime_sites() -> list[Site]:
 
 def _schema_patterns() -> list[Target]:
     """The API model's patterns, compiled by the function the validator calls."""
-    from wafpy import schema
+    from wafpy.load import schema
 
     shapes = [*schema._raw()["shapes"].values(), *schema._EXTRA_SHAPES.values()]
     texts = sorted({s["pattern"] for s in shapes if "pattern" in s})
-    return [Target(f"wafpy.schema:_compiled({t!r})", "wafpy.schema", schema._compiled(t)) for t in texts]
+    return [
+        Target(f"wafpy.load.schema:_compiled({t!r})", "wafpy.load.schema", schema._compiled(t)) for t in texts
+    ]
 
 
 def _parse_patterns() -> list[Target]:
@@ -244,16 +246,20 @@ def _parse_patterns() -> list[Target]:
     Lark's lexer only ever matches a terminal at a position (`match(text, pos)`), so that is the
     call tried on the terminals; a search for `"(...)*"` would rescan from every quote.
     """
-    from wafpy import parse
+    from wafpy.load import parse
 
     parser = parse._parser()
-    found = [Target("wafpy.parse:_parser(run_item)", "wafpy.parse", parser.options.transformer.run_item)]
+    found = [
+        Target("wafpy.load.parse:_parser(run_item)", "wafpy.load.parse", parser.options.transformer.run_item)
+    ]
     for terminal in parser.terminals:
         flags = 0
         for flag in terminal.pattern.flags:
             flags |= getattr(re, flag.upper())
         compiled = re.compile(terminal.pattern.to_regexp(), flags)
-        found.append(Target(f"grammars/webacl.lark:{terminal.name}", "wafpy.parse", compiled, ("match",)))
+        found.append(
+            Target(f"grammars/webacl.lark:{terminal.name}", "wafpy.load.parse", compiled, ("match",))
+        )
     return found
 
 
@@ -262,8 +268,8 @@ _WORDS = (b"BadBot", b"a", b"a" * 64, b"<script>", b"' or 1=1 --")
 
 
 def _inline_word_patterns() -> list[Target]:
-    from wafpy import ast as waf_ast
-    from wafpy import inline
+    from wafpy import model as waf_ast
+    from wafpy.engine import inline
 
     found = []
     for word in _WORDS:
@@ -274,12 +280,12 @@ def _inline_word_patterns() -> list[Target]:
             v.__self__ for v in src.names.values() if isinstance(getattr(v, "__self__", None), re.Pattern)
         ]
         assert len(bound) == 1, src.names
-        found.append(Target(f"wafpy.inline:_test({word!r})", "wafpy.inline", bound[0]))
+        found.append(Target(f"wafpy.engine.inline:_test({word!r})", "wafpy.engine.inline", bound[0]))
     return found
 
 
 def _match_word_patterns() -> list[Target]:
-    from wafpy.statements import match
+    from wafpy.engine.statements import match
 
     found = []
     for word in _WORDS:
@@ -288,7 +294,11 @@ def _match_word_patterns() -> list[Target]:
         patterns = [c for c in cells if isinstance(c, re.Pattern)]
         assert len(patterns) == 1, cells
         found.append(
-            Target(f"wafpy.statements.match:_byte_test({word!r})", "wafpy.statements.match", patterns[0])
+            Target(
+                f"wafpy.engine.statements.match:_byte_test({word!r})",
+                "wafpy.engine.statements.match",
+                patterns[0],
+            )
         )
     return found
 
@@ -296,12 +306,12 @@ def _match_word_patterns() -> list[Target]:
 # Every function that compiles a non-literal pattern: a factory that calls it for real, or the
 # reason its patterns are already covered.
 _RUNTIME: dict[str, Callable[[], list[Target]] | str] = {
-    "wafpy.schema:_compiled": _schema_patterns,
-    "wafpy.parse:_parser": _parse_patterns,
-    "wafpy.inline:_test": _inline_word_patterns,
-    "wafpy.statements.match:_byte_test": _match_word_patterns,
-    "wafpy.detectors.sqli:_compiled": "called at import; its patterns are the module-level _LOW and _HIGH",
-    "wafpy.detectors.sqli_reading:Reading._next": "re.escape of a delimiter: a literal, one pass",
+    "wafpy.load.schema:_compiled": _schema_patterns,
+    "wafpy.load.parse:_parser": _parse_patterns,
+    "wafpy.engine.inline:_test": _inline_word_patterns,
+    "wafpy.engine.statements.match:_byte_test": _match_word_patterns,
+    "wafpy.matching.detectors.sqli:_compiled": "called at import; compiles the module-level _LOW and _HIGH",
+    "wafpy.matching.detectors.sqli_reading:Reading._next": "re.escape of a delimiter: a literal, one pass",
 }
 
 
@@ -743,10 +753,14 @@ def test_every_pattern_compiled_in_a_function_is_covered() -> None:
 
 def test_the_walker_sees_module_class_and_container_patterns() -> None:
     idents = {t.ident for t in TARGETS}
-    assert {"wafpy.jsonbody:_WS", "wafpy.logs.alblog:_TOKEN", "wafpy.transforms:_CSS_ESCAPE"} <= idents
-    assert any(i.startswith("wafpy.schema:_compiled(") for i in idents)
-    assert any(i.startswith("wafpy.inline:_test(") for i in idents)
-    assert any(i.startswith("wafpy.parse:_parser(run_item") for i in idents)
+    assert {
+        "wafpy.matching.jsonbody:_WS",
+        "wafpy.logs.alblog:_TOKEN",
+        "wafpy.matching.transforms:_CSS_ESCAPE",
+    } <= idents
+    assert any(i.startswith("wafpy.load.schema:_compiled(") for i in idents)
+    assert any(i.startswith("wafpy.engine.inline:_test(") for i in idents)
+    assert any(i.startswith("wafpy.load.parse:_parser(run_item") for i in idents)
     assert len(TARGETS) > 50
 
 
@@ -772,7 +786,7 @@ def test_the_harness_tells_linear_from_super_linear(text: str, linear: bool, bud
 
 
 def _old_read_string(data: bytes) -> tuple[bytes, int] | None:
-    from wafpy import jsonbody
+    from wafpy.matching import jsonbody
 
     m = jsonbody._PLAIN_STRING.match(data)
     if m is not None:
@@ -782,14 +796,14 @@ def _old_read_string(data: bytes) -> tuple[bytes, int] | None:
 
 
 def _json_string(text: str) -> tuple[object, object]:
-    from wafpy import jsonbody
+    from wafpy.matching import jsonbody
 
     data = ('"' + text).encode("latin-1")
     return _old_read_string(data), jsonbody._read_string(data, 0)
 
 
 def _fn_sub(text: str) -> tuple[object, object]:
-    from wafpy import cloudformation
+    from wafpy.load import cloudformation
 
     def var(m: re.Match[str]) -> str:
         return f"<{m.group(1)}|{m.group(2)}>"
@@ -799,7 +813,7 @@ def _fn_sub(text: str) -> tuple[object, object]:
 
 
 def _json_colons(text: str) -> tuple[object, object]:
-    from wafpy import jsonbody
+    from wafpy.matching import jsonbody
 
     data = text.encode("latin-1")
     ends = [
@@ -834,7 +848,7 @@ def _start(old: str | bytes, module: str, name: str) -> Callable[[str], tuple[ob
 
 
 def _run_items(text: str) -> tuple[object, object]:
-    from wafpy import parse
+    from wafpy.load import parse
 
     scalar = parse._parser().get_terminal("SCALAR").pattern.to_regexp()
     old = re.compile(f"[ \\t\\n\\r]*,[ \\t\\n\\r]*({scalar})")
@@ -869,14 +883,18 @@ _REWRITES: dict[str, tuple[str, str | tuple[str, ...], Callable[[str], tuple[obj
     "validate identifier": (
         "",
         "aZ_-0 .\n",
-        _whole(r"[A-Za-z_][A-Za-z0-9_\-]*\Z", "wafpy.validate", "_IDENT"),
+        _whole(r"[A-Za-z_][A-Za-z0-9_\-]*\Z", "wafpy.load.validate", "_IDENT"),
     ),
-    "CONTAINS_WORD bytes": ("", "aZ_0 -\n", _whole(rb"[A-Za-z0-9_]+\Z", "wafpy.semantics", "_WORD_BYTES")),
-    "base64": ("", "aZ09+/= \n-", _whole(r"[A-Za-z0-9+/]*={0,2}\Z", "wafpy.semantics", "_BASE64")),
+    "CONTAINS_WORD bytes": (
+        "",
+        "aZ_0 -\n",
+        _whole(rb"[A-Za-z0-9_]+\Z", "wafpy.load.semantics", "_WORD_BYTES"),
+    ),
+    "base64": ("", "aZ09+/= \n-", _whole(r"[A-Za-z0-9+/]*={0,2}\Z", "wafpy.load.semantics", "_BASE64")),
     "YAML start": (
         "",
         "-%YAMLa_:. \n\t",
-        _start(r"(?:---|%YAML|[A-Za-z_][\w:.-]*\s*:(?:\s|$)|-\s)", "wafpy.documents", "_YAML_START"),
+        _start(r"(?:---|%YAML|[A-Za-z_][\w:.-]*\s*:(?:\s|$)|-\s)", "wafpy.load.documents", "_YAML_START"),
     ),
     "Classic ELB line": (
         "2024-01-01T",
@@ -902,7 +920,7 @@ def test_linear_spellings_answer_as_before(name: str, data: st.DataObject) -> No
 
 
 def _schema_texts() -> list[str]:
-    from wafpy import schema
+    from wafpy.load import schema
 
     return sorted({s["pattern"] for s in schema._raw()["shapes"].values() if "pattern" in s})
 
@@ -910,7 +928,7 @@ def _schema_texts() -> list[str]:
 @given(data=st.data())
 @settings(max_examples=500, deadline=None)
 def test_model_patterns_anchored_answer_as_before(data: st.DataObject) -> None:
-    from wafpy import schema
+    from wafpy.load import schema
 
     pattern = data.draw(st.sampled_from(_schema_texts()))
     alphabet = "".join(dict.fromkeys(c for c in pattern if c.isprintable())) + " \n\t0a"

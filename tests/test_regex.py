@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wafpy.errors import RulesetError
-from wafpy.regex import check_regex, compile_regex, compile_regex_set, regex_warnings
+from wafpy.matching.regex import check_regex, compile_regex, compile_regex_set, regex_warnings
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 

@@ -57,7 +57,7 @@ def eval_args(acl: Path, logs: Path | list[Path], out: Path, *extra: str) -> lis
 def start_eval(args: list[str], tmp_path: Path) -> subprocess.Popen[bytes]:
     """`wafpy ARGS` in a process of its own (its stderr goes to tmp_path / "stderr")."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "250"}
-    code = "import sys; from wafpy.cli import main; sys.exit(main())"
+    code = "import sys; from wafpy.cli.main import main; sys.exit(main())"
     with open(tmp_path / "stderr", "wb") as stderr:
         return subprocess.Popen([sys.executable, "-c", code, *args], stderr=stderr, env=env)
 

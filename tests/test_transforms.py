@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wafpy.transforms import PRE_PARSE, TRANSFORMS, UNSPECIFIED_CHOICES, chain, sort_transformations
+from wafpy.matching.transforms import PRE_PARSE, TRANSFORMS, UNSPECIFIED_CHOICES, chain, sort_transformations
 
 DATA = Path(__file__).parent / "data" / "transforms"
 ENUMS = Path(__file__).resolve().parents[1].parent / "shared" / "spec" / "wafv2-enums.json"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from wafpy.errors import RulesetErrors
-from wafpy.loader import load_document
+from wafpy.load.loader import load_document
 
 VIS = (
     '"VisibilityConfig": {"SampledRequestsEnabled": true, "CloudWatchMetricsEnabled": true, '

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wafpy.asgi import WAFMiddleware
 from wafpy.decision import Decision, MatchDetail, RuleTrace
+from wafpy.engine.ratelimit import MemoryRateCounter, RateCounter
+from wafpy.engine.services import Services, TokenCheck
 from wafpy.errors import (
     LogFormatError,
     NotAvailableError,
@@ -19,9 +20,8 @@ from wafpy.errors import (
     RulesetErrors,
     WafpyError,
 )
-from wafpy.ratelimit import MemoryRateCounter, RateCounter
+from wafpy.middleware.asgi import WAFMiddleware
 from wafpy.request import Request
-from wafpy.services import Services, TokenCheck
 from wafpy.webacl import WebACL, load_web_acl
 
 if TYPE_CHECKING:
@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from os import PathLike
     from typing import Any, Literal
 
-    from wafpy.ast import RuleGroup
-    from wafpy.resources import ResourceResolver
+    from wafpy.load.resources import ResourceResolver
+    from wafpy.model import RuleGroup
 
 __version__ = "0.1.0"
 
@@ -66,7 +66,7 @@ def load_rule_group(
     resolver: ResourceResolver | None = None,
 ) -> RuleGroup:
     """Load and validate a rule group document (same conventions as `load_web_acl`)."""
-    from wafpy.loader import load_rule_group_model
+    from wafpy.load.loader import load_rule_group_model
 
     return load_rule_group_model(
         source, resources=resources, account=account, search_string=search_string, resolver=resolver

@@ -121,7 +121,7 @@ class Decision:
         timestamp_ms: int | None = None,
     ) -> dict[str, Any]:
         """The decision as an AWS WAF log record (format version 1, spec section 9.1)."""
-        from wafpy.logrecord import decision_to_log_record
+        from wafpy.logs.logrecord import decision_to_log_record
 
         return decision_to_log_record(
             self, http_source_name=http_source_name, http_source_id=http_source_id, timestamp_ms=timestamp_ms

@@ -6,13 +6,13 @@ from collections.abc import Mapping, Sequence
 from os import PathLike
 from typing import Any, Literal
 
-from wafpy import ast
-from wafpy.compile import CompiledACL, compile_acl
+from wafpy import model as ast
 from wafpy.decision import Decision
-from wafpy.detectors import Detector
-from wafpy.evaluate import evaluate
+from wafpy.engine.compile import CompiledACL, compile_acl
+from wafpy.engine.evaluate import evaluate
+from wafpy.engine.services import Services
+from wafpy.matching.detectors import Detector
 from wafpy.request import Request
-from wafpy.services import Services
 
 
 class WebACL:
@@ -77,7 +77,7 @@ def load_web_acl(
     search strings are written: "base64" (API output), "text" (CloudFormation) or "auto".
     Raises `RulesetErrors` listing every problem; a bad document never half-loads.
     """
-    from wafpy.loader import load_web_acl_model
+    from wafpy.load.loader import load_web_acl_model
 
     model = load_web_acl_model(
         source, resources=resources, account=account, search_string=search_string, resolver=resolver

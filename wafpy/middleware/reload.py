@@ -20,12 +20,12 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from wafpy.services import Services
+from wafpy.engine.services import Services
 from wafpy.webacl import WebACL, load_web_acl
 
 AclSource = str | PathLike[str] | Mapping[str, Any] | WebACL
 
-logger = logging.getLogger("wafpy.asgi")
+logger = logging.getLogger("wafpy.middleware.asgi")
 
 
 def is_path(source: object) -> bool:

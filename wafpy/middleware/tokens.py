@@ -44,9 +44,9 @@ from typing import Any
 
 import orjson
 
+from wafpy.engine.services import TokenCheck
 from wafpy.errors import WafpyError
 from wafpy.request import Request
-from wafpy.services import TokenCheck
 
 COOKIE_NAME = "aws-waf-token"
 SECRET_ENV = "WAFPY_TOKEN_SECRET"

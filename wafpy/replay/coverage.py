@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from wafpy import ast
+from wafpy import model as ast
 
 __all__ = ["acl_parts", "field_part", "has_rate_based", "missing_statements", "statement_parts"]
 

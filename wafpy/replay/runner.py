@@ -63,9 +63,9 @@ from typing import IO, TYPE_CHECKING, Any, NamedTuple
 import orjson
 
 from wafpy.errors import LogFormatError, WafpyError
-from wafpy.logrecord import decision_to_log_record
 from wafpy.logs import entry_from_json, parse_jsonl_line
 from wafpy.logs.alblog import alb_fields, is_alb_line, join_wrapped
+from wafpy.logs.logrecord import decision_to_log_record
 from wafpy.logs.records import LogEntry, LoggedOutcome
 from wafpy.logs.sources import (
     _GZIP_MAGIC,

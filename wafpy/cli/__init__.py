@@ -1,0 +1,1 @@
+"""The `wafpy` command line: eval, validate and explain."""

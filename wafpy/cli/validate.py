@@ -1,0 +1,141 @@
+"""`wafpy validate FILE`: check a web ACL or rule group, print each rule's WCU and every error."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Literal, TextIO
+
+from wafpy import model as ast
+from wafpy.errors import NotAvailableError, RulesetErrors, WafpyError
+from wafpy.load.capacity import CapacityReport, acl_capacity
+
+__all__ = ["add_validate_parser", "validate_command"]
+
+WCU_BASE_PRICE = 1500  # §8.2: included in the base price; more costs extra
+WCU_LIMIT = 5000  # §8.2: hard limit for a web ACL or rule group
+
+
+def add_document_options(p: argparse.ArgumentParser) -> None:
+    """The options every command that loads a web ACL takes: resources, account, SearchString mode."""
+    p.add_argument(
+        "--resources",
+        metavar="PATH",
+        nargs="+",
+        action="extend",
+        default=[],
+        help="IP sets, regex pattern sets, rule groups: files or folders of get-* outputs or templates",
+    )
+    p.add_argument("--account", metavar="ID", help="account id for label namespaces when the ARN has none")
+    p.add_argument(
+        "--search-string",
+        choices=("auto", "base64", "text"),
+        default="auto",
+        help="ByteMatch SearchString encoding: base64 (get-* output), text (CloudFormation); default auto",
+    )
+
+
+def add_validate_parser(subparsers: Any) -> None:
+    """Register `validate` on an argparse subparsers object (from `add_subparsers()`)."""
+    p = subparsers.add_parser(
+        "validate", help="check a web ACL or rule group and print its capacity (WCU)", description=__doc__
+    )
+    p.add_argument("file", metavar="FILE", help="web ACL JSON (bare, get-web-acl output or CloudFormation)")
+    add_document_options(p)
+    p.add_argument("--rule-group", action="store_true", help="FILE is a rule group, not a web ACL")
+    p.set_defaults(func=validate_command)
+
+
+def _print_errors(exc: RulesetErrors, out: TextIO) -> None:
+    print(
+        f"{len(exc.errors)} error{'s' if len(exc.errors) != 1 else ''} in {exc.source or 'document'}:",
+        file=out,
+    )
+    for e in exc.errors:
+        where = f"{e.line}:{e.column}" if e.line is not None else "-"
+        src = f"{e.source}:" if e.source and e.source != exc.source else ""
+        text = e.message
+        if e.value is not None:
+            text += f" (got {e.value!r}" + (f"; expected {e.expected})" if e.expected else ")")
+        elif e.expected:
+            text += f" (expected {e.expected})"
+        print(f"  {src}{where}  {e.json_path or '(document)'}: {text}", file=out)
+
+
+def _table(report: CapacityReport, out: TextIO) -> None:
+    rows = [
+        (
+            r.section if r.section != "Rules" else "",
+            str(r.priority),
+            r.name,
+            f"{r.wcu}{'' if r.exact else '+?'}",
+        )
+        for r in report.rules
+    ]
+    if out.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="capacity (WCU)")
+        for col in ("section", "priority", "rule", "WCU"):
+            table.add_column(col, justify="right" if col in ("priority", "WCU") else "left")
+        for row in rows:
+            table.add_row(*row)
+        if report.label_wcu:
+            table.add_row("", "", "rule labels", str(report.label_wcu))
+        table.add_row("", "", "total", str(report.total))
+        Console(file=out).print(table)
+        return
+    for section, priority, name, wcu in rows:
+        prefix = f"{section} " if section else ""
+        print(f"{prefix}{priority:>5}  {name}  {wcu} WCU", file=out)
+    if report.label_wcu:
+        print(f"       rule labels  {report.label_wcu} WCU", file=out)
+    print(
+        f"total {report.total} WCU"
+        + ("" if report.exact else " (+ unknown managed rule group capacity)")
+        + (f"; the document states {report.stated}" if report.stated is not None else ""),
+        file=out,
+    )
+
+
+def validate_command(args: argparse.Namespace) -> int:
+    """Exit 0 when the document loads (warnings allowed), 1 on any error or above 5,000 WCU."""
+    from wafpy.load.loader import load_document
+
+    out, err = sys.stdout, sys.stderr
+    kind: Literal["WebACL", "RuleGroup"] = "RuleGroup" if getattr(args, "rule_group", False) else "WebACL"
+    try:
+        loaded = load_document(
+            args.file,
+            kind,
+            resources=args.resources or None,
+            account=args.account,
+            search_string=args.search_string,
+        )
+    except RulesetErrors as exc:
+        _print_errors(exc, out)
+        return 1
+    except (NotAvailableError, WafpyError) as exc:
+        print(f"error: {exc}", file=out)
+        return 1
+    model = loaded.model
+    assert isinstance(model, (ast.WebACL, ast.RuleGroup))
+    print(f"{kind} {model.name} ({loaded.origin} document, {len(model.rules)} rules): valid", file=out)
+    report = acl_capacity(model)
+    _table(report, out)
+    for group, path in loaded.managed_missing:
+        print(
+            f"warning: managed rule group {group} at {path}: its rules are not available to wafpy; it is "
+            "counted with its published capacity and cannot be evaluated without resolver=...",
+            file=err,
+        )
+    if report.total > WCU_LIMIT:
+        print(f"error: {report.total} WCU exceeds the {WCU_LIMIT} WCU limit of a {kind}", file=out)
+        return 1
+    if report.total > WCU_BASE_PRICE:
+        print(
+            f"warning: {report.total} WCU is above the {WCU_BASE_PRICE} WCU included in the base price",
+            file=err,
+        )
+    return 0

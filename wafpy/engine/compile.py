@@ -1,0 +1,216 @@
+"""Compile a validated web ACL model into closures, once; the model tree is not walked per request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from wafpy import model as ast
+from wafpy.engine.context import Matcher
+from wafpy.engine.scan import Scanner, ScannerSource
+from wafpy.engine.statements import labels, logic, match, network, rate
+from wafpy.engine.statements.base import CompileContext, Flags
+from wafpy.errors import NotAvailableError
+from wafpy.matching.detectors import Detector, default_detector
+
+BUILDERS: dict[type[Any], Callable[[Any, CompileContext], Matcher]] = {
+    ast.ByteMatch: match.byte_match,
+    ast.RegexMatch: match.regex_match,
+    ast.RegexPatternSetReference: match.regex_pattern_set,
+    ast.SqliMatch: match.sqli_match,
+    ast.XssMatch: match.xss_match,
+    ast.SizeConstraint: match.size_constraint,
+    ast.GeoMatch: network.geo_match,
+    ast.IPSetReference: network.ip_set,
+    ast.AsnMatch: network.asn_match,
+    ast.LabelMatch: labels.label_match,
+    ast.And: logic.and_statement,
+    ast.Or: logic.or_statement,
+    ast.Not: logic.not_statement,
+    ast.RateBased: rate.rate_based,
+}
+
+
+def compile_statement(statement: ast.Statement, cc: CompileContext) -> Matcher:
+    builder = BUILDERS.get(type(statement))
+    if builder is None:
+        raise NotAvailableError(f"{type(statement).__name__} cannot be nested at {cc.path}")
+    return builder(statement, cc.at(ast.STATEMENT_NAMES[type(statement)]))
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledGroup:
+    group_id: str  # rule group ARN, or "<Vendor>#<Name>" for managed groups (log ruleGroupId)
+    rules: tuple[CompiledRule, ...]
+    scope_down: Matcher | None
+    overrides: Mapping[str, ast.Action]
+    excluded: frozenset[str]
+    override_bodies: Mapping[str, ast.CustomResponseBody]  # overrides are defined in the web ACL
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    name: str
+    priority: int
+    kind: str  # REGULAR | RATE_BASED | GROUP | MANAGED_RULE_GROUP (log terminatingRuleType)
+    matcher: Matcher | None
+    action: ast.Action | None
+    labels: tuple[str, ...]  # fully qualified
+    bodies: Mapping[str, ast.CustomResponseBody]
+    captcha_immunity: int
+    challenge_immunity: int
+    group: CompiledGroup | None = None
+    override_count: bool = False
+    path: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledACL:
+    model: ast.WebACL
+    rules: tuple[CompiledRule, ...]  # pre-process groups, rules, post-process groups, in order
+    scan: Scanner  # runs `rules` inline until one needs attention (wafpy.engine.scan)
+    needs_body: bool
+    has_geo: bool
+    plain_default: bool  # the default action is Allow with no inserted headers
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """Where rules are defined: a web ACL or a rule group."""
+
+    label_prefix: str
+    bodies: Mapping[str, ast.CustomResponseBody]
+    captcha_immunity: int
+    challenge_immunity: int
+    uid: str
+
+
+def _compile_rule(
+    rule: ast.Rule,
+    scope: _Scope,
+    path: str,
+    detector: Detector,
+    flags: Flags,
+    acl: ast.WebACL,
+    scanner: ScannerSource | None = None,
+) -> CompiledRule:
+    cc = CompileContext(
+        label_prefix=scope.label_prefix,
+        body_limit=acl.body_inspection_limit,
+        path=f"{path}.Statement",
+        rule_uid=f"{scope.uid}/{rule.name}",
+        compile_statement=compile_statement,
+        detector=detector,
+        flags=flags,
+    )
+    statement = rule.statement
+    captcha = rule.captcha_immunity or scope.captcha_immunity
+    challenge = rule.challenge_immunity or scope.challenge_immunity
+    fq_labels = tuple(scope.label_prefix + label for label in rule.rule_labels)
+    if isinstance(statement, (ast.RuleGroupReference, ast.ManagedRuleGroup)):
+        group = _compile_group(statement, cc, path, detector, flags, acl, captcha, challenge)
+        kind = "GROUP" if isinstance(statement, ast.RuleGroupReference) else "MANAGED_RULE_GROUP"
+        if scanner is not None:
+            scanner.add_group()
+        return CompiledRule(
+            rule.name,
+            rule.priority,
+            kind,
+            None,
+            None,
+            fq_labels,
+            scope.bodies,
+            captcha,
+            challenge,
+            group=group,
+            override_count=rule.override_action == "Count",
+            path=path,
+        )
+    kind = "RATE_BASED" if isinstance(statement, ast.RateBased) else "REGULAR"
+    matcher: Matcher | None = None
+    if scanner is not None:
+        # Top-level rules run inside the generated scanner; only group rules keep a matcher.
+        scanner.add_rule(statement, cc, compile_statement)
+    else:
+        matcher = compile_statement(statement, cc)
+    return CompiledRule(
+        rule.name,
+        rule.priority,
+        kind,
+        matcher,
+        rule.action,
+        fq_labels,
+        scope.bodies,
+        captcha,
+        challenge,
+        path=path,
+    )
+
+
+def _compile_group(
+    statement: ast.RuleGroupReference | ast.ManagedRuleGroup,
+    cc: CompileContext,
+    path: str,
+    detector: Detector,
+    flags: Flags,
+    acl: ast.WebACL,
+    captcha: int,
+    challenge: int,
+) -> CompiledGroup:
+    group = statement.rule_group
+    scope_down = None
+    if isinstance(statement, ast.ManagedRuleGroup):
+        group_id = f"{statement.vendor_name}#{statement.name}"
+        if group is None:
+            raise NotAvailableError(
+                f"managed rule group {statement.vendor_name}/{statement.name} at {path} is not available: "
+                "its rules are not published; supply an equivalent rule group through a resolver"
+            )
+        if statement.scope_down is not None:
+            scope_down = compile_statement(
+                statement.scope_down, cc.at("ManagedRuleGroupStatement.ScopeDownStatement")
+            )
+    else:
+        group_id = statement.arn
+        if group is None:
+            raise NotAvailableError(f"rule group {statement.arn} at {path} was not resolved")
+    # Inner rules inherit immunity times from the web ACL unless they set their own (spec 6.5).
+    scope = _Scope(
+        group.label_namespace, group.custom_response_bodies, captcha, challenge, f"{cc.rule_uid}@{group_id}"
+    )
+    rules = tuple(
+        _compile_rule(r, scope, f"{path}>{group.name}.Rules[{i}]", detector, flags, acl)
+        for i, r in sorted(enumerate(group.rules), key=lambda item: item[1].priority)
+    )
+    return CompiledGroup(
+        group_id,
+        rules,
+        scope_down,
+        {o.name: o.action_to_use for o in statement.rule_action_overrides},
+        frozenset(statement.excluded_rules),
+        acl.custom_response_bodies,
+    )
+
+
+def compile_acl(acl: ast.WebACL, *, detector: Detector | None = None, inline: bool = True) -> CompiledACL:
+    """Compile `acl`; `inline=False` keeps every statement a closure call (the reference form)."""
+    detector = detector or default_detector()
+    flags = Flags()
+    scope = _Scope(
+        acl.label_namespace, acl.custom_response_bodies, acl.captcha_immunity, acl.challenge_immunity, acl.arn
+    )
+    compiled: list[CompiledRule] = []
+    scanner = ScannerSource(inline=inline)
+    for member, rules in (
+        ("PreProcessFirewallManagerRuleGroups", acl.pre_process_rules),
+        ("Rules", acl.rules),
+        ("PostProcessFirewallManagerRuleGroups", acl.post_process_rules),
+    ):
+        ordered = sorted(enumerate(rules), key=lambda item: item[1].priority)
+        compiled += [
+            _compile_rule(r, scope, f"{member}[{i}]", detector, flags, acl, scanner) for i, r in ordered
+        ]
+    default = acl.default_action
+    plain_default = default.kind == "Allow" and not default.insert_headers
+    return CompiledACL(acl, tuple(compiled), scanner.build(), flags.needs_body, flags.has_geo, plain_default)

@@ -1,0 +1,358 @@
+"""The priority loop (spec 6.1-6.10): rules in order, actions, labels, Count, overrides, default action."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from wafpy import model as ast
+from wafpy.decision import (
+    ALLOW,
+    BLOCK,
+    CAPTCHA,
+    CHALLENGE,
+    COUNT,
+    MATCH,
+    NO_MATCH,
+    NOT_APPLIED,
+    Decision,
+    MatchDetail,
+    RuleTrace,
+)
+from wafpy.engine.compile import CompiledACL, CompiledGroup, CompiledRule
+from wafpy.engine.context import EvalContext, NotApplied
+from wafpy.engine.responses import Response, block_response, captcha_response, challenge_response
+from wafpy.engine.scan import GROUP
+from wafpy.engine.services import Services
+from wafpy.request import Request
+
+ACTION_NAMES = {"Allow": ALLOW, "Block": BLOCK, "Count": COUNT, "Captcha": CAPTCHA, "Challenge": CHALLENGE}
+HEADER_PREFIX = "x-amzn-waf-"
+
+
+@dataclass(slots=True)
+class _Terminal:
+    action: str
+    rule: CompiledRule
+    response: Response | None
+    custom: bool
+    details: tuple[MatchDetail, ...]
+
+
+@dataclass(slots=True)
+class _State:
+    staged: dict[str, tuple[str, str]] = field(default_factory=dict)  # lower name -> (name, value)
+    non_terminating: list[dict[str, Any]] = field(default_factory=list)
+    non_terminating_names: list[str] = field(default_factory=list)
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    rates: list[dict[str, Any]] = field(default_factory=list)
+    # Trace entries of rules that matched or were not applied, with the top-level rule index they
+    # belong to; rules without an entry did not match (see `_trace`).
+    events: list[tuple[int, RuleTrace | tuple[str, int, str, str | None]]] = field(default_factory=list)
+    index: int = 0  # top-level rule being handled
+    captcha: dict[str, Any] | None = None
+    challenge: dict[str, Any] | None = None
+
+
+def _stage(state: _State, headers: tuple[ast.CustomHeader, ...]) -> None:
+    # The same name from several rules: the last matching rule wins (spec 6.6).
+    for h in headers:
+        name = HEADER_PREFIX + h.name
+        state.staged[name.lower()] = (name, h.value)
+
+
+def _match_entry(
+    rule: CompiledRule, action: str, overridden: str | None, details: tuple[MatchDetail, ...]
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {"ruleId": rule.name, "action": action}
+    if overridden is not None:
+        entry["overriddenAction"] = overridden
+    entry["ruleMatchDetails"] = [d.to_log() for d in details if d.condition_type]
+    return entry
+
+
+def _run_rule(
+    rule: CompiledRule,
+    ctx: EvalContext,
+    state: _State,
+    group: CompiledGroup | None,
+    group_entry: dict[str, Any] | None,
+) -> _Terminal | None:
+    """Evaluate one rule of a rule group (top-level rules run in the generated scanner)."""
+    assert rule.matcher is not None
+    if ctx.details:
+        ctx.details = []
+    matched: bool | None
+    try:
+        matched = rule.matcher(ctx)
+    except NotApplied:
+        matched = None
+        ctx.pending_labels.clear()
+    return _conclude(rule, ctx, state, matched, group, group_entry)
+
+
+def _conclude(
+    rule: CompiledRule,
+    ctx: EvalContext,
+    state: _State,
+    matched: bool | None,
+    group: CompiledGroup | None,
+    group_entry: dict[str, Any] | None,
+) -> _Terminal | None:
+    """Labels, action and log entries of a rule whose statement was decided (None = not applied)."""
+    if ctx.pending_labels:
+        # Labels land after the whole rule, so the rule never sees its own (spec 6.4).
+        for label in ctx.pending_labels:
+            ctx.add_label(label)
+        ctx.pending_labels.clear()
+    group_id = group.group_id if group is not None else None
+    if not matched:
+        if matched is None or group is not None:
+            result = NOT_APPLIED if matched is None else NO_MATCH
+            state.events.append((state.index, (rule.name, rule.priority, result, group_id)))
+        return None
+
+    details = tuple(ctx.details)
+    action = rule.action
+    assert action is not None
+    overridden: str | None = None
+    bodies = rule.bodies
+    excluded = False
+    if group is not None:
+        override = group.overrides.get(rule.name)
+        if override is not None:
+            if override.kind != action.kind:
+                overridden = ACTION_NAMES[action.kind]
+            action, bodies = override, group.override_bodies
+        elif rule.name in group.excluded:
+            excluded = True
+            overridden = ACTION_NAMES[action.kind]
+            action = ast.Action("Count")
+    for label in rule.labels:
+        ctx.add_label(label)
+    if rule.kind == "RATE_BASED":
+        entry = ctx.memo.pop("rate_entry", None)
+        if entry is not None:
+            state.rates.append({"rateBasedRuleId": rule.path, "rateBasedRuleName": rule.name, **entry})
+    name = ACTION_NAMES[action.kind]
+    state.events.append(
+        (
+            state.index,
+            RuleTrace(rule.name, rule.priority, MATCH, name, overridden, group_id, details, rule.labels),
+        )
+    )
+
+    def record_non_terminating(entry: dict[str, Any]) -> None:
+        if group_entry is not None:
+            group_entry["nonTerminatingMatchingRules"].append(entry)
+            if excluded:
+                excluded_list = group_entry["excludedRules"] or []
+                excluded_list.append({"exclusionType": "EXCLUDED_AS_COUNT", "ruleId": rule.name})
+                group_entry["excludedRules"] = excluded_list
+        else:
+            state.non_terminating.append(entry)
+            state.non_terminating_names.append(rule.name)
+
+    if name == COUNT:
+        _stage(state, action.insert_headers)
+        record_non_terminating(_match_entry(rule, COUNT, overridden, details))
+        return None
+    if name == ALLOW:
+        _stage(state, action.insert_headers)
+        return _Terminal(ALLOW, rule, None, False, details)
+    if name == BLOCK:
+        response, custom = block_response(action, bodies)
+        return _Terminal(BLOCK, rule, response, custom, details)
+
+    immunity = rule.captcha_immunity if name == CAPTCHA else rule.challenge_immunity
+    check = ctx.services.token_validator(ctx.request, name, immunity, ctx.now_ms)
+    key = "captchaResponse" if name == CAPTCHA else "challengeResponse"
+    if check.valid:
+        # A valid token makes Captcha / Challenge behave like Count (spec 6.8).
+        _stage(state, action.insert_headers)
+        info = {"responseCode": 0, "solveTimestamp": check.solve_timestamp}
+        entry = _match_entry(rule, name, overridden, details)
+        entry[key] = info
+        record_non_terminating(entry)
+        _set_token_response(state, name, info)
+        return None
+    accept = ctx.request.header_values(b"accept")
+    response = captcha_response(accept) if name == CAPTCHA else challenge_response(accept)
+    _set_token_response(
+        state, name, {"responseCode": response[0], "solveTimestamp": 0, "failureReason": check.failure_reason}
+    )
+    return _Terminal(name, rule, response, False, details)
+
+
+def _set_token_response(state: _State, name: str, info: dict[str, Any]) -> None:
+    if name == CAPTCHA:
+        state.captcha = info
+    else:
+        state.challenge = info
+
+
+def _run_group(rule: CompiledRule, ctx: EvalContext, state: _State) -> _Terminal | None:
+    group = rule.group
+    assert group is not None
+    entry: dict[str, Any] = {
+        "ruleGroupId": group.group_id,
+        "terminatingRule": None,
+        "nonTerminatingMatchingRules": [],
+        "excludedRules": None,
+        "customerConfig": None,
+    }
+    state.groups.append(entry)
+    mark = len(state.events)  # the referencing rule's own trace entry goes before its inner rules
+    if group.scope_down is not None:
+        ctx.details = []
+        try:
+            in_scope = group.scope_down(ctx)
+        except NotApplied:
+            in_scope = False
+        if not in_scope:
+            # Outside the scope-down the group does not match at all: no inner rule runs (spec 2.13).
+            state.events.insert(mark, (state.index, (rule.name, rule.priority, NO_MATCH, None)))
+            return None
+    for inner in group.rules:
+        terminal = _run_rule(inner, ctx, state, group, entry)
+        if terminal is None:
+            continue
+        entry["terminatingRule"] = {
+            "ruleId": inner.name,
+            "action": terminal.action,
+            "ruleMatchDetails": [d.to_log() for d in terminal.details if d.condition_type],
+        }
+        if rule.override_count:
+            # OverrideAction Count: the group's terminating result becomes a Count at the web ACL
+            # level; no response, and the rules of the group after it are not evaluated (spec 6.5).
+            own = RuleTrace(rule.name, rule.priority, MATCH, COUNT, terminal.action, None, terminal.details)
+            state.events.insert(mark, (state.index, own))
+            return None
+        own = RuleTrace(rule.name, rule.priority, MATCH, terminal.action, None, None, terminal.details)
+        state.events.insert(mark, (state.index, own))
+        return _Terminal(terminal.action, rule, terminal.response, terminal.custom, terminal.details)
+    state.events.insert(mark, (state.index, (rule.name, rule.priority, NO_MATCH, None)))
+    return None
+
+
+def evaluate(
+    acl: CompiledACL, request: Request, services: Services, *, now_ms: int | None = None
+) -> Decision:
+    if now_ms is None:
+        now_ms = request.timestamp_ms if request.timestamp_ms is not None else services.clock_ms()
+    ctx = EvalContext(request, services, now_ms)
+    rules = acl.rules
+    scan = acl.scan
+    count = len(rules)
+    terminal: _Terminal | None = None
+    index, matched = scan(ctx, 0)
+    if index >= count and acl.plain_default:
+        # The common case: no rule needed attention and the default action is a plain Allow.
+        return _allowed_by_default(acl, ctx)
+    state = _State()
+    while True:
+        if index >= count:
+            break
+        rule = rules[index]
+        state.index = index
+        if matched == GROUP:
+            terminal = _run_group(rule, ctx, state)
+        else:
+            terminal = _conclude(rule, ctx, state, matched, None, None)  # type: ignore[arg-type]
+        if terminal is not None:
+            break
+        if ctx.details:
+            ctx.details.clear()
+        index, matched = scan(ctx, index + 1)
+    return _finish(acl, ctx, state, terminal, min(index, count - 1))
+
+
+def _allowed_by_default(acl: CompiledACL, ctx: EvalContext) -> Decision:
+    """Decision for a request no rule acted on, under a default Allow without inserted headers."""
+    return Decision(
+        action=ALLOW,
+        terminating_rule_id="Default_Action",
+        terminating_rule_type="REGULAR",
+        labels=tuple(ctx.labels) if ctx.labels else (),
+        trace_builder=_trace_builder(acl.rules, len(acl.rules) - 1, []),
+        oversize_fields=tuple(ctx.oversize) if ctx.oversize else (),
+        not_evaluable=tuple(dict.fromkeys(ctx.not_evaluable)) if ctx.not_evaluable else (),
+        web_acl_arn=acl.model.arn,
+        request=ctx.request,
+    )
+
+
+def _trace_builder(
+    rules: tuple[CompiledRule, ...],
+    last: int,
+    events: list[tuple[int, RuleTrace | tuple[str, int, str, str | None]]],
+) -> Callable[[], tuple[RuleTrace, ...]]:
+    """Build the trace only when asked: the scanner records nothing for rules that did not match."""
+
+    def build() -> tuple[RuleTrace, ...]:
+        by_index: dict[int, list[RuleTrace | tuple[str, int, str, str | None]]] = {}
+        for index, entry in events:
+            by_index.setdefault(index, []).append(entry)
+        out: list[RuleTrace] = []
+        for index in range(last + 1):
+            rule = rules[index]
+            entries = by_index.get(index) or [(rule.name, rule.priority, NO_MATCH, None)]
+            out += [
+                e if isinstance(e, RuleTrace) else RuleTrace(e[0], e[1], e[2], group=e[3]) for e in entries
+            ]
+        return tuple(out)
+
+    return build
+
+
+def _finish(
+    acl: CompiledACL, ctx: EvalContext, state: _State, terminal: _Terminal | None, last: int
+) -> Decision:
+    model = acl.model
+    response: Response | None
+    if terminal is None:
+        default = model.default_action
+        rule_id, rule_type = "Default_Action", "REGULAR"
+        details: tuple[MatchDetail, ...] = ()
+        if default.kind == "Allow":
+            _stage(state, default.insert_headers)
+            action, response, custom = ALLOW, None, False
+        else:
+            action = BLOCK
+            response, custom = block_response(default, model.custom_response_bodies)
+    else:
+        action, response, custom, details = (
+            terminal.action,
+            terminal.response,
+            terminal.custom,
+            terminal.details,
+        )
+        rule_id, rule_type = terminal.rule.name, terminal.rule.kind
+    code, headers, body = response if response is not None else (None, (), b"")
+    # Most requests match nothing: skip the conversions of empty collections (this runs per request).
+    return Decision(
+        action=action,
+        terminating_rule_id=rule_id,
+        terminating_rule_type=rule_type,
+        labels=tuple(ctx.labels) if ctx.labels else (),
+        non_terminating_matching_rules=tuple(state.non_terminating_names)
+        if state.non_terminating_names
+        else (),
+        response_code=code,
+        response_headers=headers,
+        response_body=body,
+        inserted_request_headers=tuple(state.staged.values()) if action == ALLOW and state.staged else (),
+        trace_builder=_trace_builder(acl.rules, last, state.events),
+        terminating_rule_match_details=tuple([d for d in details if d.condition_type]) if details else (),
+        log_non_terminating=tuple(state.non_terminating) if state.non_terminating else (),
+        rule_group_list=tuple(state.groups) if state.groups else (),
+        rate_based_rule_list=tuple(state.rates) if state.rates else (),
+        custom_response=custom,
+        captcha_response=state.captcha,
+        challenge_response=state.challenge,
+        oversize_fields=tuple(ctx.oversize) if ctx.oversize else (),
+        not_evaluable=tuple(dict.fromkeys(ctx.not_evaluable)) if ctx.not_evaluable else (),
+        web_acl_arn=model.arn,
+        request=ctx.request,
+    )

@@ -1,0 +1,91 @@
+"""A generated scanner: one straight-line function per rule list, run until a rule needs attention.
+
+Most rules do not match most requests. Calling a generic per-rule routine for each costs more than
+the checks themselves, so each web ACL gets a function, generated once at compile time, that
+evaluates rule after rule inline (And/Or become Python `and`/`or`; leaves are the compiled
+matcher closures, which record why they matched). It returns the index of the first rule that
+matched, was not applied, added labels, or references a rule group, and the evaluation loop
+handles that rule with the full machinery before resuming the scan after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from wafpy import model as ast
+from wafpy.engine.context import EvalContext, Matcher, NotApplied
+from wafpy.engine.inline import Source, statement_code
+from wafpy.engine.statements.base import CompileContext
+from wafpy.engine.statements.logic import contains_geo
+
+GROUP = "group"  # scan result: the rule at this index references a rule group
+
+# (index of the rule that needs attention, or len(rules); its match result: True / False,
+# None when it was not applied, GROUP for a rule-group reference)
+ScanResult = tuple[int, bool | str | None]
+Scanner = Callable[[EvalContext, int], ScanResult]
+
+
+def flush_labels(ctx: EvalContext) -> None:
+    """Add the labels a rule produced while it was evaluated (geo labels), after the rule."""
+    for label in ctx.pending_labels:
+        ctx.add_label(label)
+    ctx.pending_labels.clear()
+
+
+class ScannerSource:
+    """Collects the rules' code; `build` turns it into the scanner function."""
+
+    def __init__(self, *, inline: bool = True) -> None:
+        self.inline = inline
+        self.source = Source({})
+        self.count = 0
+
+    def add_rule(
+        self,
+        statement: ast.Statement,
+        cc: CompileContext,
+        compile_statement: Callable[[ast.Statement, CompileContext], Matcher],
+    ) -> None:
+        src = self.source
+        index = self.count
+        self.count += 1
+        src.emit(4, f"if start <= {index}:", "    try:")
+        if self.inline:
+            statement_code(statement, cc, compile_statement, src, "m", 12)
+        else:
+            matcher = src.bind("m", compile_statement(statement, cc))
+            src.emit(12, f"m = {matcher}(ctx)")
+        src.emit(8, "except NotApplied:", f"    return {index}, None")
+        src.emit(8, "if m:", f"    return {index}, m")
+        if contains_geo(statement):
+            # Only GeoMatch adds labels as it goes (match or not); they land after the rule.
+            src.emit(8, "if ctx.pending_labels:", "    flush_labels(ctx)")
+        src.emit(8, "if details:", "    del details[:]")
+
+    def add_group(self) -> None:
+        self.source.emit(4, f"if start <= {self.count}:", f"    return {self.count}, GROUP")
+        self.count += 1
+
+    def build(self) -> Scanner:
+        head = [
+            "def scan(ctx, start):",
+            "    request = ctx.request",
+            "    memo = ctx.memo",
+            "    details = ctx.details",
+        ]
+        lines = [*head, *self.source.lines, f"    return {self.count}, False"]
+        return _compile_scanner(lines, self.source.names)
+
+
+def _compile_scanner(lines: list[str], names: dict[str, Any]) -> Scanner:
+    namespace: dict[str, Any] = {
+        "NotApplied": NotApplied,
+        "GROUP": GROUP,
+        "flush_labels": flush_labels,
+        **names,
+    }
+    exec(compile("\n".join(lines), "<wafpy scanner>", "exec"), namespace)
+    scanner: Scanner = namespace["scan"]
+    return scanner

@@ -1,0 +1,1 @@
+"""Matcher builders, one module per statement family; `engine.compile` dispatches to them by node type."""

@@ -1,0 +1,169 @@
+"""Web ACL capacity units (WCU), spec §8.1.
+
+The plain sum AWS documents: a base cost per statement, doubled for JsonBody, plus 10 per text
+transformation (NONE is free: the CLI example AND(ByteMatch EXACTLY+NONE, SizeConstraint+NONE)
+costs 3), 10 per pre-parse transformation (NONE free likewise), 10 for AllQueryArguments, and
+1 WCU per 5 rule labels across the ACL or group. AWS may charge less when it shares work between
+statements, so this is an upper bound; a document's stated Capacity below it is not an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wafpy import model as ast
+
+__all__ = [
+    "MANAGED_CAPACITY",
+    "CapacityReport",
+    "RuleCapacity",
+    "acl_capacity",
+    "rule_capacity",
+    "statement_capacity",
+]
+
+# §2.15: published capacities of AWS managed rule groups (vendor-defined ones are absent).
+MANAGED_CAPACITY: dict[tuple[str, str], int] = {
+    ("AWS", "AWSManagedRulesCommonRuleSet"): 700,
+    ("AWS", "AWSManagedRulesAdminProtectionRuleSet"): 100,
+    ("AWS", "AWSManagedRulesKnownBadInputsRuleSet"): 200,
+    ("AWS", "AWSManagedRulesSQLiRuleSet"): 200,
+    ("AWS", "AWSManagedRulesLinuxRuleSet"): 200,
+    ("AWS", "AWSManagedRulesUnixRuleSet"): 100,
+    ("AWS", "AWSManagedRulesWindowsRuleSet"): 200,
+    ("AWS", "AWSManagedRulesPHPRuleSet"): 100,
+    ("AWS", "AWSManagedRulesWordPressRuleSet"): 100,
+    ("AWS", "AWSManagedRulesAmazonIpReputationList"): 25,
+    ("AWS", "AWSManagedRulesAnonymousIpList"): 50,
+}
+LABELS_PER_WCU = 5
+TRANSFORMATION_WCU = 10
+ALL_QUERY_ARGUMENTS_WCU = 10
+RATE_BASED_WCU = 2
+RATE_KEY_WCU = 30
+
+
+@dataclass(frozen=True, slots=True)
+class RuleCapacity:
+    name: str
+    priority: int
+    wcu: int
+    exact: bool = True  # False when a managed group's capacity is unknown (counted as 0 or its rules' sum)
+    section: str = "Rules"  # or PreProcessFirewallManagerRuleGroups / PostProcess...
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityReport:
+    rules: tuple[RuleCapacity, ...]
+    label_wcu: int  # 1 per 5 RuleLabels across the document, rounded up
+    total: int
+    stated: int | None  # the Capacity the document itself states (get-* output), if any
+
+    @property
+    def exact(self) -> bool:
+        return all(r.exact for r in self.rules)
+
+
+def _transformations(tts: ast.Transformations) -> int:
+    return sum(TRANSFORMATION_WCU for t in tts if t.type != "NONE")
+
+
+def _inspecting(base: int, ftm: ast.FieldToMatch, tts: ast.Transformations, pre: ast.Transformations) -> int:
+    if isinstance(ftm, ast.JsonBody):
+        base *= 2
+    if isinstance(ftm, ast.AllQueryArguments):
+        base += ALL_QUERY_ARGUMENTS_WCU
+    return base + _transformations(tts) + _transformations(pre)
+
+
+def _group_sum(group: ast.RuleGroup) -> int:
+    return sum(rule_capacity(r) for r in group.rules) + _label_wcu(group.rules)
+
+
+def _statement(s: ast.Statement) -> tuple[int, bool]:
+    """(WCU, exact) of one statement and its children."""
+    match s:
+        case ast.ByteMatch():
+            base = 2 if s.positional_constraint in ("EXACTLY", "STARTS_WITH", "ENDS_WITH") else 10
+            return _inspecting(
+                base, s.field_to_match, s.text_transformations, s.pre_parse_transformations
+            ), True
+        case ast.RegexMatch():
+            return _inspecting(3, s.field_to_match, s.text_transformations, s.pre_parse_transformations), True
+        case ast.RegexPatternSetReference():
+            return _inspecting(
+                25, s.field_to_match, s.text_transformations, s.pre_parse_transformations
+            ), True
+        case ast.SizeConstraint():
+            return _inspecting(1, s.field_to_match, s.text_transformations, s.pre_parse_transformations), True
+        case ast.SqliMatch():
+            base = 30 if s.sensitivity_level == "HIGH" else 20
+            return _inspecting(
+                base, s.field_to_match, s.text_transformations, s.pre_parse_transformations
+            ), True
+        case ast.XssMatch():
+            return _inspecting(
+                40, s.field_to_match, s.text_transformations, s.pre_parse_transformations
+            ), True
+        case ast.GeoMatch() | ast.AsnMatch() | ast.LabelMatch():
+            return 1, True
+        case ast.IPSetReference():
+            fwd = s.forwarded_ip_config
+            return (5 if fwd is not None and fwd.position == "ANY" else 1), True
+        case ast.And() | ast.Or():
+            parts = [_statement(c) for c in s.statements]
+            return sum(p[0] for p in parts), all(p[1] for p in parts)
+        case ast.Not():
+            return _statement(s.statement)
+        case ast.RateBased():
+            wcu, exact = _statement(s.scope_down) if s.scope_down is not None else (0, True)
+            return RATE_BASED_WCU + RATE_KEY_WCU * len(s.custom_keys) + wcu, exact
+        case ast.RuleGroupReference():
+            group = s.rule_group
+            if group is None:
+                return 0, False
+            return (group.capacity if group.capacity is not None else _group_sum(group)), True
+        case ast.ManagedRuleGroup():
+            wcu, exact = _statement(s.scope_down) if s.scope_down is not None else (0, True)
+            known = MANAGED_CAPACITY.get((s.vendor_name, s.name))
+            if known is not None:
+                return known + wcu, exact
+            group = s.rule_group
+            if group is not None and group.capacity is not None:
+                return group.capacity + wcu, exact
+            if group is not None:
+                return _group_sum(group) + wcu, False
+            return wcu, False
+
+
+def statement_capacity(statement: ast.Statement) -> int:
+    return _statement(statement)[0]
+
+
+def rule_capacity(rule: ast.Rule) -> int:
+    """WCU of one rule's statement (rule labels are charged per document, see acl_capacity)."""
+    return _statement(rule.statement)[0]
+
+
+def _label_wcu(rules: tuple[ast.Rule, ...]) -> int:
+    count = sum(len(r.rule_labels) for r in rules)
+    return -(-count // LABELS_PER_WCU)
+
+
+def acl_capacity(acl: ast.WebACL | ast.RuleGroup) -> CapacityReport:
+    """Per-rule WCU and the total of a web ACL (Firewall Manager groups included) or a rule group."""
+    sections: list[tuple[str, tuple[ast.Rule, ...]]] = [("Rules", acl.rules)]
+    if isinstance(acl, ast.WebACL):
+        sections = [
+            ("PreProcessFirewallManagerRuleGroups", acl.pre_process_rules),
+            *sections,
+            ("PostProcessFirewallManagerRuleGroups", acl.post_process_rules),
+        ]
+    out = []
+    for section, rules in sections:
+        for r in sorted(rules, key=lambda r: r.priority):
+            wcu, exact = _statement(r.statement)
+            out.append(RuleCapacity(r.name, r.priority, wcu, exact, section))
+    every = tuple(r for _, rules in sections for r in rules)
+    labels = _label_wcu(every)
+    return CapacityReport(tuple(out), labels, sum(r.wcu for r in out) + labels, acl.capacity)

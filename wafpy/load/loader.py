@@ -1,0 +1,329 @@
+"""Load a web ACL or rule group document into the typed model (`wafpy.model`).
+
+read (path, text, bytes or dict) -> parse -> unwrap (bare / get-* output / CloudFormation) ->
+validate against the API shapes -> build nodes, resolving ARNs -> semantic checks. Every problem of
+the document is collected and raised together as `RulesetErrors`; nothing is half-loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from wafpy import model as ast
+from wafpy.errors import NotAvailableError, RulesetError, RulesetErrors
+from wafpy.load.build import (
+    DEFAULT_ACCOUNT,
+    build_ip_set,
+    build_regex_pattern_set,
+    build_rule_group,
+    build_web_acl,
+)
+from wafpy.load.build_parts import Context
+from wafpy.load.jsontree import JObject, JString, JValue, from_python
+from wafpy.load.resources import Entry, MappingResolver, NullResolver, ResourceResolver, resolver_from_files
+from wafpy.load.validate import nesting_error, validate_document
+
+__all__ = ["Loaded", "load_rule_group_model", "load_value", "load_web_acl_model", "read_source"]
+
+Kind = Literal["WebACL", "RuleGroup", "IPSet", "RegexPatternSet"]
+Origin = Literal["api", "cloudformation", "bare"]
+SearchString = Literal["auto", "base64", "text"]
+Source = str | bytes | os.PathLike[str] | Mapping[str, Any]
+Resources = Mapping[str, Any] | Iterable[str | os.PathLike[str]]
+_BUILDERS = {
+    "WebACL": build_web_acl,
+    "RuleGroup": build_rule_group,
+    "IPSet": build_ip_set,
+    "RegexPatternSet": build_regex_pattern_set,
+}
+
+
+@dataclass(frozen=True)
+class Loaded:
+    model: ast.WebACL | ast.RuleGroup | ast.IPSet | ast.RegexPatternSet
+    source: str
+    origin: Origin
+    # managed rule groups no resolver could supply: ("AWS/AWSManagedRulesCommonRuleSet", json path)
+    managed_missing: tuple[tuple[str, str], ...] = field(default=())
+
+
+def _parse(text: str, source: str) -> JValue:
+    try:
+        from wafpy.load.parse import parse_json
+    except ImportError:  # parser not available: plain json, positions lost
+        try:
+            return from_python(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise RulesetErrors(
+                [RulesetError(f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno, source=source)],
+                source=source,
+            ) from None
+    try:
+        return parse_json(text, source=source)
+    except RulesetError as exc:
+        raise RulesetErrors([exc], source=source) from None
+
+
+def read_source(source: Source) -> tuple[JValue, str]:
+    """(positioned JSON, display name) of a path, JSON text, bytes, or an already-parsed object."""
+    if isinstance(source, Mapping):
+        return from_python(dict(source)), "<object>"
+    if isinstance(source, bytes):
+        return _parse(source.decode("utf-8-sig"), "<bytes>"), "<bytes>"
+    if isinstance(source, str) and source.lstrip()[:1] in ("{", "["):
+        return _parse(source, "<text>"), "<text>"
+    path = Path(source)
+    name = str(source)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise RulesetErrors(
+            [RulesetError(f"cannot read the file: {exc.strerror or exc}", source=name)], source=name
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise RulesetErrors(
+            [RulesetError(f"the file is not UTF-8 text ({exc.reason})", source=name)], source=name
+        ) from None
+    return _parse(text, name), name
+
+
+def _cfn_type(value: JValue) -> str | None:
+    rtype = value.get("Type") if isinstance(value, JObject) else None
+    return rtype.value if isinstance(rtype, JString) else None
+
+
+def _unwrap(
+    value: JValue, kind: Kind, logical_id: str | None, account: str | None, source: str
+) -> tuple[JValue, str, Origin, str | None, dict[str, Entry]]:
+    """(object, JSON path prefix, origin, logical id, sibling resources by ARN) of the `kind` document."""
+    prefix = ""
+    if isinstance(value, JObject) and value.members and all(_cfn_type(m.value) for m in value.members):
+        # {"LogicalId": {"Type": "AWS::WAFv2::...", "Properties": ...}}, as the CloudFormation guide prints.
+        chosen = [m for m in value.members if _cfn_type(m.value) == f"AWS::WAFv2::{kind}"]
+        if len(chosen) == 1:
+            prefix, logical_id, value = chosen[0].key, chosen[0].key, chosen[0].value
+    try:
+        from wafpy.load.documents import unwrap
+    except ImportError:  # pragma: no cover - documents.py ships with wafpy
+        return value, prefix, "bare", logical_id, {}
+    try:
+        u = unwrap(value, expect=kind, logical_id=logical_id, account=account)
+    except RulesetError as exc:
+        path = f"{prefix}.{exc.json_path}" if prefix and exc.json_path else (exc.json_path or prefix)
+        raise RulesetErrors(
+            [
+                RulesetError(
+                    exc.message,
+                    json_path=path,
+                    line=exc.line,
+                    column=exc.column,
+                    value=exc.value,
+                    expected=exc.expected,
+                    source=source,
+                )
+            ],
+            source=source,
+        ) from None
+    path = f"{prefix}.{u.path}" if prefix and u.path else (u.path or prefix)
+    siblings = {
+        arn: Entry(props, source, "", "cloudformation") for arn, props in getattr(u, "arns", {}).items()
+    }
+    return u.value, path, u.origin, u.logical_id or logical_id, siblings
+
+
+def _resolver(
+    resources: Resources | None, resolver: ResourceResolver | None, mode: SearchString, account: str | None
+) -> ResourceResolver:
+    base: ResourceResolver | None = None
+    if isinstance(resources, Mapping):
+        base = MappingResolver(resources, search_string=mode, account=account)
+    elif resources is not None:
+        base = resolver_from_files(resources, search_string=mode, account=account)
+    if resolver is None:
+        return base or NullResolver()
+    if base is None:
+        return resolver
+    return _Chain(resolver, base)
+
+
+class _Chain:
+    """Try the caller's resolver first, then the supplied resources."""
+
+    def __init__(self, first: ResourceResolver, second: ResourceResolver) -> None:
+        self.first, self.second = first, second
+
+    def _try(self, method: str, arn: str) -> Any:
+        from wafpy.errors import ResourceError
+
+        try:
+            return getattr(self.first, method)(arn)
+        except ResourceError:
+            return getattr(self.second, method)(arn)
+
+    def ip_set(self, arn: str) -> ast.IPSet:
+        return self._try("ip_set", arn)  # type: ignore[no-any-return]
+
+    def regex_pattern_set(self, arn: str) -> ast.RegexPatternSet:
+        return self._try("regex_pattern_set", arn)  # type: ignore[no-any-return]
+
+    def rule_group(self, arn: str) -> ast.RuleGroup:
+        return self._try("rule_group", arn)  # type: ignore[no-any-return]
+
+    def managed_rule_group(self, vendor: str, name: str, version: str | None) -> ast.RuleGroup | None:
+        return self.first.managed_rule_group(vendor, name, version) or self.second.managed_rule_group(
+            vendor, name, version
+        )
+
+
+def load_value(
+    value: JValue,
+    kind: Kind,
+    *,
+    source: str = "<object>",
+    path: str | None = None,
+    origin: Origin | None = None,
+    logical_id: str | None = None,
+    search_string: SearchString = "auto",
+    account: str | None = None,
+    resolver: ResourceResolver | None = None,
+) -> Loaded:
+    """Validate and build one document already in JSON form; raise RulesetErrors with all problems.
+
+    With `path`/`origin` given, `value` is the document object itself (no unwrapping).
+    """
+    siblings: dict[str, Entry] = {}
+    # Unwrapping, template resolution and building recurse: refuse deep nesting before them.
+    if (deep := nesting_error(value, path=path or "", source=source)) is not None:
+        raise RulesetErrors([deep], source=source)
+    if path is None or origin is None:
+        obj, prefix, detected, logical_id, siblings = _unwrap(value, kind, logical_id, account, source)
+        if path:
+            prefix = f"{path}.{prefix}" if prefix else path
+    else:
+        obj, prefix, detected = value, path, origin
+        if isinstance(value, JObject) and kind in value.keys() and set(value.keys()) <= {kind, "LockToken"}:  # noqa: SIM118
+            obj, inner, detected, _, _ = _unwrap(value, kind, logical_id, account, source)
+            prefix = f"{path}.{inner}" if path else inner
+    mode: Literal["base64", "text"] = (
+        search_string if search_string != "auto" else ("base64" if detected == "api" else "text")
+    )
+    errors = validate_document(obj, kind, origin=detected, path=prefix, source=source)
+    base: ResourceResolver = resolver or NullResolver()
+    if siblings:  # resources defined in the same template (Fn::GetAtt X.Arn)
+        local = MappingResolver(siblings, search_string=search_string, account=account)
+        base = _Chain(local, base)
+    ctx = Context(source=source, search_string=mode, account=account or DEFAULT_ACCOUNT, resolver=base)
+    model = None
+    if isinstance(obj, JObject):
+        model = _BUILDERS[kind](obj, prefix, ctx, logical_id=logical_id)
+    if not errors and not ctx.errors and ctx.broken:
+        # Shape validation passed but the builder could not read a part, and said nothing of why
+        # (a statement nested too deeply stops its rule with an error of its own): never drop it.
+        errors = [
+            RulesetError(
+                "wafpy could not build this part although it matches the API shapes (please "
+                "report this as a wafpy bug)",
+                json_path=p,
+                source=source,
+            )
+            for p in ctx.broken
+        ]
+    errors += ctx.errors
+    if errors or model is None:
+        if not errors:
+            errors = [RulesetError(f"the document is not a {kind}", json_path=prefix, source=source)]
+        raise RulesetErrors(_dedupe(errors), source=source)
+    return Loaded(model, source, detected, tuple(ctx.managed_missing))
+
+
+def _dedupe(errors: list[RulesetError]) -> list[RulesetError]:
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for e in errors:
+        key = (e.source, e.json_path, e.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
+
+
+def load_document(
+    source: Source,
+    kind: Kind,
+    *,
+    resources: Resources | None = None,
+    account: str | None = None,
+    search_string: SearchString = "auto",
+    resolver: ResourceResolver | None = None,
+) -> Loaded:
+    """Like load_web_acl_model but returns the `Loaded` record and tolerates unavailable managed groups."""
+    value, name = read_source(source)
+    mode = search_string
+    return load_value(
+        value,
+        kind,
+        source=name,
+        search_string=mode,
+        account=account,
+        resolver=_resolver(resources, resolver, mode, account),
+    )
+
+
+def _raise_unavailable(loaded: Loaded) -> None:
+    if loaded.managed_missing:
+        group, path = loaded.managed_missing[0]
+        more = len(loaded.managed_missing) - 1
+        raise NotAvailableError(
+            f"managed rule group {group} at {path} is not available yet: supply its rules with resolver=... "
+            "(a ResourceResolver whose managed_rule_group() returns a RuleGroup)"
+            + (f"; {more} more managed group{'s' if more > 1 else ''} in {loaded.source}" if more else "")
+        )
+
+
+def load_web_acl_model(
+    source: Source,
+    *,
+    resources: Resources | None = None,
+    account: str | None = None,
+    search_string: SearchString = "auto",
+    resolver: ResourceResolver | None = None,
+) -> ast.WebACL:
+    """Load a web ACL: a path, JSON text, bytes or a parsed dict; bare, get-web-acl output or CloudFormation.
+
+    `search_string`: "base64" (get-* output), "text" (CloudFormation, conformance files) or "auto"
+    (base64 for get-* output, text otherwise). `resources`: mapping ARN -> document, or files.
+    Raises RulesetErrors (every problem) or NotAvailableError (a managed rule group no resolver supplies).
+    """
+    loaded = load_document(
+        source, "WebACL", resources=resources, account=account, search_string=search_string, resolver=resolver
+    )
+    _raise_unavailable(loaded)
+    assert isinstance(loaded.model, ast.WebACL)
+    return loaded.model
+
+
+def load_rule_group_model(
+    source: Source,
+    *,
+    resources: Resources | None = None,
+    account: str | None = None,
+    search_string: SearchString = "auto",
+    resolver: ResourceResolver | None = None,
+) -> ast.RuleGroup:
+    """Load a rule group (bare, get-rule-group output or CloudFormation); see load_web_acl_model."""
+    loaded = load_document(
+        source,
+        "RuleGroup",
+        resources=resources,
+        account=account,
+        search_string=search_string,
+        resolver=resolver,
+    )
+    _raise_unavailable(loaded)
+    assert isinstance(loaded.model, ast.RuleGroup)
+    return loaded.model

@@ -1,1 +1,0 @@
-"""Matcher builders, one module per statement family; `wafpy.compile` dispatches to them by node type."""
