@@ -1,4 +1,4 @@
-"""The parts of `wafpy.WAFMiddleware` (`wafpy/asgi.py`), one concept per module.
+"""The parts of `wafpy.WAFMiddleware` (`wafpy/middleware/asgi.py`), one concept per module.
 
 * `body` — buffer the request body up to the inspection limit, then replay it to the app;
 * `clientinfo` — origin IP (socket or trusted proxies), country and ASN resolvers;
