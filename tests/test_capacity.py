@@ -8,8 +8,7 @@ import pytest
 
 from wafpy import model as ast
 from wafpy.load.capacity import acl_capacity, rule_capacity, statement_capacity
-from wafpy.load.loader import load_web_acl_model
-from wafpy.load.resources import MappingResolver
+from wafpy.load.loader import load_web_acl_model, mapping_resolver
 
 VIS = {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "m"}
 NONE = [{"Priority": 0, "Type": "NONE"}]
@@ -240,7 +239,7 @@ def test_managed_resolver_supplies_rules() -> None:
     doc = _acl({"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": "AWSManagedRulesCommonRuleSet"}})
     doc["Rules"][0]["OverrideAction"] = {"None": {}}
     del doc["Rules"][0]["Action"]
-    resolver = MappingResolver(managed={"AWS/AWSManagedRulesCommonRuleSet": group})
+    resolver = mapping_resolver(managed={"AWS/AWSManagedRulesCommonRuleSet": group})
     acl = load_web_acl_model(doc, resolver=resolver)
     managed = acl.rules[0].statement
     assert isinstance(managed, ast.ManagedRuleGroup) and managed.rule_group is not None

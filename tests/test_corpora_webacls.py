@@ -172,7 +172,7 @@ def test_corpus_webacl_with_its_rule_group_supplied() -> None:
 
 
 def test_corpus_resources_from_files_resolve_by_arn() -> None:
-    from wafpy.load.resources import resolver_from_files
+    from wafpy.load.loader import resolver_from_files
 
     resolver = resolver_from_files(
         [

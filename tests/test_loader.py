@@ -14,8 +14,7 @@ from wafpy import model as ast
 from wafpy.cli.validate import add_validate_parser, validate_command
 from wafpy.errors import NotAvailableError, RulesetErrors
 from wafpy.load.jsontree import JArray, from_python, to_python
-from wafpy.load.loader import load_rule_group_model, load_web_acl_model
-from wafpy.load.resources import resolver_from_files
+from wafpy.load.loader import load_rule_group_model, load_web_acl_model, resolver_from_files
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 VIS = {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "m"}

@@ -11,6 +11,8 @@ from wafpy.decision import Decision
 from wafpy.engine.compile import CompiledACL, compile_acl
 from wafpy.engine.evaluate import evaluate
 from wafpy.engine.services import Services
+from wafpy.load.loader import load_web_acl_model
+from wafpy.load.resources import ResourceResolver
 from wafpy.matching.detectors import Detector
 from wafpy.request import Request
 
@@ -64,7 +66,7 @@ def load_web_acl(
     resources: Mapping[str, Any] | Sequence[str | PathLike[str]] | None = None,
     account: str | None = None,
     search_string: Literal["auto", "base64", "text"] = "auto",
-    resolver: Any = None,
+    resolver: ResourceResolver | None = None,
     detector: Detector | None = None,
     services: Services | None = None,
 ) -> WebACL:
@@ -77,8 +79,6 @@ def load_web_acl(
     search strings are written: "base64" (API output), "text" (CloudFormation) or "auto".
     Raises `RulesetErrors` listing every problem; a bad document never half-loads.
     """
-    from wafpy.load.loader import load_web_acl_model
-
     model = load_web_acl_model(
         source, resources=resources, account=account, search_string=search_string, resolver=resolver
     )

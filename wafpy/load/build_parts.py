@@ -14,6 +14,7 @@ from typing import Literal, NoReturn
 from wafpy import model as ast
 from wafpy.errors import ErrorList, RulesetError
 from wafpy.load.jsontree import JArray, JBool, JNumber, JObject, JString, JValue
+from wafpy.load.resources import ResourceResolver
 from wafpy.load.semantics import SUPPORTED_RESPONSE_CODES, check_header_names
 from wafpy.load.validate import join_path
 
@@ -29,7 +30,7 @@ class Context(ErrorList):
     source: str | None
     search_string: SearchMode
     account: str
-    resolver: object  # a wafpy.load.resources.ResourceResolver; typed loosely to avoid an import cycle
+    resolver: ResourceResolver
     errors: list[RulesetError] = field(default_factory=list)
     in_rule_group: bool = False
     body_keys: frozenset[str] = frozenset()

@@ -406,10 +406,7 @@ def _managed(inner: JObject, spath: str, ctx: Context, depth: int) -> ast.Manage
         scope_down = statement(scope, join_path(spath, "ScopeDownStatement"), ctx, depth=depth + 1)
     excluded, overrides = _overrides(inner, spath, ctx)
     configs = tuple(to_python(c) for c in items(inner, "ManagedRuleGroupConfigs"))
-    group = None
-    hook = getattr(ctx.resolver, "managed_rule_group", None)
-    if hook is not None:
-        group = hook(vendor, name, version)
+    group = ctx.resolver.managed_rule_group(vendor, name, version)
     if group is None:
         ctx.managed_missing.append((f"{vendor}/{name}" + (f"/{version}" if version else ""), spath))
     return ast.ManagedRuleGroup(

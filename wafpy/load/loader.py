@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from wafpy import model as ast
-from wafpy.errors import NotAvailableError, RulesetError, RulesetErrors
+from wafpy.errors import NotAvailableError, ResourceError, RulesetError, RulesetErrors
 from wafpy.load.build import (
     DEFAULT_ACCOUNT,
     build_ip_set,
@@ -25,10 +25,26 @@ from wafpy.load.build import (
 )
 from wafpy.load.build_parts import Context
 from wafpy.load.jsontree import JObject, JString, JValue, from_python
-from wafpy.load.resources import Entry, MappingResolver, NullResolver, ResourceResolver, resolver_from_files
+from wafpy.load.resources import (
+    Entry,
+    LoadEntry,
+    MappingResolver,
+    NullResolver,
+    ResourceKind,
+    ResourceResolver,
+    entries_of,
+)
 from wafpy.load.validate import nesting_error, validate_document
 
-__all__ = ["Loaded", "load_rule_group_model", "load_value", "load_web_acl_model", "read_source"]
+__all__ = [
+    "Loaded",
+    "load_rule_group_model",
+    "load_value",
+    "load_web_acl_model",
+    "mapping_resolver",
+    "read_source",
+    "resolver_from_files",
+]
 
 Kind = Literal["WebACL", "RuleGroup", "IPSet", "RegexPatternSet"]
 Origin = Literal["api", "cloudformation", "bare"]
@@ -141,7 +157,7 @@ def _resolver(
 ) -> ResourceResolver:
     base: ResourceResolver | None = None
     if isinstance(resources, Mapping):
-        base = MappingResolver(resources, search_string=mode, account=account)
+        base = mapping_resolver(resources, search_string=mode, account=account)
     elif resources is not None:
         base = resolver_from_files(resources, search_string=mode, account=account)
     if resolver is None:
@@ -158,8 +174,6 @@ class _Chain:
         self.first, self.second = first, second
 
     def _try(self, method: str, arn: str) -> Any:
-        from wafpy.errors import ResourceError
-
         try:
             return getattr(self.first, method)(arn)
         except ResourceError:
@@ -215,7 +229,7 @@ def load_value(
     errors = validate_document(obj, kind, origin=detected, path=prefix, source=source)
     base: ResourceResolver = resolver or NullResolver()
     if siblings:  # resources defined in the same template (Fn::GetAtt X.Arn)
-        local = MappingResolver(siblings, search_string=search_string, account=account)
+        local = mapping_resolver(siblings, search_string=search_string, account=account)
         base = _Chain(local, base)
     ctx = Context(source=source, search_string=mode, account=account or DEFAULT_ACCOUNT, resolver=base)
     model = None
@@ -239,6 +253,58 @@ def load_value(
             errors = [RulesetError(f"the document is not a {kind}", json_path=prefix, source=source)]
         raise RulesetErrors(_dedupe(errors), source=source)
     return Loaded(model, source, detected, tuple(ctx.managed_missing))
+
+
+def _entry_loader(search_string: SearchString, account: str | None) -> LoadEntry:
+    """How a `MappingResolver` builds the documents it resolves: `load_value`, with these settings."""
+
+    def load(
+        entry: Entry, kind: ResourceKind, resolver: ResourceResolver
+    ) -> ast.IPSet | ast.RegexPatternSet | ast.RuleGroup | ast.WebACL:
+        return load_value(
+            entry.value,
+            kind,
+            source=entry.source,
+            path=entry.path,
+            origin=entry.origin,
+            logical_id=entry.logical_id,
+            search_string=search_string,
+            account=account,
+            resolver=resolver,
+        ).model
+
+    return load
+
+
+def mapping_resolver(
+    docs: Mapping[str, Any] | None = None,
+    *,
+    search_string: SearchString = "auto",
+    account: str | None = None,
+    managed: Mapping[str, Any] | None = None,
+) -> MappingResolver:
+    """A resolver over a mapping ARN -> document, building each document with the loader."""
+    return MappingResolver(docs, load=_entry_loader(search_string, account), managed=managed)
+
+
+def resolver_from_files(
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    search_string: SearchString = "auto",
+    account: str | None = None,
+    managed: Mapping[str, Any] | None = None,
+) -> MappingResolver:
+    """A resolver over files: get-* outputs, CloudFormation templates, or ARN -> document bundles.
+
+    CloudFormation resources have no ARN; they are registered under
+    `arn:aws:wafv2:us-east-1:<account>:regional/<ipset|regexpatternset|rulegroup>/<Name>/<LogicalId>`.
+    """
+    docs: dict[str, Entry] = {}
+    for p in paths:
+        value, source = read_source(p)
+        for arn, entry in entries_of(value, source, account or "000000000000"):
+            docs[arn] = entry
+    return mapping_resolver(docs, search_string=search_string, account=account, managed=managed)
 
 
 def _dedupe(errors: list[RulesetError]) -> list[RulesetError]:

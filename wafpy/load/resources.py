@@ -5,22 +5,26 @@ ARN -> document (bare object, get-* output or CloudFormation resource) or a list
 (get-ip-set / get-regex-pattern-set / get-rule-group outputs, CloudFormation templates, or a JSON
 object mapping ARN -> document). Each referenced document is validated and built like a web ACL,
 on first use, and cached.
+
+This module is a leaf of the load stage: it never imports the loader. The loader hands a
+`MappingResolver` the function that builds one document (`LoadEntry`), and builds resolvers over
+files itself (`wafpy.load.loader.resolver_from_files`).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
 from wafpy import model as ast
 from wafpy.errors import ResourceError, RulesetError, RulesetErrors
 from wafpy.load.jsontree import JMember, JObject, JString, JValue, from_python
 
-__all__ = ["MappingResolver", "NullResolver", "ResourceResolver", "resolver_from_files"]
+__all__ = ["Entry", "LoadEntry", "MappingResolver", "NullResolver", "ResourceKind", "ResourceResolver"]
 
 SearchStringMode = Literal["auto", "base64", "text"]
+ResourceKind: TypeAlias = Literal["IPSet", "RegexPatternSet", "RuleGroup"]
 _KINDS = ("IPSet", "RegexPatternSet", "RuleGroup")
 _CFN_TYPES = {f"AWS::WAFv2::{k}": k for k in _KINDS}
 
@@ -71,34 +75,41 @@ class Entry:
     logical_id: str | None = None
 
 
+class LoadEntry(Protocol):
+    """Validate and build one referenced document; `resolver` resolves what that document references."""
+
+    def __call__(
+        self, entry: Entry, kind: ResourceKind, resolver: ResourceResolver
+    ) -> ast.IPSet | ast.RegexPatternSet | ast.RuleGroup | ast.WebACL: ...
+
+
 class MappingResolver:
     """Resolve ARNs from a mapping ARN -> document (Python object or positioned JSON value).
 
-    `managed` optionally maps "Vendor/Name" or "Vendor/Name/Version" to a rule group document for
-    managed rule groups (the open-equivalent seam); absent ones resolve to None.
+    `load` builds one document (the loader passes its own). `managed` optionally maps
+    "Vendor/Name" or "Vendor/Name/Version" to a rule group document for managed rule groups (the
+    open-equivalent seam); absent ones resolve to None.
     """
 
     def __init__(
         self,
         docs: Mapping[str, Any] | None = None,
         *,
-        search_string: SearchStringMode = "auto",
-        account: str | None = None,
+        load: LoadEntry,
         managed: Mapping[str, Any] | None = None,
     ) -> None:
         self._entries: dict[str, Entry] = {}
         for arn, doc in (docs or {}).items():
             self._entries[arn] = doc if isinstance(doc, Entry) else Entry(_as_json(doc), f"resource {arn}")
         self._managed = {k: _as_json(v) for k, v in (managed or {}).items()}
-        self._search_string = search_string
-        self._account = account
+        self._load = load
         self._cache: dict[tuple[str, str], Any] = {}
 
     @property
     def arns(self) -> list[str]:
         return sorted(self._entries)
 
-    def _get(self, kind: Literal["IPSet", "RegexPatternSet", "RuleGroup"], arn: str) -> Any:
+    def _get(self, kind: ResourceKind, arn: str) -> Any:
         key = (kind, arn)
         if key in self._cache:
             return self._cache[key]
@@ -106,19 +117,7 @@ class MappingResolver:
         if entry is None:
             known = ", ".join(self.arns[:5]) + (" ..." if len(self._entries) > 5 else "")
             raise ResourceError(f"no {kind} document for this ARN (known ARNs: {known or 'none'})")
-        from wafpy.load.loader import load_value  # the loader imports this module
-
-        model = load_value(
-            entry.value,
-            kind,
-            source=entry.source,
-            path=entry.path,
-            origin=entry.origin,
-            logical_id=entry.logical_id,
-            search_string=self._search_string,
-            account=self._account,
-            resolver=self,
-        ).model
+        model = self._load(entry, kind, self)
         self._cache[key] = model
         return model
 
@@ -141,16 +140,7 @@ class MappingResolver:
         keys = ([f"{vendor}/{name}/{version}"] if version else []) + [f"{vendor}/{name}"]
         for k in keys:
             if k in self._managed:
-                from wafpy.load.loader import load_value
-
-                model = load_value(
-                    self._managed[k],
-                    "RuleGroup",
-                    source=f"managed rule group {k}",
-                    search_string=self._search_string,
-                    account=self._account,
-                    resolver=self,
-                ).model
+                model = self._load(Entry(self._managed[k], f"managed rule group {k}"), "RuleGroup", self)
                 assert isinstance(model, ast.RuleGroup)
                 return model
         return None
@@ -162,8 +152,8 @@ def _as_json(doc: Any) -> JValue:
     return from_python(doc)
 
 
-def _entries_of(value: JValue, source: str, account: str) -> list[tuple[str, Entry]]:
-    """ARN -> Entry pairs found in one file's JSON."""
+def entries_of(value: JValue, source: str, account: str) -> list[tuple[str, Entry]]:
+    """ARN -> Entry pairs found in one resources file's JSON."""
     if not isinstance(value, JObject):
         raise RulesetErrors(
             [
@@ -253,25 +243,3 @@ def _cfn_container(value: JObject) -> tuple[JObject, str] | None:
     ):
         return value, ""
     return None
-
-
-def resolver_from_files(
-    paths: Iterable[str | os.PathLike[str]],
-    *,
-    search_string: SearchStringMode = "auto",
-    account: str | None = None,
-    managed: Mapping[str, Any] | None = None,
-) -> MappingResolver:
-    """A resolver over files: get-* outputs, CloudFormation templates, or ARN -> document bundles.
-
-    CloudFormation resources have no ARN; they are registered under
-    `arn:aws:wafv2:us-east-1:<account>:regional/<ipset|regexpatternset|rulegroup>/<Name>/<LogicalId>`.
-    """
-    from wafpy.load.loader import read_source
-
-    docs: dict[str, Entry] = {}
-    for p in paths:
-        value, source = read_source(p)
-        for arn, entry in _entries_of(value, source, account or "000000000000"):
-            docs[arn] = entry
-    return MappingResolver(docs, search_string=search_string, account=account, managed=managed)
