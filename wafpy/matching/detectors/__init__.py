@@ -15,8 +15,11 @@ A :class:`Detection` carries the fragments that decided, for the log's ``matched
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final
+
+from wafpy.matching.detectors.protocol import Detection, Detector
+from wafpy.matching.detectors.sqli import detect_sqli
+from wafpy.matching.detectors.xss import detect_xss
 
 __all__ = ["UNSPECIFIED_CHOICES", "Detection", "Detector", "default_detector", "libinjection_detector"]
 
@@ -31,25 +34,6 @@ UNSPECIFIED_CHOICES: Final[Mapping[str, str]] = {
     "(wafpy.matching.detectors.sqli_windows); an injection needing more tokens from such a place, or with "
     "none, is not seen.",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Detection:
-    """One positive answer: ``kind`` is ``"SQL_INJECTION"`` or ``"XSS"`` (the log's
-    ``conditionType``); ``matched`` are the tokens / fragments found (the log's ``matchedData``)."""
-
-    kind: str
-    matched: tuple[str, ...]
-
-
-class Detector(Protocol):
-    """What ``SqliMatchStatement`` / ``XssMatchStatement`` call on each transformed element."""
-
-    def sqli(self, data: bytes, sensitivity: str) -> Detection | None:
-        """``sensitivity`` is ``"LOW"`` or ``"HIGH"`` (AWS ``SensitivityLevel``)."""
-        ...
-
-    def xss(self, data: bytes) -> Detection | None: ...
 
 
 class _OwnDetector:
@@ -90,7 +74,3 @@ def libinjection_detector() -> Detector:
     from wafpy.matching.detectors.libinjection_adapter import LibinjectionDetector
 
     return LibinjectionDetector()
-
-
-from wafpy.matching.detectors.sqli import detect_sqli  # noqa: E402  (after Detection: no cycle, clear order)
-from wafpy.matching.detectors.xss import detect_xss  # noqa: E402

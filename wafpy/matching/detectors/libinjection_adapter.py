@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from wafpy.errors import NotAvailableError
-from wafpy.matching.detectors import Detection
+from wafpy.matching.detectors.protocol import Detection
 from wafpy.matching.detectors.sqli import detect_sqli
 
 __all__ = ["LibinjectionDetector"]
