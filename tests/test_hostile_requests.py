@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import wafpy
 from bench import realistic_acl
+from wafpy.logs.logrecord import decision_to_log_record
 
 _CASES = sorted((Path(__file__).parent / "conformance").glob("*.json"))
 
@@ -106,7 +107,7 @@ def test_evaluation_never_raises(
     )
     decision = ACLS[acl_index].evaluate(request)
     assert decision.action in {"ALLOW", "BLOCK", "CAPTCHA", "CHALLENGE"}
-    record = decision.to_log_record()
+    record = decision_to_log_record(decision)
     json.dumps(record)  # the log record is always serialisable
     assert decision.trace is not None
 

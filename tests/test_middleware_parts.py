@@ -12,6 +12,7 @@ import pytest
 from tests.test_asgi_support import byte_rule, web_acl
 from wafpy import Request, load_web_acl
 from wafpy.decision import Decision
+from wafpy.logs.logrecord import decision_to_log_record
 from wafpy.middleware import trace
 from wafpy.middleware.body import ReplayReceive, read_body
 from wafpy.middleware.logsink import LoggingFilter, Redactor
@@ -109,7 +110,7 @@ def test_logging_filter_rejects_bad_specs() -> None:
 
 
 def test_redacted_fields_replace_values_with_redacted() -> None:
-    record = decide("/admin/users", query="token=abc").to_log_record()
+    record = decision_to_log_record(decide("/admin/users", query="token=abc"))
     Redactor(
         [{"UriPath": {}}, {"QueryString": {}}, {"Method": {}}, {"SingleHeader": {"Name": "USER-AGENT"}}]
     )(record)

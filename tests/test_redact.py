@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from tests.test_asgi_support import ARN, rule, visibility, web_acl
 from wafpy import Request, load_web_acl
 from wafpy.decision import Decision
+from wafpy.logs.logrecord import decision_to_log_record
 from wafpy.middleware.redact import REDACTED, Redactor
 
 LIMIT = 10  # rate-based rules act from the 11th request with the same key
@@ -200,7 +201,7 @@ SAMPLE = {
 
 def test_each_value_reaches_places_beyond_http_request_without_redaction() -> None:
     """The ACL really puts every field's value outside httpRequest: the test below means something."""
-    record = decide(SAMPLE).to_log_record()
+    record = decision_to_log_record(decide(SAMPLE))
     text = outside_http(record)
     for kind, secret in SAMPLE.items():
         assert secret.lower().encode() in text, kind
@@ -217,7 +218,7 @@ def test_a_redacted_value_appears_nowhere_in_the_record(secrets: dict[str, str],
     before = copy.deepcopy(
         (decision.rule_group_list, decision.log_non_terminating, decision.rate_based_rule_list)
     )
-    record = decision.to_log_record()
+    record = decision_to_log_record(decision)
     Redactor([REDACTIONS[kind] for kind in sorted(redacted)])(record)
     text = orjson.dumps(record).lower()
     for kind in redacted:
@@ -315,8 +316,8 @@ HIDDEN = {
 @pytest.mark.parametrize("kind", sorted(HIDDEN))
 def test_each_redacted_field_hides_exactly_its_places(kind: str) -> None:
     decision = decide(SAMPLE)
-    plain = decision.to_log_record()
-    record = decision.to_log_record()
+    plain = decision_to_log_record(decision)
+    record = decision_to_log_record(decision)
     Redactor([REDACTIONS[kind]])(record)
     before, after = where(plain), where(record)
     assert len(before) == len(after)
@@ -337,7 +338,7 @@ def test_host_and_trace_headers_hide_the_fields_made_from_them() -> None:
         host="private.example.com",
         request_id="1-65f0c0de-0123456789abcdef01234567",
     )
-    log = ACL.evaluate(record).to_log_record()
+    log = decision_to_log_record(ACL.evaluate(record))
     Redactor([{"SingleHeader": {"Name": "Host"}}, {"SingleHeader": {"Name": "x-amzn-trace-id"}}])(log)
     http = log["httpRequest"]
     assert (http["host"], http["requestId"]) == (REDACTED, REDACTED)

@@ -1,8 +1,9 @@
 """What the engine decided for one request, and why.
 
 A `Decision` is the single result shape: the middleware turns it into a response (or lets the
-request through), `wafpy eval` turns it into an AWS WAF log record (`to_log_record`) and a report,
-and `wafpy explain` prints its `trace`.
+request through), `wafpy eval` into a report, and `wafpy explain` prints its `trace`. Both the
+middleware and `wafpy eval` write it as an AWS WAF log record through `wafpy.logs.logrecord`; a
+Decision itself never writes one.
 """
 
 from __future__ import annotations
@@ -103,6 +104,10 @@ class Decision:
     not_evaluable: tuple[str, ...] = ()  # statements that needed data the source lacks (log replay)
     web_acl_arn: str = ""
     request: Request | None = field(default=None, repr=False)
+    # When the engine evaluated, in epoch milliseconds: the request's own time when it has one (a
+    # replayed log record), otherwise the services clock. The log record's timestamp comes from
+    # here, so writing a record never reads the wall clock and a replay is repeatable.
+    evaluated_at_ms: int = 0
 
     @property
     def trace(self) -> tuple[RuleTrace, ...]:
@@ -112,17 +117,3 @@ class Decision:
     @property
     def terminated(self) -> bool:
         return self.terminating_rule_id != "Default_Action"
-
-    def to_log_record(
-        self,
-        *,
-        http_source_name: str = "ALB",
-        http_source_id: str = "-",
-        timestamp_ms: int | None = None,
-    ) -> dict[str, Any]:
-        """The decision as an AWS WAF log record (format version 1, spec section 9.1)."""
-        from wafpy.logs.logrecord import decision_to_log_record
-
-        return decision_to_log_record(
-            self, http_source_name=http_source_name, http_source_id=http_source_id, timestamp_ms=timestamp_ms
-        )

@@ -280,6 +280,7 @@ def _allowed_by_default(acl: CompiledACL, ctx: EvalContext) -> Decision:
         not_evaluable=tuple(dict.fromkeys(ctx.not_evaluable)) if ctx.not_evaluable else (),
         web_acl_arn=acl.model.arn,
         request=ctx.request,
+        evaluated_at_ms=ctx.now_ms,
     )
 
 
@@ -355,4 +356,5 @@ def _finish(
         not_evaluable=tuple(dict.fromkeys(ctx.not_evaluable)) if ctx.not_evaluable else (),
         web_acl_arn=model.arn,
         request=ctx.request,
+        evaluated_at_ms=ctx.now_ms,
     )

@@ -1,11 +1,10 @@
-"""A Decision as an AWS WAF log record (format version 1, spec 9.1).
+"""A Decision as an AWS WAF log record (format version 1): the one writer of log records.
 
 The middleware and `wafpy eval` both write through here, so their records compare line by line.
 """
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -34,7 +33,7 @@ def decision_to_log_record(
             request.timestamp_ms if request is not None and request.timestamp_ms is not None else None
         )
     if timestamp_ms is None:
-        timestamp_ms = time.time_ns() // 1_000_000
+        timestamp_ms = decision.evaluated_at_ms
     # Most of these are empty: an empty list costs less than an empty comprehension.
     details = decision.terminating_rule_match_details
     groups = decision.rule_group_list

@@ -28,6 +28,7 @@ from typing import Any, Final, Literal
 
 from wafpy.decision import ALLOW, Decision
 from wafpy.engine.services import Services
+from wafpy.logs.logrecord import decision_to_log_record
 from wafpy.middleware.body import BodyRead, ReplayReceive, read_body
 from wafpy.middleware.clientinfo import ClientResolver, MaxMindDatabase, header_reader
 from wafpy.middleware.logfile import FailureReport, LogRecordLost
@@ -570,7 +571,7 @@ class WAFMiddleware:
         try:
             if self._log_filter is not None and not self._log_filter.keep(decision):
                 return
-            record = decision.to_log_record(http_source_name="ALB", http_source_id=self._source_id)
+            record = decision_to_log_record(decision, http_source_name="ALB", http_source_id=self._source_id)
             if not body_read:
                 # The body was not needed and not read: report what the client announced.
                 size = _content_length(scope) or 0
