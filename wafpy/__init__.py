@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from wafpy._version import __version__
 from wafpy.decision import Decision, MatchDetail, RuleTrace
 from wafpy.engine.ratelimit import MemoryRateCounter, RateCounter
 from wafpy.engine.services import Services, TokenCheck
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from wafpy.load.resources import ResourceResolver
     from wafpy.model import RuleGroup
 
-__version__ = "0.1.0"
 
 __all__ = [
     "Decision",

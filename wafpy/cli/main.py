@@ -107,7 +107,7 @@ def _add_acl_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from wafpy import __version__
+    from wafpy._version import __version__
     from wafpy.cli.validate import add_validate_parser
 
     parser = _Parser(prog="wafpy", description="Evaluate AWS WAF (WAFv2) web ACLs exactly as AWS does.")

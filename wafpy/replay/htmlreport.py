@@ -243,7 +243,7 @@ def render_html(
     rule_names: Sequence[str] = (),
 ) -> str:
     """The whole report page as a string."""
-    from wafpy import __version__
+    from wafpy._version import __version__
 
     rules = [
         (rule, count, ACTION_COLORS.get(action, _OTHER_COLOR))
