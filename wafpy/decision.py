@@ -120,7 +120,7 @@ class Decision:
         http_source_id: str = "-",
         timestamp_ms: int | None = None,
     ) -> dict[str, Any]:
-        """The decision as an AWS WAF log record (format version 1, spec section 9.1)."""
+        """The decision as an AWS WAF log record (format version 1, https://docs.aws.amazon.com/waf/latest/developerguide/logging-fields.html)."""
         from wafpy.logs.logrecord import decision_to_log_record
 
         return decision_to_log_record(

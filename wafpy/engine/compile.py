@@ -180,7 +180,8 @@ def _compile_group(
         group_id = statement.arn
         if group is None:
             raise NotAvailableError(f"rule group {statement.arn} at {path} was not resolved")
-    # Inner rules inherit immunity times from the web ACL unless they set their own (spec 6.5).
+    # Inner rules inherit immunity times from the web ACL unless they set their own:
+    # https://docs.aws.amazon.com/waf/latest/developerguide/waf-tokens-immunity-times.html
     scope = _Scope(
         group.label_namespace, group.custom_response_bodies, captcha, challenge, f"{cc.rule_uid}@{group_id}"
     )

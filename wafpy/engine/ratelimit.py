@@ -1,6 +1,6 @@
-"""Rate counters for rate-based rules (spec 2.11).
+"""Rate counters for rate-based rules (https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based.html).
 
-AWS estimates rates every few seconds; wafpy follows the spec's deterministic emulation: every
+AWS estimates rates every few seconds; wafpy emulates them deterministically: every
 counted request is kept with its timestamp, and the rule limits a key while the number of counted
 requests in `(now - window, now]` exceeds the limit. The counter is an interface so a shared store
 (Redis) can replace the in-memory one for multi-process deployments, behind a local window

@@ -1,8 +1,9 @@
 """Statement builder: JSON Statement -> `ast` statement, with placement and statement rules.
 
-Placement (§2): RateBased / RuleGroupReference / ManagedRuleGroup only as the top-level statement
-of a rule, the two group statements never inside a rule group, scope-downs nestable only, depth
-at most 20. Resources are resolved here through the context's resolver.
+Placement (https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statements.html):
+RateBased / RuleGroupReference / ManagedRuleGroup only as the top-level statement of a rule, the two
+group statements never inside a rule group, scope-downs nestable only, depth at most 20. Resources
+are resolved here through the context's resolver.
 """
 
 from __future__ import annotations
@@ -394,7 +395,8 @@ def _rule_group_reference(inner: JObject, spath: str, ctx: Context, depth: int) 
     group = _resolve(ctx, "rule_group", arn, *_arn_at(inner, spath))
     assert group is None or isinstance(group, ast.RuleGroup)
     if group is not None:
-        # §2.14: naming a rule the group does not have is an API error for customer rule groups.
+        # Naming a rule the group does not have is an API error for customer rule groups:
+        # https://docs.aws.amazon.com/waf/latest/APIReference/API_RuleGroupReferenceStatement.html
         names = {r.name for r in group.rules}
         for key, listed in (
             ("ExcludedRules", excluded),

@@ -1,4 +1,4 @@
-"""Web ACL capacity units (WCU), spec §8.1.
+"""Web ACL capacity units (WCU): https://docs.aws.amazon.com/waf/latest/developerguide/aws-waf-capacity-units.html
 
 The plain sum AWS documents: a base cost per statement, doubled for JsonBody, plus 10 per text
 transformation (NONE is free: the CLI example AND(ByteMatch EXACTLY+NONE, SizeConstraint+NONE)
@@ -25,7 +25,8 @@ __all__ = [
     "statement_capacity",
 ]
 
-# §2.15: published capacities of AWS managed rule groups (vendor-defined ones are absent).
+# Published capacities of AWS managed rule groups (vendor-defined ones are absent):
+# https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-list.html
 MANAGED_CAPACITY: dict[tuple[str, str], int] = {
     ("AWS", "AWSManagedRulesCommonRuleSet"): 700,
     ("AWS", "AWSManagedRulesAdminProtectionRuleSet"): 100,

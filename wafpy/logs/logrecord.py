@@ -1,4 +1,6 @@
-"""A Decision as an AWS WAF log record (format version 1, spec 9.1).
+"""A Decision as an AWS WAF log record (format version 1).
+
+The fields: https://docs.aws.amazon.com/waf/latest/developerguide/logging-fields.html
 
 The middleware and `wafpy eval` both write through here, so their records compare line by line.
 """

@@ -1,16 +1,19 @@
-"""`FieldToMatch` → extractor: which bytes of a `Request` a statement inspects (spec §3, §7).
+"""`FieldToMatch` → extractor: which bytes of a `Request` a statement inspects.
+
+The components and their limits: https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-fields-list.html
 
 ``extractor(field, pre_parse, limit)`` is built once at compile time. Calling it on a request
 gives an `Extracted`:
 
 * ``elements``: the strings to transform and test, each separately (a statement matches when
   any element does). No elements = the component is missing, so the statement does not match
-  (spec §3 general rule, SizeConstraint included).
+  (waf-rule-statement-fields-list, SizeConstraint included).
 * ``forced``: None to inspect the elements, or the statement's fixed result: `OversizeHandling`
-  MATCH / NO_MATCH on an oversize component (spec §7.3), the JA3 / JA4 / UriFragment
+  MATCH / NO_MATCH on an oversize component (waf-oversize-request-components), the JA3 / JA4 / UriFragment
   `FallbackBehavior`, JsonBody `InvalidFallbackBehavior` MATCH / NO_MATCH, gRPC bodies.
 * ``oversize``: ``REQUEST_BODY``, ``REQUEST_JSON_BODY``, ``REQUEST_HEADERS`` or ``REQUEST_COOKIES``
-  when the component was over its limit (log ``oversizeFields``, spec §3.13).
+  when the component was over its limit (log ``oversizeFields``,
+  https://docs.aws.amazon.com/waf/latest/developerguide/waf-oversize-request-components.html).
 * ``location`` and ``names``: for log match details (``names[i]`` names ``elements[i]``).
 * ``evaluable``: False when the request carries no body (log replay) and the field reads it.
 
@@ -33,7 +36,8 @@ from wafpy.request import Request
 
 __all__ = ["DEFAULT_BODY_LIMIT", "LOCATIONS", "UNSPECIFIED_CHOICES", "Extracted", "Extractor", "extractor"]
 
-DEFAULT_BODY_LIMIT: Final = 8192  # ALB (spec §7.1)
+# ALB: https://docs.aws.amazon.com/waf/latest/developerguide/web-acl-setting-body-inspection-limit.html
+DEFAULT_BODY_LIMIT: Final = 8192
 
 UNSPECIFIED_CHOICES: Final[Mapping[str, str]] = {
     "query parsing (§3.2)": "split on & only; each piece at its first =; a piece without = is a "
@@ -276,7 +280,10 @@ def _uri_fragment(fallback: bool) -> Callable[[Request], Extracted]:
 
 
 def _oversize_result(handling: str, flag: str, location: str) -> Extracted | None:
-    """The fixed result of OversizeHandling MATCH / NO_MATCH, or None for CONTINUE (spec §7.3)."""
+    """The fixed result of OversizeHandling MATCH / NO_MATCH, or None for CONTINUE.
+
+    See waf-oversize-request-components.
+    """
     if handling == "MATCH":
         return Extracted([], forced=True, oversize=flag, location=location)
     if handling == "NO_MATCH":
@@ -352,7 +359,7 @@ def _named_pairs(
 
 
 def _headers(field: ast.Headers) -> Callable[[Request], Extracted]:
-    # Header names compare case-insensitively (spec §3.4).
+    # Header names compare case-insensitively (waf-rule-statement-fields-list).
     return _named_pairs(
         field,
         fold=True,
@@ -363,7 +370,7 @@ def _headers(field: ast.Headers) -> Callable[[Request], Extracted]:
 
 
 def _cookies(field: ast.Cookies) -> Callable[[Request], Extracted]:
-    # Cookie names compare case-sensitively and exactly (spec §3.5).
+    # Cookie names compare case-sensitively and exactly (waf-rule-statement-fields-list).
     return _named_pairs(
         field,
         fold=False,
