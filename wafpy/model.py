@@ -178,6 +178,17 @@ class RegexPatternSet(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class StatementNode(Node):
+    """Base of every statement class (the members of `Statement`).
+
+    It carries nothing; it lets code and tests find the statement types by walking this module,
+    so a new statement cannot be missed by the tables keyed by statement class (the compiler's
+    builders, the capacity table, the placement rules, the load builders, replay coverage), which
+    `tests/test_seams.py` checks against it.
+    """
+
+
+@dataclass(frozen=True, slots=True)
 class ForwardedIPConfig(Node):
     header_name: str
     fallback_behavior: str  # MATCH | NO_MATCH
@@ -191,7 +202,7 @@ class IPSetForwardedIPConfig(Node):
 
 
 @dataclass(frozen=True, slots=True)
-class ByteMatch(Node):
+class ByteMatch(StatementNode):
     search_string: bytes
     field_to_match: FieldToMatch
     positional_constraint: str
@@ -200,7 +211,7 @@ class ByteMatch(Node):
 
 
 @dataclass(frozen=True, slots=True)
-class RegexMatch(Node):
+class RegexMatch(StatementNode):
     regex_string: str
     field_to_match: FieldToMatch
     text_transformations: Transformations
@@ -208,7 +219,7 @@ class RegexMatch(Node):
 
 
 @dataclass(frozen=True, slots=True)
-class RegexPatternSetReference(Node):
+class RegexPatternSetReference(StatementNode):
     arn: str
     field_to_match: FieldToMatch
     text_transformations: Transformations
@@ -217,7 +228,7 @@ class RegexPatternSetReference(Node):
 
 
 @dataclass(frozen=True, slots=True)
-class SqliMatch(Node):
+class SqliMatch(StatementNode):
     field_to_match: FieldToMatch
     text_transformations: Transformations
     sensitivity_level: str = "LOW"
@@ -225,14 +236,14 @@ class SqliMatch(Node):
 
 
 @dataclass(frozen=True, slots=True)
-class XssMatch(Node):
+class XssMatch(StatementNode):
     field_to_match: FieldToMatch
     text_transformations: Transformations
     pre_parse_transformations: Transformations = ()
 
 
 @dataclass(frozen=True, slots=True)
-class SizeConstraint(Node):
+class SizeConstraint(StatementNode):
     field_to_match: FieldToMatch
     comparison_operator: str  # EQ NE LE LT GE GT
     size: int
@@ -241,42 +252,42 @@ class SizeConstraint(Node):
 
 
 @dataclass(frozen=True, slots=True)
-class GeoMatch(Node):
+class GeoMatch(StatementNode):
     country_codes: tuple[str, ...]
     forwarded_ip_config: ForwardedIPConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class IPSetReference(Node):
+class IPSetReference(StatementNode):
     arn: str
     forwarded_ip_config: IPSetForwardedIPConfig | None = None
     ip_set: IPSet | None = None  # resolved at load
 
 
 @dataclass(frozen=True, slots=True)
-class LabelMatch(Node):
+class LabelMatch(StatementNode):
     scope: str  # LABEL | NAMESPACE
     key: str
 
 
 @dataclass(frozen=True, slots=True)
-class AsnMatch(Node):
+class AsnMatch(StatementNode):
     asn_list: tuple[int, ...]
     forwarded_ip_config: ForwardedIPConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class And(Node):
+class And(StatementNode):
     statements: tuple[Statement, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class Or(Node):
+class Or(StatementNode):
     statements: tuple[Statement, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class Not(Node):
+class Not(StatementNode):
     statement: Statement
 
 
@@ -296,7 +307,7 @@ class RateKey(Node):
 
 
 @dataclass(frozen=True, slots=True)
-class RateBased(Node):
+class RateBased(StatementNode):
     limit: int
     aggregate_key_type: str  # IP | FORWARDED_IP | CUSTOM_KEYS | CONSTANT
     evaluation_window_sec: int = 300
@@ -338,7 +349,7 @@ class RuleActionOverride(Node):
 
 
 @dataclass(frozen=True, slots=True)
-class RuleGroupReference(Node):
+class RuleGroupReference(StatementNode):
     arn: str
     excluded_rules: tuple[str, ...] = ()
     rule_action_overrides: tuple[RuleActionOverride, ...] = ()
@@ -346,7 +357,7 @@ class RuleGroupReference(Node):
 
 
 @dataclass(frozen=True, slots=True)
-class ManagedRuleGroup(Node):
+class ManagedRuleGroup(StatementNode):
     vendor_name: str
     name: str
     version: str | None = None

@@ -36,8 +36,9 @@ __all__ = [
     "Request",
 ]
 
-# Spec §7.2: WAF sees at most the first 200 headers / 8 KB of header data and the first 200
-# cookies / 8 KB of cookie data. Byte counting is UNSPECIFIED; see `Request.visible_headers`.
+# WAF sees at most the first 200 headers / 8 KB of header data and the first 200 cookies / 8 KB
+# of cookie data (https://docs.aws.amazon.com/waf/latest/developerguide/waf-oversize-request-components.html).
+# Byte counting is UNSPECIFIED; see `Request.visible_headers`.
 HEADER_COUNT_LIMIT = 200
 HEADER_BYTES_LIMIT = 8192
 COOKIE_COUNT_LIMIT = 200
@@ -92,8 +93,10 @@ def _text(value: bytes) -> str:
 
 
 def _split_cookies(value: bytes, out: list[tuple[bytes, bytes]]) -> None:
-    # Spec §3.5: `;`-separated pairs, surrounding spaces trimmed, first `=` splits, a pair
-    # without `=` is a name with an empty value, values stay encoded.
+    # Cookies
+    # (https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-fields-list.html):
+    # `;`-separated pairs, surrounding spaces trimmed, first `=` splits, a pair without `=` is a
+    # name with an empty value, values stay encoded.
     for piece in value.split(b";"):
         piece = piece.strip(b" \t")
         if piece:
@@ -230,8 +233,9 @@ class Request:
                 return
         total = 0
         cut = len(headers)
-        # Suggested byte count of spec §7.2: name + value + ": " + CRLF per header line. A header
-        # that would cross the limit is not visible at all (§3.3, §7.5: treated as absent).
+        # wafpy's byte count (waf-oversize-request-components gives none): name + value + ": " +
+        # CRLF per header line. A header that would cross the limit is not visible at all
+        # (treated as absent, as that page says of what AWS WAF cannot inspect).
         for i, (name, value) in enumerate(headers):
             total += len(name) + len(value) + 4
             if total > HEADER_BYTES_LIMIT and cut == len(headers):
@@ -242,7 +246,7 @@ class Request:
 
     @property
     def visible_headers(self) -> tuple[Header, ...]:
-        """The headers WAF can see: the first 200 and within 8,192 bytes (spec §7.2)."""
+        """The headers WAF can see: the first 200 and within 8,192 bytes (waf-oversize-request-components)."""
         try:
             return self._visible
         except AttributeError:
@@ -282,11 +286,12 @@ class Request:
 
     def _compute_cookies(self) -> None:
         pairs: list[tuple[bytes, bytes]] = []
-        # All Cookie header lines, concatenated in order (HTTP/2 sends one per cookie), spec §3.5.
+        # All Cookie header lines, concatenated in order (HTTP/2 sends one per cookie):
+        # waf-rule-statement-fields-list.
         for name, value in self.headers:
             if len(name) == 6 and name.lower() == b"cookie":
                 _split_cookies(value, pairs)
-        # Cookie data = the pairs as "name=value" joined by "; " (spec §7.2 suggestion); only
+        # Cookie data = the pairs as "name=value" joined by "; " (wafpy's choice); only
         # whole cookies within the first 8,192 bytes and the first 200 cookies are visible.
         total = 0
         cut = len(pairs)
@@ -322,7 +327,7 @@ class Request:
     def query_args(
         self, pre_parse: Callable[[bytes], bytes] | None = None, key: Hashable = None
     ) -> list[QueryArg]:
-        """`(name, value)` query arguments, raw, after the pre-parse chain (spec §3.2, §4.4).
+        """`(name, value)` query arguments, raw, after the pre-parse chain (waf-rule-statement-fields-list).
 
         The chain runs on the raw query string before it is split on `&` (a `;` is not a
         separator). Each piece splits at its first `=`; a piece without `=` is a name with an
@@ -362,7 +367,7 @@ class Request:
         ja3: str | None = None,
         ja4: str | None = None,
     ) -> Request:
-        """Build from the `httpRequest` object of an AWS WAF log record (spec §9.1).
+        """Build from the `httpRequest` object of an AWS WAF log record (https://docs.aws.amazon.com/waf/latest/developerguide/logging-fields.html).
 
         Besides the logged fields, the mapping may carry `body` (UTF-8 text) or `bodyBase64`
         (as conformance cases do) and `ja3Fingerprint` / `ja4Fingerprint` (record-level fields
@@ -371,7 +376,7 @@ class Request:
         Choices: `args` "" means *no query string* — logs write "" both for a target without `?`
         and for one ending in `?`, and no query is the common case; likewise `fragment` "" means
         none. `country` "-" means unknown. A missing body is an empty body that is present
-        (spec §3.6); a log-replay caller whose records carry no body passes
+        (waf-rule-statement-fields-list); a log-replay caller whose records carry no body passes
         ``body_available=False`` so body statements are reported as not evaluable.
 
         Raises ValueError naming the field when the input is malformed.
@@ -498,7 +503,7 @@ class Request:
         timestamp_ms: int | None = None,
         request_id: str | None = None,
     ) -> Request:
-        """Build from an ASGI HTTP scope and the buffered body (spec §11).
+        """Build from an ASGI HTTP scope and the buffered body (the view an ALB gives AWS WAF).
 
         The path is `raw_path` as sent (never the decoded `path`; when a server omits
         `raw_path`, `path` is percent-encoded again). An ASGI server gives `query_string` b""
@@ -560,7 +565,7 @@ class Request:
         return self
 
     def to_http_request(self) -> dict[str, Any]:
-        """The `httpRequest` object of an AWS WAF log record for this request (spec §9.1)."""
+        """The `httpRequest` object of an AWS WAF log record for this request (logging-fields)."""
         out: dict[str, Any] = {
             "clientIp": self.client_ip,
             "country": self.country or "-",

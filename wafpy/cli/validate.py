@@ -12,8 +12,10 @@ from wafpy.load.capacity import CapacityReport, acl_capacity
 
 __all__ = ["add_validate_parser", "validate_command"]
 
-WCU_BASE_PRICE = 1500  # §8.2: included in the base price; more costs extra
-WCU_LIMIT = 5000  # §8.2: hard limit for a web ACL or rule group
+# https://docs.aws.amazon.com/waf/latest/developerguide/aws-waf-capacity-units.html
+WCU_BASE_PRICE = 1500  # included in the base price; more costs extra
+# https://docs.aws.amazon.com/waf/latest/developerguide/limits.html
+WCU_LIMIT = 5000  # hard limit for a web ACL or rule group
 
 
 def add_document_options(p: argparse.ArgumentParser) -> None:

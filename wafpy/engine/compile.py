@@ -30,6 +30,11 @@ BUILDERS: dict[type[Any], Callable[[Any, CompileContext], Matcher]] = {
     ast.Not: logic.not_statement,
     ast.RateBased: rate.rate_based,
 }
+# Statements that are compiled as a group of rules, not a matcher, with their log terminatingRuleType.
+GROUP_RULE_KINDS: dict[type[Any], str] = {
+    ast.RuleGroupReference: "GROUP",
+    ast.ManagedRuleGroup: "MANAGED_RULE_GROUP",
+}
 
 
 def compile_statement(statement: ast.Statement, cc: CompileContext) -> Matcher:
@@ -110,7 +115,7 @@ def _compile_rule(
     fq_labels = tuple(scope.label_prefix + label for label in rule.rule_labels)
     if isinstance(statement, (ast.RuleGroupReference, ast.ManagedRuleGroup)):
         group = _compile_group(statement, cc, path, detector, flags, acl, captcha, challenge)
-        kind = "GROUP" if isinstance(statement, ast.RuleGroupReference) else "MANAGED_RULE_GROUP"
+        kind = GROUP_RULE_KINDS[type(statement)]
         if scanner is not None:
             scanner.add_group()
         return CompiledRule(
@@ -175,7 +180,8 @@ def _compile_group(
         group_id = statement.arn
         if group is None:
             raise NotAvailableError(f"rule group {statement.arn} at {path} was not resolved")
-    # Inner rules inherit immunity times from the web ACL unless they set their own (spec 6.5).
+    # Inner rules inherit immunity times from the web ACL unless they set their own:
+    # https://docs.aws.amazon.com/waf/latest/developerguide/waf-tokens-immunity-times.html
     scope = _Scope(
         group.label_namespace, group.custom_response_bodies, captcha, challenge, f"{cc.rule_uid}@{group_id}"
     )

@@ -21,7 +21,10 @@ Matcher = Callable[["EvalContext"], bool]
 
 
 class NotApplied(Exception):
-    """The rule is not applied to this request (spec 3.14: forwarded-IP header absent)."""
+    """The rule is not applied to this request: forwarded-IP header absent.
+
+    https://docs.aws.amazon.com/waf/latest/APIReference/API_ForwardedIPConfig.html
+    """
 
 
 # Field values after extraction and a transformation chain:

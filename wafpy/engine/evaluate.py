@@ -1,4 +1,7 @@
-"""The priority loop (spec 6.1-6.10): rules in order, actions, labels, Count, overrides, default action."""
+"""The priority loop: rules in order, actions, labels, Count, overrides, default action.
+
+https://docs.aws.amazon.com/waf/latest/developerguide/web-acl-rule-actions.html
+"""
 
 from __future__ import annotations
 
@@ -56,7 +59,8 @@ class _State:
 
 
 def _stage(state: _State, headers: tuple[ast.CustomHeader, ...]) -> None:
-    # The same name from several rules: the last matching rule wins (spec 6.6).
+    # The same name from several rules: the last matching rule wins
+    # (https://docs.aws.amazon.com/waf/latest/developerguide/customizing-the-incoming-request.html).
     for h in headers:
         name = HEADER_PREFIX + h.name
         state.staged[name.lower()] = (name, h.value)
@@ -102,7 +106,8 @@ def _conclude(
 ) -> _Terminal | None:
     """Labels, action and log entries of a rule whose statement was decided (None = not applied)."""
     if ctx.pending_labels:
-        # Labels land after the whole rule, so the rule never sees its own (spec 6.4).
+        # Labels land after the whole rule, so the rule never sees its own
+        # (https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-label-match.html).
         for label in ctx.pending_labels:
             ctx.add_label(label)
         ctx.pending_labels.clear()
@@ -169,7 +174,8 @@ def _conclude(
     check = ctx.services.token_validator(ctx.request, name, immunity, ctx.now_ms)
     key = "captchaResponse" if name == CAPTCHA else "challengeResponse"
     if check.valid:
-        # A valid token makes Captcha / Challenge behave like Count (spec 6.8).
+        # A valid token makes Captcha / Challenge behave like Count
+        # (https://docs.aws.amazon.com/waf/latest/developerguide/waf-captcha-and-challenge.html).
         _stage(state, action.insert_headers)
         info = {"responseCode": 0, "solveTimestamp": check.solve_timestamp}
         entry = _match_entry(rule, name, overridden, details)
@@ -211,7 +217,8 @@ def _run_group(rule: CompiledRule, ctx: EvalContext, state: _State) -> _Terminal
         except NotApplied:
             in_scope = False
         if not in_scope:
-            # Outside the scope-down the group does not match at all: no inner rule runs (spec 2.13).
+            # Outside the scope-down the group does not match at all: no inner rule runs
+            # (https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-scope-down-statements.html).
             state.events.insert(mark, (state.index, (rule.name, rule.priority, NO_MATCH, None)))
             return None
     for inner in group.rules:
@@ -225,7 +232,8 @@ def _run_group(rule: CompiledRule, ctx: EvalContext, state: _State) -> _Terminal
         }
         if rule.override_count:
             # OverrideAction Count: the group's terminating result becomes a Count at the web ACL
-            # level; no response, and the rules of the group after it are not evaluated (spec 6.5).
+            # level; no response, and the rules of the group after it are not evaluated
+            # (https://docs.aws.amazon.com/waf/latest/APIReference/API_OverrideAction.html).
             own = RuleTrace(rule.name, rule.priority, MATCH, COUNT, terminal.action, None, terminal.details)
             state.events.insert(mark, (state.index, own))
             return None

@@ -93,7 +93,8 @@ def _test(statement: ast.Statement, src: Source) -> tuple[str, str, str, str | N
             "ENDS_WITH": f"v.endswith({s})",
             "CONTAINS": f"{s} in v",
         }.get(kind)
-        if condition is None:  # CONTAINS_WORD: every occurrence is tried (spec 5.1)
+        # CONTAINS_WORD: every occurrence is tried (waf-rule-statement-type-string-match).
+        if condition is None:
             search = statement.search_string
             word = re.compile(b"(?<![" + _WORD + b"])" + re.escape(search) + b"(?![" + _WORD + b"])")
             w = src.bind("W", word.search)
@@ -217,7 +218,8 @@ def _text_leaf(statement: Any, cc: CompileContext, src: Source, var: str, indent
     if reads_body:
         flags.needs_body = True
         path = src.bind("P", cc.path)
-        # A log record carries no body: AWS's answer cannot be known (spec 9.1 replay notes).
+        # A log record carries no body, so AWS's answer cannot be known:
+        # https://docs.aws.amazon.com/waf/latest/developerguide/logging-fields.html
         src.emit(indent, "if not request.body_available:", f"    ctx.not_evaluable.append({path})")
         src.emit(indent, f"    {var} = False", "else:")
         indent += 4

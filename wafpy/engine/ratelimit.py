@@ -1,9 +1,10 @@
-"""Rate counters for rate-based rules (spec 2.11).
+"""Rate counters for rate-based rules (https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based.html).
 
-AWS estimates rates every few seconds; wafpy follows the spec's deterministic emulation: every
+AWS estimates rates every few seconds; wafpy emulates them deterministically: every
 counted request is kept with its timestamp, and the rule limits a key while the number of counted
 requests in `(now - window, now]` exceeds the limit. The counter is an interface so a shared store
-(Redis) can replace the in-memory one for multi-process deployments.
+(Redis) can replace the in-memory one for multi-process deployments, behind a local window
+synchronised in the background (`RateCounter`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,15 @@ from typing import Protocol
 
 
 class RateCounter(Protocol):
+    """Where rate-based rules count requests; consulted synchronously, in the middle of an evaluation.
+
+    `hit` must answer from local state and never wait on a network: evaluation runs inside the
+    ASGI call, so a blocking round trip would stall the event loop. A shared backend (Redis)
+    keeps a local window and synchronises counts with the other workers in the background; AWS
+    itself aggregates rates with a delay. The decision and its reasons: docs/architecture.md,
+    "A rate-counter backend".
+    """
+
     def hit(self, rule_id: str, key: tuple[str, ...], now_ms: int, window_s: int) -> int:
         """Count one request for `key` at `now_ms`; return the count in the window including it."""
         ...

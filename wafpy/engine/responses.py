@@ -1,4 +1,7 @@
-"""The HTTP responses a decision sends instead of forwarding the request (spec 6.7, 6.8)."""
+"""The HTTP responses a decision sends instead of forwarding the request.
+
+Custom responses: https://docs.aws.amazon.com/waf/latest/developerguide/customizing-the-response-for-blocked-requests.html
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ CONTENT_TYPES = {
     "APPLICATION_JSON": "application/json",
 }
 
-# What an ALB sends for a WAF block without a custom response (spec 6.7 suggestion).
+# What an ALB sends for a WAF block without a custom response (a 403, https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-action.html;
+# the body is wafpy's choice).
 DEFAULT_BLOCK_BODY = (
     b"<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n"
     b"<center><h1>403 Forbidden</h1></center>\r\n</body>\r\n</html>\r\n"

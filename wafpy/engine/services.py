@@ -39,7 +39,7 @@ class TokenValidator(Protocol):
 
 
 def no_valid_token(request: Request, kind: str, immunity_s: int, now_ms: int) -> TokenCheck:
-    """Default: wafpy cannot decrypt AWS tokens, so no token is ever valid (spec 6.8 suggestion)."""
+    """Default: wafpy cannot decrypt AWS tokens, so no token is ever valid (https://docs.aws.amazon.com/waf/latest/developerguide/waf-tokens.html)."""
     present = any(name == b"aws-waf-token" for name, _ in request.cookies)
     return TokenCheck(False, "TOKEN_INVALID" if present else "TOKEN_MISSING")
 

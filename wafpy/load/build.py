@@ -1,8 +1,9 @@
 """Validated JSON -> frozen `ast` nodes: rules, web ACLs, rule groups, IP sets, regex pattern sets.
 
-Every node gets a `Span(line, column, path)`. Semantic problems (§ references in
-`wafpy.load.semantics`) are collected in the context while building; a rule whose JSON is malformed
-is skipped (shape validation already reported it) so the other rules are still checked.
+Every node gets a `Span(line, column, path)`. Semantic problems (the rules of
+`wafpy.load.semantics`, each citing AWS's documentation) are collected in the context while
+building; a rule whose JSON is malformed is skipped (shape validation already reported it) so the
+other rules are still checked.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ __all__ = [
 
 DEFAULT_ACCOUNT = "000000000000"
 DEFAULT_REGION = "us-east-1"
-# §7.1: AssociationConfig SizeInspectionLimit values in bytes; the ALB default is 8 KB.
+# AssociationConfig SizeInspectionLimit values in bytes; the ALB default is 8 KB:
+# https://docs.aws.amazon.com/waf/latest/developerguide/web-acl-setting-body-inspection-limit.html
 BODY_LIMITS = {"KB_8": 8192, "KB_16": 16384, "KB_32": 32768, "KB_48": 49152, "KB_64": 65536}
 DEFAULT_IMMUNITY = 300
 

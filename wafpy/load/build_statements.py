@@ -1,11 +1,14 @@
 """Statement builder: JSON Statement -> `ast` statement, with placement and statement rules.
 
-Placement (§2): RateBased / RuleGroupReference / ManagedRuleGroup only as the top-level statement
-of a rule, the two group statements never inside a rule group, scope-downs nestable only, depth
-at most 20. Resources are resolved here through the context's resolver.
+Placement (https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statements.html):
+RateBased / RuleGroupReference / ManagedRuleGroup only as the top-level statement of a rule, the two
+group statements never inside a rule group, scope-downs nestable only, depth at most 20. Resources
+are resolved here through the context's resolver.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from wafpy import model as ast
 from wafpy.errors import ResourceError, RulesetErrors
@@ -60,71 +63,68 @@ def statement(node: JValue, path: str, ctx: Context, *, depth: int = 1, top: boo
     if kind in GROUP_STATEMENTS and ctx.in_rule_group:
         ctx.error(f"{kind} is not allowed inside a rule group", spath, inner)
         fail()
+    builder = _BUILDERS_BY_NAME.get(kind)
+    if builder is None:
+        fail()
+    return builder(inner, spath, ctx, depth)
+
+
+def _children(kind: str, inner: JObject, spath: str, ctx: Context, depth: int) -> tuple[ast.Statement, ...]:
+    lpath = join_path(spath, "Statements")
+    nodes = items(inner, "Statements")
+    listed = inner.get("Statements")
+    if listed is not None and len(nodes) < MIN_LOGICAL_STATEMENTS:
+        ctx.error(
+            f"{kind} needs at least {MIN_LOGICAL_STATEMENTS} statements, got {len(nodes)}",
+            lpath,
+            listed,
+            expected=f"at least {MIN_LOGICAL_STATEMENTS} statements",
+        )
+    return tuple(statement(child, join_path(lpath, i), ctx, depth=depth + 1) for i, child in enumerate(nodes))
+
+
+def _and(inner: JObject, spath: str, ctx: Context, depth: int) -> ast.And:
+    children = _children("AndStatement", inner, spath, ctx, depth)
+    return ast.And(statements=children, span=span(inner, spath))
+
+
+def _or(inner: JObject, spath: str, ctx: Context, depth: int) -> ast.Or:
+    children = _children("OrStatement", inner, spath, ctx, depth)
+    return ast.Or(statements=children, span=span(inner, spath))
+
+
+def _not(inner: JObject, spath: str, ctx: Context, depth: int) -> ast.Not:
     s = span(inner, spath)
-    match kind:
-        case "AndStatement" | "OrStatement":
-            lpath = join_path(spath, "Statements")
-            nodes = items(inner, "Statements")
-            listed = inner.get("Statements")
-            if listed is not None and len(nodes) < MIN_LOGICAL_STATEMENTS:
-                ctx.error(
-                    f"{kind} needs at least {MIN_LOGICAL_STATEMENTS} statements, got {len(nodes)}",
-                    lpath,
-                    listed,
-                    expected=f"at least {MIN_LOGICAL_STATEMENTS} statements",
-                )
-            children = tuple(
-                statement(child, join_path(lpath, i), ctx, depth=depth + 1) for i, child in enumerate(nodes)
-            )
-            return (
-                ast.And(statements=children, span=s)
-                if kind == "AndStatement"
-                else ast.Or(statements=children, span=s)
-            )
-        case "NotStatement":
-            return ast.Not(
-                statement=statement(
-                    member(inner, "Statement"), join_path(spath, "Statement"), ctx, depth=depth + 1
-                ),
-                span=s,
-            )
-        case "RateBasedStatement":
-            return _rate_based(inner, spath, ctx, depth)
-        case "RuleGroupReferenceStatement":
-            return _rule_group_reference(inner, spath, ctx)
-        case "ManagedRuleGroupStatement":
-            return _managed(inner, spath, ctx, depth)
-    return _match_statement(kind, inner, spath, ctx, s)
+    child = statement(member(inner, "Statement"), join_path(spath, "Statement"), ctx, depth=depth + 1)
+    return ast.Not(statement=child, span=s)
 
 
-def _match_statement(kind: str, inner: JObject, spath: str, ctx: Context, s: ast.Span) -> ast.Statement:
-    match kind:
-        case "GeoMatchStatement":
-            codes = tuple(v.value if isinstance(v, JString) else fail() for v in items(inner, "CountryCodes"))
-            return ast.GeoMatch(
-                country_codes=codes,
-                forwarded_ip_config=forwarded_ip(
-                    inner.get("ForwardedIPConfig"), join_path(spath, "ForwardedIPConfig")
-                ),
-                span=s,
-            )
-        case "AsnMatchStatement":
-            asns = tuple(
-                v.value if isinstance(v, JNumber) and isinstance(v.value, int) else fail()
-                for v in items(inner, "AsnList")
-            )
-            return ast.AsnMatch(
-                asn_list=asns,
-                forwarded_ip_config=forwarded_ip(
-                    inner.get("ForwardedIPConfig"), join_path(spath, "ForwardedIPConfig")
-                ),
-                span=s,
-            )
-        case "LabelMatchStatement":
-            return ast.LabelMatch(scope=text(inner, "Scope"), key=text(inner, "Key"), span=s)
-        case "IPSetReferenceStatement":
-            return _ip_set_reference(inner, spath, ctx, s)
-    # Statements that inspect a FieldToMatch.
+def _geo_match(inner: JObject, spath: str, ctx: Context, depth: int) -> ast.GeoMatch:
+    s = span(inner, spath)
+    codes = tuple(v.value if isinstance(v, JString) else fail() for v in items(inner, "CountryCodes"))
+    fwd = forwarded_ip(inner.get("ForwardedIPConfig"), join_path(spath, "ForwardedIPConfig"))
+    return ast.GeoMatch(country_codes=codes, forwarded_ip_config=fwd, span=s)
+
+
+def _asn_match(inner: JObject, spath: str, ctx: Context, depth: int) -> ast.AsnMatch:
+    s = span(inner, spath)
+    asns = tuple(
+        v.value if isinstance(v, JNumber) and isinstance(v.value, int) else fail()
+        for v in items(inner, "AsnList")
+    )
+    fwd = forwarded_ip(inner.get("ForwardedIPConfig"), join_path(spath, "ForwardedIPConfig"))
+    return ast.AsnMatch(asn_list=asns, forwarded_ip_config=fwd, span=s)
+
+
+def _label_match(inner: JObject, spath: str, ctx: Context, depth: int) -> ast.LabelMatch:
+    s = span(inner, spath)
+    return ast.LabelMatch(scope=text(inner, "Scope"), key=text(inner, "Key"), span=s)
+
+
+def _inspected(
+    kind: str, inner: JObject, spath: str, ctx: Context
+) -> tuple[ast.FieldToMatch, ast.Transformations, ast.Transformations]:
+    """FieldToMatch, TextTransformations and PreParseTextTransformations of a statement inspecting a field."""
     ftm_path = join_path(spath, "FieldToMatch")
     ftm = field_to_match(member(inner, "FieldToMatch"), ftm_path)
     tts = transformations(inner, "TextTransformations", spath, ctx)
@@ -145,61 +145,82 @@ def _match_statement(kind: str, inner: JObject, spath: str, ctx: Context, s: ast
             ftm_path,
             inner.get("FieldToMatch"),
         )
-    match kind:
-        case "ByteMatchStatement":
-            constraint = text(inner, "PositionalConstraint")
-            return ast.ByteMatch(
-                search_string=_search_string(inner, spath, ctx, constraint),
-                field_to_match=ftm,
-                positional_constraint=constraint,
-                text_transformations=tts,
-                pre_parse_transformations=pre,
-                span=s,
-            )
-        case "RegexMatchStatement":
-            pattern = text(inner, "RegexString")
-            _regex(pattern, join_path(spath, "RegexString"), inner.get("RegexString"), ctx)
-            return ast.RegexMatch(
-                regex_string=pattern,
-                field_to_match=ftm,
-                text_transformations=tts,
-                pre_parse_transformations=pre,
-                span=s,
-            )
-        case "RegexPatternSetReferenceStatement":
-            arn = _arn(inner)
-            pset = _resolve(ctx, "regex_pattern_set", arn, *_arn_at(inner, spath))
-            assert pset is None or isinstance(pset, ast.RegexPatternSet)
-            return ast.RegexPatternSetReference(
-                arn=arn,
-                field_to_match=ftm,
-                text_transformations=tts,
-                pre_parse_transformations=pre,
-                pattern_set=pset,
-                span=s,
-            )
-        case "SqliMatchStatement":
-            return ast.SqliMatch(
-                field_to_match=ftm,
-                text_transformations=tts,
-                sensitivity_level=opt_text(inner, "SensitivityLevel") or "LOW",
-                pre_parse_transformations=pre,
-                span=s,
-            )
-        case "XssMatchStatement":
-            return ast.XssMatch(
-                field_to_match=ftm, text_transformations=tts, pre_parse_transformations=pre, span=s
-            )
-        case "SizeConstraintStatement":
-            return ast.SizeConstraint(
-                field_to_match=ftm,
-                comparison_operator=text(inner, "ComparisonOperator"),
-                size=integer(inner, "Size"),
-                text_transformations=tts,
-                pre_parse_transformations=pre,
-                span=s,
-            )
-    fail()
+    return ftm, tts, pre
+
+
+def _byte_match(inner: JObject, spath: str, ctx: Context, depth: int) -> ast.ByteMatch:
+    s = span(inner, spath)
+    ftm, tts, pre = _inspected("ByteMatchStatement", inner, spath, ctx)
+    constraint = text(inner, "PositionalConstraint")
+    return ast.ByteMatch(
+        search_string=_search_string(inner, spath, ctx, constraint),
+        field_to_match=ftm,
+        positional_constraint=constraint,
+        text_transformations=tts,
+        pre_parse_transformations=pre,
+        span=s,
+    )
+
+
+def _regex_match(inner: JObject, spath: str, ctx: Context, depth: int) -> ast.RegexMatch:
+    s = span(inner, spath)
+    ftm, tts, pre = _inspected("RegexMatchStatement", inner, spath, ctx)
+    pattern = text(inner, "RegexString")
+    _regex(pattern, join_path(spath, "RegexString"), inner.get("RegexString"), ctx)
+    return ast.RegexMatch(
+        regex_string=pattern,
+        field_to_match=ftm,
+        text_transformations=tts,
+        pre_parse_transformations=pre,
+        span=s,
+    )
+
+
+def _regex_pattern_set(inner: JObject, spath: str, ctx: Context, depth: int) -> ast.RegexPatternSetReference:
+    s = span(inner, spath)
+    ftm, tts, pre = _inspected("RegexPatternSetReferenceStatement", inner, spath, ctx)
+    arn = _arn(inner)
+    pset = _resolve(ctx, "regex_pattern_set", arn, *_arn_at(inner, spath))
+    assert pset is None or isinstance(pset, ast.RegexPatternSet)
+    return ast.RegexPatternSetReference(
+        arn=arn,
+        field_to_match=ftm,
+        text_transformations=tts,
+        pre_parse_transformations=pre,
+        pattern_set=pset,
+        span=s,
+    )
+
+
+def _sqli_match(inner: JObject, spath: str, ctx: Context, depth: int) -> ast.SqliMatch:
+    s = span(inner, spath)
+    ftm, tts, pre = _inspected("SqliMatchStatement", inner, spath, ctx)
+    return ast.SqliMatch(
+        field_to_match=ftm,
+        text_transformations=tts,
+        sensitivity_level=opt_text(inner, "SensitivityLevel") or "LOW",
+        pre_parse_transformations=pre,
+        span=s,
+    )
+
+
+def _xss_match(inner: JObject, spath: str, ctx: Context, depth: int) -> ast.XssMatch:
+    s = span(inner, spath)
+    ftm, tts, pre = _inspected("XssMatchStatement", inner, spath, ctx)
+    return ast.XssMatch(field_to_match=ftm, text_transformations=tts, pre_parse_transformations=pre, span=s)
+
+
+def _size_constraint(inner: JObject, spath: str, ctx: Context, depth: int) -> ast.SizeConstraint:
+    s = span(inner, spath)
+    ftm, tts, pre = _inspected("SizeConstraintStatement", inner, spath, ctx)
+    return ast.SizeConstraint(
+        field_to_match=ftm,
+        comparison_operator=text(inner, "ComparisonOperator"),
+        size=integer(inner, "Size"),
+        text_transformations=tts,
+        pre_parse_transformations=pre,
+        span=s,
+    )
 
 
 def _search_string(inner: JObject, spath: str, ctx: Context, constraint: str) -> bytes:
@@ -256,7 +277,8 @@ def _resolve(ctx: Context, method: str, arn: str, path: str, at: JValue | None) 
     return None
 
 
-def _ip_set_reference(inner: JObject, spath: str, ctx: Context, s: ast.Span) -> ast.IPSetReference:
+def _ip_set_reference(inner: JObject, spath: str, ctx: Context, depth: int) -> ast.IPSetReference:
+    s = span(inner, spath)
     arn = _arn(inner)
     fwd = None
     node = inner.get("IPSetForwardedIPConfig")
@@ -367,13 +389,14 @@ def _overrides(
     return excluded, tuple(overrides)
 
 
-def _rule_group_reference(inner: JObject, spath: str, ctx: Context) -> ast.RuleGroupReference:
+def _rule_group_reference(inner: JObject, spath: str, ctx: Context, depth: int) -> ast.RuleGroupReference:
     arn = _arn(inner)
     excluded, overrides = _overrides(inner, spath, ctx)
     group = _resolve(ctx, "rule_group", arn, *_arn_at(inner, spath))
     assert group is None or isinstance(group, ast.RuleGroup)
     if group is not None:
-        # §2.14: naming a rule the group does not have is an API error for customer rule groups.
+        # Naming a rule the group does not have is an API error for customer rule groups:
+        # https://docs.aws.amazon.com/waf/latest/APIReference/API_RuleGroupReferenceStatement.html
         names = {r.name for r in group.rules}
         for key, listed in (
             ("ExcludedRules", excluded),
@@ -420,6 +443,28 @@ def _managed(inner: JObject, spath: str, ctx: Context, depth: int) -> ast.Manage
         rule_group=group,
         span=span(inner, spath),
     )
+
+
+# JSON statement -> model node, per statement class: (statement object, its path, context, depth).
+STATEMENT_BUILDERS: dict[type[ast.StatementNode], Callable[[JObject, str, Context, int], ast.Statement]] = {
+    ast.ByteMatch: _byte_match,
+    ast.RegexMatch: _regex_match,
+    ast.RegexPatternSetReference: _regex_pattern_set,
+    ast.SqliMatch: _sqli_match,
+    ast.XssMatch: _xss_match,
+    ast.SizeConstraint: _size_constraint,
+    ast.GeoMatch: _geo_match,
+    ast.IPSetReference: _ip_set_reference,
+    ast.LabelMatch: _label_match,
+    ast.AsnMatch: _asn_match,
+    ast.And: _and,
+    ast.Or: _or,
+    ast.Not: _not,
+    ast.RateBased: _rate_based,
+    ast.RuleGroupReference: _rule_group_reference,
+    ast.ManagedRuleGroup: _managed,
+}
+_BUILDERS_BY_NAME = {ast.STATEMENT_NAMES[cls]: build for cls, build in STATEMENT_BUILDERS.items()}
 
 
 def is_group_statement(node: JValue) -> bool:

@@ -1,4 +1,4 @@
-"""Web ACL capacity units (WCU), spec §8.1.
+"""Web ACL capacity units (WCU): https://docs.aws.amazon.com/waf/latest/developerguide/aws-waf-capacity-units.html
 
 The plain sum AWS documents: a base cost per statement, doubled for JsonBody, plus 10 per text
 transformation (NONE is free: the CLI example AND(ByteMatch EXACTLY+NONE, SizeConstraint+NONE)
@@ -9,12 +9,15 @@ statements, so this is an upper bound; a document's stated Capacity below it is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from wafpy import model as ast
 
 __all__ = [
     "MANAGED_CAPACITY",
+    "STATEMENT_WCU",
     "CapacityReport",
     "RuleCapacity",
     "acl_capacity",
@@ -22,7 +25,8 @@ __all__ = [
     "statement_capacity",
 ]
 
-# §2.15: published capacities of AWS managed rule groups (vendor-defined ones are absent).
+# Published capacities of AWS managed rule groups (vendor-defined ones are absent):
+# https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-list.html
 MANAGED_CAPACITY: dict[tuple[str, str], int] = {
     ("AWS", "AWSManagedRulesCommonRuleSet"): 700,
     ("AWS", "AWSManagedRulesAdminProtectionRuleSet"): 100,
@@ -80,60 +84,86 @@ def _group_sum(group: ast.RuleGroup) -> int:
     return sum(rule_capacity(r) for r in group.rules) + _label_wcu(group.rules)
 
 
+def _text(base: int) -> Callable[[Any], tuple[int, bool]]:
+    """WCU of a statement inspecting a FieldToMatch with a fixed base cost."""
+    return lambda s: (
+        _inspecting(base, s.field_to_match, s.text_transformations, s.pre_parse_transformations),
+        True,
+    )
+
+
+def _byte_match(s: ast.ByteMatch) -> tuple[int, bool]:
+    base = 2 if s.positional_constraint in ("EXACTLY", "STARTS_WITH", "ENDS_WITH") else 10
+    return _text(base)(s)
+
+
+def _sqli_match(s: ast.SqliMatch) -> tuple[int, bool]:
+    return _text(30 if s.sensitivity_level == "HIGH" else 20)(s)
+
+
+def _ip_set(s: ast.IPSetReference) -> tuple[int, bool]:
+    fwd = s.forwarded_ip_config
+    return (5 if fwd is not None and fwd.position == "ANY" else 1), True
+
+
+def _logical(s: ast.And | ast.Or) -> tuple[int, bool]:
+    parts = [_statement(c) for c in s.statements]
+    return sum(p[0] for p in parts), all(p[1] for p in parts)
+
+
+def _scope_down(s: ast.RateBased | ast.ManagedRuleGroup) -> tuple[int, bool]:
+    return _statement(s.scope_down) if s.scope_down is not None else (0, True)
+
+
+def _rate_based(s: ast.RateBased) -> tuple[int, bool]:
+    wcu, exact = _scope_down(s)
+    return RATE_BASED_WCU + RATE_KEY_WCU * len(s.custom_keys) + wcu, exact
+
+
+def _rule_group(s: ast.RuleGroupReference) -> tuple[int, bool]:
+    group = s.rule_group
+    if group is None:
+        return 0, False
+    return (group.capacity if group.capacity is not None else _group_sum(group)), True
+
+
+def _managed(s: ast.ManagedRuleGroup) -> tuple[int, bool]:
+    wcu, exact = _scope_down(s)
+    known = MANAGED_CAPACITY.get((s.vendor_name, s.name))
+    if known is not None:
+        return known + wcu, exact
+    group = s.rule_group
+    if group is not None and group.capacity is not None:
+        return group.capacity + wcu, exact
+    if group is not None:
+        return _group_sum(group) + wcu, False
+    return wcu, False
+
+
+# (WCU, exact) of one statement and its children, per statement class.
+STATEMENT_WCU: dict[type[Any], Callable[[Any], tuple[int, bool]]] = {
+    ast.ByteMatch: _byte_match,
+    ast.RegexMatch: _text(3),
+    ast.RegexPatternSetReference: _text(25),
+    ast.SizeConstraint: _text(1),
+    ast.SqliMatch: _sqli_match,
+    ast.XssMatch: _text(40),
+    ast.GeoMatch: lambda s: (1, True),
+    ast.AsnMatch: lambda s: (1, True),
+    ast.LabelMatch: lambda s: (1, True),
+    ast.IPSetReference: _ip_set,
+    ast.And: _logical,
+    ast.Or: _logical,
+    ast.Not: lambda s: _statement(s.statement),
+    ast.RateBased: _rate_based,
+    ast.RuleGroupReference: _rule_group,
+    ast.ManagedRuleGroup: _managed,
+}
+
+
 def _statement(s: ast.Statement) -> tuple[int, bool]:
     """(WCU, exact) of one statement and its children."""
-    match s:
-        case ast.ByteMatch():
-            base = 2 if s.positional_constraint in ("EXACTLY", "STARTS_WITH", "ENDS_WITH") else 10
-            return _inspecting(
-                base, s.field_to_match, s.text_transformations, s.pre_parse_transformations
-            ), True
-        case ast.RegexMatch():
-            return _inspecting(3, s.field_to_match, s.text_transformations, s.pre_parse_transformations), True
-        case ast.RegexPatternSetReference():
-            return _inspecting(
-                25, s.field_to_match, s.text_transformations, s.pre_parse_transformations
-            ), True
-        case ast.SizeConstraint():
-            return _inspecting(1, s.field_to_match, s.text_transformations, s.pre_parse_transformations), True
-        case ast.SqliMatch():
-            base = 30 if s.sensitivity_level == "HIGH" else 20
-            return _inspecting(
-                base, s.field_to_match, s.text_transformations, s.pre_parse_transformations
-            ), True
-        case ast.XssMatch():
-            return _inspecting(
-                40, s.field_to_match, s.text_transformations, s.pre_parse_transformations
-            ), True
-        case ast.GeoMatch() | ast.AsnMatch() | ast.LabelMatch():
-            return 1, True
-        case ast.IPSetReference():
-            fwd = s.forwarded_ip_config
-            return (5 if fwd is not None and fwd.position == "ANY" else 1), True
-        case ast.And() | ast.Or():
-            parts = [_statement(c) for c in s.statements]
-            return sum(p[0] for p in parts), all(p[1] for p in parts)
-        case ast.Not():
-            return _statement(s.statement)
-        case ast.RateBased():
-            wcu, exact = _statement(s.scope_down) if s.scope_down is not None else (0, True)
-            return RATE_BASED_WCU + RATE_KEY_WCU * len(s.custom_keys) + wcu, exact
-        case ast.RuleGroupReference():
-            group = s.rule_group
-            if group is None:
-                return 0, False
-            return (group.capacity if group.capacity is not None else _group_sum(group)), True
-        case ast.ManagedRuleGroup():
-            wcu, exact = _statement(s.scope_down) if s.scope_down is not None else (0, True)
-            known = MANAGED_CAPACITY.get((s.vendor_name, s.name))
-            if known is not None:
-                return known + wcu, exact
-            group = s.rule_group
-            if group is not None and group.capacity is not None:
-                return group.capacity + wcu, exact
-            if group is not None:
-                return _group_sum(group) + wcu, False
-            return wcu, False
+    return STATEMENT_WCU[type(s)](s)
 
 
 def statement_capacity(statement: ast.Statement) -> int:

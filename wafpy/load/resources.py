@@ -1,10 +1,11 @@
 """Resolving references: ARN -> IP set / regex pattern set / rule group, and managed rule groups.
 
-A web ACL never embeds what it references (§1.6), so the caller supplies the documents: a mapping
-ARN -> document (bare object, get-* output or CloudFormation resource) or a list of files
-(get-ip-set / get-regex-pattern-set / get-rule-group outputs, CloudFormation templates, or a JSON
-object mapping ARN -> document). Each referenced document is validated and built like a web ACL,
-on first use, and cached.
+A web ACL never embeds what it references (a reference statement names an ARN:
+https://docs.aws.amazon.com/waf/latest/APIReference/API_IPSetReferenceStatement.html), so the caller
+supplies the documents: a mapping ARN -> document (bare object, get-* output or CloudFormation
+resource) or a list of files (get-ip-set / get-regex-pattern-set / get-rule-group outputs,
+CloudFormation templates, or a JSON object mapping ARN -> document). Each referenced document is
+validated and built like a web ACL, on first use, and cached.
 
 This module is a leaf of the load stage: it never imports the loader. The loader hands a
 `MappingResolver` the function that builds one document (`LoadEntry`), and builds resolvers over

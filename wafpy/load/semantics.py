@@ -2,7 +2,7 @@
 
 Pure functions: each takes already-shaped values and returns the reasons it rejects them (empty
 when fine). `wafpy.load.build` calls them while it walks a document, so every finding carries the
-JSON path, line and column of the value it is about. Spec sections are cited per rule.
+JSON path, line and column of the value it is about. AWS's documentation is cited per rule.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ __all__ = [
     "header_name_problem",
 ]
 
-# §2: statements that may only be the top-level statement of a rule.
+# Statements that may only be the top-level statement of a rule, not nested:
+# https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statements.html
 GROUP_STATEMENTS = frozenset({"RuleGroupReferenceStatement", "ManagedRuleGroupStatement"})
 TOP_ONLY_STATEMENTS = GROUP_STATEMENTS | {"RateBasedStatement"}
 NESTABLE_STATEMENTS = frozenset(
@@ -52,15 +53,17 @@ NESTABLE_STATEMENTS = frozenset(
         "NotStatement",
     }
 )
-# §2: AWS leaves nesting depth unspecified; 20 protects the evaluator's stack.
+# AWS documents no nesting depth limit (waf-rule-statements); 20 protects the evaluator's stack.
 MAX_STATEMENT_DEPTH = 20
-# §2.12: an AndStatement or OrStatement combines "more than one" statement (CloudFormation's
-# AWS::WAFv2::WebACL AndStatement / OrStatement pages); the API answers fewer with
-# WAFInvalidParameterException "... an OR statement with only one nested statement". botocore's
-# model gives the list no minimum, so the shapes cannot say it.
+# An AndStatement or OrStatement combines at least two statements (so say CloudFormation's
+# AWS::WAFv2::WebACL AndStatement / OrStatement pages and
+# https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-and.html);
+# the API answers fewer with WAFInvalidParameterException "... an OR statement with only one
+# nested statement". botocore's model gives the list no minimum, so the shapes cannot say it.
 MIN_LOGICAL_STATEMENTS = 2
 
-# §6.7: codes a custom Block response may use (the API range 200-599 is wider).
+# Codes a custom Block response may use (the API range 200-599 is wider):
+# https://docs.aws.amazon.com/waf/latest/developerguide/customizing-the-response-status-codes.html
 SUPPORTED_RESPONSE_CODES = frozenset(
     {
         200,
@@ -99,7 +102,7 @@ SUPPORTED_RESPONSE_CODES = frozenset(
     }
 )
 
-# §6.4 label syntax.
+# Label syntax: https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-label-requirements.html
 RESERVED_LABEL_WORDS = frozenset(
     {
         "awswaf",
@@ -115,7 +118,8 @@ RESERVED_LABEL_WORDS = frozenset(
 MAX_LABEL_COMPONENT = 128
 MAX_LABEL_NAMESPACES = 5
 
-MAX_SEARCH_STRING = 200  # bytes after decoding (§1.6)
+# Bytes after decoding: https://docs.aws.amazon.com/waf/latest/APIReference/API_ByteMatchStatement.html
+MAX_SEARCH_STRING = 200
 # Whole-value checks, used with fullmatch: without an end anchor of their own a search cannot
 # restart at every byte and rescan the rest (quadratic on a long run of word characters).
 _WORD_BYTES = re.compile(rb"[A-Za-z0-9_]+")
@@ -203,7 +207,10 @@ def header_name_problem(name: str) -> str | None:
 
 
 def check_header_names(names: list[str], *, response: bool) -> list[tuple[int, str]]:
-    """(index, reason) for custom header lists: no duplicates, no Content-Type in responses (§1.3)."""
+    """(index, reason) for custom header lists: no duplicates, no Content-Type in responses.
+
+    https://docs.aws.amazon.com/waf/latest/APIReference/API_CustomResponse.html
+    """
     out = []
     lowered = [n.lower() for n in names]
     for i in duplicates(lowered):
@@ -222,7 +229,7 @@ def check_header_names(names: list[str], *, response: bool) -> list[tuple[int, s
 
 
 def check_cidr(text: str, version: str) -> tuple[str | None, str | None]:
-    """(masked network, None) or (None, reason) for one IP set entry (§1.5)."""
+    """(masked network, None) or (None, reason) for one IP set entry (https://docs.aws.amazon.com/waf/latest/APIReference/API_IPSet.html)."""
     text = text.strip()
     address, slash, prefix = text.partition("/")
     if not slash:
@@ -240,8 +247,8 @@ def check_cidr(text: str, version: str) -> tuple[str | None, str | None]:
     if length == 0:
         return None, "a /0 prefix is not allowed"
     network = value & ~((1 << (bits - length)) - 1)
-    # Host bits set are accepted and masked (§1.5 suggestion); most entries are already clean,
-    # and keeping their text spares formatting 10,000 addresses.
+    # Host bits set are accepted and masked (wafpy's choice, API_IPSet leaves it open); most
+    # entries are already clean, and keeping their text spares formatting 10,000 addresses.
     return (text if network == value else format_cidr(found, network, length)), None
 
 

@@ -1,4 +1,6 @@
-"""ALB access-log lines (spec §9.2) -> LogEntry.
+"""ALB access-log lines -> LogEntry.
+
+The layout: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-access-logs.html
 
 One compiled regex tokenizes a line: a field is either a double-quoted string (a `"` inside is
 backslash-escaped) or a run of non-spaces; `-` means empty. The 2015 field set (16 fields, up to
@@ -34,7 +36,7 @@ _ALB_START = re.compile(rb"(?:https?|h2|grpcs|wss?) \d{4}-\d\d-\d\dT")
 _ELB_START = re.compile(rb"\A\d{4}-\d\d-\d\dT\S+ \S+ \S+:\d+ ")
 _DEFAULT_PORT = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
 
-# 0-based field positions in the ALB layout (spec §9.2 numbers minus one).
+# 0-based field positions in the ALB access-log layout (the documented order, counted from 0).
 _TIME, _CLIENT, _ELB_STATUS, _REQUEST, _AGENT, _TRACE, _CREATED, _ACTIONS = 1, 3, 8, 12, 13, 17, 21, 22
 _FIELDS_READ = _ACTIONS + 2  # fields a line is read to (one more for a Classic ELB line without type)
 

@@ -1,5 +1,7 @@
 """A Decision as an AWS WAF log record (format version 1): the one writer of log records.
 
+The fields: https://docs.aws.amazon.com/waf/latest/developerguide/logging-fields.html
+
 The middleware and `wafpy eval` both write through here, so their records compare line by line.
 """
 

@@ -2,7 +2,8 @@
 
 A `LogEntry` is format-neutral: AWS WAF records, ALB access-log lines, `get-sampled-requests`
 output and wafpy's own request lines all become one. `http_request` is always shaped like the
-`httpRequest` object of an AWS WAF log record (spec §9.1), so `Request.from_log` reads every source.
+`httpRequest` object of an AWS WAF log record, so `Request.from_log` reads every source:
+https://docs.aws.amazon.com/waf/latest/developerguide/logging-fields.html
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ __all__ = [
 LogKind = Literal["waf", "alb", "jsonl"]
 
 # Names of request parts a log may or may not carry (`LogEntry.available`). A statement that
-# inspects a part missing from `available` is "not evaluable" for that entry (spec §9.1, §9.2).
+# inspects a part missing from `available` is "not evaluable" for that entry (logging-fields;
+# ALB access logs).
 # "headers" means the complete header list (so every single header, header order and cookies);
 # a log that knows only some headers lists them as "header:<lower-case name>" instead.
 ALL_PARTS: frozenset[str] = frozenset(
@@ -52,7 +54,8 @@ class LoggedOutcome:
 
     From an AWS WAF record: the final `action` (ALLOW, BLOCK, CAPTCHA, CHALLENGE), the terminating
     rule and its type, the label names, the rule ids of web-ACL-level non-terminating matches and
-    `responseCodeSent`. From an ALB line (spec §9.2) only "did WAF answer instead of the target":
+    `responseCodeSent`. From an ALB line only "did WAF answer instead of the target"
+    (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-access-logs.html):
     `action` is BLOCK when `actions_executed` ends with `waf` (a CAPTCHA or Challenge answer looks
     the same there), ALLOW when `waf` ran and the ALB went on, and `status_code` is the ELB status.
     `excluded` marks entries that must not be compared (a `waf-failed` ALB row, an ALB without

@@ -1,4 +1,6 @@
-"""AWS WAF log records (spec §9.1) and `get-sampled-requests` output -> LogEntry.
+"""AWS WAF log records and `get-sampled-requests` output -> LogEntry.
+
+The record fields: https://docs.aws.amazon.com/waf/latest/developerguide/logging-fields.html
 
 Unknown fields are ignored and any field may be missing or null. Values hidden by data
 protection or `RedactedFields` — the literal `REDACTED` or a 64-hex SHA-256 — are not data:

@@ -1,16 +1,19 @@
-"""`FieldToMatch` → extractor: which bytes of a `Request` a statement inspects (spec §3, §7).
+"""`FieldToMatch` → extractor: which bytes of a `Request` a statement inspects.
+
+The components and their limits: https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-fields-list.html
 
 ``extractor(field, pre_parse, limit)`` is built once at compile time. Calling it on a request
 gives an `Extracted`:
 
 * ``elements``: the strings to transform and test, each separately (a statement matches when
   any element does). No elements = the component is missing, so the statement does not match
-  (spec §3 general rule, SizeConstraint included).
+  (waf-rule-statement-fields-list, SizeConstraint included).
 * ``forced``: None to inspect the elements, or the statement's fixed result: `OversizeHandling`
-  MATCH / NO_MATCH on an oversize component (spec §7.3), the JA3 / JA4 / UriFragment
+  MATCH / NO_MATCH on an oversize component (waf-oversize-request-components), the JA3 / JA4 / UriFragment
   `FallbackBehavior`, JsonBody `InvalidFallbackBehavior` MATCH / NO_MATCH, gRPC bodies.
 * ``oversize``: ``REQUEST_BODY``, ``REQUEST_JSON_BODY``, ``REQUEST_HEADERS`` or ``REQUEST_COOKIES``
-  when the component was over its limit (log ``oversizeFields``, spec §3.13).
+  when the component was over its limit (log ``oversizeFields``,
+  https://docs.aws.amazon.com/waf/latest/developerguide/waf-oversize-request-components.html).
 * ``location`` and ``names``: for log match details (``names[i]`` names ``elements[i]``).
 * ``evaluable``: False when the request carries no body (log replay) and the field reads it.
 
@@ -33,41 +36,42 @@ from wafpy.request import Request
 
 __all__ = ["DEFAULT_BODY_LIMIT", "LOCATIONS", "UNSPECIFIED_CHOICES", "Extracted", "Extractor", "extractor"]
 
-DEFAULT_BODY_LIMIT: Final = 8192  # ALB (spec §7.1)
+# ALB: https://docs.aws.amazon.com/waf/latest/developerguide/web-acl-setting-body-inspection-limit.html
+DEFAULT_BODY_LIMIT: Final = 8192
 
 UNSPECIFIED_CHOICES: Final[Mapping[str, str]] = {
-    "query parsing (§3.2)": "split on & only; each piece at its first =; a piece without = is a "
+    "query parsing": "split on & only; each piece at its first =; a piece without = is a "
     "name with an empty value; empty pieces are skipped; names compare raw after ASCII case-folding; "
     "values raw. The pre-parse chain runs on the raw query string before the split.",
-    "query string present but empty (§3.12)": "a target ending in ? gives QueryString element b''. "
+    "query string present but empty": "a target ending in ? gives QueryString element b''. "
     "Logs and ASGI cannot tell it from no ?, and both sources map it to no query string (no match).",
-    "SingleHeader repeated (§3.3)": "every value of a repeated header is its own element, in order.",
-    "headers beyond the limits (§3.3, §7.2)": "only the first 200 headers that fit in 8,192 bytes "
+    "SingleHeader repeated": "every value of a repeated header is its own element, in order.",
+    "headers beyond the limits": "only the first 200 headers that fit in 8,192 bytes "
     "(name + value + 4 per line) exist for SingleHeader, Headers and HeaderOrder; a header that "
     "crosses the byte limit is dropped whole, not cut.",
-    "cookies (§3.5, §7.2)": "parsed from every Cookie header in order (HTTP/2 sends several); pairs "
+    "cookies": "parsed from every Cookie header in order (HTTP/2 sends several); pairs "
     "split on ;, trimmed of spaces and tabs, first = splits, no = means empty value, not decoded. "
     "Cookie data = pairs joined by '; '; only the first 200 whole cookies within 8,192 bytes are "
     "visible. Cookies come from all Cookie headers, not only the visible headers.",
     "Headers/Cookies MatchScope ALL": "each name and each value is its own element, name first.",
-    "oversize reporting (§3.13)": "the oversize flag is reported whenever an evaluated statement "
+    "oversize reporting": "the oversize flag is reported whenever an evaluated statement "
     "met the oversize component, including when OversizeHandling MATCH / NO_MATCH fixed the result.",
-    "empty body (§3.6)": "an absent body is present with length 0: Body yields b'' (SizeConstraint "
+    "empty body": "an absent body is present with length 0: Body yields b'' (SizeConstraint "
     "Body EQ 0 matches a GET).",
     "empty body and JsonBody": "no document, no elements, no fallback: an empty body is not invalid "
     "JSON, else InvalidFallbackBehavior MATCH would match every GET.",
-    "gRPC (§3.6)": "content-type application/grpc* (any case): Body and JsonBody statements do not "
+    "gRPC": "content-type application/grpc* (any case): Body and JsonBody statements do not "
     "match, whatever the statement (forced False).",
-    "Content-Encoding (§3.6)": "not decoded.",
-    "JSON (§3.7, §7.4)": "see wafpy.matching.jsonbody: unescaped strings, numbers as literal text, "
+    "Content-Encoding": "not decoded.",
+    "JSON": "see wafpy.matching.jsonbody: unescaped strings, numbers as literal text, "
     "true/false/null as words, / is the root, depth 64 / 10,000 items.",
-    "JSON oversize + CONTINUE (§3.7)": "the truncated body is parsed and the truncation counts as a "
+    "JSON oversize + CONTINUE": "the truncated body is parsed and the truncation counts as a "
     "parse failure even if the prefix happens to parse: InvalidFallbackBehavior applies (absent: the "
     "elements parsed).",
-    "HeaderOrder (§3.8)": "names as received (lower case under ASGI/HTTP/2), one entry per header "
+    "HeaderOrder": "names as received (lower case under ASGI/HTTP/2), one entry per header "
     "line (duplicates repeat), visible headers only; no headers at all = missing component.",
-    "JA3/JA4 (§3.9)": "an empty fingerprint string counts as absent (FallbackBehavior).",
-    "UriFragment (§3.10)": "no # in the target → FallbackBehavior (default NO_MATCH); '#' with "
+    "JA3/JA4": "an empty fingerprint string counts as absent (FallbackBehavior).",
+    "UriFragment": "no # in the target → FallbackBehavior (default NO_MATCH); '#' with "
     "nothing after it is an empty element (from logs, '' means no fragment).",
     "log locations": "URI for UriPath/UriFragment; QUERY_STRING for QueryString and query "
     "arguments; HEADER for SingleHeader, Headers, Cookies, HeaderOrder; BODY for Body; UNKNOWN for "
@@ -276,7 +280,10 @@ def _uri_fragment(fallback: bool) -> Callable[[Request], Extracted]:
 
 
 def _oversize_result(handling: str, flag: str, location: str) -> Extracted | None:
-    """The fixed result of OversizeHandling MATCH / NO_MATCH, or None for CONTINUE (spec §7.3)."""
+    """The fixed result of OversizeHandling MATCH / NO_MATCH, or None for CONTINUE.
+
+    See waf-oversize-request-components.
+    """
     if handling == "MATCH":
         return Extracted([], forced=True, oversize=flag, location=location)
     if handling == "NO_MATCH":
@@ -352,7 +359,7 @@ def _named_pairs(
 
 
 def _headers(field: ast.Headers) -> Callable[[Request], Extracted]:
-    # Header names compare case-insensitively (spec §3.4).
+    # Header names compare case-insensitively (waf-rule-statement-fields-list).
     return _named_pairs(
         field,
         fold=True,
@@ -363,7 +370,7 @@ def _headers(field: ast.Headers) -> Callable[[Request], Extracted]:
 
 
 def _cookies(field: ast.Cookies) -> Callable[[Request], Extracted]:
-    # Cookie names compare case-sensitively and exactly (spec §3.5).
+    # Cookie names compare case-sensitively and exactly (waf-rule-statement-fields-list).
     return _named_pairs(
         field,
         fold=False,

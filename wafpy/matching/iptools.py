@@ -19,7 +19,8 @@ _AF6 = socket.AF_INET6
 def parse_ip(text: str) -> tuple[int, int] | None:
     """(version, integer) of a plain IPv4 or IPv6 literal; None when it is anything else.
 
-    Ports, brackets, zone ids and words such as `unknown` are not addresses (spec 3.14).
+    Ports, brackets, zone ids and words such as `unknown` are not addresses
+    (https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-forwarded-ip-address.html).
     """
     try:
         if ":" in text:
@@ -67,7 +68,8 @@ class CidrSet:
             parsed = parse_cidr(cidr.strip())
             if parsed is None or parsed[0] != version:
                 continue  # the loader has rejected these already
-            # Host bits set are accepted and masked (spec 1.5 suggestion): parse_cidr clears them.
+            # Host bits set are accepted and masked (wafpy's choice; https://docs.aws.amazon.com/waf/latest/APIReference/API_IPSet.html
+            # leaves it open): parse_cidr clears them.
             _, network, length = parsed
             ranges.append((network, network | ((1 << (bits - length)) - 1)))
         ranges.sort()

@@ -1,4 +1,7 @@
-"""The `JsonBody` field: AWS WAF's tolerant JSON parser and element extraction (spec §3.7, §7.4).
+"""The `JsonBody` field: AWS WAF's tolerant JSON parser and element extraction.
+
+AWS documents the JSON body component in
+https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-fields-list.html
 
 AWS's parser is not a validator. It reads ``{"k1":"v1""k2":"v2"}`` (missing comma),
 ``{"k1":"v1","k2""v2"}`` (missing colon) and ``{"k1"::"v1"}`` (extra colons) as ordinary pairs,
@@ -7,12 +10,13 @@ an object or array. On failure the statement uses `InvalidFallbackBehavior`; whe
 it inspects the elements read before the error, so the scanner streams: it emits elements in
 document order while it reads and simply stops at the first error.
 
-Elements (spec §3.7): for each node selected by `IncludedPaths` (or the root for `All`), every
-object key inside its subtree is a KEY element and every scalar inside it (or the node itself if
-it is a scalar) is a VALUE element; the key naming the selected node is not. Example, path `/a/b`
-over ``{"a":{"c":"d","b":{"e":{"f":"g"}}}}``: KEY → ``e``, ``f``; VALUE → ``g``; ALL → all three.
+Elements (waf-rule-statement-fields-list, JSON body): for each node selected by `IncludedPaths` (or
+the root for `All`), every object key inside its subtree is a KEY element and every scalar inside it
+(or the node itself if it is a scalar) is a VALUE element; the key naming the selected node is not.
+Example, path `/a/b` over ``{"a":{"c":"d","b":{"e":{"f":"g"}}}}``: KEY → ``e``, ``f``; VALUE →
+``g``; ALL → all three.
 
-Choices where AWS documents nothing (UNSPECIFIED; the suggestions of spec §3.7 and §7.4):
+Choices where AWS documents nothing (UNSPECIFIED, see docs/unspecified.md):
 
 * strings are inspected JSON-unescaped, without quotes, as UTF-8 (a lone ``\\uD800`` escape is
   encoded as its three surrogate bytes); raw non-UTF-8 bytes inside strings are kept as they are;

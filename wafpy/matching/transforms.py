@@ -51,7 +51,7 @@ UNSPECIFIED_CHOICES: Final[Mapping[str, str]] = {
     "one the empty string",
     "UTF8_TO_UNICODE": "'well-formed' is the Unicode definition: no overlong forms, no encoded "
     "surrogates, nothing above U+10FFFF",
-    "PRE_PARSE URL_DECODE": "only %HH is decoded, + stays + (the spec's suggestion; a later "
+    "PRE_PARSE URL_DECODE": "only %HH is decoded, + stays + (a later "
     "URL_DECODE text transformation still turns it into a space)",
     "PRE_PARSE URL_DECODE_UNI": "as pre-parse URL_DECODE plus %uHHHH; + stays +",
     "COMBINE_DUPLICATE_QUERY_ARGS_BY_COMMA": "names compare case-sensitively and raw; a piece "

@@ -2,7 +2,8 @@
 
     app.add_middleware(WAFMiddleware, acl="webacl.json", resources=["ipsets.json"])
 
-For each HTTP request (and WebSocket handshake) it does what an ALB with a web ACL does (spec 11):
+For each HTTP request (and WebSocket handshake) it does what an ALB with a web ACL does
+(https://docs.aws.amazon.com/waf/latest/developerguide/web-acl-rule-actions.html):
 it reads the body up to the inspection limit when a rule needs it, builds the request exactly as
 received (raw path, raw query, headers in order), evaluates the web ACL, then either answers itself
 (Block, CAPTCHA, Challenge; the app is never called) or calls the app with the `x-amzn-waf-*`
@@ -111,7 +112,8 @@ def _with_headers(scope: Scope, inserted: tuple[tuple[str, str], ...], new_heade
     if inserted:
         pairs = [(name.lower().encode("latin-1"), value.encode("utf-8")) for name, value in inserted]
         names = {name for name, _ in pairs}
-        # An existing header with exactly an inserted name is replaced (spec 6.6).
+        # An existing header with exactly an inserted name is replaced:
+        # https://docs.aws.amazon.com/waf/latest/developerguide/customizing-the-incoming-request.html
         kept = [h for h in headers if h[0].lower() not in names]
         kept.extend(pairs)
         if new_header is not None:

@@ -1,10 +1,12 @@
 """Read the request body as far as WAF inspects it, then give the app the stream unchanged.
 
 An ALB buffers the body up to the inspection limit, asks WAF, and only then forwards the whole
-request (spec 11). Here `read_body` pulls `http.request` messages until the body ends or
-limit + 1 bytes are held (one byte more than WAF sees, to know the body is oversize), keeping the
-messages as they came. `ReplayReceive` hands exactly those messages to the app, then delegates to
-the server's `receive`, so the rest of a large body streams through without being buffered.
+request
+(https://docs.aws.amazon.com/waf/latest/developerguide/waf-oversize-request-components.html). Here
+`read_body` pulls `http.request` messages until the body ends or limit + 1 bytes are held (one byte
+more than WAF sees, to know the body is oversize), keeping the messages as they came.
+`ReplayReceive` hands exactly those messages to the app, then delegates to the server's `receive`,
+so the rest of a large body streams through without being buffered.
 """
 
 from __future__ import annotations

@@ -19,8 +19,9 @@ read from the environment by `token_secret_from_env`: `WAFPY_TOKEN_SECRET` (the 
 newline is removed). Every process given the same secret accepts the others' tokens, which is what
 several workers of one server need.
 
-`HmacTokenValidator` checks a token as AWS does (spec 6.8): present, authentic, for an acceptable
-domain (the request's Host, or a domain in the web ACL's `TokenDomains` or one of its
+`HmacTokenValidator` checks a token as AWS does
+(https://docs.aws.amazon.com/waf/latest/developerguide/waf-tokens.html): present, authentic, for an
+acceptable domain (the request's Host, or a domain in the web ACL's `TokenDomains` or one of its
 sub-domains), and solved within the rule's immunity time. Plug it into
 `acl.services.token_validator`; `WAFMiddleware(token_secret=...)` does that for you.
 

@@ -11,12 +11,19 @@ that the log cannot tell what AWS would have seen).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from wafpy import model as ast
 
-__all__ = ["acl_parts", "field_part", "has_rate_based", "missing_statements", "statement_parts"]
+__all__ = [
+    "STATEMENT_PARTS",
+    "acl_parts",
+    "field_part",
+    "has_rate_based",
+    "missing_statements",
+    "statement_parts",
+]
 
 
 def field_part(field: object) -> str | None:
@@ -76,28 +83,67 @@ def statement_parts(statement: object, path: str) -> Iterator[tuple[str, str]]:
         part = field_part(field)
         if part is not None:
             yield f"{path}.{name}", part
-    if isinstance(statement, ast.GeoMatch | ast.AsnMatch | ast.IPSetReference):
-        yield f"{path}.{name}", _ip_part(statement.forwarded_ip_config)
-    elif isinstance(statement, ast.And | ast.Or):
-        for i, inner in enumerate(statement.statements):
-            yield from statement_parts(inner, f"{path}.{name}.Statements[{i}]")
-    elif isinstance(statement, ast.Not):
-        yield from statement_parts(statement.statement, f"{path}.NotStatement.Statement")
-    elif isinstance(statement, ast.RateBased):
-        if statement.aggregate_key_type == "FORWARDED_IP":
-            yield f"{path}.{name}", _ip_part(statement.forwarded_ip_config)
-        for key in statement.custom_keys:
-            for part in _rate_key_parts(key):
-                yield f"{path}.{name}", part
-        if statement.scope_down is not None:
-            yield from statement_parts(statement.scope_down, f"{path}.RateBasedStatement.ScopeDownStatement")
-    elif isinstance(statement, ast.ManagedRuleGroup | ast.RuleGroupReference):
-        if isinstance(statement, ast.ManagedRuleGroup) and statement.scope_down is not None:
-            yield from statement_parts(statement.scope_down, f"{path}.{name}.ScopeDownStatement")
-        group = statement.rule_group
-        if group is not None:
-            for i, rule in enumerate(group.rules):
-                yield from statement_parts(rule.statement, f"{path}>{group.name}.Rules[{i}].Statement")
+    yield from STATEMENT_PARTS[kind](statement, path, f"{path}.{name}")
+
+
+def _no_parts(statement: Any, path: str, at: str) -> Iterator[tuple[str, str]]:
+    """Parts read through `field_to_match` (done above for every statement) or none at all."""
+    return iter(())
+
+
+def _ip_parts(statement: Any, path: str, at: str) -> Iterator[tuple[str, str]]:
+    yield at, _ip_part(statement.forwarded_ip_config)
+
+
+def _logical_parts(statement: ast.And | ast.Or, path: str, at: str) -> Iterator[tuple[str, str]]:
+    for i, inner in enumerate(statement.statements):
+        yield from statement_parts(inner, f"{at}.Statements[{i}]")
+
+
+def _not_parts(statement: ast.Not, path: str, at: str) -> Iterator[tuple[str, str]]:
+    yield from statement_parts(statement.statement, f"{at}.Statement")
+
+
+def _rate_parts(statement: ast.RateBased, path: str, at: str) -> Iterator[tuple[str, str]]:
+    if statement.aggregate_key_type == "FORWARDED_IP":
+        yield at, _ip_part(statement.forwarded_ip_config)
+    for key in statement.custom_keys:
+        for part in _rate_key_parts(key):
+            yield at, part
+    if statement.scope_down is not None:
+        yield from statement_parts(statement.scope_down, f"{at}.ScopeDownStatement")
+
+
+def _group_parts(
+    statement: ast.ManagedRuleGroup | ast.RuleGroupReference, path: str, at: str
+) -> Iterator[tuple[str, str]]:
+    if isinstance(statement, ast.ManagedRuleGroup) and statement.scope_down is not None:
+        yield from statement_parts(statement.scope_down, f"{at}.ScopeDownStatement")
+    group = statement.rule_group
+    if group is not None:
+        for i, rule in enumerate(group.rules):
+            yield from statement_parts(rule.statement, f"{path}>{group.name}.Rules[{i}].Statement")
+
+
+# The request parts a statement reads besides its FieldToMatch (children included), per statement class.
+STATEMENT_PARTS: dict[type[Any], Callable[[Any, str, str], Iterator[tuple[str, str]]]] = {
+    ast.ByteMatch: _no_parts,
+    ast.RegexMatch: _no_parts,
+    ast.RegexPatternSetReference: _no_parts,
+    ast.SqliMatch: _no_parts,
+    ast.XssMatch: _no_parts,
+    ast.SizeConstraint: _no_parts,
+    ast.LabelMatch: _no_parts,
+    ast.GeoMatch: _ip_parts,
+    ast.AsnMatch: _ip_parts,
+    ast.IPSetReference: _ip_parts,
+    ast.And: _logical_parts,
+    ast.Or: _logical_parts,
+    ast.Not: _not_parts,
+    ast.RateBased: _rate_parts,
+    ast.RuleGroupReference: _group_parts,
+    ast.ManagedRuleGroup: _group_parts,
+}
 
 
 def acl_parts(model: ast.WebACL) -> tuple[tuple[str, str], ...]:

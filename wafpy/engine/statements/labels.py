@@ -1,4 +1,4 @@
-"""LabelMatchStatement (spec 6.4).
+"""LabelMatchStatement (https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-label-match.html).
 
 A key starting with `awswaf:` is fully qualified. Any other key is relative to the prefix of the
 web ACL or rule group where the matching rule is defined: LABEL keys must equal the last

@@ -1,7 +1,8 @@
 """And, Or, Not.
 
 AWS does not say whether it short-circuits. It only shows when a GeoMatchStatement inside adds its
-labels as a side effect, so subtrees holding one evaluate every child (spec 2.12 suggestion);
+labels as a side effect, so subtrees holding one evaluate every child (wafpy's choice;
+https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statements-logical.html is silent);
 all other subtrees short-circuit, which gives identical results faster.
 """
 

@@ -75,7 +75,8 @@ def _byte_test(constraint: str, search: bytes) -> Test:
     if constraint == "CONTAINS":
         return lambda v: search if search in v else None
     if constraint == "CONTAINS_WORD":
-        # Every occurrence is tried: `xBadBot BadBot` contains the word BadBot (spec 5.1).
+        # Every occurrence is tried: `xBadBot BadBot` contains the word BadBot
+        # (https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-string-match.html).
         word = re.compile(b"(?<![" + _WORD + b"])" + re.escape(search) + b"(?![" + _WORD + b"])")
         return lambda v: search if search in v and word.search(v) is not None else None
     raise ValueError(f"unknown PositionalConstraint {constraint}")
@@ -187,7 +188,8 @@ def _field_matcher(
 
     def match(ctx: EvalContext) -> bool:
         if reads_body and not ctx.request.body_available:
-            # A log record carries no body: AWS's answer cannot be known (spec 9.1 replay notes).
+            # A log record carries no body, so AWS's answer cannot be known:
+            # https://docs.aws.amazon.com/waf/latest/developerguide/logging-fields.html
             ctx.not_evaluable.append(path)
             return False
         values = ctx.memo.get(values_key)

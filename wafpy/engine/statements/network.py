@@ -1,5 +1,5 @@
 """Statements on the client address: IPSetReference, GeoMatch, AsnMatch, and the forwarded-IP rules
-they share (spec 3.14)."""
+they share (https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-forwarded-ip-address.html)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from wafpy.engine.context import EvalContext, Matcher, NotApplied
 from wafpy.engine.statements.base import CompileContext
 from wafpy.matching.iptools import CidrSet, parse_ip
 
-# How many addresses of a forwarded header `ANY` inspects: the last ten (spec 2.8).
+# How many addresses of a forwarded header `ANY` inspects: the last ten
+# (https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-ipset-match.html).
 ANY_POSITION_LIMIT = 10
 
 
@@ -123,7 +124,8 @@ def geo_match(s: ast.GeoMatch, cc: CompileContext) -> Matcher:
                 return fallback
             ip = forwarded
         country, region = _country_of(ctx, ip, config is None)
-        # Geo labels are added whether or not the statement matches (spec 6.4), after the rule.
+        # Geo labels are added whether or not the statement matches, after the rule
+        # (https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-geo-match.html).
         labels = label_cache.get((country, region))
         if labels is None:
             labels = label_cache[(country, region)] = (
@@ -159,7 +161,8 @@ def asn_match(s: ast.AsnMatch, cc: CompileContext) -> Matcher:
             ip, asn = forwarded, None
         if asn is None:
             resolver = ctx.services.asn
-            # An address whose ASN cannot be determined has ASN 0 (spec 2.10).
+            # An address whose ASN cannot be determined has ASN 0
+            # (https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-asn-match.html).
             asn = (resolver(ip) if resolver is not None else None) or 0
         if asn in asns:
             ctx.details.append(

@@ -1,4 +1,6 @@
-"""RateBasedStatement (spec 2.11): aggregation keys, scope-down, counting and limiting.
+"""RateBasedStatement: aggregation keys, scope-down, counting and limiting.
+
+https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based.html
 
 A request is counted only when it reaches the rule, matches the scope-down and has every key
 component; the rule matches while its key's count in the window exceeds the limit. Counting goes
@@ -22,7 +24,9 @@ from wafpy.matching.iptools import parse_ip
 # lacks the component, and then the request is neither counted nor limited.
 KeyPart = tuple[str, str | None, Callable[[EvalContext], str | None]]
 
-MISSING_FINGERPRINT = "MISSING"  # JA3/JA4 absent with FallbackBehavior MATCH: one shared key (spec 2.11)
+# JA3/JA4 absent with FallbackBehavior MATCH: one shared key
+# (https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based-aggregation-options.html).
+MISSING_FINGERPRINT = "MISSING"
 INVALID_FORWARDED = "INVALID"
 
 
@@ -37,7 +41,7 @@ def _field_key(
     def get(ctx: EvalContext) -> str | None:
         forced, elements, _, _ = ctx.values(ex, extract_key, plan)
         if forced is not None or not elements or (not elements[0] and isinstance(field, ast.QueryString)):
-            return None  # several values: the first occurrence counts (spec 2.11 suggestion)
+            return None  # several values: the first occurrence counts (wafpy's choice)
         return elements[0].decode("latin-1")
 
     return get
@@ -134,7 +138,8 @@ def rate_based(s: ast.RateBased, cc: CompileContext) -> Matcher:
     parts = _key_parts(s, cc)
     limit = s.limit
     window = s.evaluation_window_sec
-    # Changing any rate setting resets the counts (spec 2.11), so the settings are part of the id.
+    # Changing any rate setting resets the counts, so the settings are part of the id:
+    # https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based-caveats.html
     rule_uid = f"{cc.rule_uid}|{limit}|{window}|{s.aggregate_key_type}|{len(parts)}"
     path = cc.path
     limit_key = "CUSTOMKEYS" if s.aggregate_key_type == "CUSTOM_KEYS" else s.aggregate_key_type

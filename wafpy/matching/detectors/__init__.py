@@ -1,10 +1,11 @@
 """SQL injection and XSS detectors behind one protocol.
 
-AWS does not publish how ``SqliMatchStatement`` and ``XssMatchStatement`` decide (spec §2.4, §2.5),
-so a detector is pluggable: :func:`default_detector` is wafpy's own (Apache-2.0, pure Python);
-:func:`libinjection_detector` wraps the optional ``libinjection-python`` package, which is
-GPL-3.0 licensed and therefore only an extra (``pip install "wafpy-engine[libinjection]"``),
-imported only when asked for.
+AWS does not publish how ``SqliMatchStatement`` and ``XssMatchStatement`` decide
+(https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-sqli-match.html and
+waf-rule-statement-type-xss-match say what they look for, not how), so a detector is pluggable:
+:func:`default_detector` is wafpy's own (Apache-2.0, pure Python); :func:`libinjection_detector`
+wraps the optional ``libinjection-python`` package, which is GPL-3.0 licensed and therefore only an
+extra (``pip install "wafpy-engine[libinjection]"``), imported only when asked for.
 
 A :class:`Detection` carries the fragments that decided, for the log's ``matchedData``::
 

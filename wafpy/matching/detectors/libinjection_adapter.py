@@ -5,7 +5,8 @@ it as UTF-8, so the bytes are handed over as Latin-1 text: ASCII, which carries 
 HTML token, arrives unchanged; bytes >= 0x80 become two bytes, which libinjection reads as
 word characters either way.
 
-``HIGH`` sensitivity (spec §2.4, suggested behaviour): libinjection's verdict, plus wafpy's own
+``HIGH`` sensitivity (https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-sqli-match.html;
+the behaviour is wafpy's choice): libinjection's verdict, plus wafpy's own
 ``HIGH`` rules, so HIGH flags at least what LOW flags with either detector.
 """
 
