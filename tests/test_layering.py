@@ -24,7 +24,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "wafpy"
 STAGES: tuple[tuple[str, tuple[str, ...], int], ...] = (
     (
         "vocabulary",
-        ("wafpy._version", "wafpy.errors", "wafpy.model", "wafpy.request", "wafpy.decision"),
+        (
+            "wafpy._version",
+            "wafpy.errors",
+            "wafpy.model",
+            "wafpy._requestparts",
+            "wafpy.request",
+            "wafpy.decision",
+        ),
         0,
     ),
     ("matching", ("wafpy.matching",), 1),

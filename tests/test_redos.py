@@ -756,7 +756,7 @@ def test_the_walker_sees_module_class_and_container_patterns() -> None:
     assert {
         "wafpy.matching.jsonbody:_WS",
         "wafpy.logs.alblog:_TOKEN",
-        "wafpy.matching.transforms:_CSS_ESCAPE",
+        "wafpy.matching.decoders:_CSS_ESCAPE",
     } <= idents
     assert any(i.startswith("wafpy.load.schema:_compiled(") for i in idents)
     assert any(i.startswith("wafpy.engine.inline:_test(") for i in idents)

@@ -22,11 +22,24 @@ round-trips every request that ``from_log`` can build, and never fails on arbitr
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
+
+from wafpy._requestparts import (
+    COOKIE_BYTES_LIMIT,
+    COOKIE_COUNT_LIMIT,
+    HEADER_BYTES_LIMIT,
+    HEADER_COUNT_LIMIT,
+    Header,
+    QueryArg,
+    header_tuple,
+    http_request_object,
+    read_http_request,
+    to_bytes,
+    visible_cookies,
+    visible_headers,
+)
 
 __all__ = [
     "COOKIE_BYTES_LIMIT",
@@ -35,17 +48,6 @@ __all__ = [
     "HEADER_COUNT_LIMIT",
     "Request",
 ]
-
-# WAF sees at most the first 200 headers / 8 KB of header data and the first 200 cookies / 8 KB
-# of cookie data (https://docs.aws.amazon.com/waf/latest/developerguide/waf-oversize-request-components.html).
-# Byte counting is UNSPECIFIED; see `Request.visible_headers`.
-HEADER_COUNT_LIMIT = 200
-HEADER_BYTES_LIMIT = 8192
-COOKIE_COUNT_LIMIT = 200
-COOKIE_BYTES_LIMIT = 8192
-
-Header = tuple[bytes, bytes]
-QueryArg = tuple[bytes, bytes]
 
 _PUBLIC = (
     "method",
@@ -79,29 +81,6 @@ _ASGI_METHODS = {
     for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE")
 }
 _ASGI_VERSIONS = {"1.0": "HTTP/1.0", "1.1": "HTTP/1.1", "2": "HTTP/2.0", "3": "HTTP/3.0"}
-
-
-def _b(value: str | bytes) -> bytes:
-    return value.encode("utf-8") if isinstance(value, str) else value
-
-
-def _text(value: bytes) -> str:
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        return value.decode("latin-1")
-
-
-def _split_cookies(value: bytes, out: list[tuple[bytes, bytes]]) -> None:
-    # Cookies
-    # (https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-fields-list.html):
-    # `;`-separated pairs, surrounding spaces trimmed, first `=` splits, a pair without `=` is a
-    # name with an empty value, values stay encoded.
-    for piece in value.split(b";"):
-        piece = piece.strip(b" \t")
-        if piece:
-            name, _, val = piece.partition(b"=")
-            out.append((name, val))
 
 
 class Request:
@@ -171,12 +150,12 @@ class Request:
         request_id: str | None = None,
         body_available: bool = True,
     ) -> None:
-        self.method = _b(method)
-        self.uri = _b(uri)
-        self.query = None if query is None else _b(query)
-        self.fragment = None if fragment is None else _b(fragment)
-        self.headers = _header_tuple(headers)
-        self.body = _b(body)
+        self.method = to_bytes(method)
+        self.uri = to_bytes(uri)
+        self.query = None if query is None else to_bytes(query)
+        self.fragment = None if fragment is None else to_bytes(fragment)
+        self.headers = header_tuple(headers)
+        self.body = to_bytes(body)
         self.body_size = len(self.body) if body_size is None else body_size
         self.client_ip = client_ip
         self.country = country
@@ -223,26 +202,7 @@ class Request:
     # Headers
 
     def _compute_visible(self) -> None:
-        headers = self.headers
-        if len(headers) <= HEADER_COUNT_LIMIT:
-            # Common case first: everything fits, no per-header bookkeeping.
-            size = sum([len(n) + len(v) for n, v in headers]) + 4 * len(headers)
-            if size <= HEADER_BYTES_LIMIT:
-                self._visible = headers
-                self._headers_oversize = False
-                return
-        total = 0
-        cut = len(headers)
-        # wafpy's byte count (waf-oversize-request-components gives none): name + value + ": " +
-        # CRLF per header line. A header that would cross the limit is not visible at all
-        # (treated as absent, as that page says of what AWS WAF cannot inspect).
-        for i, (name, value) in enumerate(headers):
-            total += len(name) + len(value) + 4
-            if total > HEADER_BYTES_LIMIT and cut == len(headers):
-                cut = i
-        cut = min(cut, HEADER_COUNT_LIMIT)
-        self._visible = headers if cut == len(headers) else headers[:cut]
-        self._headers_oversize = len(headers) > HEADER_COUNT_LIMIT or total > HEADER_BYTES_LIMIT
+        self._visible, self._headers_oversize = visible_headers(self.headers)
 
     @property
     def visible_headers(self) -> tuple[Header, ...]:
@@ -285,23 +245,7 @@ class Request:
     # Cookies
 
     def _compute_cookies(self) -> None:
-        pairs: list[tuple[bytes, bytes]] = []
-        # All Cookie header lines, concatenated in order (HTTP/2 sends one per cookie):
-        # waf-rule-statement-fields-list.
-        for name, value in self.headers:
-            if len(name) == 6 and name.lower() == b"cookie":
-                _split_cookies(value, pairs)
-        # Cookie data = the pairs as "name=value" joined by "; " (wafpy's choice); only
-        # whole cookies within the first 8,192 bytes and the first 200 cookies are visible.
-        total = 0
-        cut = len(pairs)
-        for i, (name, value) in enumerate(pairs):
-            total += len(name) + len(value) + 1 + (2 if i else 0)
-            if total > COOKIE_BYTES_LIMIT and cut == len(pairs):
-                cut = i
-        cut = min(cut, COOKIE_COUNT_LIMIT)
-        self._cookies_oversize = len(pairs) > COOKIE_COUNT_LIMIT or total > COOKIE_BYTES_LIMIT
-        self._cookies = pairs if cut == len(pairs) else pairs[:cut]
+        self._cookies, self._cookies_oversize = visible_cookies(self.headers)
 
     @property
     def cookies(self) -> list[tuple[bytes, bytes]]:
@@ -381,65 +325,16 @@ class Request:
 
         Raises ValueError naming the field when the input is malformed.
         """
-        if not isinstance(http_request, Mapping):
-            raise ValueError(f"httpRequest must be an object, got {type(http_request).__name__}")
-        get = http_request.get
-        method = _req_str(get("httpMethod"), "httpMethod")
-        uri = _req_str(get("uri"), "uri")
-        client_ip = _req_str(get("clientIp"), "clientIp")
-        args = _opt_str(get("args"), "args")
-        fragment = _opt_str(get("fragment"), "fragment")
-        country = _opt_str(get("country"), "country")
-        version = _opt_str(get("httpVersion"), "httpVersion")
-        headers = _log_headers(get("headers"))
-
-        text_body = get("body")
-        b64_body = get("bodyBase64")
-        if text_body is not None and b64_body is not None:
-            raise ValueError("httpRequest has both body and bodyBase64; give one")
-        if text_body is not None:
-            if not isinstance(text_body, str):
-                raise ValueError(f"httpRequest.body must be a string, got {type(text_body).__name__}")
-            body = text_body.encode("utf-8")
-        elif b64_body is not None:
-            if not isinstance(b64_body, str):
-                raise ValueError(f"httpRequest.bodyBase64 must be a string, got {type(b64_body).__name__}")
-            try:
-                body = base64.b64decode(b64_body, validate=True)
-            except (binascii.Error, ValueError) as exc:
-                raise ValueError(f"httpRequest.bodyBase64 is not valid base64: {exc}") from None
-        else:
-            body = b""
-        if timestamp is not None and (not isinstance(timestamp, int) or isinstance(timestamp, bool)):
-            raise ValueError(f"timestamp must be an integer, got {type(timestamp).__name__}")
-        if body_size is None:
-            body_size = len(body)
-
-        host = _opt_str(get("host"), "host")
-        if host is None:
-            for name, value in headers:
-                if name.lower() == b"host":
-                    host = _text(value)
-                    break
         self = cls.__new__(cls)
-        self.method = method.encode("utf-8")
-        self.uri = uri.encode("utf-8")
-        self.query = args.encode("utf-8") if args else None
-        self.fragment = fragment.encode("utf-8") if fragment else None
-        self.headers = headers
-        self.body = body
-        self.body_size = body_size
-        self.client_ip = client_ip
-        self.country = None if country in (None, "", "-") else country
-        self.asn = None
-        self.http_version = version or "HTTP/1.1"
-        self.scheme = _opt_str(get("scheme"), "scheme")
-        self.host = host
-        self.ja3 = ja3 if ja3 is not None else _opt_str(get("ja3Fingerprint"), "ja3Fingerprint")
-        self.ja4 = ja4 if ja4 is not None else _opt_str(get("ja4Fingerprint"), "ja4Fingerprint")
-        self.timestamp_ms = timestamp
-        self.request_id = _opt_str(get("requestId"), "requestId")
-        self.body_available = body_available
+        read_http_request(
+            self,
+            http_request,
+            timestamp,
+            body_available=body_available,
+            body_size=body_size,
+            ja3=ja3,
+            ja4=ja4,
+        )
         return self
 
     @classmethod
@@ -566,63 +461,4 @@ class Request:
 
     def to_http_request(self) -> dict[str, Any]:
         """The `httpRequest` object of an AWS WAF log record for this request (logging-fields)."""
-        out: dict[str, Any] = {
-            "clientIp": self.client_ip,
-            "country": self.country or "-",
-            "headers": [{"name": _text(n), "value": _text(v)} for n, v in self.headers],
-            "uri": _text(self.uri),
-            "args": "" if self.query is None else _text(self.query),
-            "httpVersion": self.http_version,
-            "httpMethod": _text(self.method),
-        }
-        if self.request_id is not None:
-            out["requestId"] = self.request_id
-        if self.fragment is not None:
-            out["fragment"] = _text(self.fragment)
-        if self.scheme is not None:
-            out["scheme"] = self.scheme
-        if self.host is not None:
-            out["host"] = self.host
-        return out
-
-
-def _header_tuple(headers: Iterable[tuple[bytes | str, bytes | str]]) -> tuple[Header, ...]:
-    if type(headers) is tuple and all(
-        type(h) is tuple and type(h[0]) is bytes and type(h[1]) is bytes for h in headers
-    ):
-        return headers
-    return tuple((_b(name), _b(value)) for name, value in headers)
-
-
-def _req_str(value: Any, field: str) -> str:
-    if not isinstance(value, str):
-        what = "missing" if value is None else f"a {type(value).__name__}, not a string"
-        raise ValueError(f"httpRequest.{field} is {what}")
-    return value
-
-
-def _opt_str(value: Any, field: str) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    raise ValueError(f"httpRequest.{field} must be a string, got {type(value).__name__}")
-
-
-def _log_headers(value: Any) -> tuple[Header, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise ValueError(f"httpRequest.headers must be a list, got {type(value).__name__}")
-    out = []
-    for i, item in enumerate(value):
-        if not isinstance(item, Mapping):
-            raise ValueError(f"httpRequest.headers[{i}] must be an object with name and value")
-        name = item.get("name")
-        val = item.get("value")
-        if not isinstance(name, str):
-            raise ValueError(f"httpRequest.headers[{i}].name must be a string")
-        if val is None:
-            val = ""
-        elif not isinstance(val, str):
-            raise ValueError(f"httpRequest.headers[{i}].value must be a string")
-        out.append((name.encode("utf-8"), val.encode("utf-8")))
-    return tuple(out)
+        return http_request_object(self)

@@ -52,6 +52,14 @@ class WebACL:
     def rule_names(self) -> tuple[str, ...]:
         return tuple(rule.name for rule in self._compiled.rules)
 
+    @property
+    def scanner_source(self) -> str:
+        """The Python source generated for the top-level rules (`wafpy explain --scanner`).
+
+        For reading and debugging only: the text is not a stable format.
+        """
+        return self._compiled.scanner_source
+
     def evaluate(self, request: Request, *, now_ms: int | None = None) -> Decision:
         """Decide `request`; `now_ms` (else the request's timestamp, else the clock) drives rate rules."""
         return evaluate(self._compiled, request, self.services, now_ms=now_ms)

@@ -157,9 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("explain", help="show, rule by rule, how the web ACL decides logged requests")
     _add_acl_arguments(p)
-    p.add_argument("log", metavar="LOG", help="log file (or - for stdin)")
+    p.add_argument("log", metavar="LOG", nargs="?", help="log file (or - for stdin)")
     p.add_argument("--line", type=_positive, metavar="N", help="the request on line N (default: the first)")
     p.add_argument("--format", choices=("auto", "waf", "alb", "jsonl"), default="auto", help="input format")
+    p.add_argument(
+        "--scanner",
+        action="store_true",
+        help="print the Python code generated for the web ACL's rules instead (no LOG needed)",
+    )
     p.set_defaults(func=explain_command)
     return parser
 
@@ -422,17 +427,25 @@ def request_line(http_request: dict[str, Any]) -> str:
 
 
 def explain_command(args: argparse.Namespace) -> int:
-    """`wafpy explain`: evaluate one logged request and print, rule by rule, what happened."""
+    """`wafpy explain`: evaluate one logged request and print, rule by rule, what happened;
+    with `--scanner`, print the code generated for the web ACL's rules."""
     from wafpy.cli.explain import render_explanation
     from wafpy.errors import LogFormatError
     from wafpy.logs import read_entries
     from wafpy.request import Request
 
     err, out = Console(stderr=True), Console()
+    if args.log is None and not args.scanner:
+        err.print("error: give a LOG to explain a request, or --scanner", markup=False)
+        return EXIT_USAGE
     loaded = _load(args)
     if loaded is None:
         return EXIT_USAGE
     acl = loaded[0]
+    if args.scanner:
+        # Plain text: the code is meant to be read or saved as is, not wrapped or highlighted.
+        sys.stdout.write(acl.scanner_source)
+        return EXIT_OK
 
     def skip(error: LogFormatError) -> None:
         if args.line is not None and error.line == args.line:

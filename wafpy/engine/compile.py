@@ -78,6 +78,7 @@ class CompiledACL:
     needs_body: bool
     has_geo: bool
     plain_default: bool  # the default action is Allow with no inserted headers
+    scanner_source: str  # the Python text of `scan`, as generated (for reading and tracebacks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,7 @@ def _compile_rule(
         group = _compile_group(statement, cc, path, detector, flags, acl, captcha, challenge)
         kind = GROUP_RULE_KINDS[type(statement)]
         if scanner is not None:
-            scanner.add_group()
+            scanner.add_group(name=rule.name, priority=rule.priority, path=path)
         return CompiledRule(
             rule.name,
             rule.priority,
@@ -136,7 +137,7 @@ def _compile_rule(
     matcher: Matcher | None = None
     if scanner is not None:
         # Top-level rules run inside the generated scanner; only group rules keep a matcher.
-        scanner.add_rule(statement, cc, compile_statement)
+        scanner.add_rule(statement, cc, compile_statement, name=rule.name, priority=rule.priority, path=path)
     else:
         matcher = compile_statement(statement, cc)
     return CompiledRule(
@@ -207,7 +208,7 @@ def compile_acl(acl: ast.WebACL, *, detector: Detector | None = None, inline: bo
         acl.label_namespace, acl.custom_response_bodies, acl.captcha_immunity, acl.challenge_immunity, acl.arn
     )
     compiled: list[CompiledRule] = []
-    scanner = ScannerSource(inline=inline)
+    scanner = ScannerSource(inline=inline, acl_name=acl.name)
     for member, rules in (
         ("PreProcessFirewallManagerRuleGroups", acl.pre_process_rules),
         ("Rules", acl.rules),
@@ -219,4 +220,7 @@ def compile_acl(acl: ast.WebACL, *, detector: Detector | None = None, inline: bo
         ]
     default = acl.default_action
     plain_default = default.kind == "Allow" and not default.insert_headers
-    return CompiledACL(acl, tuple(compiled), scanner.build(), flags.needs_body, flags.has_geo, plain_default)
+    scan, source = scanner.build()
+    return CompiledACL(
+        acl, tuple(compiled), scan, flags.needs_body, flags.has_geo, plain_default, scanner_source=source
+    )

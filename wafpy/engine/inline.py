@@ -29,19 +29,44 @@ _WORD = b"A-Za-z0-9_"
 _COMPARE = {"EQ": "==", "NE": "!=", "LE": "<=", "LT": "<", "GE": ">=", "GT": ">"}
 
 
+# Names the scanner function defines or reads besides the bound ones (`wafpy.engine.scan`).
+RESERVED = frozenset({"scan", "NotApplied", "GROUP", "flush_labels"})
+
+
+def identifier(text: str, *, limit: int = 40) -> str:
+    """`text` (a rule name) as a readable Python identifier: other characters become `_`."""
+    name = "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in text[:limit])
+    if not name or name[0].isdigit():
+        name = "rule_" + name
+    return name
+
+
 @dataclass(slots=True)
 class Source:
-    """Generated lines and the names they refer to (bound into the scanner's namespace)."""
+    """Generated lines and the names they refer to (bound into the scanner's namespace).
+
+    A bound name reads as `<owner>_<role>` (`block_admin_search`, `block_admin_record_2`): whoever
+    reads the generated code, or a traceback through it, sees which rule a value belongs to.
+    """
 
     names: dict[str, Any]
     lines: list[str] = field(default_factory=list)
-    counter: int = 0
+    counter: int = 0  # local temporaries `t1`, `t2`, ... (the bound names all hold an underscore)
+    owner: str = "scan"  # identifier of the rule being generated
 
-    def bind(self, prefix: str, value: Any) -> str:
-        self.counter += 1
-        name = f"{prefix}{self.counter}"
+    def bind(self, role: str, value: Any) -> str:
+        base = f"{self.owner}_{role}"
+        name, n = base, 1
+        while name in self.names or name in RESERVED:
+            n += 1
+            name = f"{base}_{n}"
         self.names[name] = value
         return name
+
+    def temporary(self) -> str:
+        """A fresh local variable for a nested result."""
+        self.counter += 1
+        return f"t{self.counter}"
 
     def emit(self, indent: int, *lines: str) -> None:
         pad = " " * indent
@@ -85,7 +110,7 @@ def _forced(statement_name: str, cc: CompileContext) -> Callable[[EvalContext, V
 def _test(statement: ast.Statement, src: Source) -> tuple[str, str, str, str | None, str | None]:
     """(statement name, condition on `v`, hit expression, log condition type, sensitivity)."""
     if isinstance(statement, ast.ByteMatch):
-        s = src.bind("S", statement.search_string)
+        s = src.bind("search", statement.search_string)
         kind = statement.positional_constraint
         condition = {
             "EXACTLY": f"v == {s}",
@@ -97,19 +122,19 @@ def _test(statement: ast.Statement, src: Source) -> tuple[str, str, str, str | N
         if condition is None:
             search = statement.search_string
             word = re.compile(b"(?<![" + _WORD + b"])" + re.escape(search) + b"(?![" + _WORD + b"])")
-            w = src.bind("W", word.search)
+            w = src.bind("word", word.search)
             condition = f"{s} in v and {w}(v) is not None"
         return "ByteMatchStatement", condition, s, None, None
     if isinstance(statement, ast.RegexMatch):
-        r = src.bind("R", compile_regex(statement.regex_string))
+        r = src.bind("regex", compile_regex(statement.regex_string))
         return "RegexMatchStatement", f"(h := {r}(v)) is not None", "h", None, None
     if isinstance(statement, ast.RegexPatternSetReference):
         assert statement.pattern_set is not None
-        r = src.bind("R", compile_regex_set(statement.pattern_set.patterns))
+        r = src.bind("regex_set", compile_regex_set(statement.pattern_set.patterns))
         return "RegexPatternSetReferenceStatement", f"(h := {r}(v)) is not None", "h", None, None
     if isinstance(statement, ast.SizeConstraint):
-        n = src.bind("N", statement.size)
-        z = src.bind("Z", size_text(statement.comparison_operator, statement.size))
+        n = src.bind("size", statement.size)
+        z = src.bind("size_text", size_text(statement.comparison_operator, statement.size))
         return (
             "SizeConstraintStatement",
             f"len(v) {_COMPARE[statement.comparison_operator]} {n}",
@@ -125,15 +150,15 @@ def _text_leaf(statement: Any, cc: CompileContext, src: Source, var: str, indent
     log_condition: str | None
     sensitivity: str | None
     if isinstance(statement, ast.SqliMatch):
-        level = src.bind("L", statement.sensitivity_level)
+        level = src.bind("level", statement.sensitivity_level)
         tokens = getattr(cc.detector, "sqli_tokens", None)
-        detector = src.bind("D", tokens or cc.detector.sqli)
+        detector = src.bind("sqli", tokens or cc.detector.sqli)
         name, condition = "SqliMatchStatement", f"(h := {detector}(v, {level})) is not None"
         hit = "h" if tokens else "h.matched"
         log_condition, sensitivity = "SQL_INJECTION", statement.sensitivity_level
     elif isinstance(statement, ast.XssMatch):
         tokens = getattr(cc.detector, "xss_tokens", None)
-        detector = src.bind("D", tokens or cc.detector.xss)
+        detector = src.bind("xss", tokens or cc.detector.xss)
         name, condition = "XssMatchStatement", f"(h := {detector}(v)) is not None"
         hit = "h" if tokens else "h.matched"
         log_condition, sensitivity = "XSS", None
@@ -143,9 +168,9 @@ def _text_leaf(statement: Any, cc: CompileContext, src: Source, var: str, indent
     ex = extractor(field_to_match, pre_parse, cc.body_limit)
     chain_types = tuple(t.type for t in statement.text_transformations if t.type != "NONE")
     flags = cc.flags
-    location = src.bind("LOC", ex.location)
+    location = src.bind("location", ex.location)
     if cc.record_details:
-        recorder = src.bind("REC", _recorder(name, cc, log_condition, sensitivity))
+        recorder = src.bind("record", _recorder(name, cc, log_condition, sensitivity))
 
         def record(location: str, field_name: str, value: str = "v") -> str:
             return f"{recorder}(ctx, {location}, {field_name}, {value}, {hit})"
@@ -159,8 +184,8 @@ def _text_leaf(statement: Any, cc: CompileContext, src: Source, var: str, indent
     if attribute is not None:
         if chain_types:
             plan = flags.plan(("single", ex.key), chain_types)[1:]
-            single = src.bind("SV", _single_value(attribute, plan))
-            key = src.bind("K", plan[-1][0])
+            single = src.bind("single_value", _single_value(attribute, plan))
+            key = src.bind("key", plan[-1][0])
             src.emit(indent, f"v = memo.get({key})", "if v is None:", f"    v = {single}(ctx)")
         else:
             src.emit(indent, f"v = request.{attribute}")
@@ -176,11 +201,11 @@ def _text_leaf(statement: Any, cc: CompileContext, src: Source, var: str, indent
         return
     if isinstance(field_to_match, ast.SingleHeader):
         # The request keeps an index of header values: read it directly, no extraction objects.
-        header = src.bind("H", field_to_match.name.encode("latin-1"))
+        header = src.bind("header", field_to_match.name.encode("latin-1"))
         if chain_types:
             plan = flags.plan(("header", ex.key), chain_types)[1:]
-            values = src.bind("HV", _header_values(field_to_match.name.encode("latin-1"), plan))
-            key = src.bind("K", plan[-1][0])
+            values = src.bind("header_values", _header_values(field_to_match.name.encode("latin-1"), plan))
+            key = src.bind("key", plan[-1][0])
             src.emit(indent, f"vals = memo.get({key})", "if vals is None:", f"    vals = {values}(ctx)")
         else:
             src.emit(indent, f"vals = request.header_values({header})")
@@ -217,7 +242,7 @@ def _text_leaf(statement: Any, cc: CompileContext, src: Source, var: str, indent
     reads_body = isinstance(field_to_match, (ast.Body, ast.JsonBody))
     if reads_body:
         flags.needs_body = True
-        path = src.bind("P", cc.path)
+        path = src.bind("path", cc.path)
         # A log record carries no body, so AWS's answer cannot be known:
         # https://docs.aws.amazon.com/waf/latest/developerguide/logging-fields.html
         src.emit(indent, "if not request.body_available:", f"    ctx.not_evaluable.append({path})")
@@ -225,11 +250,11 @@ def _text_leaf(statement: Any, cc: CompileContext, src: Source, var: str, indent
         indent += 4
     plan = flags.plan(ex.key, chain_types)
     names = (
-        src.bind("EX", ex),
-        src.bind("EK", flags.intern(ex.key)),
-        src.bind("PL", plan),
-        src.bind("K", plan[-1][0]),
-        src.bind("F", _forced(name, cc)),
+        src.bind("extract", ex),
+        src.bind("extract_key", flags.intern(ex.key)),
+        src.bind("plan", plan),
+        src.bind("key", plan[-1][0]),
+        src.bind("forced", _forced(name, cc)),
     )
     extract, extract_key, plan_name, key, forced = names
     src.emit(
@@ -312,8 +337,7 @@ def statement_code(
                 indent += 4
         return
     if isinstance(statement, ast.Not) and not contains_geo(statement):
-        inner = f"t{src.counter + 1}"
-        src.counter += 1
+        inner = src.temporary()
         # The inner statement's details would be thrown away: do not record them.
         statement_code(
             statement.statement,
@@ -326,9 +350,9 @@ def statement_code(
         src.emit(indent, f"{var} = not {inner}")
         if cc.record_details:
             detail = src.bind(
-                "ND", MatchDetail("NotStatement", here.path, matched="inner statement did not match")
+                "not_detail", MatchDetail("NotStatement", here.path, matched="inner statement did not match")
             )
             src.emit(indent, f"if {var}:", f"    details.append({detail})")
         return
-    matcher = src.bind("m", compile_statement(statement, cc))
+    matcher = src.bind("matcher", compile_statement(statement, cc))
     src.emit(indent, f"{var} = {matcher}(ctx)")

@@ -6,16 +6,24 @@ evaluates rule after rule inline (And/Or become Python `and`/`or`; leaves are th
 matcher closures, which record why they matched). It returns the index of the first rule that
 matched, was not applied, added labels, or references a rule group, and the evaluation loop
 handles that rule with the full machinery before resuming the scan after it.
+
+The generated text is kept (`CompiledACL.scanner_source`, `wafpy explain --scanner`) and
+registered with `linecache` under a pseudo-filename of its own, so a traceback through the
+scanner shows its lines. Each rule's code starts with a comment naming the rule and its
+priority, and the values it uses are bound under names made from the rule's name.
 """
 
 from __future__ import annotations
 
+import itertools
+import linecache
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 from wafpy import model as ast
 from wafpy.engine.context import EvalContext, Matcher, NotApplied
-from wafpy.engine.inline import Source, statement_code
+from wafpy.engine.inline import Source, identifier, statement_code
 from wafpy.engine.statements.base import CompileContext
 from wafpy.engine.statements.logic import contains_geo
 
@@ -34,11 +42,16 @@ def flush_labels(ctx: EvalContext) -> None:
     ctx.pending_labels.clear()
 
 
+# Numbers the pseudo-filenames: two compilations of one web ACL (a reload) never share an entry.
+_serial = itertools.count(1)
+
+
 class ScannerSource:
     """Collects the rules' code; `build` turns it into the scanner function."""
 
-    def __init__(self, *, inline: bool = True) -> None:
+    def __init__(self, *, inline: bool = True, acl_name: str = "") -> None:
         self.inline = inline
+        self.acl_name = acl_name
         self.source = Source({})
         self.count = 0
 
@@ -47,15 +60,21 @@ class ScannerSource:
         statement: ast.Statement,
         cc: CompileContext,
         compile_statement: Callable[[ast.Statement, CompileContext], Matcher],
+        *,
+        name: str = "",
+        priority: int = 0,
+        path: str = "",
     ) -> None:
         src = self.source
         index = self.count
         self.count += 1
+        src.owner = identifier(name)
+        src.emit(4, f"# rule {name!r}, priority {priority} ({path})")
         src.emit(4, f"if start <= {index}:", "    try:")
         if self.inline:
             statement_code(statement, cc, compile_statement, src, "m", 12)
         else:
-            matcher = src.bind("m", compile_statement(statement, cc))
+            matcher = src.bind("matcher", compile_statement(statement, cc))
             src.emit(12, f"m = {matcher}(ctx)")
         src.emit(8, "except NotApplied:", f"    return {index}, None")
         src.emit(8, "if m:", f"    return {index}, m")
@@ -64,11 +83,15 @@ class ScannerSource:
             src.emit(8, "if ctx.pending_labels:", "    flush_labels(ctx)")
         src.emit(8, "if details:", "    del details[:]")
 
-    def add_group(self) -> None:
+    def add_group(self, *, name: str = "", priority: int = 0, path: str = "") -> None:
+        self.source.emit(
+            4, f"# rule {name!r}, priority {priority} ({path}): a rule group, run outside the scanner"
+        )
         self.source.emit(4, f"if start <= {self.count}:", f"    return {self.count}, GROUP")
         self.count += 1
 
-    def build(self) -> Scanner:
+    def build(self) -> tuple[Scanner, str]:
+        """The scanner function and its source text."""
         head = [
             "def scan(ctx, start):",
             "    request = ctx.request",
@@ -76,16 +99,23 @@ class ScannerSource:
             "    details = ctx.details",
         ]
         lines = [*head, *self.source.lines, f"    return {self.count}, False"]
-        return _compile_scanner(lines, self.source.names)
+        text = "\n".join(lines) + "\n"
+        return _compile_scanner(text, self.source.names, self.acl_name), text
 
 
-def _compile_scanner(lines: list[str], names: dict[str, Any]) -> Scanner:
+def _compile_scanner(text: str, names: dict[str, Any], acl_name: str) -> Scanner:
     namespace: dict[str, Any] = {
         "NotApplied": NotApplied,
         "GROUP": GROUP,
         "flush_labels": flush_labels,
         **names,
     }
-    exec(compile("\n".join(lines), "<wafpy scanner>", "exec"), namespace)
+    shown = "".join(c if c.isprintable() and c not in "<>" else "_" for c in acl_name)
+    filename = f"<wafpy scanner {shown} #{next(_serial)}>"
+    exec(compile(text, filename, "exec"), namespace)
     scanner: Scanner = namespace["scan"]
+    # No modification time: `linecache.checkcache` keeps the entry (it cannot stat the file).
+    linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+    # A reloaded web ACL must not leave its old source behind for the life of the process.
+    weakref.finalize(scanner, linecache.cache.pop, filename, None)
     return scanner
