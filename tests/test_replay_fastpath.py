@@ -23,9 +23,10 @@ from wafpy.errors import LogFormatError
 from wafpy.logs import parse_alb_line, parse_json_line
 from wafpy.logs.alblog import _SIMPLE_TOKEN, _epoch_ms, _split_quoted, split_alb
 from wafpy.logs.records import LoggedOutcome, to_epoch_ms
+from wafpy.replay import BadLine, Outcome, Replay, ReplayOptions
 from wafpy.replay.compare import Comparison
 from wafpy.replay.decode import decode_waf, decode_waf_line, encode_record
-from wafpy.replay.runner import BadLine, Evaluator, Outcome, Replay, ReplayOptions
+from wafpy.replay.runner import Evaluator
 from wafpy.replay.summary import Summary
 from wafpy.webacl import WebACL, load_web_acl
 

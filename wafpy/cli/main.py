@@ -216,16 +216,10 @@ def _load(args: argparse.Namespace) -> tuple[WebACL, functools.partial[WebACL]] 
 def eval_command(args: argparse.Namespace) -> int:
     """`wafpy eval`: replay, write records, print the summary, the comparison, the HTML report."""
     from wafpy.replay.compare import Comparison, render_comparison
-    from wafpy.replay.runner import (
-        BadLine,
-        Replay,
-        ReplayError,
-        ReplayOptions,
-        StrictStop,
-        UnreadableInput,
-        WorkerDied,
-    )
+    from wafpy.replay.outcome import BadLine, ReplayError, ReplayOptions, StrictStop, UnreadableInput
+    from wafpy.replay.runner import Replay
     from wafpy.replay.summary import Summary, render_summary
+    from wafpy.replay.workers import WorkerDied
 
     err = Console(stderr=True)
     loaded = _load(args)

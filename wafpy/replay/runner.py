@@ -57,12 +57,11 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
 import orjson
 
-from wafpy.errors import LogFormatError, WafpyError
+from wafpy.errors import LogFormatError
 from wafpy.logs import entry_from_json, parse_jsonl_line
 from wafpy.logs.alblog import alb_fields, is_alb_line, join_wrapped
 from wafpy.logs.logrecord import decision_to_log_record
@@ -77,100 +76,16 @@ from wafpy.logs.sources import (
     iter_files,
     iter_sources,
 )
+from wafpy.replay.compare import Comparison
 from wafpy.replay.coverage import acl_parts, has_rate_based, missing_statements
 from wafpy.replay.decode import Decoded, decode_alb, decode_waf, decode_waf_line, encode_record
-from wafpy.replay.workers import Task, WorkerDied, WorkerPool
+from wafpy.replay.outcome import BadLine, Outcome, ReplayError, ReplayOptions, StrictStop, UnreadableInput
+from wafpy.replay.summary import Summary
+from wafpy.replay.workers import Task, WorkerPool
 from wafpy.request import Request
 from wafpy.webacl import WebACL
 
-if TYPE_CHECKING:
-    from wafpy.replay.compare import Comparison
-    from wafpy.replay.summary import Summary
-
-__all__ = [
-    "BadLine",
-    "Batch",
-    "Evaluator",
-    "Outcome",
-    "Replay",
-    "ReplayError",
-    "ReplayOptions",
-    "StrictStop",
-    "UnreadableInput",
-    "WorkerDied",
-    "read_chunks",
-]
-
-
-class BadLine(NamedTuple):
-    """A line that could not be replayed (not JSON, wrong ALB field count, ...)."""
-
-    message: str
-    file: str | None
-    line: int | None
-
-    def describe(self) -> str:
-        where = self.file or "<input>"
-        return f"{where}:{self.line}: {self.message}" if self.line is not None else f"{where}: {self.message}"
-
-
-class UnreadableInput(BadLine):
-    """An input that could not be read whole: missing, unreadable, a truncated or corrupt gzip
-    file, a file removed or changed during the replay. `line` is the first line not replayed.
-
-    Nothing of the input from there on is replayed; the other inputs are. `wafpy eval` reports
-    these on stderr even with `--quiet` and exits with its input-error code.
-    """
-
-    __slots__ = ()
-
-
-class Outcome(NamedTuple):
-    """What one replayed request became: the fields the summary, the comparison and the output need.
-
-    A small tuple rather than the `Decision`, so worker processes send back little.
-    """
-
-    source: str
-    line: int
-    timestamp_ms: int | None
-    kind: str
-    method: str
-    uri: str
-    client_ip: str
-    action: str
-    rule_id: str
-    rule_type: str
-    labels: tuple[str, ...]
-    counted: tuple[str, ...]  # web-ACL-level rules that matched without terminating (Count, ...)
-    not_evaluable: tuple[str, ...]
-    logged: LoggedOutcome | None
-    record: bytes | None  # the AWS WAF log record (JSON, no newline) when records are written
-
-
-class ReplayError(WafpyError):
-    """Evaluating a request failed: a bug in wafpy, reported with the line that triggered it."""
-
-
-class StrictStop(WafpyError):
-    """`strict` mode met a bad line."""
-
-    def __init__(self, bad: BadLine) -> None:
-        self.bad = bad
-        super().__init__(bad.describe())
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayOptions:
-    format: str = "auto"  # auto | waf | alb | jsonl
-    since: int | None = None  # epoch ms, inclusive
-    until: int | None = None  # epoch ms, exclusive
-    limit: int | None = None  # stop after this many replayed requests
-    strict: bool = False  # the first bad line stops the replay (StrictStop)
-    workers: int = 1
-    write_records: bool = False  # fill Outcome.record
-    chunk_lines: int = 2000  # lines per chunk (a unit of work for a worker process)
-    range_bytes: int = 4 << 20  # bytes of a plain file per worker task in `batches` (about)
+__all__ = ["Batch", "Evaluator", "Replay", "read_chunks"]
 
 
 # Record lines on their way to a parser, as few objects as possible (a chunk is pickled to a
@@ -557,9 +472,6 @@ def _work_batch(
     chunk: Chunk, top_capacity: int, compare: tuple[int, tuple[str, ...]] | None, strict: bool
 ) -> tuple[bytes, int, int, BadLine | None, Summary, Comparison | None]:
     """A whole chunk in a worker: its records, ready to write, and its own summary to merge."""
-    from wafpy.replay.compare import Comparison
-    from wafpy.replay.summary import Summary
-
     assert _WORKER is not None, "worker not initialised"
     summary = Summary(top_capacity=top_capacity)
     comparison = None if compare is None else Comparison(examples=compare[0], rule_names=compare[1])
@@ -585,9 +497,6 @@ def _work_range(
     (counted in the summary, or with `strict` the stop) instead of records. The file stays open
     until the range is done: a busy worker is one that holds an input open.
     """
-    from wafpy.replay.compare import Comparison
-    from wafpy.replay.summary import Summary
-
     path, source, key, detected, start, end, line, out_path, identity = task
     assert _WORKER is not None, "worker not initialised"
     summary = Summary(top_capacity=top_capacity)
