@@ -109,6 +109,7 @@ def _add_acl_arguments(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from wafpy import __version__
     from wafpy.cli.validate import add_validate_parser
+    from wafpy.logs.formats import AUTO, CHOICES
 
     parser = _Parser(prog="wafpy", description="Evaluate AWS WAF (WAFv2) web ACLs exactly as AWS does.")
     parser.add_argument("--version", action="version", version=f"wafpy {__version__}")
@@ -123,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_acl_arguments(p)
     p.add_argument("logs", metavar="LOG", nargs="+", help="log files, folders, or - for stdin")
-    p.add_argument("--format", choices=("auto", "waf", "alb", "jsonl"), default="auto", help="input format")
+    p.add_argument("--format", choices=CHOICES, default=AUTO, help="input format")
     p.add_argument(
         "--output", "-o", metavar="FILE", help="write one AWS WAF log record per request (- = stdout)"
     )
@@ -159,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_acl_arguments(p)
     p.add_argument("log", metavar="LOG", help="log file (or - for stdin)")
     p.add_argument("--line", type=_positive, metavar="N", help="the request on line N (default: the first)")
-    p.add_argument("--format", choices=("auto", "waf", "alb", "jsonl"), default="auto", help="input format")
+    p.add_argument("--format", choices=CHOICES, default=AUTO, help="input format")
     p.set_defaults(func=explain_command)
     return parser
 

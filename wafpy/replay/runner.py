@@ -15,9 +15,10 @@ has each worker count its chunk into its own `Summary` / `Comparison`, merged he
 (the result equals counting every outcome in order). So the main process does no per-request
 work beyond reading lines and writing bytes.
 
-Ordinary AWS WAF records and ALB lines take the fast path of `wafpy.replay.decode` (straight
-from the decoded JSON or the ALB fields to the `Request`); anything else, and anything it
-declines, goes through `wafpy.logs` and `Request.from_log`, which are the reference.
+Each line is read by the fast decoder its format has in the registry (`wafpy.logs.formats`):
+ordinary AWS WAF records and ALB lines go straight from the decoded JSON or the ALB fields to the
+`Request`; anything else, and anything it declines, goes through the format's reference parser
+and `Request.from_log`, which are the reference.
 
 With workers, `batches` does not send plain files through the pool's pipes at all: a regular,
 uncompressed file whose first record line is an ordinary line (not a JSON array or pretty-printed
@@ -59,11 +60,9 @@ import tempfile
 from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import IO, Any, NamedTuple
 
-import orjson
-
 from wafpy.errors import LogFormatError
-from wafpy.logs import entry_from_json, parse_jsonl_line
-from wafpy.logs.alblog import alb_fields, is_alb_line, join_wrapped
+from wafpy.logs.decode import Decoded, encode_record
+from wafpy.logs.formats import AUTO, CHOICES, UNDETECTED, FastDecoder, Format, Parser, detect, format_named
 from wafpy.logs.logrecord import decision_to_log_record
 from wafpy.logs.records import LogEntry, LoggedOutcome
 from wafpy.logs.sources import (
@@ -78,7 +77,6 @@ from wafpy.logs.sources import (
 )
 from wafpy.replay.compare import Comparison
 from wafpy.replay.coverage import acl_parts, has_rate_based, missing_statements
-from wafpy.replay.decode import Decoded, decode_alb, decode_waf, decode_waf_line, encode_record
 from wafpy.replay.outcome import BadLine, Outcome, ReplayError, ReplayOptions, StrictStop, UnreadableInput
 from wafpy.replay.summary import Summary
 from wafpy.replay.workers import Task, WorkerPool
@@ -94,20 +92,25 @@ Run = tuple[str, str, list[int], list[bytes]]
 Chunk = list[Run | BadLine]
 
 
-_FORMATS = ("json", "waf", "alb", "jsonl")  # parser keys ("json": any JSON shape, per line)
+def _forced_format(fmt: str) -> Format | None:
+    """The format `fmt` names (any registered one, "json" included); None for auto."""
+    forced = format_named(fmt)
+    if fmt != AUTO and forced is None:
+        raise ValueError(f"format must be {', '.join(CHOICES[:-1])} or {CHOICES[-1]}, got {fmt!r}")
+    return forced
 
 
-def _detect(raw: bytes) -> str | None:
-    start = raw.lstrip()[:1]
-    if start in (b"{", b"["):
-        return "json"
-    return "alb" if is_alb_line(raw) else None
+def _format(key: str) -> Format:
+    """The format of a run of lines (a key that `read_chunks` or `Replay` put there)."""
+    fmt = format_named(key)
+    if fmt is None:
+        raise ValueError(f"not a log format: {key!r}")
+    return fmt
 
 
 def read_chunks(paths: Sequence[str], fmt: str = "auto", chunk_lines: int = 2000) -> Iterator[Chunk]:
     """The record lines of `paths` in order, in chunks; read errors become `BadLine`s in place."""
-    if fmt != "auto" and fmt not in _FORMATS:
-        raise ValueError(f"format must be auto, waf, alb or jsonl, got {fmt!r}")
+    forced = _forced_format(fmt)
     chunk: Chunk = []
 
     def report(error: LogFormatError) -> None:
@@ -116,21 +119,20 @@ def read_chunks(paths: Sequence[str], fmt: str = "auto", chunk_lines: int = 2000
     count = 0
     for source, file_lines in iter_sources(paths, report):
         lines: Iterator[tuple[int, bytes]] = file_lines
-        key = None if fmt == "auto" else fmt
-        if key is None:
+        chosen = forced
+        if chosen is None:
             for number, raw in lines:
-                key = _detect(raw)
-                if key is not None:
-                    chunk.append((key, source, [number], [raw]))
+                chosen = detect(raw)
+                if chosen is not None:
+                    chunk.append((chosen.name, source, [number], [raw]))
                     count += 1
                     break
-                chunk.append(
-                    BadLine("not an AWS WAF log record, ALB log entry or request line", source, number)
-                )
+                chunk.append(BadLine(UNDETECTED, source, number))
             else:
                 continue
-        if key == "alb":
-            lines = join_wrapped(lines)
+        key = chosen.name
+        if chosen.join is not None:
+            lines = chosen.join(lines)
         run: Run | None = chunk[-1] if chunk and type(chunk[-1]) is tuple else None  # type: ignore[assignment]
         numbers, raws = (run[2], run[3]) if run is not None else ([], [])
         for number, raw in lines:
@@ -154,9 +156,9 @@ def read_chunks(paths: Sequence[str], fmt: str = "auto", chunk_lines: int = 2000
 class Evaluator:
     """Parses and evaluates chunks against one web ACL (one per process).
 
-    AWS WAF records and ALB lines take the fast path of `wafpy.replay.decode`; anything it
-    declines (redacted values, missing fields, wrong types) and every other shape goes through
-    `wafpy.logs` and `Request.from_log`, which also word the errors.
+    AWS WAF records and ALB lines take the fast decoder of their format (`wafpy.logs.formats`);
+    anything it declines (redacted values, missing fields, wrong types) and every other shape goes
+    through the reference parser and `Request.from_log`, which also word the errors.
     """
 
     def __init__(self, acl: WebACL, options: ReplayOptions) -> None:
@@ -178,8 +180,10 @@ class Evaluator:
                 append(part)  # type: ignore[arg-type]
                 continue
             key, source, numbers, raws = part  # type: ignore[misc]
+            fmt = _format(key)
+            decode = fmt.fast or fmt.parse
             for number, raw in zip(numbers, raws, strict=True):
-                result = one(key, source, number, raw)
+                result = one(decode, source, number, raw)
                 if result is None:
                     filtered += 1
                 else:
@@ -223,37 +227,25 @@ class Evaluator:
             blobs.append(_join(records))
         return b"".join(blobs), replayed, filtered, None
 
-    def _one(self, key: str, source: str, number: int, raw: bytes) -> Outcome | BadLine | None:
-        """One record line -> its outcome, a BadLine, or None when `since` / `until` leave it out."""
+    def _one(
+        self, decode: FastDecoder | Parser, source: str, number: int, raw: bytes
+    ) -> Outcome | BadLine | None:
+        """One record line -> its outcome, a BadLine, or None when `since` / `until` leave it out.
+
+        `decode` is the format's fast decoder, or its reference parser when it has none.
+        """
         decoded: Decoded | None = None
         entry: LogEntry | None = None
-        kind = key
         try:
-            if key == "alb":
-                http, timestamp, available, logged = alb_fields(raw, source, number)
-                decoded = decode_alb(http, timestamp, available, logged)
-            elif key == "jsonl":
-                entry = parse_jsonl_line(raw, source, number)
-            else:
-                fast = decode_waf_line(raw)
-                if fast is None:
-                    try:
-                        obj = orjson.loads(raw)
-                    except orjson.JSONDecodeError as exc:
-                        return BadLine(f"not valid JSON: {exc}", source, number)
-                    fast = decode_waf(obj, raw) if type(obj) is dict and "httpRequest" in obj else None
-                if fast is not None:
-                    timestamp, decoded = fast
-                    kind = "waf"
-                else:
-                    entry = entry_from_json(obj, source, number)
-                    if key == "waf" and entry.kind != "waf":
-                        return BadLine("not an AWS WAF log record (no httpRequest)", source, number)
+            result = decode(raw, source, number)
         except LogFormatError as exc:
             return BadLine(exc.message, exc.file, exc.line)
-        if entry is not None:
+        if type(result) is LogEntry:
+            entry = result
             timestamp = entry.timestamp_ms
             kind = entry.kind
+        else:
+            kind, timestamp, decoded = result  # type: ignore[misc]
         since, until = self.since, self.until
         if (since is not None and (timestamp is None or timestamp < since)) or (
             until is not None and (timestamp is None or timestamp >= until)
@@ -524,14 +516,15 @@ def _work_range(
         numbers: list[int] = []
         raws: list[bytes] = []
         lines: Iterator[tuple[int, bytes]] = _range_lines(data, line)
-        if key == "alb":
+        join = _format(key).join
+        if join is not None:
             if start == 0 and detected:
                 # As `read_chunks`: the line that told the format is not joined with what follows.
                 for number, raw in lines:
                     numbers.append(number)
                     raws.append(raw)
                     break
-            lines = join_wrapped(lines)
+            lines = join(lines)
         for number, raw in lines:
             numbers.append(number)
             raws.append(raw)
@@ -569,13 +562,14 @@ def _range_lines(data: bytes, first: int) -> Iterator[tuple[int, bytes]]:
         yield number, raw
 
 
-def _range_key(path: str, fmt: str) -> str | None:
-    """The parser key of a plain file that workers can read by byte ranges, or None.
+def _range_format(path: str, fmt: str) -> Format | None:
+    """The format of a plain file that workers can read by byte ranges, or None.
 
     Plain regular files only: not stdin, not gzip (no offsets into the data), not a JSON
     document (an array or pretty-printed JSON is read whole), and in auto mode the first record
     line must tell the format (otherwise `read_chunks` reports the lines before it one by one).
     """
+    forced = _forced_format(fmt)
     if path == STDIN or not os.path.isfile(path):
         return None
     try:
@@ -589,7 +583,7 @@ def _range_key(path: str, fmt: str) -> str | None:
                     continue
                 if _looks_like_document(stripped):
                     return None
-                return fmt if fmt != "auto" else _detect(raw)
+                return forced if forced is not None else detect(raw)
     except OSError:
         return None
     return None  # no record line: nothing to split
@@ -603,12 +597,14 @@ class _Range(NamedTuple):
     identity: tuple[int, int]  # (device, inode) of the file
 
 
-def _byte_ranges(stream: IO[bytes], alb: bool, size: int) -> Iterator[_Range]:
-    """Consecutive ranges of about `size` bytes of the open file `stream`.
+def _byte_ranges(stream: IO[bytes], fmt: Format, size: int) -> Iterator[_Range]:
+    """Consecutive ranges of about `size` bytes of the open file `stream`, in format `fmt`.
 
-    Each range ends at the start of a line (for ALB, of a line that starts an entry). The line
-    numbers count the newlines of each range, here, as the ranges are handed out.
+    Each range ends at the start of a line (for a format whose entries may be wrapped over
+    several lines, ALB, of a line that starts an entry). The line numbers count the newlines of
+    each range, here, as the ranges are handed out.
     """
+    starts_entry = fmt.detect if fmt.join is not None else None
     stat = os.fstat(stream.fileno())
     total, identity = stat.st_size, (stat.st_dev, stat.st_ino)
     start, line = 0, 1
@@ -622,9 +618,9 @@ def _byte_ranges(stream: IO[bytes], alb: bool, size: int) -> Iterator[_Range]:
             end = end - 1 + len(rest)
             if not rest.endswith(b"\n"):
                 end = total
-            while alb and end < total:  # move on to a line that starts an entry
+            while starts_entry is not None and end < total:  # move on to a line that starts an entry
                 nxt = stream.readline()
-                if not nxt or is_alb_line(nxt):
+                if not nxt or starts_entry(nxt):
                     break
                 end += len(nxt)
         newlines, ends_line = _count_newlines(stream, start, end)
@@ -822,8 +818,8 @@ class Replay:
             if errors:
                 yield Task(_work_batch, errors, _chunk_label(errors))
                 errors = []
-            key = _range_key(path, options.format)
-            if key is None:
+            chosen = _range_format(path, options.format)
+            if chosen is None:
                 for chunk in read_chunks([path], options.format, options.chunk_lines):
                     yield Task(_work_batch, chunk, _chunk_label(chunk))
                 continue
@@ -833,16 +829,14 @@ class Replay:
                 yield Task(_work_batch, [_cannot_open(path, exc)], path)
                 continue
             with stream:
-                for start, end, line, last, identity in _byte_ranges(
-                    stream, key == "alb", options.range_bytes
-                ):
+                for start, end, line, last, identity in _byte_ranges(stream, chosen, options.range_bytes):
                     if path in failed:
                         break
                     out = None if folder is None else os.path.join(folder, f"{index}.jsonl")
                     index += 1
                     detected = options.format == "auto"
                     label = f"{path}, bytes {start}-{end - 1}, lines {line}-{last}"
-                    payload = (path, path, key, detected, start, end, line, out, identity)
+                    payload = (path, path, chosen.name, detected, start, end, line, out, identity)
                     yield Task(_work_range, payload, label, path)
         if errors:
             yield Task(_work_batch, errors, _chunk_label(errors))
