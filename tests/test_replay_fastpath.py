@@ -27,8 +27,9 @@ from wafpy.logs.decode import decode_waf, decode_waf_line, encode_record
 from wafpy.logs.formats import REGISTRY, Format
 from wafpy.logs.records import LogEntry, LoggedOutcome, to_epoch_ms
 from wafpy.replay import BadLine, Outcome, Replay, ReplayOptions
+from wafpy.replay.chunks import pieces
 from wafpy.replay.compare import Comparison
-from wafpy.replay.runner import Evaluator
+from wafpy.replay.evaluator import Evaluator
 from wafpy.replay.summary import Summary
 from wafpy.webacl import WebACL, load_web_acl
 
@@ -428,22 +429,20 @@ def test_batches_equal_iteration(acl: WebACL, tmp_path: Path) -> None:
 
 
 def test_chunks_are_worked_through_in_pieces_in_order() -> None:
-    from wafpy.replay.runner import _pieces
-
     bad = BadLine("bad", "f", 4)
     chunk: Any = [
         ("json", "f", [1, 2, 3], [b"a", b"b", b"c"]),
         bad,
         ("json", "f", [5, 6, 7, 8], [b"e", b"f", b"g", b"h"]),
     ]
-    pieces = list(_pieces(chunk, 2))
-    assert [sum(len(p[2]) for p in piece if not isinstance(p, BadLine)) for piece in pieces] == [2, 2, 2, 1]
+    cut = list(pieces(chunk, 2))
+    assert [sum(len(p[2]) for p in piece if not isinstance(p, BadLine)) for piece in cut] == [2, 2, 2, 1]
     flat = [
         (n, r)
-        for piece in pieces
+        for piece in cut
         for p in piece
         if not isinstance(p, BadLine)
         for n, r in zip(p[2], p[3], strict=True)
     ]
     assert flat == [(1, b"a"), (2, b"b"), (3, b"c"), (5, b"e"), (6, b"f"), (7, b"g"), (8, b"h")]
-    assert sum(p is bad for piece in pieces for p in piece) == 1
+    assert sum(p is bad for piece in cut for p in piece) == 1
