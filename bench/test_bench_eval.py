@@ -32,7 +32,7 @@ import wafpy
 from bench import realistic_acl
 from bench.ratios import interleaved_ratio
 from wafpy.logs import read_entries
-from wafpy.replay.runner import Replay, ReplayOptions
+from wafpy.replay import Replay, ReplayOptions
 from wafpy.replay.summary import Summary
 
 T0 = 1_715_677_200_000  # 2024-05-14T09:00:00Z

@@ -17,7 +17,7 @@ from tests.shared import ROOT, shared_dir
 from wafpy.cli import main as cli
 from wafpy.errors import LogFormatError
 from wafpy.logs import read_entries
-from wafpy.replay.runner import BadLine, Replay, ReplayOptions
+from wafpy.replay import BadLine, Replay, ReplayOptions
 from wafpy.webacl import load_web_acl
 
 pytestmark = pytest.mark.usefixtures("wide")

@@ -8,8 +8,8 @@ import pytest
 
 from tests.replay_fixtures import acl_document, alb_line, run_cli, waf_record, write_acl, write_jsonl
 from wafpy.logs.records import LoggedOutcome
+from wafpy.replay import BadLine, Outcome, Replay, ReplayOptions
 from wafpy.replay.compare import RULE_CHANGE, UNKNOWN_SUFFIX, Comparison
-from wafpy.replay.runner import BadLine, Outcome, Replay, ReplayOptions
 from wafpy.webacl import load_web_acl
 
 

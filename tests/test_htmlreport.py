@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.replay_fixtures import acl_document, run_cli, waf_record, write_acl, write_jsonl
+from wafpy.replay import BadLine, Replay, ReplayOptions
 from wafpy.replay.compare import Comparison
 from wafpy.replay.htmlreport import render_html
-from wafpy.replay.runner import BadLine, Replay, ReplayOptions
 from wafpy.replay.summary import ACTION_COLORS, Summary
 from wafpy.webacl import load_web_acl
 

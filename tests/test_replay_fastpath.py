@@ -9,6 +9,7 @@ the reference path. Summaries and comparisons merged chunk by chunk equal those 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import random
@@ -23,11 +24,14 @@ from wafpy.engine.services import Services
 from wafpy.errors import LogFormatError
 from wafpy.logs import parse_alb_line, parse_json_line
 from wafpy.logs.alblog import _SIMPLE_TOKEN, _epoch_ms, _split_quoted, split_alb
+from wafpy.logs.decode import decode_waf, decode_waf_line, encode_record
+from wafpy.logs.formats import REGISTRY, Format
 from wafpy.logs.logrecord import decision_to_log_record
-from wafpy.logs.records import LoggedOutcome, to_epoch_ms
+from wafpy.logs.records import LogEntry, LoggedOutcome, to_epoch_ms
+from wafpy.replay import BadLine, Outcome, Replay, ReplayOptions
+from wafpy.replay.chunks import pieces
 from wafpy.replay.compare import Comparison
-from wafpy.replay.decode import decode_waf, decode_waf_line, encode_record
-from wafpy.replay.runner import BadLine, Evaluator, Outcome, Replay, ReplayOptions
+from wafpy.replay.evaluator import Evaluator
 from wafpy.replay.summary import Summary
 from wafpy.request import Request
 from wafpy.webacl import WebACL, load_web_acl
@@ -210,26 +214,74 @@ def test_fast_path_takes_plain_records_and_declines_hidden_values() -> None:
     assert not declined & taken
 
 
-@pytest.mark.parametrize(
-    "line",
-    [
-        alb_line(0, "/admin?x=1#frag"),
-        alb_line(0, "/admin?#"),
-        alb_line(0).replace("http://shop.example.com:80/", "/relative?a=b"),
-        alb_line(0).replace('"Root=1-58337262-', '"Self=1-x;Root='),
-        alb_line(1, "/", blocked=True, ua="curl/8.0"),
-        alb_line(2, "/p", ua="-", ip="2001:db8::7"),
-        alb_line(3).replace("http://shop.example.com:80", "https://user@shop.example.com:8443"),
-        alb_line(4).replace('"waf,forward"', '"waf-failed,forward"'),
-        alb_line(5).replace(' "Mozilla/5.0" ', ' "Mozilla \\"quoted\\" 5.0" '),
-        alb_line(6).replace("GET http://shop.example.com:80/", "- - -"),
-        "http 2024-03-20T10:30:00Z too few fields",
-    ],
-)
+ALB_LINES = [
+    alb_line(0, "/admin?x=1#frag"),
+    alb_line(0, "/admin?#"),
+    alb_line(0).replace("http://shop.example.com:80/", "/relative?a=b"),
+    alb_line(0).replace('"Root=1-58337262-', '"Self=1-x;Root='),
+    alb_line(1, "/", blocked=True, ua="curl/8.0"),
+    alb_line(2, "/p", ua="-", ip="2001:db8::7"),
+    alb_line(3).replace("http://shop.example.com:80", "https://user@shop.example.com:8443"),
+    alb_line(4).replace('"waf,forward"', '"waf-failed,forward"'),
+    alb_line(5).replace(' "Mozilla/5.0" ', ' "Mozilla \\"quoted\\" 5.0" '),
+    alb_line(6).replace("GET http://shop.example.com:80/", "- - -"),
+    "http 2024-03-20T10:30:00Z too few fields",
+]
+
+
+@pytest.mark.parametrize("line", ALB_LINES)
 def test_alb_fast_path_equals_reference(acl: WebACL, line: str) -> None:
     evaluator = Evaluator(acl, ReplayOptions(write_records=True))
     raw = (line + "\n").encode()
     assert _fast(evaluator, raw, "alb") == _reference(evaluator, raw, "alb")
+
+
+def _samples() -> dict[str, list[bytes]]:
+    """Record lines of every registered format, good and bad (a new format brings its own)."""
+    waf = [_line(record, name) for name, record in _variants()]
+    sampled = orjson.dumps(
+        {
+            "Action": "BLOCK",
+            "Timestamp": 1700000000,
+            "Request": {"ClientIP": "192.0.2.1", "Country": "NL", "URI": "/admin", "Method": "GET"},
+        }
+    )
+    requests = [
+        orjson.dumps({"httpMethod": "POST", "uri": "/admin", "headers": {"X": "1"}, "body": "a=1"}),
+        orjson.dumps({"httpMethod": "GET", "uri": "/", "timestamp": "2024-03-20T10:30:00Z"}),
+        orjson.dumps({"uri": "/"}),
+        b"{not json",
+    ]
+    return {
+        "waf": [*waf, sampled, b"{not json"],
+        "alb": [(line + "\n").encode() for line in ALB_LINES],
+        "jsonl": requests,
+        "json": [*waf, sampled, *requests],
+    }
+
+
+def test_every_registered_format_has_samples() -> None:
+    assert set(_samples()) == {fmt.name for fmt in REGISTRY}
+
+
+@pytest.mark.parametrize("fmt", REGISTRY, ids=[fmt.name for fmt in REGISTRY])
+def test_registered_fast_decoders_equal_their_reference_parsers(acl: WebACL, fmt: Format) -> None:
+    """What the replay makes of a line (the format's fast decoder) is what the reference parser
+    and `Request.from_log` make of it, outcome, record and error alike."""
+    evaluator = Evaluator(acl, ReplayOptions(write_records=True))
+    fast_taken = 0
+    for raw in _samples()[fmt.name]:
+        items, filtered = evaluator.run([(fmt.name, "log", [1], [raw])])
+        assert filtered == 0 and len(items) == 1
+        try:
+            reference: Outcome | BadLine = evaluator.evaluate(fmt.parse(raw, "log", 1))
+        except LogFormatError as exc:
+            reference = BadLine(exc.message, exc.file, exc.line)
+        assert items[0] == reference, raw
+        if fmt.fast is not None:
+            with contextlib.suppress(LogFormatError):
+                fast_taken += type(fmt.fast(raw, "log", 1)) is not LogEntry
+    assert fmt.fast is None or fast_taken > 0  # the samples do take the fast path
 
 
 def test_alb_split_by_quotes_equals_the_tokenizer() -> None:
@@ -375,25 +427,23 @@ def test_batches_equal_iteration(acl: WebACL, tmp_path: Path) -> None:
 
 
 def test_chunks_are_worked_through_in_pieces_in_order() -> None:
-    from wafpy.replay.runner import _pieces
-
     bad = BadLine("bad", "f", 4)
     chunk: Any = [
         ("json", "f", [1, 2, 3], [b"a", b"b", b"c"]),
         bad,
         ("json", "f", [5, 6, 7, 8], [b"e", b"f", b"g", b"h"]),
     ]
-    pieces = list(_pieces(chunk, 2))
-    assert [sum(len(p[2]) for p in piece if not isinstance(p, BadLine)) for piece in pieces] == [2, 2, 2, 1]
+    cut = list(pieces(chunk, 2))
+    assert [sum(len(p[2]) for p in piece if not isinstance(p, BadLine)) for piece in cut] == [2, 2, 2, 1]
     flat = [
         (n, r)
-        for piece in pieces
+        for piece in cut
         for p in piece
         if not isinstance(p, BadLine)
         for n, r in zip(p[2], p[3], strict=True)
     ]
     assert flat == [(1, b"a"), (2, b"b"), (3, b"c"), (5, b"e"), (6, b"f"), (7, b"g"), (8, b"h")]
-    assert sum(p is bad for piece in pieces for p in piece) == 1
+    assert sum(p is bad for piece in cut for p in piece) == 1
 
 
 def test_a_record_is_stamped_with_the_evaluation_time_not_the_wall_clock(acl: WebACL) -> None:

@@ -25,7 +25,7 @@ import pytest
 
 from tests.replay_fixtures import T0, acl_document, run_cli, waf_record, write_acl
 from tests.shared import ROOT
-from wafpy.replay.runner import Replay, ReplayOptions, UnreadableInput
+from wafpy.replay import Replay, ReplayOptions, UnreadableInput
 from wafpy.replay.summary import Summary
 from wafpy.replay.workers import Task, WorkerDied, WorkerPool
 from wafpy.webacl import load_web_acl

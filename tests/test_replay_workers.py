@@ -16,7 +16,7 @@ import pytest
 
 from tests.replay_fixtures import T0, acl_document, alb_line, run_cli, waf_record, write_acl, write_jsonl
 from wafpy.logs.records import LoggedOutcome
-from wafpy.replay.runner import BadLine, Outcome, Replay, ReplayOptions
+from wafpy.replay import BadLine, Outcome, Replay, ReplayOptions
 from wafpy.replay.summary import Summary, Timeline, TopK
 from wafpy.webacl import load_web_acl
 

@@ -15,8 +15,8 @@ from rich.console import Console
 
 from tests.replay_fixtures import T0
 from wafpy.logs.records import LoggedOutcome
+from wafpy.replay import BadLine, Outcome
 from wafpy.replay.compare import Comparison, render_comparison
-from wafpy.replay.runner import BadLine, Outcome
 from wafpy.replay.summary import CELL_CHARS, KEY_CHARS, Summary, render_summary
 
 

@@ -109,6 +109,7 @@ def _add_acl_arguments(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from wafpy._version import __version__
     from wafpy.cli.validate import add_validate_parser
+    from wafpy.logs.formats import AUTO, CHOICES
 
     parser = _Parser(prog="wafpy", description="Evaluate AWS WAF (WAFv2) web ACLs exactly as AWS does.")
     parser.add_argument("--version", action="version", version=f"wafpy {__version__}")
@@ -123,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_acl_arguments(p)
     p.add_argument("logs", metavar="LOG", nargs="+", help="log files, folders, or - for stdin")
-    p.add_argument("--format", choices=("auto", "waf", "alb", "jsonl"), default="auto", help="input format")
+    p.add_argument("--format", choices=CHOICES, default=AUTO, help="input format")
     p.add_argument(
         "--output", "-o", metavar="FILE", help="write one AWS WAF log record per request (- = stdout)"
     )
@@ -159,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_acl_arguments(p)
     p.add_argument("log", metavar="LOG", nargs="?", help="log file (or - for stdin)")
     p.add_argument("--line", type=_positive, metavar="N", help="the request on line N (default: the first)")
-    p.add_argument("--format", choices=("auto", "waf", "alb", "jsonl"), default="auto", help="input format")
+    p.add_argument("--format", choices=CHOICES, default=AUTO, help="input format")
     p.add_argument(
         "--scanner",
         action="store_true",
@@ -221,16 +222,10 @@ def _load(args: argparse.Namespace) -> tuple[WebACL, functools.partial[WebACL]] 
 def eval_command(args: argparse.Namespace) -> int:
     """`wafpy eval`: replay, write records, print the summary, the comparison, the HTML report."""
     from wafpy.replay.compare import Comparison, render_comparison
-    from wafpy.replay.runner import (
-        BadLine,
-        Replay,
-        ReplayError,
-        ReplayOptions,
-        StrictStop,
-        UnreadableInput,
-        WorkerDied,
-    )
+    from wafpy.replay.outcome import BadLine, ReplayError, ReplayOptions, StrictStop, UnreadableInput
+    from wafpy.replay.runner import Replay
     from wafpy.replay.summary import Summary, render_summary
+    from wafpy.replay.workers import WorkerDied
 
     err = Console(stderr=True)
     loaded = _load(args)

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Literal
-
-import orjson
+from typing import Literal
 
 from wafpy.errors import LogFormatError
-from wafpy.logs.alblog import is_alb_line, join_wrapped, parse_alb_line
-from wafpy.logs.jsonl import entry_from_request_line, parse_jsonl_line
+from wafpy.logs.alblog import parse_alb_line
+from wafpy.logs.formats import CHOICES, UNDETECTED, detect, entry_from_json, format_named, parse_json_line
+from wafpy.logs.jsonl import parse_jsonl_line
 from wafpy.logs.records import ALB_PARTS, ALL_PARTS, LogEntry, LoggedOutcome, LogKind, to_epoch_ms
 from wafpy.logs.sources import iter_lines, iter_sources
-from wafpy.logs.waflog import entry_from_sampled, entry_from_waf_record, parse_waf_line
+from wafpy.logs.waflog import parse_waf_line
 
 __all__ = [
     "ALB_PARTS",
@@ -39,79 +38,28 @@ __all__ = [
     "within",
 ]
 
+# The `format` values (`FORMATS`, from the registry in `wafpy.logs.formats`), spelled out for
+# type checkers; a test holds the two equal.
 LogFormat = Literal["auto", "waf", "alb", "jsonl"]
-FORMATS: tuple[LogFormat, ...] = ("auto", "waf", "alb", "jsonl")
-_WAF_KEYS = ("action", "terminatingRuleId", "webaclId")
-
-
-def parse_json_line(raw: bytes, source: str, line: int) -> LogEntry:
-    """A JSON line of any supported shape: AWS WAF record, sampled request, or request line.
-
-    A WAF record has `httpRequest` (and normally `action` / `terminatingRuleId` / `webaclId`);
-    a sampled request has a `Request` object; anything else must be a request line.
-    """
-    try:
-        obj: Any = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise LogFormatError(f"not valid JSON: {exc}", file=source, line=line) from None
-    return entry_from_json(obj, source, line)
-
-
-def entry_from_json(obj: Any, source: str, line: int) -> LogEntry:
-    """`parse_json_line` for a line already decoded."""
-    if isinstance(obj, dict):
-        if "httpRequest" in obj:
-            return entry_from_waf_record(obj, source, line)
-        if isinstance(obj.get("Request"), dict):
-            return entry_from_sampled(obj, source, line)
-    return entry_from_request_line(obj, source, line)
-
-
-def _parse_forced_waf(raw: bytes, source: str, line: int) -> LogEntry:
-    try:
-        obj: Any = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise LogFormatError(f"not valid JSON: {exc}", file=source, line=line) from None
-    if isinstance(obj, dict) and "httpRequest" not in obj and isinstance(obj.get("Request"), dict):
-        return entry_from_sampled(obj, source, line)
-    if isinstance(obj, dict) and "httpRequest" not in obj:
-        raise LogFormatError("not an AWS WAF log record (no httpRequest)", file=source, line=line)
-    return entry_from_waf_record(obj, source, line)
-
-
-Parser = Callable[[bytes, str, int], LogEntry]
-_PARSERS: dict[str, Parser] = {"waf": _parse_forced_waf, "alb": parse_alb_line, "jsonl": parse_jsonl_line}
-
-
-def _detect(raw: bytes) -> Parser | None:
-    """The parser for a file whose first record line is `raw`; None when it looks like nothing."""
-    start = raw.lstrip()[:1]
-    if start in (b"{", b"["):
-        return parse_json_line
-    if is_alb_line(raw):
-        return parse_alb_line
-    return None
+FORMATS: tuple[str, ...] = CHOICES
 
 
 def _file_entries(
     source: str, lines: Iterator[tuple[int, bytes]], fmt: LogFormat, report: Callable[[LogFormatError], None]
 ) -> Iterator[LogEntry]:
-    parser = _PARSERS.get(fmt)
-    if parser is None:  # auto: decide on the first line that looks like something
+    chosen = format_named(fmt)
+    if chosen is None:  # auto: decide on the first line that looks like something
         for number, raw in lines:
-            parser = _detect(raw)
-            if parser is not None:
+            chosen = detect(raw)
+            if chosen is not None:
                 lines = itertools.chain([(number, raw)], lines)
                 break
-            report(
-                LogFormatError(
-                    "not an AWS WAF log record, ALB log entry or request line", file=source, line=number
-                )
-            )
+            report(LogFormatError(UNDETECTED, file=source, line=number))
         else:
             return
-    if parser is parse_alb_line:
-        lines = join_wrapped(lines)
+    if chosen.join is not None:
+        lines = chosen.join(lines)
+    parser = chosen.parse
     for number, raw in lines:
         try:
             entry = parser(raw, source, number)

@@ -25,12 +25,24 @@ import orjson
 
 from wafpy.errors import LogFormatError
 
-__all__ = ["STDIN", "ErrorHandler", "InputError", "iter_files", "iter_lines", "iter_sources", "open_input"]
+__all__ = [
+    "GZIP_MAGIC",
+    "SKIP_FIRST",
+    "STDIN",
+    "WS",
+    "ErrorHandler",
+    "InputError",
+    "iter_files",
+    "iter_lines",
+    "iter_sources",
+    "looks_like_document",
+    "open_input",
+]
 
 STDIN = "-"
-_GZIP_MAGIC = b"\x1f\x8b"
-_WS = b" \t\r\n\f\v"
-_SKIP_FIRST = frozenset(_WS + b"#")  # first bytes of lines that may be blank or a comment
+GZIP_MAGIC = b"\x1f\x8b"  # the first bytes of a gzip stream, whatever the file is called
+WS = b" \t\r\n\f\v"  # what is stripped around a line to tell a blank line or a comment
+SKIP_FIRST = frozenset(WS + b"#")  # first bytes of lines that may be blank or a comment
 
 ErrorHandler = Callable[[LogFormatError], None]
 Lines = Iterator[tuple[int, bytes]]
@@ -93,7 +105,7 @@ def open_input(path: str) -> IO[bytes]:
     raw: IO[bytes] = sys.stdin.buffer if path == STDIN else open(path, "rb")  # noqa: SIM115
     peek = getattr(raw, "peek", None)
     head = peek(2)[:2] if peek is not None else b""
-    if head == _GZIP_MAGIC:
+    if head == GZIP_MAGIC:
         return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
     return raw
 
@@ -112,7 +124,7 @@ def _physical_lines(source: str, stream: IO[bytes], on_error: ErrorHandler) -> L
         on_error(_read_failed(source, number, exc))
 
 
-def _looks_like_document(stripped: bytes) -> bool:
+def looks_like_document(stripped: bytes) -> bool:
     """A JSON array, or an object that does not end on its first line (pretty-printed)."""
     if stripped[:1] == b"[":
         return True
@@ -128,10 +140,10 @@ def _split_lines(source: str, stream: IO[bytes], on_error: ErrorHandler) -> Line
     """Record lines of one input: blank lines and `#` comments skipped, documents expanded."""
     lines = _physical_lines(source, stream, on_error)
     for number, line in lines:
-        stripped = line.strip(_WS)
+        stripped = line.strip(WS)
         if not stripped or stripped[:1] == b"#":
             continue
-        if _looks_like_document(stripped):
+        if looks_like_document(stripped):
             yield from _document(source, number, line, lines, on_error)
             return
         yield number, line
@@ -143,8 +155,8 @@ def _split_lines(source: str, stream: IO[bytes], on_error: ErrorHandler) -> Line
     start = number + 1
     try:
         for number, line in enumerate(stream, start):
-            if line[0] in _SKIP_FIRST:
-                stripped = line.strip(_WS)
+            if line[0] in SKIP_FIRST:
+                stripped = line.strip(WS)
                 if not stripped or stripped[:1] == b"#":
                     continue
             yield number, line

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from wafpy.replay.compare import Comparison
-from wafpy.replay.runner import BadLine, Outcome, Replay, ReplayOptions, StrictStop, UnreadableInput
+from wafpy.replay.outcome import BadLine, Outcome, ReplayOptions, StrictStop, UnreadableInput
+from wafpy.replay.runner import Replay
 from wafpy.replay.summary import Summary
 from wafpy.replay.workers import WorkerDied
 

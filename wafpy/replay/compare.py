@@ -25,7 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from wafpy.replay.runner import Outcome
+from wafpy.replay.outcome import Outcome
 from wafpy.replay.summary import clip
 
 __all__ = ["RULE_CHANGE", "UNKNOWN_SUFFIX", "ChangeExample", "Comparison", "render_comparison"]

@@ -1,13 +1,12 @@
 """Replay logged requests through a web ACL: read, parse, evaluate, in input order, in bounded memory.
 
-The main process only reads: it expands the inputs (files, folders, `-` for stdin; gzip or plain),
-decides each file's format from its first record line, and cuts the record lines into chunks of
-`chunk_lines` (raw bytes, not decoded). Decoding a line, building the `Request`, evaluating it and
-encoding its AWS WAF log record happen in `Evaluator` -- in this process, or with `workers > 1`
-in worker processes (`wafpy.replay.workers`). Results always come back in input order (chunks
-are collected first-in first-out), so `--workers 2` writes byte-for-byte what `--workers 1`
-writes. A worker that dies (killed, out of memory) is replaced and the part of the input it
-held replayed once more; a part that kills a worker twice stops the replay (`WorkerDied`).
+The main process only reads: it cuts the input into chunks of record lines (`wafpy.replay.chunks`).
+Decoding a line, building the `Request`, evaluating it and encoding its AWS WAF log record happen
+in an `Evaluator` (`wafpy.replay.evaluator`) -- in this process, or with `workers > 1` in worker
+processes (`wafpy.replay.pool` on `wafpy.replay.workers`). Results always come back in input
+order (chunks are collected first-in first-out), so `--workers 2` writes byte-for-byte what
+`--workers 1` writes. A worker that dies (killed, out of memory) is replaced and the part of the
+input it held replayed once more; a part that kills a worker twice stops the replay (`WorkerDied`).
 
 Two ways to consume a replay: iterating gives one `Outcome` (or `BadLine`) per line; `batches`,
 which `wafpy eval` uses, gives per chunk the records already joined into one byte string, and
@@ -15,19 +14,13 @@ has each worker count its chunk into its own `Summary` / `Comparison`, merged he
 (the result equals counting every outcome in order). So the main process does no per-request
 work beyond reading lines and writing bytes.
 
-Ordinary AWS WAF records and ALB lines take the fast path of `wafpy.replay.decode` (straight
-from the decoded JSON or the ALB fields to the `Request`); anything else, and anything it
-declines, goes through `wafpy.logs` and `Request.from_log`, which are the reference.
-
 With workers, `batches` does not send plain files through the pool's pipes at all: a regular,
-uncompressed file whose first record line is an ordinary line (not a JSON array or pretty-printed
-document) is cut into byte ranges of about `range_bytes` at line boundaries (for ALB logs, at a
-line that starts an entry); each worker reads its range from the file, writes its records to a
+uncompressed file whose first record line is an ordinary line is cut into byte ranges
+(`wafpy.replay.chunks`); each worker reads its range from the file, writes its records to a
 file in a private temporary folder and returns only its counts, and the records are copied to
-the output in input order (`Batch.write_to`, with `os.sendfile`). The main process only seeks to
-the cut points and counts the newlines before each range, so that line numbers (bad lines,
-comparison examples) are those of the file. The folder is removed at the end, on errors and on
-Ctrl-C (closing the generator). Stdin, gzip files and JSON documents go in chunks as above.
+the output in input order (`Batch.write_to`, with `os.sendfile`). The folder is removed at the
+end, on errors and on Ctrl-C (closing the generator). Stdin, gzip files and JSON documents go in
+chunks as above.
 
 Inputs that cannot be read whole (missing, unreadable, a truncated or corrupt gzip file, a
 file removed or replaced while workers read its ranges) give an `UnreadableInput`, a `BadLine`
@@ -49,419 +42,25 @@ the replay evaluates in one ordered process and `workers_used` is 1; the caller 
 from __future__ import annotations
 
 import contextlib
-import functools
-import gc
-import io
-import multiprocessing
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any, NamedTuple
+from typing import IO, Any
 
-import orjson
-
-from wafpy.errors import LogFormatError, WafpyError
-from wafpy.logs import entry_from_json, parse_jsonl_line
-from wafpy.logs.alblog import alb_fields, is_alb_line, join_wrapped
-from wafpy.logs.logrecord import decision_to_log_record
-from wafpy.logs.records import LogEntry, LoggedOutcome
-from wafpy.logs.sources import (
-    _GZIP_MAGIC,
-    _SKIP_FIRST,
-    _WS,
-    STDIN,
-    InputError,
-    _looks_like_document,
-    iter_files,
-    iter_sources,
-)
-from wafpy.replay.coverage import acl_parts, has_rate_based, missing_statements
-from wafpy.replay.decode import Decoded, decode_alb, decode_waf, decode_waf_line, encode_record
-from wafpy.replay.workers import Task, WorkerDied, WorkerPool
-from wafpy.request import Request
+from wafpy.errors import LogFormatError
+from wafpy.logs.sources import iter_files
+from wafpy.replay.chunks import Chunk, bad_line, byte_ranges, chunk_label, range_format, read_chunks
+from wafpy.replay.compare import Comparison
+from wafpy.replay.coverage import has_rate_based
+from wafpy.replay.evaluator import PIECE_LINES, Evaluator
+from wafpy.replay.outcome import BadLine, Outcome, ReplayOptions, StrictStop, UnreadableInput
+from wafpy.replay.pool import from_worker, run_tasks, work_batch, work_chunk, work_range
+from wafpy.replay.summary import Summary
+from wafpy.replay.workers import Task
 from wafpy.webacl import WebACL
 
-if TYPE_CHECKING:
-    from wafpy.replay.compare import Comparison
-    from wafpy.replay.summary import Summary
-
-__all__ = [
-    "BadLine",
-    "Batch",
-    "Evaluator",
-    "Outcome",
-    "Replay",
-    "ReplayError",
-    "ReplayOptions",
-    "StrictStop",
-    "UnreadableInput",
-    "WorkerDied",
-    "read_chunks",
-]
-
-
-class BadLine(NamedTuple):
-    """A line that could not be replayed (not JSON, wrong ALB field count, ...)."""
-
-    message: str
-    file: str | None
-    line: int | None
-
-    def describe(self) -> str:
-        where = self.file or "<input>"
-        return f"{where}:{self.line}: {self.message}" if self.line is not None else f"{where}: {self.message}"
-
-
-class UnreadableInput(BadLine):
-    """An input that could not be read whole: missing, unreadable, a truncated or corrupt gzip
-    file, a file removed or changed during the replay. `line` is the first line not replayed.
-
-    Nothing of the input from there on is replayed; the other inputs are. `wafpy eval` reports
-    these on stderr even with `--quiet` and exits with its input-error code.
-    """
-
-    __slots__ = ()
-
-
-class Outcome(NamedTuple):
-    """What one replayed request became: the fields the summary, the comparison and the output need.
-
-    A small tuple rather than the `Decision`, so worker processes send back little.
-    """
-
-    source: str
-    line: int
-    timestamp_ms: int | None
-    kind: str
-    method: str
-    uri: str
-    client_ip: str
-    action: str
-    rule_id: str
-    rule_type: str
-    labels: tuple[str, ...]
-    counted: tuple[str, ...]  # web-ACL-level rules that matched without terminating (Count, ...)
-    not_evaluable: tuple[str, ...]
-    logged: LoggedOutcome | None
-    record: bytes | None  # the AWS WAF log record (JSON, no newline) when records are written
-
-
-class ReplayError(WafpyError):
-    """Evaluating a request failed: a bug in wafpy, reported with the line that triggered it."""
-
-
-class StrictStop(WafpyError):
-    """`strict` mode met a bad line."""
-
-    def __init__(self, bad: BadLine) -> None:
-        self.bad = bad
-        super().__init__(bad.describe())
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayOptions:
-    format: str = "auto"  # auto | waf | alb | jsonl
-    since: int | None = None  # epoch ms, inclusive
-    until: int | None = None  # epoch ms, exclusive
-    limit: int | None = None  # stop after this many replayed requests
-    strict: bool = False  # the first bad line stops the replay (StrictStop)
-    workers: int = 1
-    write_records: bool = False  # fill Outcome.record
-    chunk_lines: int = 2000  # lines per chunk (a unit of work for a worker process)
-    range_bytes: int = 4 << 20  # bytes of a plain file per worker task in `batches` (about)
-
-
-# Record lines on their way to a parser, as few objects as possible (a chunk is pickled to a
-# worker): runs of (parser key, file, 1-based line numbers, lines), with bad lines in place.
-Run = tuple[str, str, list[int], list[bytes]]
-Chunk = list[Run | BadLine]
-
-
-_FORMATS = ("json", "waf", "alb", "jsonl")  # parser keys ("json": any JSON shape, per line)
-
-
-def _detect(raw: bytes) -> str | None:
-    start = raw.lstrip()[:1]
-    if start in (b"{", b"["):
-        return "json"
-    return "alb" if is_alb_line(raw) else None
-
-
-def read_chunks(paths: Sequence[str], fmt: str = "auto", chunk_lines: int = 2000) -> Iterator[Chunk]:
-    """The record lines of `paths` in order, in chunks; read errors become `BadLine`s in place."""
-    if fmt != "auto" and fmt not in _FORMATS:
-        raise ValueError(f"format must be auto, waf, alb or jsonl, got {fmt!r}")
-    chunk: Chunk = []
-
-    def report(error: LogFormatError) -> None:
-        chunk.append(_bad(error))
-
-    count = 0
-    for source, file_lines in iter_sources(paths, report):
-        lines: Iterator[tuple[int, bytes]] = file_lines
-        key = None if fmt == "auto" else fmt
-        if key is None:
-            for number, raw in lines:
-                key = _detect(raw)
-                if key is not None:
-                    chunk.append((key, source, [number], [raw]))
-                    count += 1
-                    break
-                chunk.append(
-                    BadLine("not an AWS WAF log record, ALB log entry or request line", source, number)
-                )
-            else:
-                continue
-        if key == "alb":
-            lines = join_wrapped(lines)
-        run: Run | None = chunk[-1] if chunk and type(chunk[-1]) is tuple else None  # type: ignore[assignment]
-        numbers, raws = (run[2], run[3]) if run is not None else ([], [])
-        for number, raw in lines:
-            if run is None or chunk[-1] is not run:  # a new chunk, or a bad line came in between
-                numbers, raws = [], []
-                run = (key, source, numbers, raws)
-                chunk.append(run)
-            numbers.append(number)
-            raws.append(raw)
-            count += 1
-            if count >= chunk_lines:
-                yield chunk
-                chunk = []
-                count = 0
-                run = None
-        run = None
-    if chunk:
-        yield chunk
-
-
-class Evaluator:
-    """Parses and evaluates chunks against one web ACL (one per process).
-
-    AWS WAF records and ALB lines take the fast path of `wafpy.replay.decode`; anything it
-    declines (redacted values, missing fields, wrong types) and every other shape goes through
-    `wafpy.logs` and `Request.from_log`, which also word the errors.
-    """
-
-    def __init__(self, acl: WebACL, options: ReplayOptions) -> None:
-        self.acl = acl
-        self.since = options.since
-        self.until = options.until
-        self.write_records = options.write_records
-        self._parts = acl_parts(acl.model)
-        self._missing: dict[frozenset[str], tuple[str, ...]] = {}
-
-    def run(self, chunk: Chunk) -> tuple[list[Outcome | BadLine], int]:
-        """Results of a chunk in order, and how many entries `since` / `until` left out."""
-        out: list[Outcome | BadLine] = []
-        filtered = 0
-        one = self._one
-        append = out.append
-        for part in chunk:
-            if type(part) is not tuple:  # a BadLine (or UnreadableInput) read before evaluation
-                append(part)  # type: ignore[arg-type]
-                continue
-            key, source, numbers, raws = part  # type: ignore[misc]
-            for number, raw in zip(numbers, raws, strict=True):
-                result = one(key, source, number, raw)
-                if result is None:
-                    filtered += 1
-                else:
-                    append(result)
-        return out, filtered
-
-    def process(
-        self, chunk: Chunk, summary: Summary, comparison: Comparison | None, strict: bool
-    ) -> tuple[bytes, int, int, BadLine | None]:
-        """Run a chunk and count it into `summary` (and `comparison`).
-
-        Returns the chunk's log records (one per line, empty unless `write_records`), the number
-        of requests replayed, the number filtered out by `since` / `until`, and with `strict`
-        the first bad line, where the chunk stops (neither it nor what follows is counted).
-        """
-        blobs: list[bytes] = []
-        replayed = filtered = 0
-        add, add_bad = summary.add, summary.add_bad
-        compare = comparison.add if comparison is not None else None
-        # A few hundred lines at a time: their lines, requests and records stay in the CPU
-        # caches (measured: 2,000 at once cost about 10% more per request).
-        for piece in _pieces(chunk, _PIECE_LINES):
-            items, piece_filtered = self.run(piece)
-            filtered += piece_filtered
-            records: list[bytes] = []
-            write = records.append if self.write_records else None
-            for item in items:
-                if type(item) is not Outcome:  # a BadLine (or UnreadableInput)
-                    if strict:
-                        blobs.append(_join(records))
-                        return b"".join(blobs), replayed, filtered, item  # type: ignore[return-value]
-                    add_bad(item)  # type: ignore[arg-type]
-                    continue
-                outcome: Outcome = item
-                add(outcome)
-                if compare is not None:
-                    compare(outcome)
-                if write is not None:
-                    write(outcome.record)  # type: ignore[arg-type]
-                replayed += 1
-            blobs.append(_join(records))
-        return b"".join(blobs), replayed, filtered, None
-
-    def _one(self, key: str, source: str, number: int, raw: bytes) -> Outcome | BadLine | None:
-        """One record line -> its outcome, a BadLine, or None when `since` / `until` leave it out."""
-        decoded: Decoded | None = None
-        entry: LogEntry | None = None
-        kind = key
-        try:
-            if key == "alb":
-                http, timestamp, available, logged = alb_fields(raw, source, number)
-                decoded = decode_alb(http, timestamp, available, logged)
-            elif key == "jsonl":
-                entry = parse_jsonl_line(raw, source, number)
-            else:
-                fast = decode_waf_line(raw)
-                if fast is None:
-                    try:
-                        obj = orjson.loads(raw)
-                    except orjson.JSONDecodeError as exc:
-                        return BadLine(f"not valid JSON: {exc}", source, number)
-                    fast = decode_waf(obj, raw) if type(obj) is dict and "httpRequest" in obj else None
-                if fast is not None:
-                    timestamp, decoded = fast
-                    kind = "waf"
-                else:
-                    entry = entry_from_json(obj, source, number)
-                    if key == "waf" and entry.kind != "waf":
-                        return BadLine("not an AWS WAF log record (no httpRequest)", source, number)
-        except LogFormatError as exc:
-            return BadLine(exc.message, exc.file, exc.line)
-        if entry is not None:
-            timestamp = entry.timestamp_ms
-            kind = entry.kind
-        since, until = self.since, self.until
-        if (since is not None and (timestamp is None or timestamp < since)) or (
-            until is not None and (timestamp is None or timestamp >= until)
-        ):
-            return None
-        if decoded is None:
-            assert entry is not None
-            decoded_entry = _from_entry(entry)
-            if type(decoded_entry) is BadLine:
-                return decoded_entry
-            decoded = decoded_entry  # type: ignore[assignment]
-        return self._decide(source, number, timestamp, kind, decoded)  # type: ignore[arg-type]
-
-    def evaluate(self, entry: LogEntry) -> Outcome | BadLine:
-        """Evaluate one `LogEntry` read by `wafpy.logs` (no `since` / `until` filter here)."""
-        decoded = _from_entry(entry)
-        if type(decoded) is BadLine:
-            return decoded
-        return self._decide(entry.source, entry.line, entry.timestamp_ms, entry.kind, decoded)  # type: ignore[arg-type]
-
-    def _decide(
-        self, source: str, number: int, timestamp: int | None, kind: str, decoded: Decoded
-    ) -> Outcome:
-        request, available, logged, http_out, source_name, source_id, method, uri, client_ip = decoded
-        try:
-            decision = self.acl.evaluate(request)
-        except Exception as exc:  # a bug: stop with the line that shows it rather than skip silently
-            raise ReplayError(f"{source}:{number}: evaluating the request failed: {exc!r}") from exc
-        missing = self._missing.get(available)
-        if missing is None:
-            missing = self._missing[available] = missing_statements(self._parts, available)
-        record = None
-        if self.write_records:
-            record = encode_record(
-                decision_to_log_record(
-                    decision,
-                    http_source_name=source_name,
-                    http_source_id=source_id,
-                    timestamp_ms=timestamp,
-                    http_request=http_out,
-                )
-            )
-        return _new_outcome(
-            (
-                source,
-                number,
-                timestamp,
-                kind,
-                method,
-                uri,
-                client_ip,
-                decision.action,
-                decision.terminating_rule_id,
-                decision.terminating_rule_type,
-                decision.labels,
-                decision.non_terminating_matching_rules,
-                decision.not_evaluable + missing if missing else decision.not_evaluable,
-                logged,
-                record,
-            )
-        )
-
-
-_PIECE_LINES = 256
-
-
-def _pieces(chunk: Chunk, size: int) -> Iterator[Chunk]:
-    """`chunk` cut into consecutive chunks of at most `size` lines (bad lines go along)."""
-    piece: Chunk = []
-    count = 0
-    for part in chunk:
-        if type(part) is not tuple:  # a BadLine
-            piece.append(part)
-            continue
-        key, source, numbers, raws = part  # type: ignore[misc]
-        start = 0
-        while start < len(numbers):
-            take = min(size - count, len(numbers) - start)
-            piece.append((key, source, numbers[start : start + take], raws[start : start + take]))
-            start += take
-            count += take
-            if count >= size:
-                yield piece
-                piece = []
-                count = 0
-    if piece:
-        yield piece
-
-
-def _new_outcome(values: tuple[Any, ...]) -> Outcome:
-    return tuple.__new__(Outcome, values)
-
-
-def _join(records: list[bytes]) -> bytes:
-    return b"\n".join(records) + b"\n" if records else b""
-
-
-def _from_entry(entry: LogEntry) -> Decoded | BadLine:
-    """The reference path: `Request.from_log` on a `LogEntry`; its ValueError becomes a BadLine."""
-    http = entry.http_request
-    try:
-        request = Request.from_log(http, entry.timestamp_ms, body_available=entry.body_available)
-    except ValueError as exc:
-        return BadLine(str(exc), entry.source, entry.line)
-    source_name, source_id = "ALB", "-"
-    if entry.record is not None:  # keep where AWS said the request came from
-        source_name = _text(entry.record.get("httpSourceName"), source_name)
-        source_id = _text(entry.record.get("httpSourceId"), source_id)
-    return (
-        request,
-        entry.available,
-        entry.logged,
-        request.to_http_request(),
-        source_name,
-        source_id,
-        _text(http.get("httpMethod"), ""),
-        _text(http.get("uri"), ""),
-        _text(http.get("clientIp"), ""),
-    )
-
-
-def _text(value: Any, default: str) -> str:
-    return value if isinstance(value, str) else default
+__all__ = ["Batch", "Replay"]
 
 
 class Batch:
@@ -529,251 +128,6 @@ def _copy_file(source: IO[bytes], sink: IO[bytes]) -> None:
                 sink.seek(0, os.SEEK_END)
             return
     shutil.copyfileobj(source, sink, 1 << 20)
-
-
-# Worker-process state: set by the initializer (spawn) or inherited from the parent (fork).
-_WORKER: Evaluator | None = None
-
-
-def _init_worker(loader: Callable[[], WebACL], options: ReplayOptions) -> None:
-    global _WORKER
-    if _WORKER is None:
-        _WORKER = Evaluator(loader(), options)
-
-
-def _work(chunk: Chunk) -> tuple[list[Any], int]:
-    assert _WORKER is not None, "worker not initialised"
-    results, filtered = _WORKER.run(chunk)
-    items: list[Any] = list(results)
-    # Pickling a slotted dataclass goes through Python-level __getstate__/__setstate__, which cost
-    # more than the rest of the outcome: ship the logged outcome as a plain tuple instead.
-    for i, item in enumerate(items):
-        if type(item) is Outcome and item.logged is not None:
-            items[i] = (*item[:-2], _logged_fields(item.logged), item.record)
-    return items, filtered
-
-
-def _work_batch(
-    chunk: Chunk, top_capacity: int, compare: tuple[int, tuple[str, ...]] | None, strict: bool
-) -> tuple[bytes, int, int, BadLine | None, Summary, Comparison | None]:
-    """A whole chunk in a worker: its records, ready to write, and its own summary to merge."""
-    from wafpy.replay.compare import Comparison
-    from wafpy.replay.summary import Summary
-
-    assert _WORKER is not None, "worker not initialised"
-    summary = Summary(top_capacity=top_capacity)
-    comparison = None if compare is None else Comparison(examples=compare[0], rule_names=compare[1])
-    records, replayed, filtered, stopped = _WORKER.process(chunk, summary, comparison, strict)
-    return records, replayed, filtered, stopped, summary, comparison
-
-
-def _work_range(
-    task: tuple[str, str, str, bool, int, int, int, str | None, tuple[int, int]],
-    top_capacity: int,
-    compare: tuple[int, tuple[str, ...]] | None,
-    strict: bool,
-) -> tuple[str | None, int, int, BadLine | None, Summary, Comparison | None]:
-    """A byte range of a plain file, read here: its records go to a file of `out_dir`.
-
-    `start` is the start of a line, `end` of another (or the end of the file), `line` the
-    number of the line at `start`; `detected`: the format was detected from the first record
-    line; `identity`: (device, inode) of the file when it was cut into ranges. Blank lines and
-    comments are skipped and ALB lines re-joined as `read_chunks` does (a range of an ALB file
-    starts at a line that starts an entry, so no entry is cut in two).
-
-    A file that is gone, replaced or shorter than when it was cut gives an `UnreadableInput`
-    (counted in the summary, or with `strict` the stop) instead of records. The file stays open
-    until the range is done: a busy worker is one that holds an input open.
-    """
-    from wafpy.replay.compare import Comparison
-    from wafpy.replay.summary import Summary
-
-    path, source, key, detected, start, end, line, out_path, identity = task
-    assert _WORKER is not None, "worker not initialised"
-    summary = Summary(top_capacity=top_capacity)
-    comparison = None if compare is None else Comparison(examples=compare[0], rule_names=compare[1])
-    try:
-        stream = open(path, "rb")  # noqa: SIM115 (closed below, after the range is replayed)
-    except OSError as exc:
-        problem = f"removed or renamed during the replay (cannot open it: {exc.strerror or exc}){_REST}"
-        return _range_failed(UnreadableInput(problem, source, line), summary, comparison, strict)
-    with stream:
-        stat = os.fstat(stream.fileno())
-        if (stat.st_dev, stat.st_ino) != identity:
-            problem = f"replaced by another file during the replay{_REST}"
-            return _range_failed(UnreadableInput(problem, source, line), summary, comparison, strict)
-        try:
-            stream.seek(start)
-            data = stream.read(end - start)
-        except OSError as exc:
-            problem = f"read error ({exc.strerror or exc}){_REST}"
-            return _range_failed(UnreadableInput(problem, source, line), summary, comparison, strict)
-        if len(data) < end - start:
-            now = start + len(data)
-            problem = f"shortened during the replay (to {now:,} bytes from at least {end:,}){_REST}"
-            return _range_failed(UnreadableInput(problem, source, line), summary, comparison, strict)
-        numbers: list[int] = []
-        raws: list[bytes] = []
-        lines: Iterator[tuple[int, bytes]] = _range_lines(data, line)
-        if key == "alb":
-            if start == 0 and detected:
-                # As `read_chunks`: the line that told the format is not joined with what follows.
-                for number, raw in lines:
-                    numbers.append(number)
-                    raws.append(raw)
-                    break
-            lines = join_wrapped(lines)
-        for number, raw in lines:
-            numbers.append(number)
-            raws.append(raw)
-        del data
-        records, replayed, filtered, stopped = _WORKER.process(
-            [(key, source, numbers, raws)], summary, comparison, strict
-        )
-    written = None
-    if records and out_path is not None:
-        with open(out_path, "wb") as out:
-            out.write(records)
-        written = out_path
-    return written, replayed, filtered, stopped, summary, comparison
-
-
-_REST = "; nothing from this line on is replayed"
-
-
-def _range_failed(
-    failure: UnreadableInput, summary: Summary, comparison: Comparison | None, strict: bool
-) -> tuple[None, int, int, BadLine | None, Summary, Comparison | None]:
-    if strict:
-        return None, 0, 0, failure, summary, comparison
-    summary.add_bad(failure)
-    return None, 0, 0, None, summary, comparison
-
-
-def _range_lines(data: bytes, first: int) -> Iterator[tuple[int, bytes]]:
-    """(number, line) of the record lines in `data` (lines as a file gives them, with the newline)."""
-    for number, raw in enumerate(io.BytesIO(data), first):
-        if raw[0] in _SKIP_FIRST:
-            stripped = raw.strip(_WS)
-            if not stripped or stripped[:1] == b"#":
-                continue
-        yield number, raw
-
-
-def _range_key(path: str, fmt: str) -> str | None:
-    """The parser key of a plain file that workers can read by byte ranges, or None.
-
-    Plain regular files only: not stdin, not gzip (no offsets into the data), not a JSON
-    document (an array or pretty-printed JSON is read whole), and in auto mode the first record
-    line must tell the format (otherwise `read_chunks` reports the lines before it one by one).
-    """
-    if path == STDIN or not os.path.isfile(path):
-        return None
-    try:
-        with open(path, "rb") as stream:
-            if stream.read(2) == _GZIP_MAGIC:
-                return None
-            stream.seek(0)
-            for raw in stream:
-                stripped = raw.strip(_WS)
-                if not stripped or stripped[:1] == b"#":
-                    continue
-                if _looks_like_document(stripped):
-                    return None
-                return fmt if fmt != "auto" else _detect(raw)
-    except OSError:
-        return None
-    return None  # no record line: nothing to split
-
-
-class _Range(NamedTuple):
-    start: int  # first byte
-    end: int  # the byte after the last
-    line: int  # number of the line at `start`
-    last: int  # number of the last line
-    identity: tuple[int, int]  # (device, inode) of the file
-
-
-def _byte_ranges(stream: IO[bytes], alb: bool, size: int) -> Iterator[_Range]:
-    """Consecutive ranges of about `size` bytes of the open file `stream`.
-
-    Each range ends at the start of a line (for ALB, of a line that starts an entry). The line
-    numbers count the newlines of each range, here, as the ranges are handed out.
-    """
-    stat = os.fstat(stream.fileno())
-    total, identity = stat.st_size, (stat.st_dev, stat.st_ino)
-    start, line = 0, 1
-    while start < total:
-        end = start + max(1, size)
-        if end >= total:
-            end = total
-        else:
-            stream.seek(end - 1)
-            rest = stream.readline()  # from the byte before `end` through its line's newline
-            end = end - 1 + len(rest)
-            if not rest.endswith(b"\n"):
-                end = total
-            while alb and end < total:  # move on to a line that starts an entry
-                nxt = stream.readline()
-                if not nxt or is_alb_line(nxt):
-                    break
-                end += len(nxt)
-        newlines, ends_line = _count_newlines(stream, start, end)
-        yield _Range(start, end, line, line + newlines - (1 if ends_line else 0), identity)
-        line += newlines
-        start = end
-
-
-def _count_newlines(stream: IO[bytes], start: int, end: int) -> tuple[int, bool]:
-    """The newlines in bytes `start` to `end` of `stream`, and whether the last byte is one."""
-    stream.seek(start)
-    count = 0
-    block = b""
-    while start < end:
-        block = stream.read(min(end - start, 8 << 20))
-        if not block:
-            break
-        count += block.count(b"\n")
-        start += len(block)
-    return count, block.endswith(b"\n")
-
-
-def _logged_fields(logged: LoggedOutcome) -> tuple[Any, ...]:
-    return (
-        logged.action,
-        logged.terminating_rule_id,
-        logged.terminating_rule_type,
-        logged.labels,
-        logged.non_terminating_rule_ids,
-        logged.status_code,
-        logged.excluded,
-        logged.note,
-    )
-
-
-def _from_worker(items: list[Any]) -> list[Outcome | BadLine]:
-    for i, item in enumerate(items):
-        if type(item) is tuple:
-            items[i] = Outcome._make((*item[:-2], LoggedOutcome(*item[-2]), item[-1]))
-    return items
-
-
-def _chunk_label(chunk: Chunk) -> str:
-    """Where a chunk is, for messages: `a.jsonl, lines 1-2000`, or across files."""
-    places: list[tuple[str, int | None]] = []
-    for part in chunk:
-        if isinstance(part, BadLine):
-            places.append((part.file or "<input>", part.line))
-        else:
-            _, source, numbers, _ = part
-            places.append((source, numbers[0]))
-            places.append((source, numbers[-1]))
-    if not places:
-        return "an empty chunk"
-    (first, start), (last, end) = places[0], places[-1]
-    if first == last:
-        return f"{first}, lines {start}-{end}" if start != end else f"{first}, line {start}"
-    return f"{first} line {start} to {last} line {end}"
 
 
 class Replay:
@@ -897,52 +251,50 @@ class Replay:
     def _tasks(self, folder: str | None, failed: set[str]) -> Iterator[Task]:
         """The work of `batches` with workers, in input order.
 
-        A plain file is cut into byte ranges that the workers read themselves (`_work_range`),
+        A plain file is cut into byte ranges that the workers read themselves (`work_range`),
         so neither its lines nor its records go through the pipes; stdin, gzip files and JSON
-        documents are read here and sent in chunks (`_work_batch`). A file in `failed` gets no
+        documents are read here and sent in chunks (`work_batch`). A file in `failed` gets no
         more ranges.
         """
         options = self.options
         errors: Chunk = []
 
         def report(error: LogFormatError) -> None:
-            errors.append(_bad(error))
+            errors.append(bad_line(error))
 
         index = 0
         for path in iter_files(self.paths, report):
             if errors:
-                yield Task(_work_batch, errors, _chunk_label(errors))
+                yield Task(work_batch, errors, chunk_label(errors))
                 errors = []
-            key = _range_key(path, options.format)
-            if key is None:
+            chosen = range_format(path, options.format)
+            if chosen is None:
                 for chunk in read_chunks([path], options.format, options.chunk_lines):
-                    yield Task(_work_batch, chunk, _chunk_label(chunk))
+                    yield Task(work_batch, chunk, chunk_label(chunk))
                 continue
             try:
                 stream = open(path, "rb")  # noqa: SIM115 (closed below)
             except OSError as exc:
-                yield Task(_work_batch, [_cannot_open(path, exc)], path)
+                yield Task(work_batch, [_cannot_open(path, exc)], path)
                 continue
             with stream:
-                for start, end, line, last, identity in _byte_ranges(
-                    stream, key == "alb", options.range_bytes
-                ):
+                for start, end, line, last, identity in byte_ranges(stream, chosen, options.range_bytes):
                     if path in failed:
                         break
                     out = None if folder is None else os.path.join(folder, f"{index}.jsonl")
                     index += 1
                     detected = options.format == "auto"
                     label = f"{path}, bytes {start}-{end - 1}, lines {line}-{last}"
-                    payload = (path, path, key, detected, start, end, line, out, identity)
-                    yield Task(_work_range, payload, label, path)
+                    payload = (path, path, chosen.name, detected, start, end, line, out, identity)
+                    yield Task(work_range, payload, label, path)
         if errors:
-            yield Task(_work_batch, errors, _chunk_label(errors))
+            yield Task(work_batch, errors, chunk_label(errors))
 
     def _chunk_lines(self) -> int:
         # In one process, small chunks keep lines and records in the CPU caches; a worker gets
         # large ones (fewer, larger messages) and works through them piece by piece.
         lines = self.options.chunk_lines
-        return min(lines, _PIECE_LINES) if self.workers_used == 1 else lines
+        return min(lines, PIECE_LINES) if self.workers_used == 1 else lines
 
     def _serial(self, chunks: Iterator[Chunk]) -> Generator[tuple[list[Outcome | BadLine], int], None, None]:
         evaluator = Evaluator(self.acl, self.options)
@@ -952,66 +304,19 @@ class Replay:
     def _parallel(
         self, chunks: Iterator[Chunk]
     ) -> Generator[tuple[list[Outcome | BadLine], int], None, None]:
-        tasks = (Task(_work, chunk, _chunk_label(chunk)) for chunk in chunks)
+        tasks = (Task(work_chunk, chunk, chunk_label(chunk)) for chunk in chunks)
         with contextlib.closing(self._pool_tasks(tasks, ())) as results:
             for _, (items, filtered) in results:
-                yield _from_worker(items), filtered
+                yield from_worker(items), filtered
 
     def _pool_tasks(
         self, tasks: Iterator[Task], args: tuple[Any, ...]
     ) -> Generator[tuple[Any, Any], None, None]:
         """(task.key, `task.work(task.payload, *args)`) for every task, in the worker processes, in order."""
-        methods = multiprocessing.get_all_start_methods()
-        fork = "fork" in methods
-        context = multiprocessing.get_context("fork" if fork else "spawn")
-        if not fork and self.loader is None:
-            raise ValueError("workers > 1 needs a picklable loader on platforms without fork")
-        workers = self.workers_used
-        # Forked workers inherit the compiled ACL: no second load, no pickling of closures.
-        evaluator = Evaluator(self.acl, self.options) if fork else None
-        pool = WorkerPool(
-            context,
-            workers,
-            _init_worker,
-            (self.loader or _no_loader, self.options),
-            prepare=functools.partial(_handing_down, evaluator),
-            warn=self.warn,
+        return run_tasks(
+            self.acl, self.options, self.workers_used, tasks, args, loader=self.loader, warn=self.warn
         )
-        # At most 2 * workers + 2 tasks read ahead: memory stays bounded whatever the input.
-        return pool.imap(tasks, args, window=2 * workers + 2)
-
-
-@contextlib.contextmanager
-def _handing_down(evaluator: Evaluator | None) -> Iterator[None]:
-    """Around the start of a worker process: what a forked worker inherits.
-
-    The evaluator is left where the worker finds it. Objects that exist at the fork are moved
-    out of the collector's reach meanwhile: the workers' collections then never walk (and
-    copy-on-write) the inherited heap.
-    """
-    global _WORKER
-    frozen = evaluator is not None and gc.isenabled()
-    _WORKER = evaluator
-    if frozen:
-        gc.freeze()
-    try:
-        yield
-    finally:
-        _WORKER = None
-        if frozen:
-            gc.unfreeze()
-
-
-def _bad(error: LogFormatError) -> BadLine:
-    """The `BadLine` of a reading error: an `UnreadableInput` when the input itself failed."""
-    if isinstance(error, InputError):
-        return UnreadableInput(error.message, error.file, error.line)
-    return BadLine(error.message, error.file, error.line)
 
 
 def _cannot_open(path: str, exc: OSError) -> UnreadableInput:
     return UnreadableInput(f"cannot open: {exc.strerror or exc}", path, None)
-
-
-def _no_loader() -> WebACL:
-    raise RuntimeError("the web ACL was not inherited by the worker and no loader was given")

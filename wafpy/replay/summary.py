@@ -25,7 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from wafpy.replay.runner import BadLine, Outcome, UnreadableInput
+from wafpy.replay.outcome import BadLine, Outcome, UnreadableInput
 
 __all__ = [
     "ACTION_COLORS",

@@ -1,11 +1,12 @@
-"""The replay's fast path from a log line to a `Request` and the `httpRequest` to write back.
+"""The fast path from a log line to a `Request` and the `httpRequest` to write back (for replays).
 
 `wafpy.logs` reads every shape of every log and normalises it into a `LogEntry`, which
 `Request.from_log` then checks field by field again. That is the reference, and it stays the path
 for anything unusual. A replay reads millions of ordinary records, so here one AWS WAF record
 (or one ALB line) goes straight to the `Request`, with each field checked once, and the
 `httpRequest` object that `Request.to_http_request` would rebuild from bytes is built from the
-decoded strings instead.
+decoded strings instead. The formats registry (`wafpy.logs.formats`) names, per format, the fast
+decoder built on these functions beside its reference parser.
 
 The fast path gives exactly what the reference gives, or declines (returns None) and the
 caller takes the reference path, which also produces the error messages:

@@ -1,0 +1,172 @@
+"""The log formats wafpy reads, in one registry: name, detection, reference parser, fast decoder.
+
+Every reader takes its formats from here: `read_entries` (and so `wafpy explain`), the replay
+of `wafpy eval`, and the `--format` choices of the CLI. A format has
+
+* a `name`, the value of `--format` (`choice`) or, for `json`, what detection gives for a file of
+  JSON lines: each line is then read as whichever JSON shape it is, so one file may mix AWS WAF
+  records, sampled requests and request lines;
+* `detect`, which says from a file's first record line whether the file is in this format
+  (`--format auto`); a format without it is only read when asked for by name;
+* `parse`, the reference parser: one record line -> `LogEntry`, `LogFormatError` when unreadable;
+* `fast`, an optional faster decoder for replays: one record line straight to the `Request`
+  (`wafpy.logs.decode`), or, where it declines, the `LogEntry` the reference reading gives (from
+  what it has already decoded, so a declined JSON line is not decoded twice). It must give what
+  `parse` followed by `Request.from_log` gives; the tests check every registered one;
+* `join`, for formats whose entries may be wrapped over several lines (ALB logs as the ELB user
+  guide prints them): re-joins them; a line that `detect` accepts starts an entry.
+
+Formats: https://docs.aws.amazon.com/waf/latest/developerguide/logging-fields.html (AWS WAF log
+records), https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-access-logs.html
+(ALB access logs), https://docs.aws.amazon.com/waf/latest/APIReference/API_GetSampledRequests.html
+(sampled requests); request lines are wafpy's own (`wafpy.logs.jsonl`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from wafpy.errors import LogFormatError
+from wafpy.logs.alblog import alb_fields, is_alb_line, join_wrapped, parse_alb_line
+from wafpy.logs.decode import Decoded, decode_alb, decode_waf, decode_waf_line
+from wafpy.logs.jsonl import entry_from_request_line, parse_jsonl_line
+from wafpy.logs.records import LogEntry, LogKind
+from wafpy.logs.waflog import entry_from_sampled, entry_from_waf_record
+
+__all__ = [
+    "AUTO",
+    "CHOICES",
+    "REGISTRY",
+    "UNDETECTED",
+    "FastDecoder",
+    "FastResult",
+    "Format",
+    "Parser",
+    "detect",
+    "entry_from_json",
+    "format_named",
+    "parse_json_line",
+]
+
+Parser = Callable[[bytes, str, int], LogEntry]
+# (kind, timestamp, request and what goes with it) when decoded fast; the reference's LogEntry
+# when the fast decoder declined.
+FastResult = tuple[LogKind, int | None, Decoded] | LogEntry
+FastDecoder = Callable[[bytes, str, int], FastResult]
+Lines = Iterable[tuple[int, bytes]]
+
+AUTO = "auto"  # `--format auto`: decide per file with `detect`
+UNDETECTED = "not an AWS WAF log record, ALB log entry or request line"
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    """One log format wafpy reads (see the module documentation)."""
+
+    name: str
+    parse: Parser
+    detect: Callable[[bytes], bool] | None = None
+    fast: FastDecoder | None = None
+    join: Callable[[Lines], Iterator[tuple[int, bytes]]] | None = None
+    choice: bool = True  # offered as a `--format` value
+
+
+def parse_json_line(raw: bytes, source: str, line: int) -> LogEntry:
+    """A JSON line of any supported shape: AWS WAF record, sampled request, or request line.
+
+    A WAF record has `httpRequest` (and normally `action` / `terminatingRuleId` / `webaclId`);
+    a sampled request has a `Request` object; anything else must be a request line.
+    """
+    try:
+        obj: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise LogFormatError(f"not valid JSON: {exc}", file=source, line=line) from None
+    return entry_from_json(obj, source, line)
+
+
+def entry_from_json(obj: Any, source: str, line: int) -> LogEntry:
+    """`parse_json_line` for a line already decoded."""
+    if isinstance(obj, dict):
+        if "httpRequest" in obj:
+            return entry_from_waf_record(obj, source, line)
+        if isinstance(obj.get("Request"), dict):
+            return entry_from_sampled(obj, source, line)
+    return entry_from_request_line(obj, source, line)
+
+
+def _parse_waf_line(raw: bytes, source: str, line: int) -> LogEntry:
+    """`--format waf`: an AWS WAF log record, or a sampled request (from the same API)."""
+    try:
+        obj: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise LogFormatError(f"not valid JSON: {exc}", file=source, line=line) from None
+    if isinstance(obj, dict) and "httpRequest" not in obj and isinstance(obj.get("Request"), dict):
+        return entry_from_sampled(obj, source, line)
+    if isinstance(obj, dict) and "httpRequest" not in obj:
+        raise LogFormatError("not an AWS WAF log record (no httpRequest)", file=source, line=line)
+    return entry_from_waf_record(obj, source, line)
+
+
+def _fast_json(raw: bytes, source: str, line: int) -> FastResult:
+    """An ordinary AWS WAF record straight to its request; any other JSON line the reference way.
+
+    msgspec first (`decode_waf_line`), then orjson and `decode_waf`; each may decline, and the
+    line, decoded once, is then read by `entry_from_json`.
+    """
+    fast = decode_waf_line(raw)
+    if fast is None:
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise LogFormatError(f"not valid JSON: {exc}", file=source, line=line) from None
+        fast = decode_waf(obj, raw) if type(obj) is dict and "httpRequest" in obj else None
+        if fast is None:
+            return entry_from_json(obj, source, line)
+    return "waf", fast[0], fast[1]
+
+
+def _fast_waf(raw: bytes, source: str, line: int) -> FastResult:
+    """`_fast_json` for `--format waf`: a line that reads as a request line is refused."""
+    result = _fast_json(raw, source, line)
+    if type(result) is LogEntry and result.kind != "waf":
+        raise LogFormatError("not an AWS WAF log record (no httpRequest)", file=source, line=line)
+    return result
+
+
+def _fast_alb(raw: bytes, source: str, line: int) -> FastResult:
+    """An ALB line's fields (`alb_fields`, as `parse_alb_line` reads them) straight to its request."""
+    http, timestamp, available, logged = alb_fields(raw, source, line)
+    return "alb", timestamp, decode_alb(http, timestamp, available, logged)
+
+
+def _starts_json(raw: bytes) -> bool:
+    return raw.lstrip()[:1] in (b"{", b"[")
+
+
+# In the order of the `--format` choices after "auto"; `detect` functions do not overlap.
+REGISTRY: tuple[Format, ...] = (
+    Format("waf", _parse_waf_line, fast=_fast_waf),
+    Format("alb", parse_alb_line, detect=is_alb_line, fast=_fast_alb, join=join_wrapped),
+    Format("jsonl", parse_jsonl_line),
+    Format("json", parse_json_line, detect=_starts_json, fast=_fast_json, choice=False),
+)
+_BY_NAME = {fmt.name: fmt for fmt in REGISTRY}
+CHOICES: tuple[str, ...] = (AUTO, *(fmt.name for fmt in REGISTRY if fmt.choice))  # `--format` values
+_DETECTED = tuple((fmt, fmt.detect) for fmt in REGISTRY if fmt.detect is not None)
+
+
+def format_named(name: str) -> Format | None:
+    """The registered format called `name` (`json` included), None for anything else ("auto")."""
+    return _BY_NAME.get(name)
+
+
+def detect(raw: bytes) -> Format | None:
+    """The format of a file whose first record line is `raw`; None when it looks like none."""
+    for fmt, looks_like in _DETECTED:
+        if looks_like(raw):
+            return fmt
+    return None
