@@ -162,8 +162,8 @@ def test_managed_group_raises_not_available_with_path() -> None:
     with pytest.raises(NotAvailableError) as info:
         load_web_acl_model(doc)
     assert str(info.value).startswith(
-        "managed rule group AWS/AWSManagedRulesCommonRuleSet at Rules[0].Statement.ManagedRuleGroupStatement "
-        "is not available yet: supply its rules with resolver="
+        "managed rule group AWS/AWSManagedRulesCommonRuleSet "
+        "(at Rules[0].Statement.ManagedRuleGroupStatement) cannot be evaluated"
     )
 
 
