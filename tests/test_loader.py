@@ -328,7 +328,7 @@ def test_validate_warns_for_managed_group(tmp_path: Path, capsys: pytest.Capture
     del doc["Rules"][0]["Action"]
     file = tmp_path / "a.json"
     file.write_text(json.dumps(doc))
-    code, out, err = _run(["validate", str(file), "--account", "111122223333"], capsys)
+    code, out, _err = _run(["validate", str(file), "--account", "111122223333"], capsys)
     assert code == 0
     assert "total 200 WCU" in out
-    assert "AWS/AWSManagedRulesSQLiRuleSet" in err
+    assert "needs --managed to be evaluated: AWS/AWSManagedRulesSQLiRuleSet" in out
