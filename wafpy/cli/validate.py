@@ -61,8 +61,8 @@ def add_managed_option(p: argparse.ArgumentParser) -> None:
 VALIDATE_EPILOG = """exit status:
   0  the document is valid: AWS WAF would accept it (whether wafpy can evaluate its managed rule
      groups offline is reported apart, and does not change the exit status)
-  1  errors, or more than 5,000 WCU
-  2  a malformed --managed value, or a --managed path that does not exist"""
+  1  errors, more than 5,000 WCU, or a usage error (as for every wafpy command): a malformed
+     --managed value, or a --managed path that does not exist"""
 
 
 def add_validate_parser(subparsers: Any) -> None:
@@ -176,7 +176,7 @@ def _offline(loaded: Loaded, out: TextIO, err: TextIO) -> None:
 
 def validate_command(args: argparse.Namespace) -> int:
     """Exit 0 when AWS WAF would accept the document (warnings and offline notes allowed), 1 on any
-    error or above 5,000 WCU, 2 on a malformed or absent --managed value."""
+    error, above 5,000 WCU or on a malformed or absent --managed value (a usage error)."""
     from wafpy.load.loader import load_document
 
     out, err = sys.stdout, sys.stderr
@@ -185,11 +185,11 @@ def validate_command(args: argparse.Namespace) -> int:
         managed = parse_managed(getattr(args, "managed", None))
     except ValueError as exc:
         print(f"error: --managed: {exc}", file=err)
-        return 2
+        return 1  # a usage error, as argparse's are in every wafpy command
     absent = [path for path in managed.paths if not os.path.exists(path)]
-    if absent:  # a usage error, not a problem of the document
+    if absent:  # a usage error, said before the document is read
         print(f"error: --managed: no such file or folder: {', '.join(absent)}", file=err)
-        return 2
+        return 1
     try:
         loaded = load_document(
             args.file,

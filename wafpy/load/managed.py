@@ -103,7 +103,12 @@ def parse_managed(value: ManagedSpec) -> ManagedChoice:
         return ManagedChoice()
     if isinstance(value, ManagedChoice):
         return value
-    items = [value] if isinstance(value, (str, os.PathLike)) else list(value)
+    if isinstance(value, (str, os.PathLike)):
+        items: list[object] = [value]
+    elif isinstance(value, Sequence):
+        items = list(value)
+    else:
+        raise ValueError(f"managed=: expected a keyword or a path, got {type(value).__name__}")
     if not items:
         raise ValueError("managed=: an empty list names no rule group files")
     paths: list[str] = []
