@@ -161,11 +161,10 @@ def _offline(loaded: Loaded, out: TextIO, err: TextIO) -> None:
         print(f"offline: {n} {verb} --managed to be evaluated: {listed}", file=out)
     if isinstance(loaded.model, ast.WebACL):
         for group, path, statement in managed_groups(loaded.model):
-            if statement.rules_from and statement.rules_from.startswith("file:"):
-                print(
-                    f"offline: {group} (at {path}) evaluated with the rules of {statement.rules_from[5:]}",
-                    file=out,
-                )
+            source = statement.rules_from or ""
+            if source.startswith("file:"):
+                where = source.removeprefix("file:")
+                print(f"offline: {group} (at {path}) evaluated with the rules of {where}", file=out)
     for warning in loaded.managed_warnings:
         print(
             f"warning: managed rule group {warning.group} at {warning.path} is evaluated as if no inner "
