@@ -159,7 +159,7 @@ def managed_groups(acl: ast.WebACL) -> Iterator[tuple[str, str, ast.ManagedRuleG
                 yield _group_key(s), path or f"{section}[{i}].Statement.ManagedRuleGroupStatement", s
 
 
-def managed_warnings(model: ast.WebACL | ast.RuleGroup | object) -> tuple[ManagedWarning, ...]:
+def managed_warnings(model: object) -> tuple[ManagedWarning, ...]:
     """The managed groups of `model` evaluated as "no inner rule matched"."""
     if not isinstance(model, ast.WebACL):
         return ()  # a rule group cannot hold a managed group statement
