@@ -69,7 +69,8 @@ LOADS = {
     "cfn-resource-provider-wafv2/test-data-rulegroup/test-rulegroup.json": ("RuleGroup", "bare", 3, 32),
 }
 
-# Managed rule groups: the document is valid, but the group's rules are not available.
+# Managed rule groups: the document is valid, but the group's rules are not available without a
+# managed= choice (tests/test_corpora_managed.py loads them with one).
 CRS = "AWS/AWSManagedRulesCommonRuleSet"
 BAD_INPUTS = "AWS/AWSManagedRulesKnownBadInputsRuleSet"
 MANAGED = {
@@ -138,8 +139,9 @@ def test_corpus_document_loads(rel: str) -> None:
 
 @pytest.mark.parametrize("rel", sorted(MANAGED))
 def test_corpus_managed_group_is_not_available(rel: str) -> None:
-    with pytest.raises(NotAvailableError, match=MANAGED[rel]):
+    with pytest.raises(NotAvailableError, match=MANAGED[rel]) as info:
         load_web_acl_model(corpus(rel))
+    assert 'managed="none"' in str(info.value)  # the message names the choices
     loaded = load_document(corpus(rel), "WebACL")
     assert loaded.managed_missing[0][0] == MANAGED[rel]
 

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from wafpy.engine.statements.labels import UNSPECIFIED_CHOICES as LABEL_CHOICES
+from wafpy.load.managed import UNSPECIFIED_CHOICES as MANAGED_CHOICES
 from wafpy.matching.detectors import UNSPECIFIED_CHOICES as DETECTOR_CHOICES
 from wafpy.matching.fields import UNSPECIFIED_CHOICES as FIELD_CHOICES
 from wafpy.matching.transforms import UNSPECIFIED_CHOICES as TRANSFORM_CHOICES
@@ -24,6 +25,7 @@ def test_every_unspecified_choice_is_documented() -> None:
         *DETECTOR_CHOICES,
         *REDACTION_CHOICES,
         *MIDDLEWARE_CHOICES,
+        *MANAGED_CHOICES,
     )
     missing = [key for key in choices if key not in page]
     assert not missing, f"docs/unspecified.md does not mention {missing}"

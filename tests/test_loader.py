@@ -162,8 +162,8 @@ def test_managed_group_raises_not_available_with_path() -> None:
     with pytest.raises(NotAvailableError) as info:
         load_web_acl_model(doc)
     assert str(info.value).startswith(
-        "managed rule group AWS/AWSManagedRulesCommonRuleSet at Rules[0].Statement.ManagedRuleGroupStatement "
-        "is not available yet: supply its rules with resolver="
+        "managed rule group AWS/AWSManagedRulesCommonRuleSet "
+        "(at Rules[0].Statement.ManagedRuleGroupStatement) cannot be evaluated"
     )
 
 
@@ -328,7 +328,7 @@ def test_validate_warns_for_managed_group(tmp_path: Path, capsys: pytest.Capture
     del doc["Rules"][0]["Action"]
     file = tmp_path / "a.json"
     file.write_text(json.dumps(doc))
-    code, out, err = _run(["validate", str(file), "--account", "111122223333"], capsys)
+    code, out, _err = _run(["validate", str(file), "--account", "111122223333"], capsys)
     assert code == 0
     assert "total 200 WCU" in out
-    assert "AWS/AWSManagedRulesSQLiRuleSet" in err
+    assert "needs --managed to be evaluated: AWS/AWSManagedRulesSQLiRuleSet" in out

@@ -366,6 +366,9 @@ class ManagedRuleGroup(StatementNode):
     rule_action_overrides: tuple[RuleActionOverride, ...] = ()
     managed_rule_group_configs: tuple[Mapping[str, Any], ...] = ()
     rule_group: RuleGroup | None = None  # resolved at load when a resolver supplies one
+    # Where `rule_group` came from: "resolver" (resolver=), "none" (managed="none": an empty group,
+    # no inner rule matches) or "file:<path>" (managed=PATH); None while unresolved.
+    rules_from: str | None = None
 
 
 Statement: TypeAlias = (

@@ -12,6 +12,7 @@ from wafpy.engine.compile import CompiledACL, compile_acl
 from wafpy.engine.evaluate import evaluate
 from wafpy.engine.services import Services
 from wafpy.load.loader import load_web_acl_model
+from wafpy.load.managed import ManagedSpec, ManagedWarning, managed_warnings
 from wafpy.load.resources import ResourceResolver
 from wafpy.matching.detectors import Detector
 from wafpy.request import Request
@@ -30,6 +31,8 @@ class WebACL:
         self.model = model
         self.services = services or Services()
         self._compiled: CompiledACL = compile_acl(model, detector=detector)
+        # Managed groups evaluated as "no inner rule matched" (managed="none"): outputs show them.
+        self.managed_warnings: tuple[ManagedWarning, ...] = managed_warnings(model)
 
     @property
     def name(self) -> str:
@@ -75,6 +78,7 @@ def load_web_acl(
     account: str | None = None,
     search_string: Literal["auto", "base64", "text"] = "auto",
     resolver: ResourceResolver | None = None,
+    managed: ManagedSpec = None,
     detector: Detector | None = None,
     services: Services | None = None,
 ) -> WebACL:
@@ -85,9 +89,20 @@ def load_web_acl(
     `resources` maps ARN -> IP set / regex pattern set / rule group document, or lists files of
     `get-*` outputs or CloudFormation templates. `search_string` says how `ByteMatchStatement`
     search strings are written: "base64" (API output), "text" (CloudFormation) or "auto".
-    Raises `RulesetErrors` listing every problem; a bad document never half-loads.
+    `managed` says how AWS managed rule groups, whose rules AWS does not publish, are evaluated:
+    a path or list of paths of rule group files (get-rule-group JSON, matched by VendorName, Name
+    and Version, first match wins), "none" (no inner rule matches; listed in `managed_warnings`),
+    "bundled" (refused until wafpy ships equivalents) or "log" (replay only, refused here); a
+    `resolver` whose `managed_rule_group()` returns a group is asked first.
+    Raises `RulesetErrors` listing every problem (a bad document never half-loads), or
+    `NotAvailableError` for managed groups nothing supplies (the message names them and the choices).
     """
     model = load_web_acl_model(
-        source, resources=resources, account=account, search_string=search_string, resolver=resolver
+        source,
+        resources=resources,
+        account=account,
+        search_string=search_string,
+        resolver=resolver,
+        managed=managed,
     )
     return WebACL(model, detector=detector, services=services)

@@ -34,7 +34,7 @@ from typing import IO, Any, NoReturn
 from rich.console import Console
 from rich.markup import escape
 
-from wafpy.cli.validate import add_document_options
+from wafpy.cli.validate import add_document_options, add_managed_option
 from wafpy.errors import RulesetErrors, WafpyError
 from wafpy.webacl import WebACL, load_web_acl
 
@@ -158,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("explain", help="show, rule by rule, how the web ACL decides logged requests")
     _add_acl_arguments(p)
+    add_managed_option(p)
     p.add_argument("log", metavar="LOG", nargs="?", help="log file (or - for stdin)")
     p.add_argument("--line", type=_positive, metavar="N", help="the request on line N (default: the first)")
     p.add_argument("--format", choices=CHOICES, default=AUTO, help="input format")
@@ -208,6 +209,7 @@ def _load(args: argparse.Namespace) -> tuple[WebACL, functools.partial[WebACL]] 
         resources=resource_files(args.resources) or None,
         account=args.account,
         search_string=args.search_string,
+        managed=getattr(args, "managed", None),  # `explain` has --managed; `eval` not yet
     )
     # Plain prints: a rich console would wrap the messages and split the line:column references.
     try:
@@ -441,6 +443,12 @@ def explain_command(args: argparse.Namespace) -> int:
         # Plain text: the code is meant to be read or saved as is, not wrapped or highlighted.
         sys.stdout.write(acl.scanner_source)
         return EXIT_OK
+    for warning in acl.managed_warnings:
+        err.print(
+            f"warning: managed rule group {warning.group} at {warning.path} is evaluated as if no inner "
+            "rule matched (--managed none): its real rules are not applied",
+            markup=False,
+        )
 
     def skip(error: LogFormatError) -> None:
         if args.line is not None and error.line == args.line:

@@ -1,14 +1,23 @@
-"""`wafpy validate FILE`: check a web ACL or rule group, print each rule's WCU and every error."""
+"""`wafpy validate FILE`: check a web ACL or rule group, print each rule's WCU and every error.
+
+Two separate statements: whether AWS WAF would accept the document (this decides the exit code),
+and whether wafpy can evaluate it offline, which for AWS managed rule groups takes `--managed`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from wafpy import model as ast
 from wafpy.errors import NotAvailableError, RulesetErrors, WafpyError
 from wafpy.load.capacity import CapacityReport, acl_capacity
+from wafpy.load.managed import ManagedChoice, managed_groups, parse_managed
+
+if TYPE_CHECKING:
+    from wafpy.load.loader import Loaded
 
 __all__ = ["add_validate_parser", "validate_command"]
 
@@ -37,13 +46,37 @@ def add_document_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_managed_option(p: argparse.ArgumentParser) -> None:
+    """`--managed`: how AWS managed rule groups are evaluated (`managed=` of `load_web_acl`)."""
+    p.add_argument(
+        "--managed",
+        metavar="HOW",
+        action="append",
+        help="how to evaluate AWS managed rule groups, whose rules AWS does not publish: none (as if no "
+        "inner rule matched, with a warning), bundled (not available yet), log (replay only), or a file "
+        "or folder of rule groups in get-rule-group JSON (repeat to search several, in order)",
+    )
+
+
+VALIDATE_EPILOG = """exit status:
+  0  the document is valid: AWS WAF would accept it (whether wafpy can evaluate its managed rule
+     groups offline is reported apart, and does not change the exit status)
+  1  errors, more than 5,000 WCU, or a usage error (as for every wafpy command): a malformed
+     --managed value, or a --managed path that does not exist"""
+
+
 def add_validate_parser(subparsers: Any) -> None:
     """Register `validate` on an argparse subparsers object (from `add_subparsers()`)."""
     p = subparsers.add_parser(
-        "validate", help="check a web ACL or rule group and print its capacity (WCU)", description=__doc__
+        "validate",
+        help="check a web ACL or rule group and print its capacity (WCU)",
+        description=__doc__,
+        epilog=VALIDATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("file", metavar="FILE", help="web ACL JSON (bare, get-web-acl output or CloudFormation)")
     add_document_options(p)
+    add_managed_option(p)
     p.add_argument("--rule-group", action="store_true", help="FILE is a rule group, not a web ACL")
     p.set_defaults(func=validate_command)
 
@@ -101,12 +134,61 @@ def _table(report: CapacityReport, out: TextIO) -> None:
     )
 
 
+def _offline(loaded: Loaded, out: TextIO, err: TextIO) -> None:
+    """Whether wafpy can evaluate the managed rule groups offline, apart from AWS validity."""
+    choice: ManagedChoice = loaded.managed
+    missing = loaded.managed_missing
+    listed = ", ".join(f"{group} (at {path})" for group, path in missing)
+    n = f"{len(missing)} managed rule group{'s' if len(missing) != 1 else ''}"
+    if choice.mode == "log":
+        print(
+            "offline: --managed log applies only when `wafpy eval` replays AWS WAF logs (not available "
+            "yet); here use --managed none or --managed PATH" + (f"; {n}: {listed}" if missing else ""),
+            file=out,
+        )
+    elif missing and choice.mode == "bundled":
+        print(
+            f"offline: {n} cannot be evaluated: wafpy has no bundled equivalents yet (use --managed none "
+            f"or --managed PATH): {listed}",
+            file=out,
+        )
+    elif missing and choice.mode == "files":
+        print(
+            f"offline: {n} not found in the --managed files ({', '.join(choice.paths)}): {listed}", file=out
+        )
+    elif missing:
+        verb = "needs" if len(missing) == 1 else "need"
+        print(f"offline: {n} {verb} --managed to be evaluated: {listed}", file=out)
+    if isinstance(loaded.model, ast.WebACL):
+        for group, path, statement in managed_groups(loaded.model):
+            source = statement.rules_from or ""
+            if source.startswith("file:"):
+                where = source.removeprefix("file:")
+                print(f"offline: {group} (at {path}) evaluated with the rules of {where}", file=out)
+    for warning in loaded.managed_warnings:
+        print(
+            f"warning: managed rule group {warning.group} at {warning.path} is evaluated as if no inner "
+            "rule matched (--managed none): its real rules are not applied",
+            file=err,
+        )
+
+
 def validate_command(args: argparse.Namespace) -> int:
-    """Exit 0 when the document loads (warnings allowed), 1 on any error or above 5,000 WCU."""
+    """Exit 0 when AWS WAF would accept the document (warnings and offline notes allowed), 1 on any
+    error, above 5,000 WCU or on a malformed or absent --managed value (a usage error)."""
     from wafpy.load.loader import load_document
 
     out, err = sys.stdout, sys.stderr
     kind: Literal["WebACL", "RuleGroup"] = "RuleGroup" if getattr(args, "rule_group", False) else "WebACL"
+    try:
+        managed = parse_managed(getattr(args, "managed", None))
+    except ValueError as exc:
+        print(f"error: --managed: {exc}", file=err)
+        return 1  # a usage error, as argparse's are in every wafpy command
+    absent = [path for path in managed.paths if not os.path.exists(path)]
+    if absent:  # a usage error, said before the document is read
+        print(f"error: --managed: no such file or folder: {', '.join(absent)}", file=err)
+        return 1
     try:
         loaded = load_document(
             args.file,
@@ -114,6 +196,7 @@ def validate_command(args: argparse.Namespace) -> int:
             resources=args.resources or None,
             account=args.account,
             search_string=args.search_string,
+            managed=managed,
         )
     except RulesetErrors as exc:
         _print_errors(exc, out)
@@ -123,15 +206,14 @@ def validate_command(args: argparse.Namespace) -> int:
         return 1
     model = loaded.model
     assert isinstance(model, (ast.WebACL, ast.RuleGroup))
-    print(f"{kind} {model.name} ({loaded.origin} document, {len(model.rules)} rules): valid", file=out)
+    print(
+        f"{kind} {model.name} ({loaded.origin} document, {len(model.rules)} rules): "
+        "valid (AWS WAF would accept it)",
+        file=out,
+    )
     report = acl_capacity(model)
     _table(report, out)
-    for group, path in loaded.managed_missing:
-        print(
-            f"warning: managed rule group {group} at {path}: its rules are not available to wafpy; it is "
-            "counted with its published capacity and cannot be evaluated without resolver=...",
-            file=err,
-        )
+    _offline(loaded, out, err)
     if report.total > WCU_LIMIT:
         print(f"error: {report.total} WCU exceeds the {WCU_LIMIT} WCU limit of a {kind}", file=out)
         return 1

@@ -171,7 +171,7 @@ def _compile_group(
         if group is None:
             raise NotAvailableError(
                 f"managed rule group {statement.vendor_name}/{statement.name} at {path} is not available: "
-                "its rules are not published; supply an equivalent rule group through a resolver"
+                "its rules are not published; say how to evaluate it with managed= when loading"
             )
         if statement.scope_down is not None:
             scope_down = compile_statement(

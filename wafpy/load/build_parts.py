@@ -14,6 +14,7 @@ from typing import Literal, NoReturn
 from wafpy import model as ast
 from wafpy.errors import ErrorList, RulesetError
 from wafpy.load.jsontree import JArray, JBool, JNumber, JObject, JString, JValue
+from wafpy.load.managed import ManagedRules
 from wafpy.load.resources import ResourceResolver
 from wafpy.load.semantics import SUPPORTED_RESPONSE_CODES, check_header_names
 from wafpy.load.validate import join_path
@@ -34,7 +35,9 @@ class Context(ErrorList):
     errors: list[RulesetError] = field(default_factory=list)
     in_rule_group: bool = False
     body_keys: frozenset[str] = frozenset()
-    # (vendor/name[/version], path) of managed rule groups no resolver could supply
+    # where managed groups the resolver does not supply come from (the `managed=` choice)
+    managed: ManagedRules | None = None
+    # (vendor/name[/version], path) of managed rule groups neither the resolver nor `managed` supplied
     managed_missing: list[tuple[str, str]] = field(default_factory=list)
     # paths of parts skipped because their JSON was malformed; expected only when validation failed
     broken: list[str] = field(default_factory=list)

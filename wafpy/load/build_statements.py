@@ -429,9 +429,26 @@ def _managed(inner: JObject, spath: str, ctx: Context, depth: int) -> ast.Manage
         scope_down = statement(scope, join_path(spath, "ScopeDownStatement"), ctx, depth=depth + 1)
     excluded, overrides = _overrides(inner, spath, ctx)
     configs = tuple(to_python(c) for c in items(inner, "ManagedRuleGroupConfigs"))
+    key = f"{vendor}/{name}" + (f"/{version}" if version else "")
+    # The caller's resolver first, then the `managed=` choice (wafpy.load.managed).
     group = ctx.resolver.managed_rule_group(vendor, name, version)
+    rules_from = "resolver" if group is not None else None
+    if group is None and ctx.managed is not None:
+        try:
+            found = ctx.managed.lookup(vendor, name, version)
+        except RulesetErrors as exc:
+            ctx.errors.extend(exc.errors)
+            ctx.error(
+                f"managed rule group {key}: the rule groups supplied with managed= have errors "
+                f"(see the errors of {exc.source or 'that document'})",
+                spath,
+                inner,
+            )
+            found = None
+        if found is not None:
+            group, rules_from = found
     if group is None:
-        ctx.managed_missing.append((f"{vendor}/{name}" + (f"/{version}" if version else ""), spath))
+        ctx.managed_missing.append((key, spath))
     return ast.ManagedRuleGroup(
         vendor_name=vendor,
         name=name,
@@ -441,6 +458,7 @@ def _managed(inner: JObject, spath: str, ctx: Context, depth: int) -> ast.Manage
         rule_action_overrides=overrides,
         managed_rule_group_configs=configs,
         rule_group=group,
+        rules_from=rules_from,
         span=span(inner, spath),
     )
 

@@ -25,6 +25,15 @@ from wafpy.load.build import (
 )
 from wafpy.load.build_parts import Context
 from wafpy.load.jsontree import JObject, JString, JValue, from_python
+from wafpy.load.managed import (
+    ManagedChoice,
+    ManagedSpec,
+    ManagedWarning,
+    managed_rules,
+    managed_warnings,
+    parse_managed,
+    unavailable_message,
+)
 from wafpy.load.resources import (
     Entry,
     LoadEntry,
@@ -64,8 +73,14 @@ class Loaded:
     model: ast.WebACL | ast.RuleGroup | ast.IPSet | ast.RegexPatternSet
     source: str
     origin: Origin
-    # managed rule groups no resolver could supply: ("AWS/AWSManagedRulesCommonRuleSet", json path)
+    # managed rule groups nothing supplied: ("AWS/AWSManagedRulesCommonRuleSet", json path)
     managed_missing: tuple[tuple[str, str], ...] = field(default=())
+    managed: ManagedChoice = field(default=ManagedChoice())  # how managed groups were asked for
+
+    @property
+    def managed_warnings(self) -> tuple[ManagedWarning, ...]:
+        """Managed groups evaluated as "no inner rule matched" (managed="none")."""
+        return managed_warnings(self.model)
 
 
 def _parse(text: str, source: str) -> JValue:
@@ -205,10 +220,12 @@ def load_value(
     search_string: SearchString = "auto",
     account: str | None = None,
     resolver: ResourceResolver | None = None,
+    managed: ManagedChoice | None = None,
 ) -> Loaded:
     """Validate and build one document already in JSON form; raise RulesetErrors with all problems.
 
-    With `path`/`origin` given, `value` is the document object itself (no unwrapping).
+    With `path`/`origin` given, `value` is the document object itself (no unwrapping). `managed`
+    says where managed rule groups the resolver does not supply come from (`parse_managed`).
     """
     siblings: dict[str, Entry] = {}
     # Unwrapping, template resolution and building recurse: refuse deep nesting before them.
@@ -231,7 +248,15 @@ def load_value(
     if siblings:  # resources defined in the same template (Fn::GetAtt X.Arn)
         local = mapping_resolver(siblings, search_string=search_string, account=account)
         base = _Chain(local, base)
-    ctx = Context(source=source, search_string=mode, account=account or DEFAULT_ACCOUNT, resolver=base)
+    choice = managed or ManagedChoice()
+    rules = managed_rules(choice, read=read_source, load=_entry_loader(search_string, account), resolver=base)
+    ctx = Context(
+        source=source,
+        search_string=mode,
+        account=account or DEFAULT_ACCOUNT,
+        resolver=base,
+        managed=rules,
+    )
     model = None
     if isinstance(obj, JObject):
         model = _BUILDERS[kind](obj, prefix, ctx, logical_id=logical_id)
@@ -252,7 +277,7 @@ def load_value(
         if not errors:
             errors = [RulesetError(f"the document is not a {kind}", json_path=prefix, source=source)]
         raise RulesetErrors(_dedupe(errors), source=source)
-    return Loaded(model, source, detected, tuple(ctx.managed_missing))
+    return Loaded(model, source, detected, tuple(ctx.managed_missing), choice)
 
 
 def _entry_loader(search_string: SearchString, account: str | None) -> LoadEntry:
@@ -326,8 +351,15 @@ def load_document(
     account: str | None = None,
     search_string: SearchString = "auto",
     resolver: ResourceResolver | None = None,
+    managed: ManagedSpec = None,
 ) -> Loaded:
-    """Like load_web_acl_model but returns the `Loaded` record and tolerates unavailable managed groups."""
+    """Like load_web_acl_model but returns the `Loaded` record and tolerates unavailable managed groups.
+
+    A managed rule group comes from `resolver` when its `managed_rule_group()` returns one, else
+    from the `managed=` choice (`wafpy.load.managed`); the ones neither supplies are listed in
+    `Loaded.managed_missing`. Raises ValueError for a malformed `managed` value.
+    """
+    choice = parse_managed(managed)
     value, name = read_source(source)
     mode = search_string
     return load_value(
@@ -337,18 +369,14 @@ def load_document(
         search_string=mode,
         account=account,
         resolver=_resolver(resources, resolver, mode, account),
+        managed=choice,
     )
 
 
 def _raise_unavailable(loaded: Loaded) -> None:
-    if loaded.managed_missing:
-        group, path = loaded.managed_missing[0]
-        more = len(loaded.managed_missing) - 1
-        raise NotAvailableError(
-            f"managed rule group {group} at {path} is not available yet: supply its rules with resolver=... "
-            "(a ResourceResolver whose managed_rule_group() returns a RuleGroup)"
-            + (f"; {more} more managed group{'s' if more > 1 else ''} in {loaded.source}" if more else "")
-        )
+    """Refuse what cannot be evaluated: managed="log" (replay only), and managed groups nothing supplied."""
+    if loaded.managed.mode == "log" or loaded.managed_missing:
+        raise NotAvailableError(unavailable_message(loaded.managed_missing, loaded.managed))
 
 
 def load_web_acl_model(
@@ -358,15 +386,25 @@ def load_web_acl_model(
     account: str | None = None,
     search_string: SearchString = "auto",
     resolver: ResourceResolver | None = None,
+    managed: ManagedSpec = None,
 ) -> ast.WebACL:
     """Load a web ACL: a path, JSON text, bytes or a parsed dict; bare, get-web-acl output or CloudFormation.
 
     `search_string`: "base64" (get-* output), "text" (CloudFormation, conformance files) or "auto"
     (base64 for get-* output, text otherwise). `resources`: mapping ARN -> document, or files.
-    Raises RulesetErrors (every problem) or NotAvailableError (a managed rule group no resolver supplies).
+    `managed`: how managed rule groups are evaluated (`wafpy.load.managed`): a path or list of paths
+    of rule group files, "none", "bundled" or "log"; `resolver` is asked first.
+    Raises RulesetErrors (every problem) or NotAvailableError (a managed rule group nothing supplies,
+    managed="bundled" while it has no equivalents, managed="log" outside replay).
     """
     loaded = load_document(
-        source, "WebACL", resources=resources, account=account, search_string=search_string, resolver=resolver
+        source,
+        "WebACL",
+        resources=resources,
+        account=account,
+        search_string=search_string,
+        resolver=resolver,
+        managed=managed,
     )
     _raise_unavailable(loaded)
     assert isinstance(loaded.model, ast.WebACL)

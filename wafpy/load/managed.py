@@ -1,0 +1,353 @@
+"""How managed rule groups are evaluated: the one `managed=` choice, and rule groups read from files.
+
+AWS does not publish the rules inside its managed rule groups
+(https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-list.html), so a web
+ACL with a `ManagedRuleGroupStatement` can be evaluated offline only once the user says how
+(`managed=` in Python, `--managed` on the command line):
+
+- a path, or several: files or folders of rule groups (`aws wafv2 get-rule-group` output, a bare
+  `RuleGroup` object, or a CloudFormation template), matched by VendorName + Name (+ Version) and
+  searched in order; the first match wins;
+- `"none"`: the group is evaluated as "no inner rule matched", never silently: the loaded web ACL
+  lists each such group (`managed_warnings`);
+- `"bundled"`: the project's open equivalents, which do not exist yet (refused, naming the groups);
+- `"log"`: each group's outcome taken from the AWS WAF log record being replayed (replay only; the
+  loader refuses it);
+- nothing (None): a web ACL with a managed group fails at load, naming the groups and the choices.
+
+`parse_managed` is the only place that reads what the user wrote. The loader consults the choice
+after the caller's `resolver=`, which keeps precedence (see `wafpy.load.loader.load_document`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final, Literal, Protocol, TypeAlias
+
+from wafpy import model as ast
+from wafpy.errors import RulesetError, RulesetErrors
+from wafpy.load.jsontree import JObject, JString, JValue
+from wafpy.load.resources import Entry, LoadEntry, ResourceResolver
+
+__all__ = [
+    "KEYWORDS",
+    "UNSPECIFIED_CHOICES",
+    "ManagedChoice",
+    "ManagedRules",
+    "ManagedSpec",
+    "ManagedWarning",
+    "managed_groups",
+    "managed_rules",
+    "managed_warnings",
+    "parse_managed",
+    "unavailable_message",
+]
+
+Mode = Literal["unset", "none", "bundled", "log", "files"]
+KEYWORDS: Final = ("none", "bundled", "log")
+ManagedSpec: TypeAlias = "str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | ManagedChoice | None"
+
+# What AWS leaves to wafpy here (docs/unspecified.md lists each key; tests/test_docs.py checks it).
+UNSPECIFIED_CHOICES: Final[Mapping[str, str]] = {
+    "managed rule group files: VendorName": (
+        "a RuleGroup document has no vendor: it is the VendorName member written beside RuleGroup in "
+        "get-rule-group output (or in a CloudFormation resource's Metadata), else the <vendor> of a "
+        "LabelNamespace awswaf:managed:<vendor>:..., else AWS; compared without regard to case"
+    ),
+    "managed rule group files: Version": (
+        "the Version member beside RuleGroup (or in the resource's Metadata); a statement with a "
+        "Version matches files of that Version or of none; a statement without one (AWS's default "
+        "version, which wafpy cannot know) matches only files without a Version"
+    ),
+    "managed rule group files: search order": (
+        "paths in the order given, a folder's *.json files sorted by path (hidden ones skipped), a "
+        "file's rule groups in document order; the first match wins"
+    ),
+    'managed="none"': (
+        "the group is an empty rule group: no inner rule matches, no label is added, the web ACL's "
+        "evaluation goes on to the next rule; each such group is listed in managed_warnings"
+    ),
+}
+
+_CHOICES_HINT = (
+    'managed="log" (take each group\'s outcome from the AWS WAF log being replayed; `wafpy eval` only), '
+    'managed="none" (evaluate it as "no inner rule matched", with a warning), managed="bundled" '
+    "(wafpy's open equivalents) or managed=PATH (files or folders of rule groups in get-rule-group "
+    "JSON; a list is searched in order); on the command line, --managed"
+)
+
+
+@dataclass(frozen=True)
+class ManagedChoice:
+    """How managed rule groups are evaluated. Build it with `parse_managed`."""
+
+    mode: Mode = "unset"
+    paths: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        if self.mode == "files":
+            return "managed=" + ", ".join(self.paths)
+        return f'managed="{self.mode}"' if self.mode != "unset" else "no managed= choice"
+
+
+def parse_managed(value: ManagedSpec) -> ManagedChoice:
+    """The user's `managed=` value as a choice: None, "none", "bundled", "log", or path(s).
+
+    A keyword is never a path: write `./none` for a file named `none`. Raises ValueError for an
+    empty value, or a keyword mixed with paths.
+    """
+    if value is None:
+        return ManagedChoice()
+    if isinstance(value, ManagedChoice):
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        items: list[object] = [value]
+    elif isinstance(value, Sequence):
+        items = list(value)
+    else:
+        raise ValueError(f"managed=: expected a keyword or a path, got {type(value).__name__}")
+    if not items:
+        raise ValueError("managed=: an empty list names no rule group files")
+    paths: list[str] = []
+    for item in items:
+        if not isinstance(item, (str, os.PathLike)):
+            raise ValueError(f"managed=: expected a keyword or a path, got {type(item).__name__}")
+        text = os.fspath(item)
+        if not text:
+            raise ValueError("managed=: an empty string is neither a keyword nor a path")
+        if isinstance(item, str) and text in KEYWORDS:
+            if len(items) > 1:
+                raise ValueError(f'managed="{text}" cannot be combined with other values')
+            return ManagedChoice(text)  # type: ignore[arg-type]  # one of KEYWORDS
+        paths.append(text)
+    return ManagedChoice("files", tuple(paths))
+
+
+@dataclass(frozen=True)
+class ManagedWarning:
+    """A managed rule group evaluated as "no inner rule matched" (`managed="none"`)."""
+
+    group: str  # "Vendor/Name" or "Vendor/Name/Version"
+    path: str  # JSON path of the ManagedRuleGroupStatement
+
+    def __str__(self) -> str:
+        return (
+            f"managed rule group {self.group} at {self.path} is evaluated as if no inner rule matched "
+            '(managed="none"): its real rules are not applied'
+        )
+
+
+def _group_key(statement: ast.ManagedRuleGroup) -> str:
+    version = f"/{statement.version}" if statement.version else ""
+    return f"{statement.vendor_name}/{statement.name}{version}"
+
+
+def managed_groups(acl: ast.WebACL) -> Iterator[tuple[str, str, ast.ManagedRuleGroup]]:
+    """("Vendor/Name[/Version]", JSON path, statement) of every managed group, in document order."""
+    for section, rules in (
+        ("PreProcessFirewallManagerRuleGroups", acl.pre_process_rules),
+        ("Rules", acl.rules),
+        ("PostProcessFirewallManagerRuleGroups", acl.post_process_rules),
+    ):
+        for i, rule in enumerate(rules):
+            s = rule.statement
+            if isinstance(s, ast.ManagedRuleGroup):
+                path = s.span.path if s.span is not None and s.span.path else ""
+                yield _group_key(s), path or f"{section}[{i}].Statement.ManagedRuleGroupStatement", s
+
+
+def managed_warnings(model: object) -> tuple[ManagedWarning, ...]:
+    """The managed groups of `model` evaluated as "no inner rule matched"."""
+    if not isinstance(model, ast.WebACL):
+        return ()  # a rule group cannot hold a managed group statement
+    groups = managed_groups(model)
+    return tuple(ManagedWarning(key, path) for key, path, s in groups if s.rules_from == "none")
+
+
+def unavailable_message(missing: Sequence[tuple[str, str]], choice: ManagedChoice) -> str:
+    """Why the managed groups `missing` ((group, path) pairs) cannot be evaluated, and what to do."""
+    listed = ", ".join(f"{group} (at {path})" for group, path in missing)
+    plural = len(missing) != 1
+    groups = f"managed rule group{'s' if plural else ''} {listed}"
+    if choice.mode == "log":
+        return (
+            'managed="log" takes each managed rule group\'s outcome from the AWS WAF log record being '
+            "replayed: it applies only to `wafpy eval` on AWS WAF logs, which cannot replay from the log "
+            'yet; here use managed="none" or managed=PATH (rule group files)'
+            + (f"; this web ACL uses {groups}" if missing else "")
+        )
+    if choice.mode == "bundled":
+        return (
+            f"{groups}: wafpy has no bundled equivalents of managed rule groups yet; use "
+            'managed="none" (evaluate as "no inner rule matched", with a warning) or managed=PATH '
+            "(files or folders of rule groups in get-rule-group JSON)"
+        )
+    if choice.mode == "files":
+        where = ", ".join(choice.paths)
+        return (
+            f"{groups}: not found in {where} (matched by VendorName, Name and Version; see "
+            f"docs/unspecified.md); add {'them' if plural else 'it'} there, or choose another way: "
+            + _CHOICES_HINT
+        )
+    return (
+        f"{groups} cannot be evaluated: AWS does not publish the rules inside managed rule groups. "
+        "Choose how to evaluate " + ("them" if plural else "it") + ": " + _CHOICES_HINT
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Rule groups supplied in files
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    vendor: str
+    name: str
+    version: str | None
+    entry: Entry
+
+    def matches(self, vendor: str, name: str, version: str | None) -> bool:
+        if self.name != name or self.vendor.casefold() != vendor.casefold():
+            return False
+        return self.version is None or self.version == version
+
+
+def _text(node: JValue | None, key: str) -> str | None:
+    value = node.get(key) if isinstance(node, JObject) else None
+    return value.value if isinstance(value, JString) else None
+
+
+def _candidate(group: JObject, entry: Entry, wrapper: JValue | None) -> _Candidate | None:
+    name = _text(group, "Name")
+    if name is None:
+        return None  # validation of the file is left to the match, if any: nothing to match by
+    vendor = _text(wrapper, "VendorName")
+    namespace = _text(group, "LabelNamespace") or ""
+    if vendor is None and namespace.startswith("awswaf:managed:"):
+        vendor = namespace.split(":")[2] or None
+    return _Candidate(vendor or "AWS", name, _text(wrapper, "Version"), entry)
+
+
+def _candidates(value: JValue, source: str) -> list[_Candidate]:
+    """The rule groups of one file, in document order."""
+    if isinstance(value, JObject):
+        group = value.get("RuleGroup")
+        if isinstance(group, JObject):  # get-rule-group output; VendorName / Version beside RuleGroup
+            found = _candidate(group, Entry(group, source, "RuleGroup", "api"), value)
+            return [found] if found else []
+        resources = value.get("Resources")
+        container = resources if isinstance(resources, JObject) else value
+        typed = [m for m in container.members if _text(m.value, "Type") is not None]
+        if typed:  # a CloudFormation template, or {LogicalId: resource}
+            base = "Resources." if container is resources else ""
+            out = []
+            for m in typed:
+                props = m.value.get("Properties") if isinstance(m.value, JObject) else None
+                if _text(m.value, "Type") != "AWS::WAFv2::RuleGroup" or not isinstance(props, JObject):
+                    continue
+                meta = m.value.get("Metadata") if isinstance(m.value, JObject) else None
+                entry = Entry(props, source, f"{base}{m.key}.Properties", "cloudformation", m.key)
+                if (found := _candidate(props, entry, meta)) is not None:
+                    out.append(found)
+            return out
+        if value.get("Rules") is not None:  # a bare RuleGroup object
+            found = _candidate(value, Entry(value, source, "", "bare"), None)
+            return [found] if found else []
+    raise RulesetErrors(
+        [
+            RulesetError(
+                "not a rule group document: managed= files hold get-rule-group output, a bare "
+                "RuleGroup object or a CloudFormation template with AWS::WAFv2::RuleGroup resources",
+                source=source,
+                line=value.line,
+                column=value.column,
+            )
+        ],
+        source=source,
+    )
+
+
+def _expand(paths: Sequence[str]) -> Iterator[str]:
+    """Files as given; a folder's *.json files, sorted by path, hidden files and folders skipped."""
+    for path in paths:
+        if os.path.isdir(path):
+            found = (
+                p
+                for p in Path(path).rglob("*.json")
+                if not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+            yield from sorted(str(p) for p in found)
+        else:
+            yield path
+
+
+class ManagedRules(Protocol):
+    """What the builder asks for a managed group no resolver supplied: (rules, where from) or None."""
+
+    def lookup(self, vendor: str, name: str, version: str | None) -> tuple[ast.RuleGroup, str] | None: ...
+
+
+class _Nothing:
+    """The choices that supply no rules at load: unset, "bundled" (not written yet), "log" (replay)."""
+
+    def lookup(self, vendor: str, name: str, version: str | None) -> tuple[ast.RuleGroup, str] | None:
+        return None
+
+
+class _NoInnerMatch:
+    """managed="none": an empty group, so no inner rule matches (the statement records it)."""
+
+    def lookup(self, vendor: str, name: str, version: str | None) -> tuple[ast.RuleGroup, str] | None:
+        namespace = f"awswaf:managed:{vendor.lower()}:{name}:"
+        group = ast.RuleGroup(name=name, id="", arn="", capacity=None, rules=(), label_namespace=namespace)
+        return group, "none"
+
+
+@dataclass
+class _Files:
+    """Rule groups read from the user's files on first use, each built once."""
+
+    paths: tuple[str, ...]
+    read: Callable[[str], tuple[JValue, str]]
+    load: LoadEntry
+    resolver: ResourceResolver
+    _found: list[_Candidate] | None = None
+    _built: dict[int, ast.RuleGroup] = field(default_factory=dict)
+
+    def _all(self) -> list[_Candidate]:
+        if self._found is None:
+            found: list[_Candidate] = []
+            for path in _expand(self.paths):
+                value, source = self.read(path)
+                found += _candidates(value, source)
+            self._found = found
+        return self._found
+
+    def lookup(self, vendor: str, name: str, version: str | None) -> tuple[ast.RuleGroup, str] | None:
+        for i, c in enumerate(self._all()):
+            if c.matches(vendor, name, version):
+                if i not in self._built:
+                    model = self.load(c.entry, "RuleGroup", self.resolver)
+                    assert isinstance(model, ast.RuleGroup)
+                    self._built[i] = model
+                return self._built[i], f"file:{c.entry.source}"
+        return None
+
+
+def managed_rules(
+    choice: ManagedChoice,
+    *,
+    read: Callable[[str], tuple[JValue, str]],
+    load: LoadEntry,
+    resolver: ResourceResolver,
+) -> ManagedRules:
+    """Where the builder finds a managed group's rules under `choice`. `read` reads one file as
+    positioned JSON, `load` builds a rule group, `resolver` resolves what the group references."""
+    if choice.mode == "none":
+        return _NoInnerMatch()
+    if choice.mode == "files":
+        return _Files(choice.paths, read, load, resolver)
+    return _Nothing()
