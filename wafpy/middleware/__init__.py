@@ -1,5 +1,7 @@
 """The parts of `wafpy.WAFMiddleware` (`wafpy/middleware/asgi.py`), one concept per module.
 
+* `config` — the middleware's options by group: `ClientConfig`, `TokenConfig`, `LogConfig`,
+  `WatchConfig` (exported here, with `WAFMiddleware`);
 * `body` — buffer the request body up to the inspection limit, then replay it to the app;
 * `clientinfo` — origin IP (socket or trusted proxies), country and ASN resolvers;
 * `trace` — the ALB's `X-Amzn-Trace-Id`;
@@ -10,3 +12,8 @@
 * `metrics` — CloudWatch-style request counters and their Prometheus text;
 * `reload` — load an ACL from a path, dict or `WebACL`, and watch files for changes.
 """
+
+from wafpy.middleware.asgi import WAFMiddleware
+from wafpy.middleware.config import ClientConfig, LogConfig, TokenConfig, WatchConfig
+
+__all__ = ["ClientConfig", "LogConfig", "TokenConfig", "WAFMiddleware", "WatchConfig"]

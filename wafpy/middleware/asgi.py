@@ -30,6 +30,7 @@ from wafpy.decision import ALLOW, Decision
 from wafpy.engine.services import Services
 from wafpy.middleware.body import BodyRead, ReplayReceive, read_body
 from wafpy.middleware.clientinfo import ClientResolver, MaxMindDatabase, header_reader
+from wafpy.middleware.config import ClientConfig, LogConfig, TokenConfig, WatchConfig, group_options
 from wafpy.middleware.logfile import FailureReport, LogRecordLost
 from wafpy.middleware.logsink import LoggingFilter, Redactor, Sink, make_sink
 from wafpy.middleware.metrics import Metrics
@@ -136,27 +137,28 @@ class WAFMiddleware:
     `resources`, `account`, `search_string`: passed to `load_web_acl`. `services`: the `Services`
     (rate counter, resolvers, clock) given to the loaded ACL.
 
-    Client: `trusted_proxies` (CIDRs) and `forwarded_header` make the origin IP the first address in
-    the forwarded header not belonging to a trusted proxy, when the socket peer is a trusted proxy
-    (see `wafpy.middleware.clientinfo`; the ACL's own `ForwardedIPConfig` statements are unchanged).
-    `country_header` / `geoip_db` give the country, `asn_header` / `asn_db` the ASN.
+    Options by group (`wafpy.middleware.config`), each a frozen dataclass:
 
-    Tokens: `token_secret` (at least 16 bytes) checks `aws-waf-token` cookies made by
-    `wafpy.middleware.tokens.issue_token`. Without it, the secret is read from the environment:
-    `WAFPY_TOKEN_SECRET` or `WAFPY_TOKEN_SECRET_FILE` (both set is an error); with neither, no token
-    is valid. `solve_path` (off by default) serves fresh tokens.
+    * `client=ClientConfig(...)`: trusted proxies and the forwarded header, country and ASN
+      from headers or MaxMind databases;
+    * `tokens=TokenConfig(...)`: the `aws-waf-token` secret (else from the environment,
+      `WAFPY_TOKEN_SECRET` or `WAFPY_TOKEN_SECRET_FILE`) and the `solve_path` endpoint;
+    * `logs=LogConfig(...)`: where AWS WAF log records go, `LoggingFilter`, `RedactedFields`,
+      `httpSourceId`. A log file found moved or removed is reopened (within a second);
+      `reopen_logs()` does it now;
+    * `watch=True` or `watch=WatchConfig(interval=...)`: a thread of its own polls the ACL files
+      and reloads, whatever the async library (asyncio, trio).
 
-    Logs: `log` (a path for JSON lines, a `logging.Logger`, or a callable), `log_filter` (AWS
-    `LoggingFilter` dict), `redacted_fields` (AWS `RedactedFields` list), `http_source_id`.
-    A log file found moved or removed is reopened (within a second); `reopen_logs()` does it now.
+    Every option of a group can be given flat instead (`trusted_proxies=`, `forwarded_header=`,
+    `country_header=`, `geoip_db=`, `asn_header=`, `asn_db=`; `token_secret=`, `solve_path=`;
+    `log=`, `log_filter=`, `redacted_fields=`, `http_source_id=`; `watch_interval=`), but not both
+    ways for one group (`TypeError`).
 
     Metrics: `mw.metrics.snapshot()`; `metrics_path` (off by default) serves them as Prometheus text.
     `metrics_path` and `solve_path` are answered by the middleware and are not evaluated by the ACL.
 
-    Operations: `reload()`, `watch=True` (a thread of its own polls the files every `watch_interval`
-    seconds and reloads, whatever the async library: asyncio, trio), `on_error="allow"` (log and
-    forward) or `"block"` (HTTP 500, like an ALB without fail-open), and `trace_id=False` to leave
-    `X-Amzn-Trace-Id` alone.
+    Operations: `reload()`, `on_error="allow"` (log and forward) or `"block"` (HTTP 500, like an ALB
+    without fail-open), and `trace_id=False` to leave `X-Amzn-Trace-Id` alone.
     """
 
     def __init__(
@@ -168,8 +170,16 @@ class WAFMiddleware:
         account: str | None = None,
         search_string: str = "auto",
         services: Services | None = None,
-        trusted_proxies: Iterable[str] = (),
-        forwarded_header: str = "x-forwarded-for",
+        client: ClientConfig | None = None,
+        tokens: TokenConfig | None = None,
+        logs: LogConfig | None = None,
+        metrics_path: str | None = None,
+        watch: bool | WatchConfig = False,
+        on_error: Literal["allow", "block"] = "allow",
+        trace_id: bool = True,
+        # The same options, flat (see ClientConfig, TokenConfig, LogConfig, WatchConfig).
+        trusted_proxies: Iterable[str] | None = None,
+        forwarded_header: str | None = None,
         country_header: str | None = None,
         geoip_db: str | PathLike[str] | None = None,
         asn_header: str | None = None,
@@ -178,19 +188,35 @@ class WAFMiddleware:
         solve_path: str | None = None,
         log: str | PathLike[str] | logging.Logger | Sink | None = None,
         log_filter: Mapping[str, Any] | None = None,
-        redacted_fields: Iterable[Mapping[str, Any]] = (),
-        http_source_id: str = "-",
-        metrics_path: str | None = None,
-        watch: bool = False,
-        watch_interval: float = 1.0,
-        on_error: Literal["allow", "block"] = "allow",
-        trace_id: bool = True,
+        redacted_fields: Iterable[Mapping[str, Any]] | None = None,
+        http_source_id: str | None = None,
+        watch_interval: float | None = None,
     ) -> None:
+        options = group_options(
+            client=client,
+            tokens=tokens,
+            logs=logs,
+            watch=watch,
+            trusted_proxies=trusted_proxies,
+            forwarded_header=forwarded_header,
+            country_header=country_header,
+            geoip_db=geoip_db,
+            asn_header=asn_header,
+            asn_db=asn_db,
+            token_secret=token_secret,
+            solve_path=solve_path,
+            log=log,
+            log_filter=log_filter,
+            redacted_fields=redacted_fields,
+            http_source_id=http_source_id,
+            watch_interval=watch_interval,
+        )
         if on_error not in ("allow", "block"):
             raise ValueError(f"on_error must be 'allow' or 'block', not {on_error!r}")
+        tok, client_cfg, log_cfg = options.tokens, options.client, options.logs
         # Every worker process reads the same secret, so a token one issues the others accept.
-        secret_key = token_secret_from_env() if token_secret is None else token_key(token_secret)
-        if solve_path is not None and secret_key is None:
+        secret_key = token_secret_from_env() if tok.secret is None else token_key(tok.secret)
+        if tok.solve_path is not None and secret_key is None:
             raise ValueError(
                 "solve_path needs a token secret (token_secret=, WAFPY_TOKEN_SECRET or "
                 "WAFPY_TOKEN_SECRET_FILE) to sign the tokens it hands out"
@@ -205,10 +231,11 @@ class WAFMiddleware:
         self._trace = trace_id
 
         # Who the client is. Each resolver is None unless configured, so the hot path skips it.
-        proxies = list(trusted_proxies)
-        self._proxies = ClientResolver(proxies, forwarded_header) if proxies else None
-        self._country_header = header_reader(country_header) if country_header else None
-        self._asn_header = header_reader(asn_header) if asn_header else None
+        proxies = list(client_cfg.trusted_proxies)
+        self._proxies = ClientResolver(proxies, client_cfg.forwarded_header) if proxies else None
+        self._country_header = header_reader(client_cfg.country_header) if client_cfg.country_header else None
+        self._asn_header = header_reader(client_cfg.asn_header) if client_cfg.asn_header else None
+        geoip_db, asn_db = client_cfg.geoip_db, client_cfg.asn_db
         self._geo_db = MaxMindDatabase(geoip_db) if geoip_db is not None else None
         self._asn_db = (
             self._geo_db
@@ -223,18 +250,18 @@ class WAFMiddleware:
         )
         self._token_secret = secret_key
 
-        self._sink = make_sink(log) if log is not None else None
+        self._sink = make_sink(log_cfg.destination) if log_cfg.destination is not None else None
         self._log_failures = FailureReport("logging requests")  # a sink or a record that raised
-        self._log_filter = LoggingFilter(log_filter) if log_filter is not None else None
-        redacted = list(redacted_fields)
+        self._log_filter = LoggingFilter(log_cfg.filter) if log_cfg.filter is not None else None
+        redacted = list(log_cfg.redacted_fields)
         self._redactor = Redactor(redacted) if redacted else None
-        self._source_id = http_source_id
+        self._source_id = log_cfg.http_source_id
 
         self._special: dict[str, Callable[[Scope, Receive, Send], Awaitable[None]]] = {}
         if metrics_path is not None:
             self._special[metrics_path] = self._serve_metrics
-        if solve_path is not None:
-            self._special[solve_path] = self._serve_solve
+        if tok.solve_path is not None:
+            self._special[tok.solve_path] = self._serve_solve
 
         self._responses: dict[tuple[Any, ...], Headers] = {}
         # The last response sent by the middleware: (headers tuple, status, length, raw headers).
@@ -243,11 +270,12 @@ class WAFMiddleware:
         self.last_error: BaseException | None = None
         self._reload_lock = threading.Lock()  # reload() runs in the watcher's thread and the caller's
         self._watcher: PollingWatcher | None = None
-        if watch:
+        watching = options.watch is not None
+        if options.watch is not None:
             if not watched_paths(acl, resources):
                 raise ValueError("watch=True needs the web ACL (or its resources) given as file paths")
             # Made before loading: the files are looked at now, so a change during the load is seen.
-            self._watcher = PollingWatcher(self._watched_paths, self.reload, watch_interval)
+            self._watcher = PollingWatcher(self._watched_paths, self.reload, options.watch.interval)
         first = self._prepare(load_acl(acl, self._load_options, services))
         web_acl_metric, rule_metrics = _metric_names(first)
         self.metrics = Metrics(web_acl_metric, rule_metrics)
@@ -255,8 +283,8 @@ class WAFMiddleware:
 
         # The watcher starts with the server (lifespan startup) or, when there is no lifespan, at the
         # first request; until then one flag on the hot path covers it and the endpoints.
-        self._watch_pending = watch
-        self._extras = watch or bool(self._special)
+        self._watch_pending = watching
+        self._extras = watching or bool(self._special)
 
     # ------------------------------------------------------------------------------------------
     # The ACL in force
