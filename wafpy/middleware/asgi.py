@@ -125,6 +125,20 @@ def _with_headers(scope: Scope, inserted: tuple[tuple[str, str], ...], new_heade
     return scope
 
 
+# The two message types of a response: to an HTTP request, or refusing a WebSocket handshake
+# (the ASGI "websocket.http.response" extension).
+HTTP_RESPONSE: Final = ("http.response.start", "http.response.body")
+WEBSOCKET_RESPONSE: Final = ("websocket.http.response.start", "websocket.http.response.body")
+
+
+async def send_response(
+    send: Send, status: int, headers: Headers, body: bytes, kinds: tuple[str, str] = HTTP_RESPONSE
+) -> None:
+    """Send a whole response: its start (status, raw headers) and its one body message."""
+    await send({"type": kinds[0], "status": status, "headers": headers})
+    await send({"type": kinds[1], "body": body})
+
+
 def _copy(scope: Scope) -> Scope:
     # dict.copy is twice as fast as dict(scope); a server may hand any mapping.
     return scope.copy() if type(scope) is dict else dict(scope)
@@ -412,37 +426,9 @@ class WAFMiddleware:
                 body = body[: active.limit]
         # X-Amzn-Trace-Id: the request's own, or a new one. A new one is made only when something
         # will show it: the log record (now), the forwarded request (after an Allow).
-        request_id: str | None = None
-        add_trace = False
-        new_header: bytes | None = None
-        if self._trace:
-            for name, value in scope.get("headers") or ():
-                if name == TRACE_HEADER:  # ASGI servers give header names lower-cased
-                    request_id = request_id_of(value.decode("latin-1"))
-                    break
-            else:
-                add_trace = True
-                if self._sink is not None:
-                    request_id, new_header = new_trace()
+        request_id, new_header, add_trace = self._trace_of(scope, self._sink is not None)
         try:
-            now_ms = acl.services.clock_ms()
-            if self._client_info:
-                ip, country, asn = self._client(scope)
-                request = Request.from_asgi(
-                    scope,
-                    body,
-                    body_size,
-                    client_ip=ip,
-                    country=country,
-                    asn=asn,
-                    timestamp_ms=now_ms,
-                    request_id=request_id,
-                )
-            else:
-                request = Request.from_asgi(
-                    scope, body, body_size, timestamp_ms=now_ms, request_id=request_id
-                )
-            decision = acl.evaluate(request, now_ms=now_ms)
+            request, decision = self._evaluate(acl, scope, body, body_size, request_id)
         except Exception:
             if add_trace and new_header is None:
                 new_header = new_trace()[1]
@@ -458,18 +444,11 @@ class WAFMiddleware:
                 # The id is made after the evaluation (no rule reads it); the request the app
                 # finds in state["waf"] carries it like a logged one.
                 request.request_id, new_header = new_trace()
-            inserted = decision.inserted_request_headers
-            if inserted:
-                scope = _with_headers(scope, inserted, new_header)
-            elif new_header is not None:
-                # Only the trace header to add: a shallow copy and one list concatenation.
-                scope = scope.copy() if type(scope) is dict else dict(scope)
-                scope["headers"] = [*(scope.get("headers") or ()), (TRACE_HEADER, new_header)]
-            state = scope.get("state")
-            if state is None:
-                state = scope["state"] = {}
-            state["waf"] = decision
-            await self.app(scope, receive if messages is None else ReplayReceive(messages, receive), send)
+            await self.app(
+                self._forward_scope(scope, decision, new_header),
+                receive if messages is None else ReplayReceive(messages, receive),
+                send,
+            )
         else:
             await self._respond(
                 send, decision.response_code or 403, decision.response_headers, decision.response_body
@@ -508,12 +487,39 @@ class WAFMiddleware:
             asn = self._asn_db.asn(ip)
         return ip, country, asn
 
-    def _trace_of(self, scope: Scope) -> tuple[str | None, bytes | None]:
-        """(request id for the log, new trace header value or None when the request has one)."""
+    def _trace_of(self, scope: Scope, make_new: bool) -> tuple[str | None, bytes | None, bool]:
+        """(request id, new trace header value, whether the request lacks one) for this request.
+
+        Without `trace_id` all is None/False. A request with its own trace header keeps it (no new
+        header). One without gets a new id now when `make_new`, else later where it is shown.
+        """
+        if not self._trace:
+            return None, None, False
         for name, value in scope.get("headers") or ():
             if name == TRACE_HEADER:  # ASGI servers give header names lower-cased
-                return request_id_of(value.decode("latin-1")), None
-        return new_trace()
+                return request_id_of(value.decode("latin-1")), None, False
+        if make_new:
+            request_id, new_header = new_trace()
+            return request_id, new_header, True
+        return None, None, True
+
+    def _evaluate(
+        self, acl: WebACL, scope: Scope, body: bytes, body_size: int | None, request_id: str | None
+    ) -> tuple[Request, Decision]:
+        """Build the request WAF sees (client address and location resolved) and evaluate it."""
+        now_ms = acl.services.clock_ms()
+        ip, country, asn = self._client(scope) if self._client_info else (None, None, None)
+        request = Request.from_asgi(
+            scope,
+            body,
+            body_size,
+            client_ip=ip,
+            country=country,
+            asn=asn,
+            timestamp_ms=now_ms,
+            request_id=request_id,
+        )
+        return request, acl.evaluate(request, now_ms=now_ms)
 
     async def _failed(self, scope: Scope, receive: Receive, send: Send, new_header: bytes | None) -> None:
         self.metrics.errors += 1
@@ -561,29 +567,15 @@ class WAFMiddleware:
             self._last_response = (headers, status, length, raw)
         # Fresh messages and a fresh header list each time: middlewares outside this one may edit
         # them in place (Starlette's CORSMiddleware appends to the headers list).
-        await send({"type": "http.response.start", "status": status, "headers": raw[:]})
-        await send({"type": "http.response.body", "body": body})
+        await send_response(send, status, raw[:], body)
 
     def _client_left(self, scope: Scope, read: BodyRead, active: _Active) -> None:
         """The client left before its body ended: evaluate what arrived, count and log it (see
         UNSPECIFIED_CHOICES); nothing is sent and the app is not called."""
         self.metrics.client_disconnects += 1
-        acl = active.acl
-        request_id = self._trace_of(scope)[0] if self._trace and self._sink is not None else None
+        request_id = self._trace_of(scope, True)[0] if self._sink is not None else None
         try:
-            now_ms = acl.services.clock_ms()
-            ip, country, asn = self._client(scope) if self._client_info else (None, None, None)
-            request = Request.from_asgi(
-                scope,
-                read.body[: active.limit],
-                read.size,
-                client_ip=ip,
-                country=country,
-                asn=asn,
-                timestamp_ms=now_ms,
-                request_id=request_id,
-            )
-            decision = acl.evaluate(request, now_ms=now_ms)
+            decision = self._evaluate(active.acl, scope, read.body[: active.limit], read.size, request_id)[1]
         except Exception:
             self.metrics.errors += 1
             logger.exception("wafpy: evaluating the web ACL failed for a request whose client left")
@@ -631,22 +623,9 @@ class WAFMiddleware:
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._watch_pending:
             self._start_watch()
-        acl = self._active.acl
-        request_id, new_header = self._trace_of(scope) if self._trace else (None, None)
+        request_id, new_header, _ = self._trace_of(scope, True)
         try:
-            now_ms = acl.services.clock_ms()
-            ip, country, asn = self._client(scope) if self._client_info else (None, None, None)
-            request = Request.from_asgi(
-                {**scope, "method": "GET"},
-                b"",
-                0,
-                client_ip=ip,
-                country=country,
-                asn=asn,
-                timestamp_ms=now_ms,
-                request_id=request_id,
-            )
-            decision = acl.evaluate(request, now_ms=now_ms)
+            decision = self._evaluate(self._active.acl, {**scope, "method": "GET"}, b"", 0, request_id)[1]
         except Exception:
             await self._failed(scope, receive, send, new_header)
             return
@@ -679,8 +658,7 @@ class WAFMiddleware:
             return  # the client left during the handshake
         if "websocket.http.response" in (scope.get("extensions") or {}):
             raw = list(self._response_headers(status, headers, len(body)))
-            await send({"type": "websocket.http.response.start", "status": status, "headers": raw})
-            await send({"type": "websocket.http.response.body", "body": body})
+            await send_response(send, status, raw, body, WEBSOCKET_RESPONSE)
         else:
             # Closing before accepting makes the server refuse the handshake (HTTP 403).
             await send({"type": "websocket.close", "code": 1008})
@@ -694,8 +672,7 @@ class WAFMiddleware:
             (b"content-type", b"text/plain; version=0.0.4; charset=utf-8"),
             (b"content-length", str(len(body)).encode("ascii")),
         ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send_response(send, 200, headers, body)
 
     async def _serve_solve(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert self._token_secret is not None
@@ -711,8 +688,7 @@ class WAFMiddleware:
             secure=scope.get("scheme") in ("https", "wss"),
         )
         headers.append((b"content-length", str(len(body)).encode("ascii")))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send_response(send, status, headers, body)
 
 
 class _LifespanObserver:
