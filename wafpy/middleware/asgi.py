@@ -2,26 +2,28 @@
 
     app.add_middleware(WAFMiddleware, acl="webacl.json", resources=["ipsets.json"])
 
-For each HTTP request (and WebSocket handshake) it does what an ALB with a web ACL does (spec 11):
-it reads the body up to the inspection limit when a rule needs it, builds the request exactly as
-received (raw path, raw query, headers in order), evaluates the web ACL, then either answers itself
-(Block, CAPTCHA, Challenge; the app is never called) or calls the app with the `x-amzn-waf-*`
-headers inserted, an `X-Amzn-Trace-Id` when the request has none, the buffered body replayed byte
-for byte and the rest of the body streamed through. The app finds the `Decision` in
-``scope["state"]["waf"]`` (``request.state.waf`` in Starlette).
+For each HTTP request (and WebSocket handshake) it does what an ALB with a web ACL does: it reads
+the body up to the inspection limit when a rule needs it (8 KB for an ALB,
+https://docs.aws.amazon.com/waf/latest/developerguide/web-acl-setting-body-inspection-limit.html),
+builds the request exactly as received (raw path, raw query, headers in order), evaluates the web
+ACL, then either answers itself (Block, CAPTCHA, Challenge; the app is never called) or calls the
+app with the `x-amzn-waf-*` headers inserted, an `X-Amzn-Trace-Id` when the request has none, the
+buffered body replayed byte for byte and the rest of the body streamed through. The app finds the
+`Decision` in ``scope["state"]["waf"]`` (``request.state.waf`` in Starlette).
 
 A client that leaves while its body is being read gets nothing and the app is not called; the
 request is still evaluated on what arrived, counted and logged, marked as such (UNSPECIFIED_CHOICES).
 
 It is a plain ASGI callable (never `BaseHTTPMiddleware`): per-request state lives in locals, the
-compiled ACL is shared, and a blocked request costs less than a served one.
+compiled ACL is shared, and a blocked request costs less than a served one. Its parts: `config`
+(options), `scope` (what the app is handed), `clientinfo`, `requestlog`, `responses`, `reload`.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from os import PathLike
 from typing import Any, Final, Literal
@@ -29,31 +31,22 @@ from typing import Any, Final, Literal
 from wafpy.decision import ALLOW, Decision
 from wafpy.engine.services import Services
 from wafpy.middleware.body import BodyRead, ReplayReceive, read_body
-from wafpy.middleware.clientinfo import ClientResolver, MaxMindDatabase, header_reader
+from wafpy.middleware.clientinfo import ClientInfo
 from wafpy.middleware.config import ClientConfig, LogConfig, TokenConfig, WatchConfig, group_options
-from wafpy.middleware.logfile import FailureReport, LogRecordLost
-from wafpy.middleware.logsink import LoggingFilter, Redactor, Sink, make_sink
-from wafpy.middleware.metrics import Metrics
+from wafpy.middleware.logsink import Sink
+from wafpy.middleware.metrics import Metrics, metric_names
 from wafpy.middleware.reload import AclSource, PollingWatcher, load_acl, watched_paths
-from wafpy.middleware.tokens import HmacTokenValidator, solve_response, token_key, token_secret_from_env
-from wafpy.middleware.trace import TRACE_HEADER, new_trace, request_id_of
+from wafpy.middleware.requestlog import CLIENT_DISCONNECTED_FIELD, RequestLog
+from wafpy.middleware.responses import ERROR_BODY, Responder, send_metrics, send_solve
+from wafpy.middleware.scope import ASGIApp, Message, Receive, Scope, Send, content_length, forward_scope
+from wafpy.middleware.tokens import HmacTokenValidator, token_key, token_secret_from_env
+from wafpy.middleware.trace import new_trace, trace_of
 from wafpy.request import Request
 from wafpy.webacl import WebACL
 
 __all__ = ["CLIENT_DISCONNECTED_FIELD", "UNSPECIFIED_CHOICES", "WAFMiddleware"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-# Any ASGI 3 app; typed loosely so apps declaring their own Scope/Receive aliases fit.
-ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
-Headers = list[tuple[bytes, bytes]]
-
 logger = logging.getLogger("wafpy.middleware.asgi")
-
-# Not an AWS field: marks the log record of a request whose client left before its body ended.
-CLIENT_DISCONNECTED_FIELD = "wafpyClientDisconnected"
 
 # Where AWS documents nothing, the one choice the middleware makes (also in docs/unspecified.md).
 UNSPECIFIED_CHOICES: Final[Mapping[str, str]] = {
@@ -68,11 +61,7 @@ UNSPECIFIED_CHOICES: Final[Mapping[str, str]] = {
     ),
 }
 
-_ERROR_BODY = (
-    b"<html><head><title>500 Internal Server Error</title></head><body>"
-    b"<center><h1>500 Internal Server Error</h1></center></body></html>\n"
-)
-_RESPONSE_CACHE_SIZE = 256
+_NO_TRACE: Final = (None, None, False)  # trace_id=False: no request id, no header to add
 
 
 class _Active:
@@ -84,64 +73,6 @@ class _Active:
         self.acl = acl
         self.needs_body = acl.needs_body
         self.limit = acl.body_inspection_limit
-
-
-def _metric_names(acl: WebACL) -> tuple[str, dict[str, str]]:
-    model = acl.model
-    web_acl = model.visibility_config.metric_name if model.visibility_config else model.name
-    rules = {
-        r.name: (r.visibility_config.metric_name if r.visibility_config else r.name) for r in model.rules
-    }
-    return web_acl, rules
-
-
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers") or ():
-        if name == b"content-length" or name.lower() == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
-
-
-def _with_headers(scope: Scope, inserted: tuple[tuple[str, str], ...], new_header: bytes | None) -> Scope:
-    """A shallow copy of `scope` with the `x-amzn-waf-*` headers and the trace header added."""
-    headers = scope.get("headers") or ()
-    if inserted:
-        pairs = [(name.lower().encode("latin-1"), value.encode("utf-8")) for name, value in inserted]
-        names = {name for name, _ in pairs}
-        # An existing header with exactly an inserted name is replaced (spec 6.6).
-        kept = [h for h in headers if h[0].lower() not in names]
-        kept.extend(pairs)
-        if new_header is not None:
-            kept.append((TRACE_HEADER, new_header))
-        headers = kept
-    else:
-        assert new_header is not None
-        headers = [*headers, (TRACE_HEADER, new_header)]
-    scope = _copy(scope)
-    scope["headers"] = headers
-    return scope
-
-
-# The two message types of a response: to an HTTP request, or refusing a WebSocket handshake
-# (the ASGI "websocket.http.response" extension).
-HTTP_RESPONSE: Final = ("http.response.start", "http.response.body")
-WEBSOCKET_RESPONSE: Final = ("websocket.http.response.start", "websocket.http.response.body")
-
-
-async def send_response(
-    send: Send, status: int, headers: Headers, body: bytes, kinds: tuple[str, str] = HTTP_RESPONSE
-) -> None:
-    """Send a whole response: its start (status, raw headers) and its one body message."""
-    await send({"type": kinds[0], "status": status, "headers": headers})
-    await send({"type": kinds[1], "body": body})
-
-
-def _copy(scope: Scope) -> Scope:
-    # dict.copy is twice as fast as dict(scope); a server may hand any mapping.
-    return scope.copy() if type(scope) is dict else dict(scope)
 
 
 class WAFMiddleware:
@@ -227,7 +158,7 @@ class WAFMiddleware:
         )
         if on_error not in ("allow", "block"):
             raise ValueError(f"on_error must be 'allow' or 'block', not {on_error!r}")
-        tok, client_cfg, log_cfg = options.tokens, options.client, options.logs
+        tok = options.tokens
         # Every worker process reads the same secret, so a token one issues the others accept.
         secret_key = token_secret_from_env() if tok.secret is None else token_key(tok.secret)
         if tok.solve_path is not None and secret_key is None:
@@ -244,32 +175,12 @@ class WAFMiddleware:
         self._on_error_block = on_error == "block"
         self._trace = trace_id
 
-        # Who the client is. Each resolver is None unless configured, so the hot path skips it.
-        proxies = list(client_cfg.trusted_proxies)
-        self._proxies = ClientResolver(proxies, client_cfg.forwarded_header) if proxies else None
-        self._country_header = header_reader(client_cfg.country_header) if client_cfg.country_header else None
-        self._asn_header = header_reader(client_cfg.asn_header) if client_cfg.asn_header else None
-        geoip_db, asn_db = client_cfg.geoip_db, client_cfg.asn_db
-        self._geo_db = MaxMindDatabase(geoip_db) if geoip_db is not None else None
-        self._asn_db = (
-            self._geo_db
-            if asn_db is not None and asn_db == geoip_db
-            else MaxMindDatabase(asn_db)
-            if asn_db is not None
-            else None
-        )
-        self._client_info = any(
-            x is not None
-            for x in (self._proxies, self._country_header, self._asn_header, self._geo_db, self._asn_db)
-        )
+        # Who the client is; skipped on the hot path unless configured.
+        self._clients = ClientInfo(options.client)
+        self._client_info = self._clients.configured
         self._token_secret = secret_key
-
-        self._sink = make_sink(log_cfg.destination) if log_cfg.destination is not None else None
-        self._log_failures = FailureReport("logging requests")  # a sink or a record that raised
-        self._log_filter = LoggingFilter(log_cfg.filter) if log_cfg.filter is not None else None
-        redacted = list(log_cfg.redacted_fields)
-        self._redactor = Redactor(redacted) if redacted else None
-        self._source_id = log_cfg.http_source_id
+        self._requests = RequestLog(options.logs)
+        self._sink = self._requests.sink  # None: nothing is logged
 
         self._special: dict[str, Callable[[Scope, Receive, Send], Awaitable[None]]] = {}
         if metrics_path is not None:
@@ -277,10 +188,7 @@ class WAFMiddleware:
         if tok.solve_path is not None:
             self._special[tok.solve_path] = self._serve_solve
 
-        self._responses: dict[tuple[Any, ...], Headers] = {}
-        # The last response sent by the middleware: (headers tuple, status, length, raw headers).
-        # Decisions of one rule share their headers tuple, so an identity test finds it again.
-        self._last_response: tuple[tuple[tuple[str, str], ...], int, int, Headers] | None = None
+        self._responder = Responder()
         self.last_error: BaseException | None = None
         self._reload_lock = threading.Lock()  # reload() runs in the watcher's thread and the caller's
         self._watcher: PollingWatcher | None = None
@@ -291,7 +199,7 @@ class WAFMiddleware:
             # Made before loading: the files are looked at now, so a change during the load is seen.
             self._watcher = PollingWatcher(self._watched_paths, self.reload, options.watch.interval)
         first = self._prepare(load_acl(acl, self._load_options, services))
-        web_acl_metric, rule_metrics = _metric_names(first)
+        web_acl_metric, rule_metrics = metric_names(first)
         self.metrics = Metrics(web_acl_metric, rule_metrics)
         self._active = _Active(first)
 
@@ -311,10 +219,10 @@ class WAFMiddleware:
     def _prepare(self, acl: WebACL) -> WebACL:
         """Plug this middleware's resolvers and token validator into the ACL's services."""
         overrides: dict[str, Any] = {}
-        if self._geo_db is not None:
-            overrides["geo"] = self._geo_db.geo
-        if self._asn_db is not None:
-            overrides["asn"] = self._asn_db.asn
+        if self._clients.geo_db is not None:
+            overrides["geo"] = self._clients.geo_db.geo
+        if self._clients.asn_db is not None:
+            overrides["asn"] = self._clients.asn_db.asn
         if self._token_secret is not None:
             overrides["token_validator"] = HmacTokenValidator(self._token_secret, acl.model.token_domains)
         if overrides:
@@ -346,7 +254,7 @@ class WAFMiddleware:
             return True
 
     def _install(self, acl: WebACL) -> None:
-        self.metrics.rename(*_metric_names(acl))
+        self.metrics.rename(*metric_names(acl))
         self._active = _Active(acl)  # one attribute store: a request sees the old ACL or the new one
         self.last_error = None
         logger.info("wafpy: web ACL %r in force (%d rules)", acl.name, len(acl.rule_names))
@@ -383,10 +291,10 @@ class WAFMiddleware:
     def close(self) -> None:
         """Stop watching and close the log file and databases (the server's shutdown does it too)."""
         self._stop_watch(restartable=False)
-        for resource in (self._sink, self._geo_db, self._asn_db):
-            close = getattr(resource, "close", None)
-            if close is not None:
-                close()
+        close = getattr(self._sink, "close", None)
+        if close is not None:
+            close()
+        self._clients.close()
 
     # ------------------------------------------------------------------------------------------
     # ASGI
@@ -420,13 +328,15 @@ class WAFMiddleware:
             body = read.body
             body_size = read.size
             if not read.complete:
-                body_size = max(body_size, _content_length(scope) or 0)
+                body_size = max(body_size, content_length(scope) or 0)
             if len(body) > active.limit:
                 # WAF sees the first `limit` bytes; the size says the body was longer (oversize).
                 body = body[: active.limit]
         # X-Amzn-Trace-Id: the request's own, or a new one. A new one is made only when something
         # will show it: the log record (now), the forwarded request (after an Allow).
-        request_id, new_header, add_trace = self._trace_of(scope, self._sink is not None)
+        request_id, new_header, add_trace = (
+            trace_of(scope.get("headers") or (), self._sink is not None) if self._trace else _NO_TRACE
+        )
         try:
             request, decision = self._evaluate(acl, scope, body, body_size, request_id)
         except Exception:
@@ -438,19 +348,19 @@ class WAFMiddleware:
             return
         self.metrics.record(decision)
         if self._sink is not None:
-            self._log(decision, scope, messages is not None, active.limit)
+            self._requests.write(self.metrics, decision, scope, messages is not None, active.limit)
         if decision.action == ALLOW:
             if add_trace and new_header is None:
                 # The id is made after the evaluation (no rule reads it); the request the app
                 # finds in state["waf"] carries it like a logged one.
                 request.request_id, new_header = new_trace()
             await self.app(
-                self._forward_scope(scope, decision, new_header),
+                forward_scope(scope, decision, new_header),
                 receive if messages is None else ReplayReceive(messages, receive),
                 send,
             )
         else:
-            await self._respond(
+            await self._responder.respond(
                 send, decision.response_code or 403, decision.response_headers, decision.response_body
             )
 
@@ -463,52 +373,12 @@ class WAFMiddleware:
         else:
             await self.app(scope, receive, send)
 
-    def _client(self, scope: Scope) -> tuple[str | None, str | None, int | None]:
-        ip: str | None = None
-        if self._proxies is not None:
-            ip = self._proxies.origin_ip(scope)
-        if ip is None:
-            client = scope.get("client")
-            ip = client[0] if client else ""
-        country = asn = None
-        if self._country_header is not None:
-            found = self._country_header(scope)
-            country = found.upper() if found else None
-        if country is None and self._geo_db is not None:
-            country = self._geo_db.country(ip)
-        if self._asn_header is not None:
-            text = self._asn_header(scope)
-            if text is not None:
-                try:
-                    asn = int(text.upper().removeprefix("AS"))
-                except ValueError:
-                    asn = None
-        if asn is None and self._asn_db is not None:
-            asn = self._asn_db.asn(ip)
-        return ip, country, asn
-
-    def _trace_of(self, scope: Scope, make_new: bool) -> tuple[str | None, bytes | None, bool]:
-        """(request id, new trace header value, whether the request lacks one) for this request.
-
-        Without `trace_id` all is None/False. A request with its own trace header keeps it (no new
-        header). One without gets a new id now when `make_new`, else later where it is shown.
-        """
-        if not self._trace:
-            return None, None, False
-        for name, value in scope.get("headers") or ():
-            if name == TRACE_HEADER:  # ASGI servers give header names lower-cased
-                return request_id_of(value.decode("latin-1")), None, False
-        if make_new:
-            request_id, new_header = new_trace()
-            return request_id, new_header, True
-        return None, None, True
-
     def _evaluate(
         self, acl: WebACL, scope: Scope, body: bytes, body_size: int | None, request_id: str | None
     ) -> tuple[Request, Decision]:
         """Build the request WAF sees (client address and location resolved) and evaluate it."""
         now_ms = acl.services.clock_ms()
-        ip, country, asn = self._client(scope) if self._client_info else (None, None, None)
+        ip, country, asn = self._clients(scope) if self._client_info else (None, None, None)
         request = Request.from_asgi(
             scope,
             body,
@@ -526,54 +396,20 @@ class WAFMiddleware:
         if self._on_error_block:
             logger.exception("wafpy: evaluating the web ACL failed; answering 500 (on_error='block')")
             if scope["type"] == "http":
-                await self._respond(send, 500, (("content-type", "text/html"),), _ERROR_BODY)
+                await self._responder.respond(send, 500, (("content-type", "text/html"),), ERROR_BODY)
             else:
-                await self._deny_websocket(scope, receive, send, 500, (), b"")
+                await self._responder.deny_websocket(scope, receive, send, 500, (), b"")
             return
         logger.exception("wafpy: evaluating the web ACL failed; forwarding the request (on_error='allow')")
-        await self.app(self._forward_scope(scope, None, new_header), receive, send)
-
-    def _forward_scope(self, scope: Scope, decision: Decision | None, new_header: bytes | None) -> Scope:
-        """The scope the app sees: inserted headers, trace id, and the decision in state["waf"]."""
-        inserted = decision.inserted_request_headers if decision is not None else ()
-        if inserted or new_header is not None:
-            scope = _with_headers(scope, inserted, new_header)
-        state = scope.get("state")
-        if state is None:
-            state = scope["state"] = {}
-        state["waf"] = decision
-        return scope
-
-    def _response_headers(self, status: int, headers: tuple[tuple[str, str], ...], length: int) -> Headers:
-        key = (status, headers, length)
-        found = self._responses.get(key)
-        if found is None:
-            found = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
-            found.append((b"content-length", str(length).encode("ascii")))
-            if len(self._responses) >= _RESPONSE_CACHE_SIZE:
-                self._responses.clear()
-            self._responses[key] = found
-        return found
-
-    async def _respond(
-        self, send: Send, status: int, headers: tuple[tuple[str, str], ...], body: bytes
-    ) -> None:
-        length = len(body)
-        last = self._last_response
-        if last is not None and last[0] is headers and last[1] == status and last[2] == length:
-            raw = last[3]
-        else:
-            raw = self._response_headers(status, headers, length)
-            self._last_response = (headers, status, length, raw)
-        # Fresh messages and a fresh header list each time: middlewares outside this one may edit
-        # them in place (Starlette's CORSMiddleware appends to the headers list).
-        await send_response(send, status, raw[:], body)
+        await self.app(forward_scope(scope, None, new_header), receive, send)
 
     def _client_left(self, scope: Scope, read: BodyRead, active: _Active) -> None:
         """The client left before its body ended: evaluate what arrived, count and log it (see
         UNSPECIFIED_CHOICES); nothing is sent and the app is not called."""
         self.metrics.client_disconnects += 1
-        request_id = self._trace_of(scope, True)[0] if self._sink is not None else None
+        request_id = (
+            trace_of(scope.get("headers") or (), True)[0] if self._trace and self._sink is not None else None
+        )
         try:
             decision = self._evaluate(active.acl, scope, read.body[: active.limit], read.size, request_id)[1]
         except Exception:
@@ -582,40 +418,7 @@ class WAFMiddleware:
             return
         self.metrics.record(decision)
         if self._sink is not None:
-            self._log(decision, scope, True, active.limit, client_left=True)
-
-    def _log(
-        self, decision: Decision, scope: Scope, body_read: bool, limit: int, client_left: bool = False
-    ) -> None:
-        try:
-            if self._log_filter is not None and not self._log_filter.keep(decision):
-                return
-            record = decision.to_log_record(http_source_name="ALB", http_source_id=self._source_id)
-            if not body_read:
-                # The body was not needed and not read: report what the client announced.
-                size = _content_length(scope) or 0
-                record["requestBodySize"] = size
-                record["requestBodySizeInspectedByWAF"] = min(size, limit)
-            if client_left:
-                record["responseCodeSent"] = None
-                record["requestHeadersInserted"] = None
-                record[CLIENT_DISCONNECTED_FIELD] = True
-            if self._redactor is not None:
-                self._redactor(record)
-            assert self._sink is not None
-            self._sink(record)
-        except LogRecordLost:
-            self.metrics.log_records_lost += 1  # the file sink reported it already
-        except Exception as exc:
-            # One line per failure run, not a traceback per request; the first one keeps the
-            # traceback of an exception that is not an I/O error (a bug worth seeing once).
-            self.metrics.log_records_lost += 1
-            self._log_failures.failed(
-                f"{type(exc).__name__}: {exc}", exc_info=None if isinstance(exc, OSError) else exc
-            )
-        else:
-            if self._log_failures.active:
-                self._log_failures.recovered()
+            self._requests.write(self.metrics, decision, scope, True, active.limit, client_left=True)
 
     # ------------------------------------------------------------------------------------------
     # WebSocket handshakes: evaluated like the HTTP GET they are.
@@ -623,7 +426,7 @@ class WAFMiddleware:
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._watch_pending:
             self._start_watch()
-        request_id, new_header, _ = self._trace_of(scope, True)
+        request_id, new_header, _ = trace_of(scope.get("headers") or (), True) if self._trace else _NO_TRACE
         try:
             decision = self._evaluate(self._active.acl, {**scope, "method": "GET"}, b"", 0, request_id)[1]
         except Exception:
@@ -631,11 +434,11 @@ class WAFMiddleware:
             return
         self.metrics.record(decision)
         if self._sink is not None:
-            self._log(decision, scope, True, self._active.limit)
+            self._requests.write(self.metrics, decision, scope, True, self._active.limit)
         if decision.action == ALLOW:
-            await self.app(self._forward_scope(scope, decision, new_header), receive, send)
+            await self.app(forward_scope(scope, decision, new_header), receive, send)
         else:
-            await self._deny_websocket(
+            await self._responder.deny_websocket(
                 scope,
                 receive,
                 send,
@@ -644,51 +447,15 @@ class WAFMiddleware:
                 decision.response_body,
             )
 
-    async def _deny_websocket(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        status: int,
-        headers: tuple[tuple[str, str], ...],
-        body: bytes,
-    ) -> None:
-        message = await receive()
-        if message["type"] != "websocket.connect":
-            return  # the client left during the handshake
-        if "websocket.http.response" in (scope.get("extensions") or {}):
-            raw = list(self._response_headers(status, headers, len(body)))
-            await send_response(send, status, raw, body, WEBSOCKET_RESPONSE)
-        else:
-            # Closing before accepting makes the server refuse the handshake (HTTP 403).
-            await send({"type": "websocket.close", "code": 1008})
-
     # ------------------------------------------------------------------------------------------
     # Endpoints answered by the middleware itself (never evaluated)
 
     async def _serve_metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = self.metrics.prometheus().encode("utf-8")
-        headers = [
-            (b"content-type", b"text/plain; version=0.0.4; charset=utf-8"),
-            (b"content-length", str(len(body)).encode("ascii")),
-        ]
-        await send_response(send, 200, headers, body)
+        await send_metrics(send, self.metrics)
 
     async def _serve_solve(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert self._token_secret is not None
-        host = None
-        for name, value in scope.get("headers") or ():
-            if name.lower() == b"host":
-                host = value.decode("latin-1")
-                break
-        status, headers, body = solve_response(
-            self._token_secret,
-            host,
-            scope.get("query_string") or b"",
-            secure=scope.get("scheme") in ("https", "wss"),
-        )
-        headers.append((b"content-length", str(len(body)).encode("ascii")))
-        await send_response(send, status, headers, body)
+        await send_solve(scope, send, self._token_secret)
 
 
 class _LifespanObserver:
