@@ -378,17 +378,20 @@ class WAFMiddleware:
     ) -> tuple[Request, Decision]:
         """Build the request WAF sees (client address and location resolved) and evaluate it."""
         now_ms = acl.services.clock_ms()
-        ip, country, asn = self._clients(scope) if self._client_info else (None, None, None)
-        request = Request.from_asgi(
-            scope,
-            body,
-            body_size,
-            client_ip=ip,
-            country=country,
-            asn=asn,
-            timestamp_ms=now_ms,
-            request_id=request_id,
-        )
+        if self._client_info:
+            ip, country, asn = self._clients(scope)
+            request = Request.from_asgi(
+                scope,
+                body,
+                body_size,
+                client_ip=ip,
+                country=country,
+                asn=asn,
+                timestamp_ms=now_ms,
+                request_id=request_id,
+            )
+        else:  # the usual case: the socket peer, no location (fewer arguments to pass)
+            request = Request.from_asgi(scope, body, body_size, timestamp_ms=now_ms, request_id=request_id)
         return request, acl.evaluate(request, now_ms=now_ms)
 
     async def _failed(self, scope: Scope, receive: Receive, send: Send, new_header: bytes | None) -> None:
