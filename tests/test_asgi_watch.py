@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 import pytest
 
-from tests.test_asgi_support import EchoApp, byte_rule, web_acl
+from tests.test_asgi_support import EchoApp, blocking_acl
 from wafpy import WAFMiddleware
 
 WATCH_THREAD = "wafpy-acl-watch"
@@ -19,10 +19,6 @@ WATCH_THREAD = "wafpy-acl-watch"
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-def blocking_acl(path_prefix: str, name: str) -> dict[str, Any]:
-    return web_acl([byte_rule("block-" + name, 1, {"UriPath": {}}, path_prefix, "STARTS_WITH")], name=name)
 
 
 async def get(app: Any, path: str) -> int:

@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.test_asgi_support import ARN, rule, visibility, web_acl
+from tests.builders import rule, sqli_match, visibility
+from tests.test_asgi_support import ARN, web_acl
 from wafpy import Request, load_web_acl
 from wafpy.decision import Decision
 from wafpy.middleware.redact import REDACTED, Redactor
@@ -53,11 +54,8 @@ REDACTIONS: dict[str, dict[str, Any]] = {
 
 
 def sqli(name: str, priority: int, field: dict[str, Any], action: str = "Count", lower: bool = False) -> Any:
-    transforms = [{"Priority": 0, "Type": "URL_DECODE"}]
-    if lower:
-        transforms.append({"Priority": 1, "Type": "LOWERCASE"})
-    statement = {"SqliMatchStatement": {"FieldToMatch": field, "TextTransformations": transforms}}
-    return rule(name, priority, statement, action=action)
+    types = ("URL_DECODE", "LOWERCASE") if lower else ("URL_DECODE",)
+    return rule(name, priority, sqli_match(field, *types), action=action)
 
 
 def group(name: str, rules: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:

@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.test_asgi_support import EchoApp, byte_rule, web_acl
+from tests.builders import byte_rule
+from tests.test_asgi_support import EchoApp, web_acl
 from wafpy import WAFMiddleware
 from wafpy.middleware.tokens import (
     COOKIE_NAME,
