@@ -280,7 +280,7 @@ def browser_get() -> dict[str, Any]:
 
 
 def json_post(size: int = 4096) -> dict[str, Any]:
-    items = []
+    items: list[str] = []
     rng = random.Random(3)
     while len(",".join(items)) < size - 120:
         sku, qty = rng.randrange(99999), rng.randrange(1, 5)

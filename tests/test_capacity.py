@@ -151,7 +151,7 @@ CASES: dict[str, tuple[dict[str, Any], int]] = {
 
 
 def _acl(statement: dict[str, Any], *, labels: int = 0) -> dict[str, Any]:
-    extra = {"RuleLabels": [{"Name": f"l{i}"} for i in range(labels)]} if labels else {}
+    extra: dict[str, Any] = {"RuleLabels": [{"Name": f"l{i}"} for i in range(labels)]} if labels else {}
     return web_acl([rule("r", 0, statement, "Count", metric="m", **extra)], name="a", metric="m")
 
 

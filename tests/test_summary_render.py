@@ -47,10 +47,11 @@ def summarise(outcome: Outcome) -> str:
     summary.add_bad(BadLine(f"not valid JSON near {outcome.uri}", "waf.jsonl", 2))
     comparison = Comparison()
     comparison.add(outcome)
-    console = Console(file=io.StringIO(), width=120)
+    text = io.StringIO()
+    console = Console(file=text, width=120)
     render_summary(console, summary)
     render_comparison(console, comparison)
-    return console.file.getvalue()  # type: ignore[attr-defined]
+    return text.getvalue()
 
 
 def fastest(outcome: Outcome, runs: int) -> float:
