@@ -21,6 +21,8 @@ from tests.test_asgi_support import EchoApp, body_acl, header, serve, web_acl
 from wafpy import WAFMiddleware
 from wafpy.engine.responses import DEFAULT_BLOCK_BODY
 
+pytestmark = pytest.mark.slow  # a real uvicorn server per test
+
 TRACE_RE = re.compile(r"^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$")
 
 

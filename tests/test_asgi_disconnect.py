@@ -77,6 +77,7 @@ def test_client_leaving_mid_body_is_logged_and_counted(chunks: list[bytes], acti
     assert "wafpy_client_disconnects_total{" in mw.metrics.prometheus()
 
 
+@pytest.mark.slow
 def test_complete_requests_carry_no_disconnect_marker() -> None:
     records: list[dict[str, Any]] = []
     mw = WAFMiddleware(EchoApp(), body_acl(), log=records.append)

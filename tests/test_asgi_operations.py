@@ -21,6 +21,8 @@ from tests.test_asgi_support import ARN, EchoApp, blocking_acl, header, serve, w
 from wafpy import Services, WAFMiddleware, load_web_acl
 from wafpy.middleware.tokens import COOKIE_NAME, issue_token
 
+pytestmark = pytest.mark.slow  # a real uvicorn server per test
+
 SECRET = "test-secret-of-32-bytes-for-hmac"
 
 

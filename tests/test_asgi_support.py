@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+import pytest
 import uvicorn
 
 from tests import builders
@@ -302,6 +303,7 @@ def test_mmdb_writer_is_read_by_maxminddb(tmp_path: Path) -> None:
         assert reader.get("192.0.2.1") is None
 
 
+@pytest.mark.slow
 def test_server_fixture_serves_and_stops() -> None:
     import httpx
 

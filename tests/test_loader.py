@@ -101,6 +101,7 @@ def _deep_text(document: Any, levels: int) -> str:
     return json.dumps(document).replace('"DEEP"', nested)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("form", ["object", "text", "get-web-acl text", "template text", "template object"])
 def test_deep_nesting_is_a_located_ruleset_error(form: str) -> None:
     """Nesting far beyond the limits is refused before anything recurses over it (no RecursionError)."""
@@ -126,6 +127,7 @@ def test_nesting_within_the_limits_gets_the_statement_depth_error() -> None:
     assert [e.message for e in info.value.errors] == ["statements nested deeper than 20 levels"]
 
 
+@pytest.mark.slow
 def test_python_objects_of_any_depth_convert_and_cycles_are_refused() -> None:
     deep: Any = []
     for _ in range(100_000):

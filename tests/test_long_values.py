@@ -105,6 +105,7 @@ def _request(field: str, value: bytes) -> wafpy.Request:
 ACLS = {(family, field): _acl(family, field) for family in FAMILIES for field in FIELDS}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("field", list(FIELDS))
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_attack_without_padding_is_blocked_and_padding_alone_is_allowed(family: str, field: str) -> None:
@@ -114,6 +115,7 @@ def test_attack_without_padding_is_blocked_and_padding_alone_is_allowed(family: 
         assert acl.evaluate(_request(field, (unit * (16 * 1024 // len(unit)))[: 16 * 1024])).action == "ALLOW"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("padding", list(PADDINGS))
 @pytest.mark.parametrize("field", list(FIELDS))

@@ -27,12 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import wafpy
 from wafpy.errors import NotAvailableError, RulesetErrors
 from wafpy.load.schema import shape
+
+pytestmark = pytest.mark.slow  # property tests over many generated documents
 
 ROOT = Path(__file__).resolve().parents[1]
 STATEMENT_KINDS = sorted(shape("Statement").members)

@@ -208,6 +208,7 @@ def test_each_value_reaches_places_beyond_http_request_without_redaction() -> No
     assert record["terminatingRuleMatchDetails"] and record["rateBasedRuleList"]
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(secrets=secrets_strategy(), redacted=st.sets(st.sampled_from(sorted(REDACTIONS)), min_size=1))
 def test_a_redacted_value_appears_nowhere_in_the_record(secrets: dict[str, str], redacted: set[str]) -> None:

@@ -55,6 +55,8 @@ from hypothesis import strategies as st
 
 import wafpy
 
+pytestmark = pytest.mark.slow  # timing checks of every regex in the package
+
 # -- the verdict ------------------------------------------------------------------------------
 
 SIZES = (1_000, 10_000, 100_000)

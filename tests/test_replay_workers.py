@@ -20,6 +20,8 @@ from wafpy.replay.runner import BadLine, Outcome, Replay, ReplayOptions
 from wafpy.replay.summary import Summary, Timeline, TopK
 from wafpy.webacl import load_web_acl
 
+pytestmark = pytest.mark.slow  # worker processes
+
 URIS = ["/", "/admin/x", "/login", "/products", "/api/items", "/ADMIN", "/cart"]
 
 

@@ -63,6 +63,7 @@ def fastest(outcome: Outcome, runs: int) -> float:
     return best
 
 
+@pytest.mark.slow
 def test_summary_time_is_linear_in_the_longest_value() -> None:
     """A 4 MB URI (and label) against a 40 KB one: 100 times the input may cost at most 100
     times as much (it cost 200 times, 13 s, when cells were laid out whole)."""
