@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.test_asgi_support import EchoApp, byte_rule, web_acl
+from tests.builders import byte_rule
+from tests.test_asgi_support import EchoApp, web_acl
 from wafpy.middleware import ClientConfig, LogConfig, TokenConfig, WAFMiddleware, WatchConfig
 from wafpy.middleware.config import FLAT_KEYWORDS, GROUP_KEYWORDS, GroupedOptions, group_options
 
