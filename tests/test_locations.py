@@ -11,6 +11,7 @@ import pytest
 from tests.builders import byte_match, rule, visibility, web_acl
 from tests.test_asgi_support import EchoApp, write_mmdb
 from wafpy import WAFMiddleware, load_web_acl
+from wafpy.cli.main import main
 from wafpy.load.locations import LocationSources, LocationUse, describe, location_uses, unanswered
 from wafpy.middleware import ClientConfig
 
@@ -191,3 +192,43 @@ def test_middleware_warns_again_only_for_rules_a_reload_brings(
     path.write_text(json.dumps(web_acl([rule("geo", 0, GEO), rule("asn", 1, ASN)])))
     assert mw.reload()
     assert "country: rule geo; ASN: rule asn" in caplog.text
+
+
+# ----------------------------------------------------------------------------------------------
+# wafpy explain warns when the log does not record what such rules read
+
+ROOT = Path(__file__).resolve().parents[1]
+LINE: Json = {"clientIp": "203.0.113.7", "httpMethod": "GET", "uri": "/", "headers": {"Host": "a"}}
+
+# id -> (rule statement, log: "alb" or the request line's extra members, warned about or None)
+EXPLAIN: dict[str, tuple[Json, str | Json, str | None]] = {
+    "geo, request line with country": (GEO, {"country": "FR"}, None),
+    "geo, request line without country": (GEO, {}, "country: rule r"),
+    "geo, ALB access log": (GEO, "alb", "country: rule r"),
+    "forwarded geo, with country": (GEO_FORWARDED, {"country": "FR"}, "country of a forwarded IP: rule r"),
+    "asn, with country": (ASN, {"country": "FR"}, "ASN: rule r"),
+    "no location, ALB access log": (URI, "alb", None),
+}
+
+
+@pytest.mark.parametrize("case", list(EXPLAIN))
+def test_explain_warns_about_location_the_log_lacks(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    statement, log, warned = EXPLAIN[case]
+    acl = tmp_path / "acl.json"
+    acl.write_text(json.dumps(acl_with(statement)))
+    if log == "alb":
+        path = ROOT / "samples" / "alb-access.log"
+    else:
+        assert isinstance(log, dict)
+        path = tmp_path / "request.jsonl"
+        path.write_text(json.dumps({**LINE, **log}) + "\n")
+    assert main(["explain", str(acl), str(path), "--search-string", "text"]) == 0
+    out, err = capsys.readouterr()
+    if warned is None:
+        assert "does not record" not in err
+        assert "needs data" not in out
+    else:
+        assert f"rules read what this log does not record ({warned})" in " ".join(err.split())
+        assert "(needs data this request does not carry)" in " ".join(out.split())
