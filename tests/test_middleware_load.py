@@ -84,6 +84,9 @@ def test_managed_none_warns_at_construction_and_lists_the_group(caplog: pytest.L
     (warning,) = mw.warnings
     assert f"AWS/{CRS}" in warning
     assert status_of(mw, "/admin") == 200  # no inner rule, nothing blocks
+    assert f'wafpy_managed_rule_group_not_evaluated{{webacl="m",group="AWS/{CRS}"}} 1' in (
+        mw.metrics.prometheus()
+    )
 
 
 def test_managed_folder_is_used_at_construction_and_at_every_reload(tmp_path: Path) -> None:

@@ -225,6 +225,7 @@ class WAFMiddleware:
         self._notices.check(first)
         web_acl_metric, rule_metrics = metric_names(first)
         self.metrics = Metrics(web_acl_metric, rule_metrics)
+        self.metrics.managed_none = tuple(w.group for w in first.managed_warnings)
         self._active = _Active(first)
 
         # The watcher starts with the server (lifespan startup) or, when there is no lifespan, at the
@@ -284,6 +285,7 @@ class WAFMiddleware:
 
     def _install(self, acl: WebACL) -> None:
         self.metrics.rename(*metric_names(acl))
+        self.metrics.managed_none = tuple(w.group for w in acl.managed_warnings)
         self._active = _Active(acl)  # one attribute store: a request sees the old ACL or the new one
         self.last_error = None
         n = len(acl.rule_names)
