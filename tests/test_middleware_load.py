@@ -15,7 +15,7 @@ import pytest
 from tests.builders import byte_rule
 from tests.test_asgi_support import EchoApp, blocking_acl, run
 from tests.test_managed import CRS, CRS_AT, managed_rule, rule_group, web_acl
-from wafpy import NotAvailableError, RulesetErrors, WAFMiddleware
+from wafpy import NotAvailableError, RulesetErrors, WAFMiddleware, load_web_acl
 from wafpy.cli.main import main
 from wafpy.middleware.scope import Message
 
@@ -75,6 +75,13 @@ def test_managed_bundled_and_log_are_refused(managed: str, expected: str) -> Non
 def test_managed_malformed_value_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="empty list"):
         WAFMiddleware(EchoApp(), web_acl(managed_rule(CRS)), managed=[])
+
+
+def test_managed_with_an_acl_already_loaded_is_a_type_error() -> None:
+    loaded = load_web_acl(web_acl(managed_rule(CRS)), managed="none")
+    with pytest.raises(TypeError, match="load_web_acl"):
+        WAFMiddleware(EchoApp(), loaded, managed="none")
+    assert WAFMiddleware(EchoApp(), loaded).warnings  # its own managed= choice, warned about
 
 
 def test_managed_none_warns_at_construction_and_lists_the_group(caplog: pytest.LogCaptureFixture) -> None:

@@ -178,6 +178,8 @@ class WAFMiddleware:
                 "solve_path needs a token secret (token_secret=, WAFPY_TOKEN_SECRET or "
                 "WAFPY_TOKEN_SECRET_FILE) to sign the tokens it hands out"
             )
+        if managed is not None and isinstance(acl, WebACL):  # never dropped silently
+            raise TypeError("managed= applies to an ACL the middleware loads; pass it to load_web_acl")
         self.app = app
         self._source: AclSource = acl
         self._load_options: dict[str, Any] = {
