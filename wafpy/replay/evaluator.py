@@ -199,7 +199,9 @@ def _from_entry(entry: LogEntry) -> Decoded | BadLine:
     """The reference path: `Request.from_log` on a `LogEntry`; its ValueError becomes a BadLine."""
     http = entry.http_request
     try:
-        request = Request.from_log(http, entry.timestamp_ms, body_available=entry.body_available)
+        request = Request.from_log(
+            http, entry.timestamp_ms, body_available=entry.body_available, logged_groups=entry.rule_groups
+        )
     except ValueError as exc:
         return BadLine(str(exc), entry.source, entry.line)
     source_name, source_id = "ALB", "-"
