@@ -374,8 +374,8 @@ def load_document(
 
 
 def _raise_unavailable(loaded: Loaded) -> None:
-    """Refuse what cannot be evaluated: managed="log" (replay only), and managed groups nothing supplied."""
-    if loaded.managed.mode == "log" or loaded.managed_missing:
+    """Refuse what cannot be evaluated: managed groups nothing supplied."""
+    if loaded.managed_missing:
         raise NotAvailableError(unavailable_message(loaded.managed_missing, loaded.managed))
 
 
@@ -393,9 +393,10 @@ def load_web_acl_model(
     `search_string`: "base64" (get-* output), "text" (CloudFormation, conformance files) or "auto"
     (base64 for get-* output, text otherwise). `resources`: mapping ARN -> document, or files.
     `managed`: how managed rule groups are evaluated (`wafpy.load.managed`): a path or list of paths
-    of rule group files, "none", "bundled" or "log"; `resolver` is asked first.
+    of rule group files, "none", "bundled" or "log" (replayed from AWS WAF log records);
+    `resolver` is asked first.
     Raises RulesetErrors (every problem) or NotAvailableError (a managed rule group nothing supplies,
-    managed="bundled" while it has no equivalents, managed="log" outside replay).
+    managed="bundled" while it has no equivalents).
     """
     loaded = load_document(
         source,

@@ -11,8 +11,9 @@ ACL with a `ManagedRuleGroupStatement` can be evaluated offline only once the us
 - `"none"`: the group is evaluated as "no inner rule matched", never silently: the loaded web ACL
   lists each such group (`managed_warnings`);
 - `"bundled"`: the project's open equivalents, which do not exist yet (refused, naming the groups);
-- `"log"`: each group's outcome taken from the AWS WAF log record being replayed (replay only; the
-  loader refuses it);
+- `"log"`: each group's outcome taken from the AWS WAF log record being replayed (`wafpy eval` on
+  AWS WAF logs): the group is built without rules and marked `rules_from="log"`, and the engine
+  rebuilds its outcome from `Request.logged_groups`; a request that carries none is undetermined;
 - nothing (None): a web ACL with a managed group fails at load, naming the groups and the choices.
 
 `parse_managed` is the only place that reads what the user wrote. The loader consults the choice
@@ -31,6 +32,7 @@ from wafpy import model as ast
 from wafpy.errors import RulesetError, RulesetErrors
 from wafpy.load.jsontree import JObject, JString, JValue
 from wafpy.load.resources import Entry, LoadEntry, ResourceResolver
+from wafpy.loggedgroups import MANAGED_LABEL_NAMESPACES
 
 __all__ = [
     "KEYWORDS",
@@ -172,13 +174,6 @@ def unavailable_message(missing: Sequence[tuple[str, str]], choice: ManagedChoic
     listed = ", ".join(f"{group} (at {path})" for group, path in missing)
     plural = len(missing) != 1
     groups = f"managed rule group{'s' if plural else ''} {listed}"
-    if choice.mode == "log":
-        return (
-            'managed="log" takes each managed rule group\'s outcome from the AWS WAF log record being '
-            "replayed: it applies only to `wafpy eval` on AWS WAF logs, which cannot replay from the log "
-            'yet; here use managed="none" or managed=PATH (rule group files)'
-            + (f"; this web ACL uses {groups}" if missing else "")
-        )
     if choice.mode == "bundled":
         return (
             f"{groups}: wafpy has no bundled equivalents of managed rule groups yet; use "
@@ -291,7 +286,7 @@ class ManagedRules(Protocol):
 
 
 class _Nothing:
-    """The choices that supply no rules at load: unset, "bundled" (not written yet), "log" (replay)."""
+    """The choices that supply no rules at load: unset, "bundled" (not written yet)."""
 
     def lookup(self, vendor: str, name: str, version: str | None) -> tuple[ast.RuleGroup, str] | None:
         return None
@@ -304,6 +299,19 @@ class _NoInnerMatch:
         namespace = f"awswaf:managed:{vendor.lower()}:{name}:"
         group = ast.RuleGroup(name=name, id="", arn="", capacity=None, rules=(), label_namespace=namespace)
         return group, "none"
+
+
+class _FromLog:
+    """managed="log": a group without rules, replayed from each record (the statement records it).
+
+    The label namespace is the one AWS documents for the group, so a later `LabelMatchStatement`
+    sees the labels the record gives it; "" for a group wafpy does not know.
+    """
+
+    def lookup(self, vendor: str, name: str, version: str | None) -> tuple[ast.RuleGroup, str] | None:
+        namespace = MANAGED_LABEL_NAMESPACES.get(name, "") if vendor.upper() == "AWS" else ""
+        group = ast.RuleGroup(name=name, id="", arn="", capacity=None, rules=(), label_namespace=namespace)
+        return group, "log"
 
 
 @dataclass
@@ -348,6 +356,8 @@ def managed_rules(
     positioned JSON, `load` builds a rule group, `resolver` resolves what the group references."""
     if choice.mode == "none":
         return _NoInnerMatch()
+    if choice.mode == "log":
+        return _FromLog()
     if choice.mode == "files":
         return _Files(choice.paths, read, load, resolver)
     return _Nothing()
