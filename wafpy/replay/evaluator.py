@@ -183,6 +183,7 @@ class Evaluator:
                 decision.not_evaluable + missing if missing else decision.not_evaluable,
                 logged,
                 record,
+                decision.undetermined,
             )
         )
 
