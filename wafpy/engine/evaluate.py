@@ -332,16 +332,28 @@ def evaluate(
     count = len(rules)
     terminal: _Terminal | None = None
     index, matched = scan(ctx, 0)
+    quiet: list[dict[str, Any]] | None = None
+    while matched == GROUP and index < count and _quiet(rules[index].group, ctx.request):
+        # A group replayed from the log where no inner rule matched: only its log entry remains.
+        quiet = quiet or []
+        quiet.append(_quiet_entry(rules[index].group))
+        index, matched = scan(ctx, index + 1)
     if index >= count and acl.plain_default:
         # The common case: no rule needed attention and the default action is a plain Allow.
-        return _allowed_by_default(acl, ctx)
+        return _allowed_by_default(acl, ctx, quiet)
     state = _State()
+    if quiet:
+        state.groups += quiet
     while True:
         if index >= count:
             break
         rule = rules[index]
         state.index = index
         if matched == GROUP:
+            if _quiet(rule.group, ctx.request):
+                state.groups.append(_quiet_entry(rule.group))
+                index, matched = scan(ctx, index + 1)
+                continue
             terminal = _run_group(rule, ctx, state)
         else:
             terminal = _conclude(rule, ctx, state, matched, None, None)  # type: ignore[arg-type]
@@ -353,7 +365,30 @@ def evaluate(
     return _finish(acl, ctx, state, terminal, min(index, count - 1))
 
 
-def _allowed_by_default(acl: CompiledACL, ctx: EvalContext) -> Decision:
+def _quiet(group: CompiledGroup | None, request: Request) -> bool:
+    """A group replayed from the log, without scope-down, whose record entry lists no match: it
+    does nothing but appear in the log (the usual case, so it skips the full machinery)."""
+    if group is None or not group.from_log or group.scope_down is not None:
+        return False
+    logged = request.logged_groups
+    entry = logged.get(group.group_id) if logged is not None else None
+    return (
+        entry is not None and entry.terminating is None and not entry.non_terminating and not entry.excluded
+    )
+
+
+def _quiet_entry(group: CompiledGroup | None) -> dict[str, Any]:
+    assert group is not None
+    return {
+        "ruleGroupId": group.group_id,
+        "terminatingRule": None,
+        "nonTerminatingMatchingRules": [],
+        "excludedRules": None,
+        "customerConfig": None,
+    }
+
+
+def _allowed_by_default(acl: CompiledACL, ctx: EvalContext, groups: list[dict[str, Any]] | None) -> Decision:
     """Decision for a request no rule acted on, under a default Allow without inserted headers."""
     return Decision(
         action=ALLOW,
@@ -361,6 +396,7 @@ def _allowed_by_default(acl: CompiledACL, ctx: EvalContext) -> Decision:
         terminating_rule_type="REGULAR",
         labels=tuple(ctx.labels) if ctx.labels else (),
         trace_builder=_trace_builder(acl.rules, len(acl.rules) - 1, []),
+        rule_group_list=tuple(groups) if groups else (),
         oversize_fields=tuple(ctx.oversize) if ctx.oversize else (),
         not_evaluable=tuple(dict.fromkeys(ctx.not_evaluable)) if ctx.not_evaluable else (),
         web_acl_arn=acl.model.arn,
