@@ -19,6 +19,7 @@ __all__ = ["logged_groups"]
 # Entries without a match are most of a real log, and alike: shared, one per group id.
 _EMPTY: dict[str, LoggedGroup] = {}
 _EMPTY_MAX = 1024
+_NO_GROUPS: dict[tuple[str, ...], LoggedGroups] = {}
 _PLAIN: dict[tuple[tuple[LoggedGroup, ...], tuple[str, ...]], LoggedGroups] = {}
 
 
@@ -121,6 +122,13 @@ def logged_groups(
     """
     if rule_groups is None:
         return None
+    if not rule_groups and type(rule_groups) is list and captcha is None and challenge is None:
+        found = _NO_GROUPS.get(labels)  # no rule group evaluated (the web ACL has none)
+        if found is None:
+            if len(_NO_GROUPS) >= _EMPTY_MAX:
+                _NO_GROUPS.clear()
+            found = _NO_GROUPS[labels] = LoggedGroups((), labels)
+        return found
     if type(rule_groups) is not list:
         raise ValueError(f"ruleGroupList must be a list, got {type(rule_groups).__name__}")
     groups = tuple([_group(item, f"ruleGroupList[{i}]") for i, item in enumerate(rule_groups)])
