@@ -72,6 +72,39 @@ UNSPECIFIED_CHOICES: Final[Mapping[str, str]] = {
         "the group is an empty rule group: no inner rule matches, no label is added, the web ACL's "
         "evaluation goes on to the next rule; each such group is listed in managed_warnings"
     ),
+    # The engine side of these is wafpy/engine/fromlog.py.
+    'managed="log": ruleGroupId': (
+        "a managed group's record entry is found by <VendorName>#<Name>, without the Version (as the "
+        "real logs write it); the first entry of that id counts"
+    ),
+    'managed="log": labels of a matched rule': (
+        "the record says which labels the request got, not which rule added them: a record label "
+        "in the group's namespace whose last component equals a matched rule's name (in any case) "
+        "belongs to that rule; the group's other labels (Bot Control categories, signals, token "
+        "labels) belong to the last matched rule the log lists, so they are kept only when the "
+        "candidate reaches every logged match"
+    ),
+    'managed="log": label namespaces': (
+        "the namespace AWS documents for each AWS managed group, plus awswaf:managed:token: for Bot "
+        "Control, ATP, ACFP and anti-DDoS; a group wafpy does not know adds no label"
+    ),
+    'managed="log": excluded rules': (
+        "a rule listed only under excludedRules matched as Count at an unknown place: it goes last "
+        "among the non-terminating matches; its own action is not in the log, so a candidate that "
+        "neither excludes nor overrides it makes the outcome undetermined"
+    ),
+    'managed="log": Captcha and Challenge tokens': (
+        "when AWS applied the same action to that rule, its logged outcome says (terminating: no "
+        "valid token; non-terminating: a valid one); otherwise the record's captchaResponse / "
+        "challengeResponse; otherwise a request without an aws-waf-token cookie has none "
+        "(TOKEN_MISSING); otherwise undetermined. A changed immunity time is not judged again"
+    ),
+    'managed="log": undetermined': (
+        "when the record cannot give the group's outcome, evaluation stops there: the Decision's "
+        "action is UNDETERMINED (not an AWS action) with (group, reason) in `undetermined`; the "
+        "written record has action UNDETERMINED and a wafpyUndetermined member; summaries, --compare, "
+        "the HTML report and --fail-on count these requests apart"
+    ),
 }
 
 _CHOICES_HINT = (
