@@ -384,3 +384,28 @@ def test_explain_managed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["explain", str(acl_file), str(log), "--managed", str(file)]) == 0
     captured = capsys.readouterr()
     assert "BLOCK by use-" + CRS in captured.out and "warning" not in captured.err
+
+
+def test_resource_files_supply_a_managed_group_unless_managed_decides(tmp_path: Path) -> None:
+    ipset = tmp_path / "ipset.json"
+    ipset.write_text(
+        json.dumps(
+            {"IPSet": {"Name": "x", "Id": "1", "ARN": "arn:x", "Addresses": [], "IPAddressVersion": "IPV4"}}
+        )
+    )
+    named = write(tmp_path / "crs.json", rule_group(CRS, "/evil", VendorName="AWS"))
+    customer = rule_group(CRS, "/evil")
+    customer["RuleGroup"]["LabelNamespace"] = f"awswaf:111122223333:rulegroup:{CRS}:"
+    unnamed = write(tmp_path / "customer.json", customer)
+    doc = web_acl(managed_rule(CRS))
+    acl = load_web_acl(doc, resources=[str(ipset), str(named)])
+    assert acl.evaluate(Request(uri="/evil")).action == "BLOCK"
+    statement = acl.model.rules[0].statement
+    assert isinstance(statement, ast.ManagedRuleGroup) and statement.rules_from == f"file:{named}"
+    # A rule group that names no vendor (no VendorName, a customer label namespace) is not it.
+    with pytest.raises(NotAvailableError, match=f"AWS/{CRS}"):
+        load_web_acl(doc, resources=[str(unnamed)])
+    # A managed= choice decides over the resources.
+    acl = load_web_acl(doc, resources=[str(named)], managed="log")
+    statement = acl.model.rules[0].statement
+    assert isinstance(statement, ast.ManagedRuleGroup) and statement.rules_from == "log"

@@ -221,6 +221,7 @@ def load_value(
     account: str | None = None,
     resolver: ResourceResolver | None = None,
     managed: ManagedChoice | None = None,
+    managed_resources: tuple[str, ...] = (),
 ) -> Loaded:
     """Validate and build one document already in JSON form; raise RulesetErrors with all problems.
 
@@ -249,7 +250,13 @@ def load_value(
         local = mapping_resolver(siblings, search_string=search_string, account=account)
         base = _Chain(local, base)
     choice = managed or ManagedChoice()
-    rules = managed_rules(choice, read=read_source, load=_entry_loader(search_string, account), resolver=base)
+    rules = managed_rules(
+        choice,
+        read=read_source,
+        load=_entry_loader(search_string, account),
+        resolver=base,
+        resources=managed_resources,
+    )
     ctx = Context(
         source=source,
         search_string=mode,
@@ -362,6 +369,10 @@ def load_document(
     choice = parse_managed(managed)
     value, name = read_source(source)
     mode = search_string
+    files: tuple[str, ...] = ()
+    if resources is not None and not isinstance(resources, Mapping):
+        files = tuple(os.fspath(p) for p in resources)
+        resources = files
     return load_value(
         value,
         kind,
@@ -370,6 +381,7 @@ def load_document(
         account=account,
         resolver=_resolver(resources, resolver, mode, account),
         managed=choice,
+        managed_resources=files,
     )
 
 

@@ -68,6 +68,11 @@ UNSPECIFIED_CHOICES: Final[Mapping[str, str]] = {
         "paths in the order given, a folder's *.json files sorted by path (hidden ones skipped), a "
         "file's rule groups in document order; the first match wins"
     ),
+    "managed rule groups among resources": (
+        "without a managed= choice, a rule group in the resource files that names its vendor "
+        "(VendorName beside RuleGroup, or a managed label namespace) supplies the managed group of "
+        "that vendor, name and version; a managed= choice, when given, decides instead"
+    ),
     'managed="none"': (
         "the group is an empty rule group: no inner rule matches, no label is added, the web ACL's "
         "evaluation goes on to the next rule; each such group is listed in managed_warnings"
@@ -236,6 +241,7 @@ class _Candidate:
     name: str
     version: str | None
     entry: Entry
+    named_vendor: bool = False  # the document names its vendor (not the AWS default)
 
     def matches(self, vendor: str, name: str, version: str | None) -> bool:
         if self.name != name or self.vendor.casefold() != vendor.casefold():
@@ -256,7 +262,7 @@ def _candidate(group: JObject, entry: Entry, wrapper: JValue | None) -> _Candida
     namespace = _text(group, "LabelNamespace") or ""
     if vendor is None and namespace.startswith("awswaf:managed:"):
         vendor = namespace.split(":")[2] or None
-    return _Candidate(vendor or "AWS", name, _text(wrapper, "Version"), entry)
+    return _Candidate(vendor or "AWS", name, _text(wrapper, "Version"), entry, vendor is not None)
 
 
 def _candidates(value: JValue, source: str) -> list[_Candidate]:
@@ -349,12 +355,18 @@ class _FromLog:
 
 @dataclass
 class _Files:
-    """Rule groups read from the user's files on first use, each built once."""
+    """Rule groups read from the user's files on first use, each built once.
+
+    `among_resources`: the files are the caller's `resources=`, which hold IP sets and customer
+    rule groups too; only rule groups that name a vendor (VendorName, or a managed label
+    namespace) count, and other documents are skipped.
+    """
 
     paths: tuple[str, ...]
     read: Callable[[str], tuple[JValue, str]]
     load: LoadEntry
     resolver: ResourceResolver
+    among_resources: bool = False
     _found: list[_Candidate] | None = None
     _built: dict[int, ast.RuleGroup] = field(default_factory=dict)
 
@@ -363,7 +375,13 @@ class _Files:
             found: list[_Candidate] = []
             for path in _expand(self.paths):
                 value, source = self.read(path)
-                found += _candidates(value, source)
+                if not self.among_resources:
+                    found += _candidates(value, source)
+                    continue
+                try:
+                    found += [c for c in _candidates(value, source) if c.named_vendor]
+                except RulesetErrors:
+                    continue  # an IP set, a regex pattern set: not a rule group document
             self._found = found
         return self._found
 
@@ -384,9 +402,16 @@ def managed_rules(
     read: Callable[[str], tuple[JValue, str]],
     load: LoadEntry,
     resolver: ResourceResolver,
+    resources: Sequence[str] = (),
 ) -> ManagedRules:
     """Where the builder finds a managed group's rules under `choice`. `read` reads one file as
-    positioned JSON, `load` builds a rule group, `resolver` resolves what the group references."""
+    positioned JSON, `load` builds a rule group, `resolver` resolves what the group references.
+
+    Without a choice, a managed group may come from the caller's resource files (`resources`): a
+    rule group there that names its vendor stands for the managed group of that vendor and name.
+    A choice, when given, decides (so `wafpy eval` replays from the log even then)."""
+    if choice.mode == "unset" and resources:
+        return _Files(tuple(resources), read, load, resolver, among_resources=True)
     if choice.mode == "none":
         return _NoInnerMatch()
     if choice.mode == "log":
