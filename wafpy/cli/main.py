@@ -36,6 +36,7 @@ from rich.markup import escape
 
 from wafpy.cli.validate import add_document_options, add_managed_option
 from wafpy.errors import RulesetErrors, WafpyError
+from wafpy.load.managed import managed_groups
 from wafpy.webacl import WebACL, load_web_acl
 
 __all__ = [
@@ -332,6 +333,14 @@ def eval_command(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     summary.filtered = replay.filtered
     if not args.quiet:
+        from_log = [g for g, _, st in managed_groups(acl.model) if st.rules_from == "log"]
+        if from_log:
+            out.print(
+                "managed rule groups replayed from the AWS WAF log records (--managed log): "
+                + ", ".join(from_log),
+                markup=False,
+                highlight=False,
+            )
         render_summary(
             out,
             summary,
