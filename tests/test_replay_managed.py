@@ -442,3 +442,29 @@ def test_eval_refuses_an_unresolved_group_on_other_logs(
     assert main(["eval", str(acl), str(lines), "--managed", "log", "-q", "--fail-on", "UNDETERMINED"]) == (
         EXIT_FAIL_ON
     )
+
+
+def test_readme_first_command_replays_the_demo_group_from_the_log(capsys: pytest.CaptureFixture[str]) -> None:
+    root = Path(__file__).resolve().parents[1]
+    argv = [
+        "eval",
+        str(root / "rulesets" / "demo-webacl.json"),
+        str(root / "samples" / "waf-logs.jsonl.gz"),
+        "--resources",
+        str(root / "rulesets" / "demo-resources"),
+        "--compare",
+    ]
+    assert main(argv) == EXIT_OK
+    out = " ".join(capsys.readouterr().out.split())
+    assert (
+        "replayed from the AWS WAF log records (--managed log): AWS/AWSManagedRulesKnownBadInputsRuleSet"
+        in out
+    )
+    assert "aws-known-bad-inputs" in out and "UNDETERMINED" not in out
+
+
+def test_explain_replays_a_group_from_the_record(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    acl, log = _files(tmp_path, [TERMINATED])
+    assert main(["explain", str(acl), str(log), "--managed", "log"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "BLOCK by crs" in out and "NoUserAgent_HEADER" in out

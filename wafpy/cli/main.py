@@ -459,7 +459,12 @@ def explain_command(args: argparse.Namespace) -> int:
             markup=False,
         )
         return EXIT_USAGE
-    request = Request.from_log(entry.http_request, entry.timestamp_ms, body_available=entry.body_available)
+    request = Request.from_log(
+        entry.http_request,
+        entry.timestamp_ms,
+        body_available=entry.body_available,
+        logged_groups=entry.rule_groups,  # for --managed log
+    )
     decision = acl.evaluate(request)
     render_explanation(
         decision,
