@@ -468,3 +468,15 @@ def test_explain_replays_a_group_from_the_record(tmp_path: Path, capsys: pytest.
     assert main(["explain", str(acl), str(log), "--managed", "log"]) == EXIT_OK
     out = capsys.readouterr().out
     assert "BLOCK by crs" in out and "NoUserAgent_HEADER" in out
+
+
+def test_html_report_counts_undetermined_apart_and_shows_warnings(tmp_path: Path) -> None:
+    acl, log = _files(tmp_path, [TERMINATED, MISSING])
+    report = tmp_path / "report.html"
+    assert main(["eval", str(acl), str(log), "-q", "--compare", "--report", str(report)]) == EXIT_OK
+    html = report.read_text(encoding="utf-8")
+    assert "Cannot tell from this log: 1 requests (UNDETERMINED)" in html
+    assert "1 cannot tell from this log (not compared)" in html and CRS_ID in html
+    assert main(["eval", str(acl), str(log), "-q", "--managed", "none", "--report", str(report)]) == EXIT_OK
+    html = report.read_text(encoding="utf-8")
+    assert "<strong>warning</strong>: managed rule group AWS/AWSManagedRulesCommonRuleSet" in html
