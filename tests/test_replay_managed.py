@@ -480,3 +480,16 @@ def test_html_report_counts_undetermined_apart_and_shows_warnings(tmp_path: Path
     assert main(["eval", str(acl), str(log), "-q", "--managed", "none", "--report", str(report)]) == EXIT_OK
     html = report.read_text(encoding="utf-8")
     assert "<strong>warning</strong>: managed rule group AWS/AWSManagedRulesCommonRuleSet" in html
+
+
+def test_token_labels_of_a_group_without_a_match_are_kept() -> None:
+    bot = "AWSManagedRulesBotControlRuleSet"
+    rec = record(
+        [{"ruleGroupId": f"AWS#{bot}", "terminatingRule": None, "nonTerminatingMatchingRules": []}],
+        labels=("awswaf:managed:token:absent",),
+    )
+    rules = [group_rule()]
+    rules[0]["Statement"]["ManagedRuleGroupStatement"]["Name"] = bot
+    assert describe(replay(rules, rec)) == "ALLOW Default_Action [awswaf:managed:token:absent]"
+    rules[0]["Statement"]["ManagedRuleGroupStatement"] |= SCOPE_API  # out of scope: the group does nothing
+    assert describe(replay(rules, rec)) == "ALLOW Default_Action []"

@@ -301,6 +301,8 @@ def _run_logged_group(
                 entry["excludedRules"] = excluded
             continue
         entry["terminatingRule"] = log
+        for label in replay.group_labels:
+            ctx.add_label(label)
         response: Response | None = None
         custom = False
         if step.action == ALLOW:
@@ -317,6 +319,8 @@ def _run_logged_group(
             _set_token_response(state, step.action, info)
         terminal = _Terminal(step.action, rule, response, custom, step.details)
         return _group_terminal(rule, state, mark, terminal)
+    for label in replay.group_labels:
+        ctx.add_label(label)
     state.events.insert(mark, (state.index, (rule.name, rule.priority, NO_MATCH, None)))
     return None
 
@@ -371,10 +375,14 @@ def _quiet(group: CompiledGroup | None, request: Request) -> bool:
     if group is None or not group.from_log or group.scope_down is not None:
         return False
     logged = request.logged_groups
-    entry = logged.get(group.group_id) if logged is not None else None
-    return (
-        entry is not None and entry.terminating is None and not entry.non_terminating and not entry.excluded
-    )
+    if logged is None:
+        return False
+    entry = logged.get(group.group_id)
+    if entry is None or entry.terminating is not None or entry.non_terminating or entry.excluded:
+        return False
+    # The group's labels without a match (token labels, say) take the full path.
+    prefixes = group.label_prefixes
+    return not (logged.labels and prefixes and any(label.startswith(prefixes) for label in logged.labels))
 
 
 def _quiet_entry(group: CompiledGroup | None) -> dict[str, Any]:

@@ -66,6 +66,9 @@ class Step:
 @dataclass(slots=True)
 class GroupReplay:
     steps: list[Step] = field(default_factory=list)
+    # The record's labels of the group that name no matched rule (Bot Control categories, token
+    # labels): added when the candidate reaches every logged match, also when none matched.
+    group_labels: tuple[str, ...] = ()
     reason: str | None = None  # a key of REASONS when undetermined
     detail: str = ""  # the rule the reason is about, if any
 
@@ -159,7 +162,7 @@ def replay_group(
         else:
             return GroupReplay(reason="own action", detail=match.rule_id)
         overridden = own if own_known and action != own else None
-        labels = tuple(by_rule.get(match.rule_id.casefold(), ())) + (tuple(group_wide) if i == last else ())
+        labels = tuple(by_rule.get(match.rule_id.casefold(), ()))
         token: dict[str, Any] | None = None
         terminal = action in (ALLOW, BLOCK)
         if action in (CAPTCHA, CHALLENGE):
@@ -191,9 +194,12 @@ def replay_group(
             )
         )
         if terminal:
+            if i == last:  # every logged match reached: the group's own labels too
+                out.group_labels = tuple(group_wide)
             return out
     if ended:
         return GroupReplay(reason="not reached", detail=matches[-1].rule_id)
+    out.group_labels = tuple(group_wide)
     return out
 
 

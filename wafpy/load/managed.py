@@ -86,8 +86,8 @@ UNSPECIFIED_CHOICES: Final[Mapping[str, str]] = {
         "the record says which labels the request got, not which rule added them: a record label "
         "in the group's namespace whose last component equals a matched rule's name (in any case) "
         "belongs to that rule; the group's other labels (Bot Control categories, signals, token "
-        "labels) belong to the last matched rule the log lists, so they are kept only when the "
-        "candidate reaches every logged match"
+        "labels) belong to the group as a whole: kept when the candidate reaches every logged match "
+        "(also when none matched), dropped when it stops the group earlier"
     ),
     'managed="log": label namespaces': (
         "the namespace AWS documents for each AWS managed group, plus awswaf:managed:token: for Bot "
