@@ -31,6 +31,7 @@ STAGES: tuple[tuple[str, tuple[str, ...], int], ...] = (
             "wafpy._requestparts",
             "wafpy.request",
             "wafpy.decision",
+            "wafpy.loggedgroups",
         ),
         0,
     ),

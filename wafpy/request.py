@@ -23,7 +23,7 @@ round-trips every request that ``from_log`` can build, and never fails on arbitr
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from wafpy._requestparts import (
@@ -40,6 +40,9 @@ from wafpy._requestparts import (
     visible_cookies,
     visible_headers,
 )
+
+if TYPE_CHECKING:
+    from wafpy.loggedgroups import LoggedGroups
 
 __all__ = [
     "COOKIE_BYTES_LIMIT",
@@ -68,6 +71,7 @@ _PUBLIC = (
     "timestamp_ms",
     "request_id",
     "body_available",
+    "logged_groups",
 )
 
 # RFC 3986 pchar plus "/": characters that may appear unescaped in a path. Used only when an
@@ -120,6 +124,9 @@ class Request:
     timestamp_ms: int | None
     request_id: str | None
     body_available: bool
+    # What the AWS WAF record being replayed says happened inside its rule groups (managed="log");
+    # None for every other source.
+    logged_groups: LoggedGroups | None
 
     _visible: tuple[Header, ...]
     _headers_oversize: bool
@@ -149,6 +156,7 @@ class Request:
         timestamp_ms: int | None = None,
         request_id: str | None = None,
         body_available: bool = True,
+        logged_groups: LoggedGroups | None = None,
     ) -> None:
         self.method = to_bytes(method)
         self.uri = to_bytes(uri)
@@ -168,6 +176,7 @@ class Request:
         self.timestamp_ms = timestamp_ms
         self.request_id = request_id
         self.body_available = body_available
+        self.logged_groups = logged_groups
 
     # ----------------------------------------------------------------------------------------
     # Value semantics
@@ -310,6 +319,7 @@ class Request:
         body_size: int | None = None,
         ja3: str | None = None,
         ja4: str | None = None,
+        logged_groups: LoggedGroups | None = None,
     ) -> Request:
         """Build from the `httpRequest` object of an AWS WAF log record (https://docs.aws.amazon.com/waf/latest/developerguide/logging-fields.html).
 
@@ -335,6 +345,7 @@ class Request:
             ja3=ja3,
             ja4=ja4,
         )
+        self.logged_groups = logged_groups
         return self
 
     @classmethod
@@ -355,6 +366,7 @@ class Request:
         timestamp_ms: int | None,
         request_id: str | None,
         body_available: bool,
+        logged_groups: LoggedGroups | None = None,
     ) -> Request:
         """`from_log` without its checks, for a log reader that has validated every field itself.
 
@@ -381,6 +393,7 @@ class Request:
         self.timestamp_ms = timestamp_ms
         self.request_id = request_id
         self.body_available = body_available
+        self.logged_groups = logged_groups
         return self
 
     @classmethod
@@ -457,6 +470,7 @@ class Request:
         self.timestamp_ms = timestamp_ms
         self.request_id = request_id
         self.body_available = True
+        self.logged_groups = None
         return self
 
     def to_http_request(self) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from typing import Any
 import msgspec
 
 from wafpy.logs.records import ALL_PARTS, LoggedOutcome, to_epoch_ms
+from wafpy.logs.rulegroups import logged_groups
 from wafpy.request import Request
 
 __all__ = ["Decoded", "decode_alb", "decode_waf", "decode_waf_line", "encode_record", "http_request_out"]
@@ -214,11 +215,17 @@ def decode_waf_line(raw: bytes) -> tuple[int | None, Decoded] | None:
                 break
     action = record.action
     rule_id = record.terminatingRuleId
+    labels = _names(record.labels, "name")
+    if labels is None:
+        return None
+    try:
+        groups = logged_groups(record.ruleGroupList, labels, record.captchaResponse, record.challengeResponse)
+    except ValueError:  # the reference parser words the error
+        return None
     logged: LoggedOutcome | None = None
     if action is not None or rule_id is not None:
-        labels = _names(record.labels, "name")
         rules = _names(record.nonTerminatingMatchingRules, "ruleId")
-        if labels is None or rules is None:
+        if rules is None:
             return None
         logged = _logged_outcome(action, rule_id, record.terminatingRuleType, labels, rules, status)
     method = http.httpMethod
@@ -250,6 +257,7 @@ def decode_waf_line(raw: bytes) -> tuple[int | None, Decoded] | None:
         timestamp,
         http.requestId,
         False,
+        groups,
     )
     source_name = record.httpSourceName
     source_id = record.httpSourceId
@@ -298,7 +306,9 @@ def _names(value: Any, key: str) -> tuple[str, ...] | None:
     return tuple(out)
 
 
-def _logged(record: dict[str, Any], action: str | None, rule_id: str | None) -> LoggedOutcome | None:
+def _logged(
+    record: dict[str, Any], action: str | None, rule_id: str | None, labels: tuple[str, ...]
+) -> LoggedOutcome | None:
     """The logged outcome, shared between equal ones; None to decline."""
     get = record.get
     rule_type = get("terminatingRuleType")
@@ -307,9 +317,8 @@ def _logged(record: dict[str, Any], action: str | None, rule_id: str | None) -> 
         status is not None and type(status) is not int
     ):
         return None
-    labels = _names(get("labels"), "name")
     rules = _names(get("nonTerminatingMatchingRules"), "ruleId")
-    if labels is None or rules is None:
+    if rules is None:
         return None
     return _logged_outcome(action, rule_id, rule_type, labels, rules, status)
 
@@ -397,9 +406,19 @@ def decode_waf(record: dict[str, Any], raw: bytes) -> tuple[int | None, Decoded]
     rule_id = record.get("terminatingRuleId")
     if (action is not None and type(action) is not str) or (rule_id is not None and type(rule_id) is not str):
         return None
+    get_field = record.get
+    labels = _names(get_field("labels"), "name")
+    if labels is None:
+        return None
+    try:
+        groups = logged_groups(
+            get_field("ruleGroupList"), labels, get_field("captchaResponse"), get_field("challengeResponse")
+        )
+    except ValueError:  # the reference parser words the error
+        return None
     logged: LoggedOutcome | None = None
     if action is not None or rule_id is not None:
-        logged = _logged(record, action, rule_id)
+        logged = _logged(record, action, rule_id, labels)
         if logged is None:
             return None
     timestamp = record.get("timestamp")
@@ -428,6 +447,7 @@ def decode_waf(record: dict[str, Any], raw: bytes) -> tuple[int | None, Decoded]
         timestamp,
         request_id,
         False,
+        groups,
     )
     out = http_request_out(
         client_ip, country, out_headers, uri, args, version, method, request_id, fragment, scheme, host
