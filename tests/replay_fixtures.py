@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.builders import byte_match, rule, web_acl
+from tests.builders import byte_match, rule, visibility, web_acl
 from wafpy.cli.main import main
 
 ACCOUNT = "111122223333"
@@ -69,7 +69,7 @@ def acl_document(*, rate_based: bool = False, admin: bool = True, managed: bool 
                     }
                 },
                 "OverrideAction": {"None": {}},
-                "VisibilityConfig": _vis("crs"),
+                "VisibilityConfig": visibility("crs", sampled=False),
             }
         )
     if rate_based:

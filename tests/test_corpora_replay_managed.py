@@ -36,7 +36,7 @@ def _template_acl(rel: str) -> WebACL:
     base = shared_dir("corpora", "webacls")
     arns: dict[str, str] = {}
     source = resolve(json.loads((base / rel).read_text(encoding="utf-8")), arns)
-    resources = {
+    resources: dict[str, Any] = {
         arn: {
             "Name": n,
             "Id": "1",

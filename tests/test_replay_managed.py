@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.builders import visibility
 from wafpy import load_web_acl
 from wafpy.cli.main import EXIT_FAIL_ON, EXIT_OK, EXIT_USAGE, main
 from wafpy.engine.fromlog import REASONS
@@ -31,17 +32,13 @@ UA_LABEL = NS + "NoUserAgent_Header"
 SIZE_LABEL = NS + "SizeRestrictions_Body"
 
 
-def _vis(name: str) -> dict[str, Any]:
-    return {"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False, "MetricName": name}
-
-
 def group_rule(*, override_count: bool = False, **statement: Any) -> dict[str, Any]:
     return {
         "Name": "crs",
         "Priority": 10,
         "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": CRS, **statement}},
         "OverrideAction": {"Count": {}} if override_count else {"None": {}},
-        "VisibilityConfig": _vis("crs"),
+        "VisibilityConfig": visibility("crs", sampled=False),
     }
 
 
@@ -52,7 +49,7 @@ def label_block_rule() -> dict[str, Any]:
         "Priority": 20,
         "Statement": {"LabelMatchStatement": {"Scope": "LABEL", "Key": UA_LABEL}},
         "Action": {"Block": {}},
-        "VisibilityConfig": _vis("label-block"),
+        "VisibilityConfig": visibility("label-block", sampled=False),
     }
 
 
@@ -62,7 +59,7 @@ def web_acl(*rules: dict[str, Any]) -> dict[str, Any]:
         "Id": "1",
         "ARN": f"arn:aws:wafv2:eu-west-1:{ACCOUNT}:regional/webacl/candidate/1",
         "DefaultAction": {"Allow": {}},
-        "VisibilityConfig": _vis("candidate"),
+        "VisibilityConfig": visibility("candidate", sampled=False),
         "Rules": list(rules),
     }
 
@@ -159,7 +156,7 @@ def _override(rule: str, action: str) -> dict[str, Any]:
     return {"RuleActionOverrides": [{"Name": rule, "ActionToUse": {action: {}}}]}
 
 
-SCOPE_API = {
+SCOPE_API: dict[str, Any] = {
     "ScopeDownStatement": {
         "ByteMatchStatement": {
             "FieldToMatch": {"UriPath": {}},
@@ -169,7 +166,9 @@ SCOPE_API = {
         }
     }
 }
-SCOPE_ALL = {"ScopeDownStatement": {"NotStatement": {"Statement": SCOPE_API["ScopeDownStatement"]}}}
+SCOPE_ALL: dict[str, Any] = {
+    "ScopeDownStatement": {"NotStatement": {"Statement": SCOPE_API["ScopeDownStatement"]}}
+}
 
 
 def undetermined(reason: str, rule: str = "") -> str:

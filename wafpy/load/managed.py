@@ -419,3 +419,19 @@ def managed_rules(
     if choice.mode == "files":
         return _Files(choice.paths, read, load, resolver)
     return _Nothing()
+
+
+# Why a live app (the middleware) refuses managed="log": its requests have no log record to ask.
+LOG_IS_REPLAY_ONLY: Final = (
+    'managed="log" takes a managed rule group\'s outcome from the AWS WAF log record being replayed '
+    '(wafpy eval); a live request has none: choose rule group files, "none" or "bundled"'
+)
+
+
+def from_the_log(model: ast.WebACL) -> list[str]:
+    """ "Vendor/Name" of each managed group of `model` loaded with managed="log" (replay only)."""
+    return [
+        f"{r.statement.vendor_name}/{r.statement.name}"
+        for r in model.rules
+        if isinstance(r.statement, ast.ManagedRuleGroup) and r.statement.rules_from == "log"
+    ]

@@ -2,11 +2,11 @@
 
 `wafpy.logs` reads every shape of every log and normalises it into a `LogEntry`, which
 `Request.from_log` then checks field by field again. That is the reference, and it stays the path
-for anything unusual. A replay reads millions of ordinary records, so here one AWS WAF record
-(or one ALB line) goes straight to the `Request`, with each field checked once, and the
-`httpRequest` object that `Request.to_http_request` would rebuild from bytes is built from the
-decoded strings instead. The formats registry (`wafpy.logs.formats`) names, per format, the fast
-decoder built on these functions beside its reference parser.
+for anything unusual. A replay reads millions of ordinary records, so here one AWS WAF record (or,
+in `wafpy.logs.decode_alb`, one ALB line) goes straight to the `Request`, with each field checked
+once, and the `httpRequest` object that `Request.to_http_request` would rebuild from bytes is
+built from the decoded strings instead. The formats registry (`wafpy.logs.formats`) names, per
+format, the fast decoder built on these functions beside its reference parser.
 
 The fast path gives exactly what the reference gives, or declines (returns None) and the
 caller takes the reference path, which also produces the error messages:
@@ -47,7 +47,7 @@ from wafpy.logs.records import ALL_PARTS, LoggedOutcome, to_epoch_ms
 from wafpy.logs.rulegroups import logged_groups
 from wafpy.request import Request
 
-__all__ = ["Decoded", "decode_alb", "decode_waf", "decode_waf_line", "encode_record", "http_request_out"]
+__all__ = ["Decoded", "decode_waf", "decode_waf_line", "encode_record", "http_request_out"]
 
 # (request, available parts, logged outcome, httpRequest to write (a dict, or the decoded
 #  `_HttpRequest`: both encode alike), source name, source id, method, uri, client IP as the log
@@ -463,47 +463,3 @@ def decode_waf(record: dict[str, Any], raw: bytes) -> tuple[int | None, Decoded]
         uri,
         client_ip,
     )
-
-
-def decode_alb(
-    http: dict[str, Any], timestamp: int | None, available: frozenset[str], logged: LoggedOutcome | None
-) -> Decoded:
-    """The parts of an ALB line (`wafpy.logs.alblog.alb_fields`, all strings) -> Decoded."""
-    headers: list[dict[str, str]] = http["headers"]
-    fragment: str | None = http.get("fragment")
-    scheme: str | None = http.get("scheme")
-    host: str | None = http.get("host")
-    request_id: str | None = http.get("requestId")
-    client_ip: str = http["clientIp"]
-    uri: str = http["uri"]
-    args: str = http["args"]
-    method: str = http["httpMethod"]
-    version: str = http["httpVersion"] or "HTTP/1.1"
-    country: str = http["country"]
-    request = Request.from_log_parts(
-        method.encode(),
-        uri.encode(),
-        args.encode() if args else None,
-        fragment.encode() if fragment else None,
-        tuple([(h["name"].encode(), h["value"].encode()) for h in headers]),
-        client_ip,
-        None if country == "" or country == "-" else country,
-        version,
-        scheme,
-        host,
-        None,
-        None,
-        timestamp,
-        request_id,
-        False,
-    )
-    # `alb_fields` writes its keys in the order of `to_http_request`, with the same values
-    # except an empty fragment, which `to_http_request` leaves out.
-    out = (
-        http
-        if fragment != ""
-        else http_request_out(
-            client_ip, country, headers, uri, args, version, method, request_id, fragment, scheme, host
-        )
-    )
-    return request, available, logged, out, "ALB", "-", method, uri, client_ip

@@ -33,7 +33,8 @@ import orjson
 
 from wafpy.errors import LogFormatError
 from wafpy.logs.alblog import alb_fields, is_alb_line, join_wrapped, parse_alb_line
-from wafpy.logs.decode import Decoded, decode_alb, decode_waf, decode_waf_line
+from wafpy.logs.decode import Decoded, decode_waf, decode_waf_line
+from wafpy.logs.decode_alb import decode_alb
 from wafpy.logs.jsonl import entry_from_request_line, parse_jsonl_line
 from wafpy.logs.records import LogEntry, LogKind
 from wafpy.logs.sources import STDIN, iter_sources
