@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from wafpy.testing import CaseFileError, Outcome, describe_request, find_case_files, format_trace
+from wafpy.testing import CaseFileError, Outcome, failure_lines, find_case_files
 
 __all__ = [
     "EXIT_FAILED",
@@ -95,15 +95,6 @@ def _rule(title: str, char: str, out: TextIO, width: int = 78) -> None:
     print(f"{char * side}{text}{char * side}", file=out)
 
 
-def failure_text(outcome: Outcome) -> list[str]:
-    """What a failed case shows: the request, each mismatch, the trace."""
-    lines = [f"request: {describe_request(outcome.case.request)}"]
-    lines += [f"  {line}" for line in outcome.failures]
-    lines.append("rule trace:")
-    lines += [f"  {line}" for line in format_trace(outcome.decision)]
-    return lines
-
-
 def report(results: list[FileResult], seconds: float, out: TextIO, *, quiet: bool = False) -> None:
     total = sum(len(r.outcomes) for r in results)
     _rule(f"wafpy test: {len(results)} case file(s), {total} request(s)", "=", out)
@@ -121,7 +112,7 @@ def report(results: list[FileResult], seconds: float, out: TextIO, *, quiet: boo
         _rule("FAILURES", "=", out)
         for path, outcome in failed:
             _rule(f"{path}::{outcome.case.name}", "_", out)
-            for line in failure_text(outcome):
+            for line in failure_lines(outcome):
                 print(line, file=out)
     if errors:
         print(file=out)
@@ -189,7 +180,7 @@ def junit_xml(results: list[FileResult], seconds: float) -> bytes:
             if not outcome.passed:
                 failure = ET.SubElement(case, "failure", message=_x("; ".join(outcome.failures)))
                 failure.set("type", "expectation")
-                failure.text = _x("\n".join(failure_text(outcome)))
+                failure.text = _x("\n".join(failure_lines(outcome)))
         if result.error is not None:
             case = ET.SubElement(suite, "testcase", classname=classname, name="(case file)")
             case.set("file", _x(result.path))

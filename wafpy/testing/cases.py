@@ -1,45 +1,39 @@
-"""Unit tests for web ACLs: case files read, checked and run (`wafpy test` and the pytest plugin).
+"""Case files read and checked: the web ACL, its resources, and each request with what it expects.
 
-A case file holds a web ACL (inline, or a path relative to the file), its resources, and requests
-with what AWS WAF should decide for each: the action, the terminating rule, labels. It is the
-format of the project's conformance cases, in JSON or YAML; docs/testing-web-acls.md describes it
-for users. Everything in a file is checked when it is read, so a typo in a key is an error naming
-the place (`cases[2].expect.acton`), never a test that silently checks nothing.
-
-The cases of a file are sent in order to one web ACL instance, so rate-based state carries from
-case to case, and a file is always run whole: selecting one case still evaluates those before it.
+Everything in a file is checked when it is read, so a typo in a key is an error naming the place
+(`cases[2].expect.acton`), never a test that silently checks nothing. The format is described for
+users in docs/testing-web-acls.md.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from wafpy.decision import MATCH, NOT_APPLIED, Decision
-from wafpy.errors import NotAvailableError, RulesetErrors, WafpyError
+from wafpy.decision import Decision
+from wafpy.errors import RulesetErrors, WafpyError
 from wafpy.request import Request
 from wafpy.webacl import WebACL, load_web_acl
 
 __all__ = [
+    "ACTIONS",
     "CASE_SUFFIXES",
+    "MANAGED_WORDS",
     "Case",
     "CaseFile",
     "CaseFileError",
     "Expect",
     "Outcome",
     "build_request",
-    "check",
-    "describe_request",
+    "expand_files",
     "find_case_files",
-    "format_trace",
-    "load_acl",
     "parse_expect",
     "read_case_file",
-    "run_case_file",
+    "resolve_path",
 ]
 
 CASE_SUFFIXES = (".waftest.json", ".waftest.yaml", ".waftest.yml")
@@ -67,7 +61,7 @@ _REQUEST_KEYS = {
     "ja4Fingerprint",
 }
 _SEARCH_STRING = ("auto", "base64", "text")
-_MANAGED_WORDS = ("none", "bundled", "log")
+MANAGED_WORDS = ("none", "bundled", "log")
 
 
 class CaseFileError(WafpyError):
@@ -269,12 +263,12 @@ def build_request(value: Any, timestamp: int | None = None, where: str = "reques
     return request if asn is None else request.replace(asn=asn)
 
 
-def _resolve(base: Path, value: str) -> Path:
+def resolve_path(base: Path, value: str) -> Path:
     path = Path(value).expanduser()
     return path if path.is_absolute() else base / path
 
 
-def _files(paths: Iterable[Path]) -> tuple[Path, ...]:
+def expand_files(paths: Iterable[Path]) -> tuple[Path, ...]:
     """Resource paths: files as given, folders expanded to their files (sorted, hidden skipped)."""
     out: list[Path] = []
     for path in paths:
@@ -294,7 +288,7 @@ def _read_document(doc: Any, path: Path) -> CaseFile:
     base = path.parent
     webacl = doc.get("webacl")
     if isinstance(webacl, str):
-        webacl = _resolve(base, webacl)
+        webacl = resolve_path(base, webacl)
     elif not isinstance(webacl, Mapping):
         raise ValueError("webacl must be a web ACL object or the path of a web ACL file")
     resources: Any = doc.get("resources")
@@ -303,7 +297,7 @@ def _read_document(doc: Any, path: Path) -> CaseFile:
     if isinstance(resources, list):
         if not all(isinstance(r, str) for r in resources):
             raise ValueError("resources must be an object (ARN: document) or a list of paths")
-        resources = _files(_resolve(base, r) for r in resources)
+        resources = expand_files(resolve_path(base, r) for r in resources)
     elif resources is not None and not isinstance(resources, Mapping):
         raise ValueError("resources must be an object (ARN: document) or a list of paths")
     account = doc.get("account")
@@ -317,7 +311,7 @@ def _read_document(doc: Any, path: Path) -> CaseFile:
         managed = [managed]
     if managed is not None:
         managed = tuple(
-            m if m in _MANAGED_WORDS else str(_resolve(base, m)) for m in _strings(managed, "managed")
+            m if m in MANAGED_WORDS else str(resolve_path(base, m)) for m in _strings(managed, "managed")
         )
     description = doc.get("description", "")
     if not isinstance(description, str):
@@ -373,128 +367,3 @@ def read_case_file(path: str | os.PathLike[str]) -> CaseFile:
         return _read_document(doc, path)
     except ValueError as exc:
         raise CaseFileError(path, str(exc)) from None
-
-
-# ------------------------------------------------------------------------------------------------
-# Running
-
-
-def check(decision: Decision, expect: Expect) -> list[str]:
-    """Every way `decision` differs from `expect`, one line each ("action: expected X, got Y")."""
-    failures = []
-    if expect.action is not None and decision.action != expect.action:
-        failures.append(f"action: expected {expect.action}, got {decision.action}")
-    rule = expect.terminating_rule_id
-    if rule is not None and decision.terminating_rule_id != rule:
-        failures.append(f"terminatingRuleId: expected {rule}, got {decision.terminating_rule_id}")
-    if expect.response_code is not None and decision.response_code != expect.response_code:
-        failures.append(f"responseCode: expected {expect.response_code}, got {decision.response_code}")
-    if expect.labels is not None:
-        have = set(decision.labels)
-        if expect.labels_exact:
-            missing = sorted(set(expect.labels) - have)
-            extra = sorted(have - set(expect.labels))
-            if missing or extra:
-                failures.append(
-                    f"labels (exact): missing {missing or 'none'}, unexpected {extra or 'none'}; "
-                    f"got {sorted(have)}"
-                )
-        else:
-            missing = sorted(set(expect.labels) - have)
-            if missing:
-                failures.append(f"labels: missing {missing}; got {sorted(have)}")
-    rules = expect.non_terminating_matching_rules
-    if rules is not None and tuple(decision.non_terminating_matching_rules) != rules:
-        failures.append(
-            f"nonTerminatingMatchingRules: expected {list(rules)}, "
-            f"got {list(decision.non_terminating_matching_rules)}"
-        )
-    return failures
-
-
-def run_case_file(case_file: CaseFile, clock: Any = None) -> list[Outcome]:
-    """Evaluate every case in order against one fresh web ACL; CaseFileError if it does not load.
-
-    `clock` (optional) is a no-argument callable returning seconds, to time each evaluation.
-    """
-    acl = case_file.load_acl()
-    outcomes = []
-    for case in case_file.cases:
-        start = clock() if clock else 0.0
-        try:
-            decision = acl.evaluate(case.request)
-        except NotAvailableError as exc:
-            raise CaseFileError(case_file.path, f"{case.name}: {exc}") from None
-        seconds = clock() - start if clock else 0.0
-        outcomes.append(Outcome(case, decision, tuple(check(decision, case.expect)), seconds))
-    return outcomes
-
-
-def load_acl(
-    source: str | os.PathLike[str] | Mapping[str, Any],
-    *,
-    base: str | os.PathLike[str] | None = None,
-    resources: Mapping[str, Any] | Sequence[str | os.PathLike[str]] | None = None,
-    account: str | None = None,
-    search_string: Literal["auto", "base64", "text"] = "auto",
-    managed: str | Sequence[str] | None = None,
-) -> WebACL:
-    """`load_web_acl` with relative paths (source, resources, managed files) taken from `base`."""
-    root = Path(base) if base is not None else Path.cwd()
-    if isinstance(source, (str, os.PathLike)):
-        source = _resolve(root, os.fspath(source))
-    if resources is not None and not isinstance(resources, Mapping):
-        resources = _files(_resolve(root, os.fspath(r)) for r in resources)
-    if isinstance(managed, str):
-        managed = [managed]
-    if managed is not None:
-        managed = [m if m in _MANAGED_WORDS else str(_resolve(root, m)) for m in managed]
-    return load_web_acl(
-        source, resources=resources, account=account, search_string=search_string, managed=managed
-    )
-
-
-# ------------------------------------------------------------------------------------------------
-# Showing a decision
-
-
-def describe_request(request: Request) -> str:
-    """`GET /path?query` with the client, as one line."""
-    target = request.uri + (b"" if request.query is None else b"?" + request.query)
-    text = f"{request.method.decode('latin-1')} {target.decode('utf-8', 'backslashreplace')}"
-    return f"{text} from {request.client_ip}" + (f" ({request.country})" if request.country else "")
-
-
-def _short(value: bytes | None, width: int = 60) -> str:
-    if value is None:
-        return ""
-    text = value.decode("utf-8", "backslashreplace")
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def format_trace(decision: Decision) -> list[str]:
-    """The rule-by-rule trace as plain lines: priority, rule, result, and for a match what matched."""
-    lines = [f"decision: {decision.action} by {decision.terminating_rule_id}"]
-    for trace in decision.trace:
-        indent = "    " if trace.group is not None else ""
-        if trace.result == MATCH:
-            result = f"MATCH -> {trace.action or ''}"
-            if trace.overridden_action:
-                result += f" (configured {trace.overridden_action})"
-        elif trace.result == NOT_APPLIED:
-            result = "not applied (forwarded-IP header absent)"
-        else:
-            result = "no match"
-        line = f"{indent}{trace.priority:>6}  {trace.rule}  {result}"
-        if trace.labels_added:
-            line += "  + " + ", ".join(trace.labels_added)
-        lines.append(line)
-        if trace.result == MATCH:
-            for d in trace.details:
-                where = " ".join(x for x in (d.location or "", d.field_name or "") if x)
-                what = f"{d.path.split('.Statement.', 1)[-1]} on {where or '-'}"
-                lines.append(f"{indent}          {what}: {_short(d.value)!r} matched {d.matched or ''}")
-    lines.append("labels: " + (", ".join(decision.labels) if decision.labels else "(none)"))
-    if decision.not_evaluable:
-        lines.append("could not be evaluated: " + ", ".join(decision.not_evaluable))
-    return lines
