@@ -111,7 +111,9 @@ class WafTestItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[os.PathLike[str] | str, int | None, str]:
-        return self.path, None, f"{self.path.name}::{self.name}"
+        # Prefixed like pytest's "[doctest] name": a domain that ends the node id would have its
+        # dots turned into "::" in the verbose report ("unit::waftest::json").
+        return self.path, None, f"[waftest] {self.path.name}::{self.name}"
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> WafTestFile | None:
