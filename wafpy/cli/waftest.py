@@ -122,7 +122,8 @@ def report(results: list[FileResult], seconds: float, out: TextIO, *, quiet: boo
             print(result.error, file=out)
     passed = total - len(failed)
     parts = [f"{len(failed)} failed"] if failed else []
-    parts.append(f"{passed} passed")
+    if passed or not failed:
+        parts.append(f"{passed} passed")
     if errors:
         parts.append(f"{len(errors)} error" + ("s" if len(errors) > 1 else ""))
     print(file=out)
