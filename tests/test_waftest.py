@@ -7,6 +7,7 @@ JUnit XML report is parsed back, names with markup and control characters includ
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -271,6 +272,25 @@ def test_bad_inputs_and_their_exit_codes(
     assert main(["test", *args]) == code
     captured = capsys.readouterr()
     assert text in captured.out + captured.err
+
+
+def test_a_reader_that_leaves_early_is_no_error(tmp_path: Path) -> None:
+    # `wafpy test ... | head -1` with more output than a pipe holds.
+    cases = [_case(f"home {i} " + "x" * 60, "/", action="ALLOW") for i in range(2000)]
+    path = _write(tmp_path, "many.waftest.json", _doc(*cases))
+    script = "import sys; from wafpy.cli.main import main; sys.exit(main())"
+    with subprocess.Popen(
+        [sys.executable, "-c", script, "test", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert b"wafpy test" in proc.stdout.readline()
+        proc.stdout.close()
+        err = proc.stderr.read()
+        assert proc.wait(timeout=120) == EXIT_OK
+    assert b"Traceback" not in err
 
 
 def test_help_lists_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,6 +8,7 @@ The case file format is in docs/testing-web-acls.md and `wafpy.testing`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -212,7 +213,15 @@ def waftest_command(args: argparse.Namespace) -> int:
         return EXIT_NO_CASES
     results = run_files(paths)
     seconds = time.perf_counter() - start
-    report(results, seconds, sys.stdout, quiet=args.quiet)
+    try:
+        report(results, seconds, sys.stdout, quiet=args.quiet)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `wafpy test ... | head`: the reader left. Point stdout at /dev/null so that the exit
+        # flush does not fail again, and still write the report and give the exit code
+        # (https://docs.python.org/3/library/signal.html#note-on-sigpipe).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
     if args.junit:
         try:
             Path(args.junit).write_bytes(junit_xml(results, seconds))
