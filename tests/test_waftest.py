@@ -172,7 +172,13 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], list[str], int, str]] = [
         EXIT_INVALID,
         "x.waftest.json:1:2: not valid JSON",
     ),
-    ("bad YAML", {"x.waftest.yaml": "a: [b"}, ["x.waftest.yaml"], EXIT_INVALID, "not valid YAML"),
+    (
+        "bad YAML",
+        {"x.waftest.yaml": "a: [b"},
+        ["x.waftest.yaml"],
+        EXIT_INVALID,
+        "x.waftest.yaml:1:6: not valid YAML",
+    ),
     ("binary", {"x.waftest.json": "\udcff"}, ["x.waftest.json"], EXIT_INVALID, "not UTF-8"),
     ("a list", {"x.waftest.json": []}, ["x.waftest.json"], EXIT_INVALID, "an object with webacl and cases"),
     (

@@ -67,15 +67,25 @@ MANAGED_WORDS = ("none", "bundled", "log")
 class CaseFileError(WafpyError):
     """A case file that cannot be read, is not a valid case file, or whose web ACL does not load."""
 
-    def __init__(self, path: str | os.PathLike[str], message: str) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        message: str,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
         self.path = str(path)
         self.message = message
-        super().__init__(f"{self.path}: {message}")
+        self.line = line
+        self.column = column
+        where = self.path if line is None else f"{self.path}:{line}:{column or 1}"
+        super().__init__(f"{where}: {message}")
 
 
 @dataclass(frozen=True, slots=True)
 class Expect:
-    """What a case expects; None (or an empty `labels`) checks nothing about that part."""
+    """What a case expects; None checks nothing about that part."""
 
     action: str | None = None
     terminating_rule_id: str | None = None
@@ -174,13 +184,17 @@ def _parse(path: Path) -> Any:
             return yaml.safe_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
             problem = getattr(exc, "problem", None) or str(exc)
-            raise CaseFileError(where, f"not valid YAML: {problem}") from None
+            raise CaseFileError(
+                path,
+                f"not valid YAML: {problem}",
+                line=None if mark is None else mark.line + 1,
+                column=None if mark is None else mark.column + 1,
+            ) from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CaseFileError(f"{path}:{exc.lineno}:{exc.colno}", f"not valid JSON: {exc.msg}") from None
+        raise CaseFileError(path, f"not valid JSON: {exc.msg}", line=exc.lineno, column=exc.colno) from None
 
 
 def _check_keys(value: Mapping[str, Any], allowed: set[str], where: str) -> None:
