@@ -90,6 +90,13 @@ def test_replace_keeps_the_split() -> None:
     r = Request(uri="/a?x=1")
     assert r.replace(method="POST") == Request(method="POST", uri="/a", query="x=1")
     assert r.replace(uri="/b", query=None) == Request(uri="/b")
+    with pytest.raises(ValueError, match="query="):
+        r.replace(uri="/b?y=2")
+    # A logged uri holding '?' (not something AWS writes) stays as read when other parts change.
+    logged = Request.from_log({"httpMethod": "GET", "uri": "/a?b", "args": "x=1", "clientIp": "192.0.2.1"})
+    assert (logged.uri, logged.query) == (b"/a?b", b"x=1")
+    copy = logged.replace(client_ip="192.0.2.2")
+    assert (copy.uri, copy.query, copy.client_ip) == (b"/a?b", b"x=1", "192.0.2.2")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -206,12 +206,21 @@ class Request:
         )
 
     def replace(self, **changes: Any) -> Request:
-        """A copy with some public attributes changed (memoized parts are recomputed)."""
+        """A copy with some public attributes changed (memoized parts are recomputed).
+
+        The path, query and fragment are split again only when one of them is changed: a copy
+        keeps what `from_log` read, even a logged `uri` holding `?`.
+        """
         values = {name: getattr(self, name) for name in _PUBLIC}
         if "body" in changes and "body_size" not in changes:
             values["body_size"] = None
         values.update(changes)
-        return Request(**values)
+        if changes.keys() & {"uri", "query", "fragment"}:
+            return Request(**values)
+        values.update(uri=b"/", query=None, fragment=None)
+        copy = Request(**values)
+        copy.uri, copy.query, copy.fragment = self.uri, self.query, self.fragment
+        return copy
 
     # ----------------------------------------------------------------------------------------
     # Headers
