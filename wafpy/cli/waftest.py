@@ -44,7 +44,7 @@ examples:
 
 exit codes: 0 every request got what its case expects; 1 usage error; 2 at least one request
 did not; 3 a case file could not be read or is invalid, or its web ACL does not load (takes
-precedence over 2; the other files still run); 4 no case file found.
+precedence over 2; the other files still run); 4 no case file found; 130 interrupted.
 """
 
 
@@ -62,7 +62,7 @@ def add_test_parser(sub: Any) -> None:
     """Register `wafpy test` on an argparse subparsers object (from `add_subparsers()`)."""
     p = sub.add_parser(
         "test",
-        help="run web ACL unit tests: case files of requests with the expected decisions",
+        help="run web ACL unit tests: requests and the decisions they must get",
         description="Run web ACL unit tests: requests with the action, terminating rule and labels "
         "AWS WAF should give them.",
         epilog=TEST_EPILOG,
