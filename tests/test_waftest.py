@@ -375,6 +375,7 @@ def test_an_unwritable_junit_path_is_a_usage_error(
         ({"uri": "/", "body": "x=1"}, {"body": b"x=1", "body_size": 3}),
         ({"uri": "/", "bodyBase64": "eD0x"}, {"body": b"x=1"}),
         ({"uri": "/", "asn": 64500, "country": "FR"}, {"asn": 64500, "country": "FR"}),
+        ({"uri": "/", "headers": {"Content-Length": 12}}, {"headers": ((b"Content-Length", b"12"),)}),
     ],
 )
 def test_requests_as_written_in_a_case_file(request_doc: dict[str, Any], attrs: dict[str, Any]) -> None:
@@ -391,6 +392,8 @@ def test_requests_as_written_in_a_case_file(request_doc: dict[str, Any], attrs: 
         ({"uri": "/", "asn": "64500"}, "asn must be an integer"),
         ({"uri": "/", "bodyBase64": "!!"}, "bodyBase64 is not valid base64"),
         ({"uri": "/", "headers": [{"name": "Host"}, 3]}, "headers[1]"),
+        ({"uri": "/", "headers": {"DNT": True}}, "request.headers.DNT is a bool, not a string: quote it"),
+        ({"uri": "/", "headers": {"X-V": 1.5}}, "request.headers.X-V is a float"),
     ],
 )
 def test_bad_requests_name_the_field(request_doc: Any, message: str) -> None:

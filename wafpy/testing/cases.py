@@ -241,6 +241,16 @@ def parse_expect(value: Any, where: str = "expect") -> Expect:
     )
 
 
+def _header_text(value: Any, where: str) -> Any:
+    """A header value written in a mapping: a whole number is its digits (YAML reads
+    `Content-Length: 12` as 12); a YAML boolean, float or date would be ambiguous, so it is refused."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError(f"{where} is a {type(value).__name__}, not a string: quote it (in YAML, 'yes', '1.0')")
+
+
 def build_request(value: Any, timestamp: int | None = None, where: str = "request") -> Request:
     """A `Request` from a case file's request: the `httpRequest` object of an AWS WAF log record.
 
@@ -258,7 +268,7 @@ def build_request(value: Any, timestamp: int | None = None, where: str = "reques
     headers = http.get("headers")
     if isinstance(headers, Mapping):
         http["headers"] = [
-            {"name": name, "value": item}
+            {"name": name, "value": _header_text(item, f"{where}.headers.{name}")}
             for name, v in headers.items()
             for item in (v if isinstance(v, list) else [v])
         ]
