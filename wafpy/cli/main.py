@@ -110,6 +110,7 @@ def _add_acl_arguments(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from wafpy._version import __version__
     from wafpy.cli.validate import add_validate_parser
+    from wafpy.cli.waftest import add_test_parser
     from wafpy.logs.formats import AUTO, CHOICES
 
     parser = _Parser(prog="wafpy", description="Evaluate AWS WAF (WAFv2) web ACLs exactly as AWS does.")
@@ -158,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=eval_command)
 
     add_validate_parser(sub)
+    add_test_parser(sub)
 
     p = sub.add_parser("explain", help="show, rule by rule, how the web ACL decides logged requests")
     _add_acl_arguments(p)
