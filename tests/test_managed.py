@@ -380,10 +380,12 @@ def test_explain_managed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     captured = capsys.readouterr()
     assert f"warning: managed rule group AWS/{CRS} at {CRS_AT}" in " ".join(captured.err.split())
     assert "ALLOW by Default_Action" in captured.out
+    assert "[no inner rule evaluated (--managed none)]" in " ".join(captured.out.split())
     file = write(tmp_path / "crs.json", rule_group(CRS, "/"))
     assert main(["explain", str(acl_file), str(log), "--managed", str(file)]) == 0
     captured = capsys.readouterr()
     assert "BLOCK by use-" + CRS in captured.out and "warning" not in captured.err
+    assert f"[inner rules from {file}]" in " ".join(captured.out.split())
 
 
 def test_resource_files_supply_a_managed_group_unless_managed_decides(tmp_path: Path) -> None:

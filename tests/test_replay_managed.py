@@ -467,6 +467,7 @@ def test_explain_replays_a_group_from_the_record(tmp_path: Path, capsys: pytest.
     assert main(["explain", str(acl), str(log), "--managed", "log"]) == EXIT_OK
     out = capsys.readouterr().out
     assert "BLOCK by crs" in out and "NoUserAgent_HEADER" in out
+    assert "[inner rules from the log]" in " ".join(out.split())
 
 
 def test_html_report_counts_undetermined_apart_and_shows_warnings(tmp_path: Path) -> None:

@@ -4,6 +4,9 @@ One line per rule evaluated (coloured by result on a terminal), the rules of a r
 under the rule that references it, and for every match a small table: which statement, which part
 of the request after which transformations, and what matched.
 
+A managed rule group says where its inner rules came from: from the log record (`--managed log`),
+from a rule group file (`--managed PATH`), or none at all (`--managed none`).
+
 Rules that read what the log does not record are flagged: the body (the engine reports it), and
 the country or ASN (`location_warning`): an ALB access log records no country, and no log
 records an ASN or the country of a forwarded IP, so those rules see the country "XX" and the ASN 0.
@@ -11,7 +14,7 @@ records an ASN or the country of a forwarded IP, so those rules see the country 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from rich.console import Console
 from rich.padding import Padding
@@ -49,6 +52,25 @@ def _details_table(details: Iterable[MatchDetail]) -> Table:
         where = d.path.split(".Statement.", 1)[-1]
         table.add_row(where, component, _short(d.value), d.matched or "")
     return table
+
+
+def rule_sources(model: ast.WebACL) -> dict[str, str]:
+    """Web ACL rule name -> where the inner rules of its managed rule group came from."""
+    out = {}
+    for rule in (*model.pre_process_rules, *model.rules, *model.post_process_rules):
+        statement = rule.statement
+        if isinstance(statement, ast.ManagedRuleGroup) and statement.rules_from:
+            source = statement.rules_from
+            out[rule.name] = (
+                "inner rules from the log"
+                if source == "log"
+                else "no inner rule evaluated (--managed none)"
+                if source == "none"
+                else f"inner rules from {source.removeprefix('file:')}"
+                if source.startswith("file:")
+                else "inner rules from the resolver"
+            )
+    return out
 
 
 def _headline(trace: RuleTrace, not_evaluable: bool) -> Text:
@@ -102,10 +124,12 @@ def render_explanation(
     title: str = "",
     rule_names: Sequence[str] = (),
     unlocated: Collection[str] = (),
+    sources: Mapping[str, str] | None = None,
 ) -> None:
     """Print `decision` with its whole trace; `rule_names` (the web ACL's `Rules`, in document
     order) lets rules that could not be evaluated from the request's source be flagged, as are
-    the rules named in `unlocated` (from `location_warning`)."""
+    the rules named in `unlocated` (from `location_warning`); `sources` (from `rule_sources`)
+    says where each managed group's inner rules came from."""
     head = Text(title + " → " if title else "")
     head.append(decision.action, style=_STYLES.get(decision.action, "bold"))
     head.append(f" by {decision.terminating_rule_id} ({decision.terminating_rule_type})")
@@ -118,6 +142,9 @@ def render_explanation(
         inner = trace.group is not None
         line = _headline(trace, not inner and trace.rule in unknown_rules)
         console.print(Padding(line, (0, 0, 0, 4 if inner else 0)))
+        source = None if inner or sources is None else sources.get(trace.rule)
+        if source is not None:  # under the group's line, before its inner rules
+            console.print(Padding(Text(f"[{source}]", style="dim", overflow="fold"), (0, 0, 0, 8)))
         if trace.result == MATCH and trace.details:
             console.print(Padding(_details_table(trace.details), (0, 0, 0, 12 if inner else 8)))
     if decision.labels:

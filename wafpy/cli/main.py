@@ -422,7 +422,7 @@ def request_line(http_request: dict[str, Any]) -> str:
 def explain_command(args: argparse.Namespace) -> int:
     """`wafpy explain`: evaluate one logged request and print, rule by rule, what happened;
     with `--scanner`, print the code generated for the web ACL's rules."""
-    from wafpy.cli.explain import location_warning, render_explanation
+    from wafpy.cli.explain import location_warning, render_explanation, rule_sources
     from wafpy.errors import LogFormatError
     from wafpy.logs import read_entries
     from wafpy.request import Request
@@ -477,6 +477,7 @@ def explain_command(args: argparse.Namespace) -> int:
         title=f"{entry.source}:{entry.line} {request_line(entry.http_request)}",
         rule_names=[rule.name for rule in acl.model.rules],
         unlocated=unlocated,
+        sources=rule_sources(acl.model),
     )
     if acl_rate_based(acl):
         out.print(
