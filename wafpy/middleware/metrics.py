@@ -8,8 +8,9 @@ action; each non-terminating match (Count, or Captcha / Challenge passed with a 
 under that action for its rule.
 
 wafpy adds two counters of its own, outside CloudWatch's names: evaluations that raised
-(`errors`, `wafpy_evaluation_errors_total`) and log records that could not be written
-(`log_records_lost`, `wafpy_log_records_lost_total`).
+(`errors`, `wafpy_evaluation_errors_total`), log records that could not be written
+(`log_records_lost`, `wafpy_log_records_lost_total`), and calls to a shared rate backend that
+failed and were counted in memory instead (`rate_backend_errors`, `wafpy_rate_backend_errors_total`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class Metrics:
         self.errors = 0  # evaluations that raised (on_error applied)
         self.log_records_lost = 0  # log records the sink could not take (disk full, sink raised)
         self.client_disconnects = 0  # requests whose client left before the body ended
+        self.rate_backend_errors = 0  # shared rate backend calls that failed (Redis down, timeout)
         self._terminating: dict[tuple[str, str], int] = {}  # one per request
         self._counts: dict[tuple[str, str], int] = {}  # non-terminating matches
         # action -> terminating rule id -> its counter key, made on first use so that `record`
@@ -67,6 +69,9 @@ class Metrics:
         self.web_acl_metric = web_acl_metric
         self.rule_metrics = dict(rule_metrics)
         self._keys = {}
+
+    def rate_backend_failed(self) -> None:
+        self.rate_backend_errors += 1
 
     def _add(self, rule: str, metric: str) -> None:
         key = (rule, metric)
@@ -130,6 +135,12 @@ class Metrics:
         )
         lines.append("# TYPE wafpy_client_disconnects_total counter")
         lines.append(f'wafpy_client_disconnects_total{{webacl="{acl}"}} {self.client_disconnects}')
+        lines.append(
+            "# HELP wafpy_rate_backend_errors_total Shared rate backend calls that failed "
+            "(counted in memory instead, or on_error applied)."
+        )
+        lines.append("# TYPE wafpy_rate_backend_errors_total counter")
+        lines.append(f'wafpy_rate_backend_errors_total{{webacl="{acl}"}} {self.rate_backend_errors}')
         return "\n".join(lines) + "\n"
 
 
