@@ -291,3 +291,34 @@ def test_worker_processes_enforce_one_global_limit(server: RedisServer, tmp_path
 
 def test_httpx_is_available() -> None:
     assert httpx.__version__  # the worker test's client
+
+
+# ----------------------------------------------------------------------------------------------
+# wafpy eval
+
+
+def test_eval_counts_in_the_backend_it_is_given(
+    server: RedisServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.replay_fixtures import run_cli, waf_record, write_acl, write_jsonl
+
+    acl = write_acl(tmp_path / "acl.json", rate_based=True)  # limit 100 per 60 s per IP
+    log = write_jsonl(tmp_path / "log.jsonl", [waf_record(i, ts=1_000_000 + i) for i in range(60)])
+    out = tmp_path / "out.jsonl"
+    args = ["eval", str(acl), str(log), "-q", "-o", str(out)]
+
+    def actions() -> list[str]:
+        return [json.loads(line)["action"] for line in out.read_text().splitlines()]
+
+    # Twice the same 60 requests: in memory each run starts from zero, in Redis the second run
+    # finds the first one's counts. Counted by timestamp: at its i-th request the second run sees
+    # 2 * (i + 1) requests at or before it, over the limit from i = 50.
+    assert run_cli([*args, "--rate-backend", "memory://"], capsys)[0] == 0
+    assert run_cli([*args, "--rate-backend", "memory://"], capsys)[0] == 0
+    assert actions() == ["ALLOW"] * 60
+    assert run_cli([*args, "--rate-backend", server.url], capsys)[0] == 0
+    assert actions() == ["ALLOW"] * 60
+    assert run_cli([*args, "--rate-backend", server.url], capsys)[0] == 0
+    assert actions() == ["ALLOW"] * 50 + ["BLOCK"] * 10
+    code, _, err = run_cli([*args, "--rate-backend", "nosuch://x"], capsys)
+    assert code != 0 and "unknown rate backend" in err

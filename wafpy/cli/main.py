@@ -34,6 +34,7 @@ from typing import IO, Any, NoReturn
 from rich.console import Console
 from rich.markup import escape
 
+from wafpy.cli.rates import add_rate_backend_argument, use_rate_backend
 from wafpy.cli.validate import add_document_options, add_managed_option
 from wafpy.errors import RulesetErrors, WafpyError
 from wafpy.webacl import WebACL, load_web_acl
@@ -152,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, metavar="N", help="stop after N requests")
     p.add_argument("--strict", action="store_true", help="stop at the first bad line (exit 3)")
     p.add_argument("--quiet", "-q", action="store_true", help="no summary and no progress bar")
+    add_rate_backend_argument(p)
     p.set_defaults(func=eval_command)
 
     add_validate_parser(sub)
@@ -234,6 +236,9 @@ def eval_command(args: argparse.Namespace) -> int:
     if loaded is None:
         return EXIT_USAGE
     acl, loader = loaded
+    close_rates = use_rate_backend(args.rate_backend, acl)
+    if close_rates is None:
+        return EXIT_USAGE
     to_stdout = args.output == "-"
     out = err if to_stdout else Console()
     options = ReplayOptions(
@@ -304,6 +309,7 @@ def eval_command(args: argparse.Namespace) -> int:
         _quiet_stdout()
         return EXIT_OK
     finally:
+        close_rates()
         if progress is not None:
             progress.stop()
         if sink is not None:

@@ -201,7 +201,8 @@ class MemoryRateCounter:
         else:
             insort(times, now_ms)  # out-of-order timestamp (log replay)
         count = entry.count(now_ms)
-        if len(times) > entry.keep:
+        if len(times) > entry.keep and count == len(times):
+            # Only the newest limit + 1 matter, unless a replay out of order left some after now.
             del times[: len(times) - entry.keep]
         return count if count <= entry.keep else entry.keep
 

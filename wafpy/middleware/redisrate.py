@@ -10,7 +10,8 @@ sorted set of request timestamps (milliseconds) under `prefix + hash(rule id, ke
    recent requests:
    https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based-high-level-settings.html);
 2. only the `limit + 1` newest members are kept (all the decision needs), so a flooded key holds at
-   most `limit + 1` members; the count reported stops at `limit + 1`;
+   most `limit + 1` members; the count reported stops at `limit + 1`. (A log replayed out of order
+   can put members after `now`; the set is then left whole, so the count stays exact);
 3. the key expires `window` after its last request, so idle keys leave Redis by themselves;
 4. the script stops after the first hit whose outcome differs from the one assumed (see
    `wafpy.engine.ratelimit.RateHit`).
@@ -47,6 +48,7 @@ logger = logging.getLogger("wafpy.middleware.redisrate")
 
 # KEYS: one sorted set per hit. ARGV: now (ms), a request id unique across workers, then per hit
 # its window (ms), limit, and assumed outcome ("1" = over). Returns the counts of the hits counted.
+# `n == size`: no member is after now, so the oldest beyond limit + 1 may go.
 SCRIPT = """
 local now = tonumber(ARGV[1])
 local id = ARGV[2]
@@ -60,7 +62,7 @@ for i = 1, #KEYS do
   redis.call('ZADD', key, now, id .. ':' .. i)
   local n = redis.call('ZCOUNT', key, '(' .. start, now)
   local size = redis.call('ZCARD', key)
-  if size > limit + 1 then
+  if size > limit + 1 and n == size then
     redis.call('ZREMRANGEBYRANK', key, 0, size - limit - 2)
   end
   redis.call('PEXPIRE', key, window)
