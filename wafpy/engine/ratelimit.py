@@ -197,12 +197,19 @@ class MemoryRateCounter:
             keys.move_to_end(name)
         times = entry.times
         if not times or times[-1] <= now_ms:
+            # In order (always, in the middleware): every kept timestamp is at or before now.
             times.append(now_ms)
-        else:
-            insort(times, now_ms)  # out-of-order timestamp (log replay)
+            start = now_ms - entry.window_ms
+            if times[0] <= start:
+                del times[: bisect_right(times, start)]
+            count = len(times)
+            if count > entry.keep:
+                del times[: count - entry.keep]  # only the newest limit + 1 decide
+                return entry.keep
+            return count
+        insort(times, now_ms)  # out-of-order timestamp (log replay)
         count = entry.count(now_ms)
         if len(times) > entry.keep and count == len(times):
-            # Only the newest limit + 1 matter, unless a replay out of order left some after now.
             del times[: len(times) - entry.keep]
         return count if count <= entry.keep else entry.keep
 
