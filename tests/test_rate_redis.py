@@ -121,6 +121,42 @@ def test_rate_based_conformance_with_redis(server: RedisServer, path: Path, driv
     assert shared.errors == 0
 
 
+@pytest.mark.parametrize("path", RATE_FILES, ids=[p.stem for p in RATE_FILES])
+def test_rate_based_conformance_through_the_middleware_with_redis(server: RedisServer, path: Path) -> None:
+    from tests.test_conformance_asgi import _RECORDS, _CaseServices, _echo_app, _send_through
+
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    case_services = _CaseServices()
+    services = wafpy.Services(geo=case_services.geo, clock_ms=case_services.clock)
+    acl = wafpy.load_web_acl(
+        doc["webacl"],
+        resources=doc.get("resources") or {},
+        account=doc.get("account"),
+        search_string="text",
+        services=services,
+    )
+    mw = wafpy.WAFMiddleware(_echo_app, acl, trace_id=False, log=_RECORDS.append, rate_backend=server.url)
+
+    async def send(request: dict[str, Any]) -> wafpy.Decision | None:
+        try:
+            return (await _send_through(mw, request))[1]
+        finally:
+            await aclose(mw)
+
+    for case in doc["cases"]:
+        case_services.country, case_services.now_ms = case["request"].get("country"), case["timestamp"]
+        _RECORDS.clear()
+        decision = asyncio.run(send(case["request"]))
+        (record,) = _RECORDS
+        expect = case["expect"]
+        assert record["action"] == expect.get("action", record["action"]), case["name"]
+        assert record["terminatingRuleId"] == expect.get("terminatingRuleId", record["terminatingRuleId"])
+        if decision is not None:
+            check(decision, expect)
+    assert mw.metrics.rate_backend_errors == 0
+    assert mw._shared is not None and mw._shared.counter.errors == 0  # counted in Redis throughout
+
+
 # ----------------------------------------------------------------------------------------------
 # The middleware
 
