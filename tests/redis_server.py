@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -57,6 +58,11 @@ class RedisServer:
         if process is not None and process.poll() is None:
             process.kill()  # as a crash would: no goodbye to the clients
             process.wait(10)
+
+    def pause(self, paused: bool = True) -> None:
+        """Freeze the server (SIGSTOP) or let it go on (SIGCONT): a Redis that hangs, not one that left."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP if paused else signal.SIGCONT)
 
     def flush(self) -> None:
         with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:

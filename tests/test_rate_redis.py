@@ -227,6 +227,7 @@ def test_the_environment_names_the_backend(server: RedisServer, tmp_path: Path) 
         open_rate_backend("memcached://user:pw@host")
 
 
+@pytest.mark.slow  # timing checks
 def test_redis_going_away_and_coming_back(server: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
     options = "?timeout=0.2&retry=0.3"
     a = wafpy.WAFMiddleware(App(), limit_acl(), rate_backend=server.url + options)
@@ -256,6 +257,33 @@ def test_redis_going_away_and_coming_back(server: RedisServer, caplog: pytest.Lo
         statuses = [await get(b if i % 2 else a) for i in range(LIMIT + 1)]
         await aclose(a, b)
         assert statuses == [200] * LIMIT + [403]
+
+    asyncio.run(run())
+
+
+@pytest.mark.slow  # timing checks
+def test_a_hanging_redis_costs_at_most_the_timeout(server: RedisServer) -> None:
+    mw = wafpy.WAFMiddleware(App(), limit_acl(), rate_backend=server.url + "?timeout=0.15&retry=0.2")
+
+    async def run() -> None:
+        assert await get(mw) == 200  # connected
+        server.pause()
+        try:
+            times = []
+            for _ in range(4):
+                start = time.perf_counter()
+                assert await get(mw) == 200
+                times.append(time.perf_counter() - start)
+                await asyncio.sleep(0.25)  # past `retry`: each request tries Redis again
+        finally:
+            server.pause(False)
+        assert max(times) < 0.15 + 0.15, times
+        assert mw.metrics.rate_backend_errors == 4
+        await asyncio.sleep(0.25)
+        errors = mw.metrics.rate_backend_errors
+        assert await get(mw) == 200
+        assert mw.metrics.rate_backend_errors == errors  # answered by Redis again
+        await aclose(mw)
 
     asyncio.run(run())
 
