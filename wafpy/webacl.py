@@ -10,6 +10,7 @@ from wafpy import model as ast
 from wafpy.decision import Decision
 from wafpy.engine.compile import CompiledACL, compile_acl
 from wafpy.engine.evaluate import evaluate
+from wafpy.engine.ratecount import Guess, Steps, assume_under, evaluate_counted
 from wafpy.engine.services import Services
 from wafpy.load.loader import load_web_acl_model
 from wafpy.load.managed import ManagedSpec, ManagedWarning, managed_warnings
@@ -66,6 +67,16 @@ class WebACL:
     def evaluate(self, request: Request, *, now_ms: int | None = None) -> Decision:
         """Decide `request`; `now_ms` (else the request's timestamp, else the clock) drives rate rules."""
         return evaluate(self._compiled, request, self.services, now_ms=now_ms)
+
+    def evaluate_counted(
+        self, request: Request, *, now_ms: int | None = None, guess: Guess = assume_under
+    ) -> Steps:
+        """`evaluate` with the rate counts fetched by the caller, one batch per request: a generator
+        that yields the `RateHit`s to count and returns the `Decision` (`wafpy.engine.ratecount`).
+        The middleware drives it with a shared counter (Redis) without blocking the event loop."""
+        if now_ms is None:
+            now_ms = request.timestamp_ms if request.timestamp_ms is not None else self.services.clock_ms()
+        return evaluate_counted(self._compiled, request, self.services, now_ms, guess)
 
     def __repr__(self) -> str:
         return f"<WebACL {self.name!r}: {len(self._compiled.rules)} rules>"

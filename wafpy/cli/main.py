@@ -34,6 +34,7 @@ from typing import IO, Any, NoReturn
 from rich.console import Console
 from rich.markup import escape
 
+from wafpy.cli.rates import add_rate_backend_argument, use_rate_backend
 from wafpy.cli.validate import add_document_options, add_managed_option
 from wafpy.errors import RulesetErrors, WafpyError
 from wafpy.load.managed import managed_groups
@@ -156,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="stop at the first bad line (exit 3)")
     p.add_argument("--quiet", "-q", action="store_true", help="no summary and no progress bar")
     add_managed_option(p)
+    add_rate_backend_argument(p)
     p.set_defaults(func=eval_command)
 
     add_validate_parser(sub)
@@ -237,6 +239,10 @@ def eval_command(args: argparse.Namespace) -> int:
     from wafpy.replay.workers import WorkerDied
 
     err = Console(stderr=True)
+
+    def warn(message: str) -> None:
+        err.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
+
     # AWS WAF records say what happened inside each managed rule group: replay them from there
     # unless told otherwise (https://docs.aws.amazon.com/waf/latest/developerguide/logging-fields.html).
     waf_logs = args.managed is None and waf_records_only(args.logs, args.format)
@@ -251,8 +257,10 @@ def eval_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     acl, loader = loaded
     warnings = [str(w) for w in acl.managed_warnings]
-    for warning in warnings:
-        err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    list(map(warn, warnings))
+    close_rates = use_rate_backend(args.rate_backend, acl)
+    if close_rates is None:
+        return EXIT_USAGE
     to_stdout = args.output == "-"
     out = err if to_stdout else Console()
     options = ReplayOptions(
@@ -264,10 +272,6 @@ def eval_command(args: argparse.Namespace) -> int:
         workers=args.workers,
         write_records=args.output is not None,
     )
-
-    def warn(message: str) -> None:
-        err.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
-
     replay = Replay(acl, args.logs, options, loader=loader, warn=warn)
     if args.workers > 1 and replay.rate_based:
         err.print(
@@ -323,6 +327,7 @@ def eval_command(args: argparse.Namespace) -> int:
         _quiet_stdout()
         return EXIT_OK
     finally:
+        close_rates()
         if progress is not None:
             progress.stop()
         if sink is not None:

@@ -30,19 +30,20 @@ from typing import Any, Final, Literal
 
 from wafpy.decision import ALLOW, Decision
 from wafpy.engine.services import Services
-from wafpy.errors import NotAvailableError
-from wafpy.load.managed import LOG_IS_REPLAY_ONLY, ManagedSpec, from_the_log, parse_managed
+from wafpy.load.managed import ManagedSpec
+from wafpy.middleware import config
 from wafpy.middleware.body import BodyRead, ReplayReceive, read_body
 from wafpy.middleware.clientinfo import ClientInfo
-from wafpy.middleware.config import ClientConfig, LogConfig, TokenConfig, WatchConfig, group_options
+from wafpy.middleware.config import ClientConfig, LogConfig, TokenConfig, WatchConfig
 from wafpy.middleware.logsink import Sink
 from wafpy.middleware.metrics import Metrics, metric_names
 from wafpy.middleware.notices import Notices
+from wafpy.middleware.ratebackend import configure_rate_backend
 from wafpy.middleware.reload import AclSource, LifespanObserver, PollingWatcher, load_acl, watched_paths
 from wafpy.middleware.requestlog import CLIENT_DISCONNECTED_FIELD, RequestLog
 from wafpy.middleware.responses import ERROR_BODY, Responder, send_metrics, send_solve
 from wafpy.middleware.scope import ASGIApp, Receive, Scope, Send, content_length, forward_scope
-from wafpy.middleware.tokens import HmacTokenValidator, token_key, token_secret_from_env
+from wafpy.middleware.tokens import HmacTokenValidator
 from wafpy.middleware.trace import new_trace, trace_of
 from wafpy.request import Request
 from wafpy.webacl import WebACL
@@ -94,6 +95,10 @@ class WAFMiddleware:
     in force answer other than AWS would (also logged): managed groups evaluated as "none", rules
     reading the country or ASN with no source configured.
 
+    `rate_backend`: where rate-based rules count, a URL: `"memory://"` or `"redis://host:6379/0"`
+    (shared by all workers and machines; `wafpy.middleware.ratebackend`). None reads
+    `WAFPY_RATE_BACKEND(_FILE)`, else keeps the counter of `services` (in memory by default).
+
     Options by group (`wafpy.middleware.config`), each a frozen dataclass:
 
     * `client=ClientConfig(...)`: trusted proxies and the forwarded header, country and ASN
@@ -128,6 +133,7 @@ class WAFMiddleware:
         search_string: str = "auto",
         managed: ManagedSpec = None,
         services: Services | None = None,
+        rate_backend: str | None = None,
         client: ClientConfig | None = None,
         tokens: TokenConfig | None = None,
         logs: LogConfig | None = None,
@@ -150,7 +156,7 @@ class WAFMiddleware:
         http_source_id: str | None = None,
         watch_interval: float | None = None,
     ) -> None:
-        options = group_options(
+        options = config.group_options(
             client=client,
             tokens=tokens,
             logs=logs,
@@ -172,33 +178,19 @@ class WAFMiddleware:
         if on_error not in ("allow", "block"):
             raise ValueError(f"on_error must be 'allow' or 'block', not {on_error!r}")
         tok = options.tokens
-        # Every worker process reads the same secret, so a token one issues the others accept.
-        secret_key = token_secret_from_env() if tok.secret is None else token_key(tok.secret)
-        if tok.solve_path is not None and secret_key is None:
-            raise ValueError(
-                "solve_path needs a token secret (token_secret=, WAFPY_TOKEN_SECRET or "
-                "WAFPY_TOKEN_SECRET_FILE) to sign the tokens it hands out"
-            )
-        if managed is not None and isinstance(acl, WebACL):  # never dropped silently
-            raise TypeError("managed= applies to an ACL the middleware loads; pass it to load_web_acl")
-        if managed == "log" or (isinstance(acl, WebACL) and from_the_log(acl.model)):
-            raise NotAvailableError(LOG_IS_REPLAY_ONLY)  # every request would be undetermined
+        secret_key = tok.key()  # the same in every worker, so a token one issues the others accept
         self.app = app
         self._source: AclSource = acl
-        self._load_options: dict[str, Any] = {
-            "resources": resources,
-            "search_string": search_string,
-            "managed": parse_managed(managed),  # a malformed value raises here; reloads reuse it
-        }
-        if account is not None:
-            self._load_options["account"] = account
+        self._load_options = config.load_options(acl, resources, account, search_string, managed)
         self._services = services
+        # The rate counter put in every ACL's services (None: keep theirs), and the shared one the
+        # request path awaits (None: counted synchronously in the evaluation).
+        self._rate_counter, self._shared = configure_rate_backend(rate_backend)
         self._on_error_block = on_error == "block"
         self._trace = trace_id
 
         # Who the client is; skipped on the hot path unless configured.
         self._clients = ClientInfo(options.client)
-        self._client_info = self._clients.configured
         self._token_secret = secret_key
         self._requests = RequestLog(options.logs)
         self._sink = self._requests.sink  # None: nothing is logged
@@ -231,6 +223,8 @@ class WAFMiddleware:
         web_acl_metric, rule_metrics = metric_names(first)
         self.metrics = Metrics(web_acl_metric, rule_metrics)
         self.metrics.managed_none = tuple(w.group for w in first.managed_warnings)
+        if self._shared is not None:
+            self._shared.counter.on_error = self.metrics.rate_backend_failed
         self._active = _Active(first)
 
         # The watcher starts with the server (lifespan startup) or, when there is no lifespan, at the
@@ -254,6 +248,8 @@ class WAFMiddleware:
     def _prepare(self, acl: WebACL) -> WebACL:
         """Plug this middleware's resolvers and token validator into the ACL's services."""
         overrides: dict[str, Any] = {}
+        if self._rate_counter is not None:
+            overrides["rate_counter"] = self._rate_counter
         if self._clients.geo_db is not None:
             overrides["geo"] = self._clients.geo_db.geo
         if self._clients.asn_db is not None:
@@ -360,7 +356,7 @@ class WAFMiddleware:
             read = await read_body(receive, active.limit)
             if read.disconnected:
                 # Nobody to answer and nothing to forward; still a request that came: log it.
-                self._client_left(scope, read, active)
+                await self._client_left(scope, read, active)
                 return
             messages = read.messages
             body = read.body
@@ -376,7 +372,10 @@ class WAFMiddleware:
             trace_of(scope.get("headers") or (), self._sink is not None) if self._trace else _NO_TRACE
         )
         try:
-            request, decision = self._evaluate(acl, scope, body, body_size, request_id)
+            if self._shared is None:  # counted in the evaluation: no await on the usual path
+                request, decision = self._evaluate(acl, scope, body, body_size, request_id)
+            else:
+                request, decision = await self._decide(acl, scope, body, body_size, request_id)
         except Exception:
             if add_trace and new_header is None:
                 new_header = new_trace()[1]
@@ -416,21 +415,18 @@ class WAFMiddleware:
     ) -> tuple[Request, Decision]:
         """Build the request WAF sees (client address and location resolved) and evaluate it."""
         now_ms = acl.services.clock_ms()
-        if self._client_info:
-            ip, country, asn = self._clients(scope)
-            request = Request.from_asgi(
-                scope,
-                body,
-                body_size,
-                client_ip=ip,
-                country=country,
-                asn=asn,
-                timestamp_ms=now_ms,
-                request_id=request_id,
-            )
-        else:  # the usual case: the socket peer, no location (fewer arguments to pass)
-            request = Request.from_asgi(scope, body, body_size, timestamp_ms=now_ms, request_id=request_id)
+        request = self._clients.request(scope, body, body_size, request_id, now_ms)
         return request, acl.evaluate(request, now_ms=now_ms)
+
+    async def _decide(
+        self, acl: WebACL, scope: Scope, body: bytes, body_size: int | None, request_id: str | None
+    ) -> tuple[Request, Decision]:
+        """`_evaluate`, with the rate counts of a shared backend awaited in one call when there is one."""
+        if self._shared is None:
+            return self._evaluate(acl, scope, body, body_size, request_id)
+        now_ms = acl.services.clock_ms()
+        request = self._clients.request(scope, body, body_size, request_id, now_ms)
+        return request, await self._shared.evaluate(acl, request, now_ms)
 
     async def _failed(self, scope: Scope, receive: Receive, send: Send, new_header: bytes | None) -> None:
         self.metrics.errors += 1
@@ -444,7 +440,7 @@ class WAFMiddleware:
         logger.exception("wafpy: evaluating the web ACL failed; forwarding the request (on_error='allow')")
         await self.app(forward_scope(scope, None, new_header), receive, send)
 
-    def _client_left(self, scope: Scope, read: BodyRead, active: _Active) -> None:
+    async def _client_left(self, scope: Scope, read: BodyRead, active: _Active) -> None:
         """The client left before its body ended: evaluate what arrived, count and log it (see
         UNSPECIFIED_CHOICES); nothing is sent and the app is not called."""
         self.metrics.client_disconnects += 1
@@ -452,7 +448,8 @@ class WAFMiddleware:
             trace_of(scope.get("headers") or (), True)[0] if self._trace and self._sink is not None else None
         )
         try:
-            decision = self._evaluate(active.acl, scope, read.body[: active.limit], read.size, request_id)[1]
+            body = read.body[: active.limit]
+            decision = (await self._decide(active.acl, scope, body, read.size, request_id))[1]
         except Exception:
             self.metrics.errors += 1
             logger.exception("wafpy: evaluating the web ACL failed for a request whose client left")
@@ -469,7 +466,8 @@ class WAFMiddleware:
             self._start_watch()
         request_id, new_header, _ = trace_of(scope.get("headers") or (), True) if self._trace else _NO_TRACE
         try:
-            decision = self._evaluate(self._active.acl, {**scope, "method": "GET"}, b"", 0, request_id)[1]
+            handshake = {**scope, "method": "GET"}
+            decision = (await self._decide(self._active.acl, handshake, b"", 0, request_id))[1]
         except Exception:
             await self._failed(scope, receive, send, new_header)
             return

@@ -20,6 +20,7 @@ from os import PathLike
 from typing import Any
 
 from wafpy.middleware.config import ClientConfig
+from wafpy.request import Request
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -193,6 +194,24 @@ class ClientInfo:
         if asn is None and self.asn_db is not None:
             asn = self.asn_db.asn(ip)
         return ip, country, asn
+
+    def request(
+        self, scope: Mapping[str, Any], body: bytes, size: int | None, request_id: str | None, now_ms: int
+    ) -> Request:
+        """The request WAF sees: the ASGI request with its client address and location resolved."""
+        if not self.configured:  # the usual case: the socket peer, no location (fewer arguments)
+            return Request.from_asgi(scope, body, size, timestamp_ms=now_ms, request_id=request_id)
+        ip, country, asn = self(scope)
+        return Request.from_asgi(
+            scope,
+            body,
+            size,
+            client_ip=ip,
+            country=country,
+            asn=asn,
+            timestamp_ms=now_ms,
+            request_id=request_id,
+        )
 
     def close(self) -> None:
         for db in (self.geo_db, self.asn_db):

@@ -28,7 +28,11 @@ from dataclasses import dataclass
 from os import PathLike
 from typing import Any, Final, NamedTuple, TypeVar
 
+from wafpy.errors import NotAvailableError
+from wafpy.load.managed import LOG_IS_REPLAY_ONLY, ManagedSpec, from_the_log, parse_managed
 from wafpy.middleware.logsink import Sink
+from wafpy.middleware.tokens import token_key, token_secret_from_env
+from wafpy.webacl import WebACL
 
 __all__ = [
     "FLAT_KEYWORDS",
@@ -74,6 +78,16 @@ class TokenConfig:
 
     secret: str | bytes | None = None
     solve_path: str | None = None
+
+    def key(self) -> bytes | None:
+        """The HMAC key: `secret`, else the environment's; a `solve_path` without one is an error."""
+        key = token_secret_from_env() if self.secret is None else token_key(self.secret)
+        if self.solve_path is not None and key is None:
+            raise ValueError(
+                "solve_path needs a token secret (token_secret=, WAFPY_TOKEN_SECRET or "
+                "WAFPY_TOKEN_SECRET_FILE) to sign the tokens it hands out"
+            )
+        return key
 
 
 @dataclass(frozen=True)
@@ -187,3 +201,30 @@ def group_options(
         logs=_group(LogConfig, logs, flat) or LogConfig(),
         watch=watching,
     )
+
+
+def load_options(
+    acl: object,
+    resources: Mapping[str, Any] | Sequence[str | PathLike[str]] | None,
+    account: str | None,
+    search_string: str,
+    managed: ManagedSpec,
+) -> dict[str, Any]:
+    """What the middleware passes to `load_web_acl`, at construction and at every reload.
+
+    `managed` is parsed once here (a malformed value raises now). It cannot apply to a `WebACL`
+    already loaded (it would be dropped silently), and "log" is refused: a live request has no
+    log record to take a managed group's outcome from, so every request would be undetermined.
+    """
+    if managed is not None and isinstance(acl, WebACL):
+        raise TypeError("managed= applies to an ACL the middleware loads; pass it to load_web_acl")
+    if managed == "log" or (isinstance(acl, WebACL) and from_the_log(acl.model)):
+        raise NotAvailableError(LOG_IS_REPLAY_ONLY)
+    options: dict[str, Any] = {
+        "resources": resources,
+        "search_string": search_string,
+        "managed": parse_managed(managed),
+    }
+    if account is not None:
+        options["account"] = account
+    return options

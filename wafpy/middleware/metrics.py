@@ -8,8 +8,9 @@ action; each non-terminating match (Count, or Captcha / Challenge passed with a 
 under that action for its rule.
 
 wafpy adds two counters of its own, outside CloudWatch's names: evaluations that raised
-(`errors`, `wafpy_evaluation_errors_total`) and log records that could not be written
-(`log_records_lost`, `wafpy_log_records_lost_total`).
+(`errors`, `wafpy_evaluation_errors_total`), log records that could not be written
+(`log_records_lost`, `wafpy_log_records_lost_total`), and calls to a shared rate backend that
+failed and were counted in memory instead (`rate_backend_errors`, `wafpy_rate_backend_errors_total`).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class Metrics:
         self.client_disconnects = 0  # requests whose client left before the body ended
         # Managed rule groups of the ACL in force evaluated as "no inner rule matched" (managed="none").
         self.managed_none: tuple[str, ...] = ()
+        self.rate_backend_errors = 0  # shared rate backend calls that failed (Redis down, timeout)
         self._terminating: dict[tuple[str, str], int] = {}  # one per request
         self._counts: dict[tuple[str, str], int] = {}  # non-terminating matches
         # action -> terminating rule id -> its counter key, made on first use so that `record`
@@ -69,6 +71,9 @@ class Metrics:
         self.web_acl_metric = web_acl_metric
         self.rule_metrics = dict(rule_metrics)
         self._keys = {}
+
+    def rate_backend_failed(self) -> None:
+        self.rate_backend_errors += 1
 
     def _add(self, rule: str, metric: str) -> None:
         key = (rule, metric)
@@ -139,6 +144,12 @@ class Metrics:
             )
             lines.append(f"# TYPE {name} gauge")
             lines += [f'{name}{{webacl="{acl}",group="{_escape(g)}"}} 1' for g in self.managed_none]
+        lines.append(
+            "# HELP wafpy_rate_backend_errors_total Shared rate backend calls that failed "
+            "(counted in memory instead, or on_error applied)."
+        )
+        lines.append("# TYPE wafpy_rate_backend_errors_total counter")
+        lines.append(f'wafpy_rate_backend_errors_total{{webacl="{acl}"}} {self.rate_backend_errors}')
         return "\n".join(lines) + "\n"
 
 
