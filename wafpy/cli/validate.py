@@ -32,10 +32,12 @@ def add_document_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--resources",
         metavar="PATH",
-        nargs="+",
-        action="extend",
+        # One path per option, repeated for more: a list option (nargs="+") would also take the
+        # positional arguments written after it (`--resources DIR acl.json logs/`).
+        action="append",
         default=[],
-        help="IP sets, regex pattern sets, rule groups: files or folders of get-* outputs or templates",
+        help="IP sets, regex pattern sets, rule groups: a file or folder of get-* outputs or templates "
+        "(a folder: its .json/.yaml files, recursively); repeat the option for more",
     )
     p.add_argument("--account", metavar="ID", help="account id for label namespaces when the ARN has none")
     p.add_argument(
@@ -193,7 +195,7 @@ def validate_command(args: argparse.Namespace) -> int:
         loaded = load_document(
             args.file,
             kind,
-            resources=args.resources or None,
+            resources=args.resources or None,  # folders are expanded by the loader
             account=args.account,
             search_string=args.search_string,
             managed=managed,

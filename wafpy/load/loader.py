@@ -46,7 +46,9 @@ from wafpy.load.resources import (
 from wafpy.load.validate import nesting_error, validate_document
 
 __all__ = [
+    "RESOURCE_SUFFIXES",
     "Loaded",
+    "expand_resource_paths",
     "load_rule_group_model",
     "load_value",
     "load_web_acl_model",
@@ -59,7 +61,7 @@ Kind = Literal["WebACL", "RuleGroup", "IPSet", "RegexPatternSet"]
 Origin = Literal["api", "cloudformation", "bare"]
 SearchString = Literal["auto", "base64", "text"]
 Source = str | bytes | os.PathLike[str] | Mapping[str, Any]
-Resources = Mapping[str, Any] | Iterable[str | os.PathLike[str]]
+Resources = Mapping[str, Any] | Iterable[str | os.PathLike[str]] | str | os.PathLike[str]
 _BUILDERS = {
     "WebACL": build_web_acl,
     "RuleGroup": build_rule_group,
@@ -173,6 +175,8 @@ def _resolver(
     base: ResourceResolver | None = None
     if isinstance(resources, Mapping):
         base = mapping_resolver(resources, search_string=mode, account=account)
+    elif isinstance(resources, (str, os.PathLike)):  # one path, not an iterable of characters
+        base = resolver_from_files([resources], search_string=mode, account=account)
     elif resources is not None:
         base = resolver_from_files(resources, search_string=mode, account=account)
     if resolver is None:
@@ -312,6 +316,30 @@ def mapping_resolver(
     return MappingResolver(docs, load=_entry_loader(search_string, account), managed=managed)
 
 
+# What a resources folder contributes: the document files, not READMEs or editor backups.
+RESOURCE_SUFFIXES = (".json", ".yaml", ".yml", ".template")
+
+
+def expand_resource_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """Files as given; a folder stands for its document files (`RESOURCE_SUFFIXES`), recursively,
+    in sorted order, hidden files and folders skipped. A path that does not exist is kept, so that
+    reading it reports it."""
+    out: list[str] = []
+    for p in paths:
+        path = os.fspath(p)
+        if not os.path.isdir(path):
+            out.append(path)
+            continue
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            out.extend(
+                os.path.join(root, f)
+                for f in sorted(files)
+                if not f.startswith(".") and f.lower().endswith(RESOURCE_SUFFIXES)
+            )
+    return out
+
+
 def resolver_from_files(
     paths: Iterable[str | os.PathLike[str]],
     *,
@@ -319,13 +347,14 @@ def resolver_from_files(
     account: str | None = None,
     managed: Mapping[str, Any] | None = None,
 ) -> MappingResolver:
-    """A resolver over files: get-* outputs, CloudFormation templates, or ARN -> document bundles.
+    """A resolver over files or folders: get-* outputs, CloudFormation templates, or ARN -> document
+    bundles (a folder: see `expand_resource_paths`).
 
     CloudFormation resources have no ARN; they are registered under
     `arn:aws:wafv2:us-east-1:<account>:regional/<ipset|regexpatternset|rulegroup>/<Name>/<LogicalId>`.
     """
     docs: dict[str, Entry] = {}
-    for p in paths:
+    for p in expand_resource_paths(paths):
         value, source = read_source(p)
         for arn, entry in entries_of(value, source, account or "000000000000"):
             docs[arn] = entry
