@@ -48,6 +48,7 @@ from wafpy.load.validate import nesting_error, validate_document
 __all__ = [
     "RESOURCE_SUFFIXES",
     "Loaded",
+    "document_object",
     "expand_resource_paths",
     "load_rule_group_model",
     "load_value",
@@ -167,6 +168,10 @@ def _unwrap(
         arn: Entry(props, source, "", "cloudformation") for arn, props in getattr(u, "arns", {}).items()
     }
     return u.value, path, u.origin, u.logical_id or logical_id, siblings
+
+
+# The document object of a parsed value (unwrapped from get-* output or a template).
+document_object = _unwrap
 
 
 def _resolver(
