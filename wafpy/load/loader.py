@@ -87,6 +87,15 @@ class Loaded:
 
 
 def _parse(text: str, source: str) -> JValue:
+    from wafpy.load.documents import looks_like_yaml
+
+    if source.lower().endswith((".yaml", ".yml")) or looks_like_yaml(text):
+        from wafpy.load.yamldoc import parse_yaml
+
+        try:
+            return parse_yaml(text, source=source)
+        except RulesetError as exc:
+            raise RulesetErrors([exc], source=source) from None
     try:
         from wafpy.load.parse import parse_json
     except ImportError:  # parser not available: plain json, positions lost
@@ -104,13 +113,13 @@ def _parse(text: str, source: str) -> JValue:
 
 
 def read_source(source: Source) -> tuple[JValue, str]:
-    """(positioned JSON, display name) of a path, JSON text, bytes, or an already-parsed object."""
+    """(positioned JSON, display name) of a path, JSON or YAML text, bytes, or an already-parsed object."""
     if isinstance(source, Mapping):
         return from_python(dict(source)), "<object>"
     if isinstance(source, bytes):
         return _parse(source.decode("utf-8-sig"), "<bytes>"), "<bytes>"
-    if isinstance(source, str) and source.lstrip()[:1] in ("{", "["):
-        return _parse(source, "<text>"), "<text>"
+    if isinstance(source, str) and (source.lstrip()[:1] in ("{", "[") or "\n" in source):
+        return _parse(source, "<text>"), "<text>"  # JSON, or YAML text (a path holds no newline)
     path = Path(source)
     name = str(source)
     try:
