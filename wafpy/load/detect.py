@@ -23,13 +23,20 @@ from wafpy.load.loader import (
     Loaded,
     Resources,
     SearchString,
-    Source,
     document_object,
     load_value,
     read_source,
 )
 from wafpy.load.loader import _resolver as resolver_for
 from wafpy.load.managed import ManagedSpec, parse_managed
+from wafpy.load.reading import Source
+from wafpy.load.terraform import (
+    TF_TYPES,
+    is_terraform,
+    terraform_document,
+    terraform_resources,
+    translate_path,
+)
 
 __all__ = [
     "RULES_NAME",
@@ -80,6 +87,9 @@ def detect_kind(value: JValue) -> DetectedKind:
         return "Rules"
     if not isinstance(value, JObject):
         return "WebACL"  # the loader names the wrong JSON type
+    if is_terraform(value):  # terraform show -json: its web ACL, else its rule group...
+        present = {TF_TYPES[r.type] for r in terraform_resources(value)}
+        return next((k for k in _KINDS if k in present), "WebACL")
     keys = set(value.keys())
     for kind in _KINDS:  # get-* output: {"RuleGroup": {...}, "LockToken": "..."}
         if isinstance(value.get(kind), JObject):
@@ -203,7 +213,13 @@ def _check_declared_capacity(value: JValue, group: ast.RuleGroup, source: str, a
     report = acl_capacity(group)
     if not report.exact or report.total <= group.capacity:
         return
-    obj, prefix, *_ = document_object(value, "RuleGroup", None, account, source)
+    if is_terraform(value):
+        doc = terraform_document(value, "RuleGroup", account=account or "000000000000", source=source)
+        obj: JValue = doc.value
+        path = translate_path("Capacity", doc.paths)
+    else:
+        obj, prefix, *_ = document_object(value, "RuleGroup", None, account, source)
+        path = f"{prefix}.Capacity" if prefix else "Capacity"
     node = obj.get("Capacity") if isinstance(obj, JObject) else None
     raise RulesetErrors(
         [
@@ -211,7 +227,7 @@ def _check_declared_capacity(value: JValue, group: ast.RuleGroup, source: str, a
                 f"the declared Capacity {group.capacity} is below the {report.total} WCU its rules "
                 "cost; AWS WAF refuses to create the rule group (the capacity cannot be changed "
                 "after creation, so declare what the rules may grow to)",
-                json_path=f"{prefix}.Capacity" if prefix else "Capacity",
+                json_path=path,
                 line=node.line if node is not None else None,
                 column=node.column if node is not None else None,
                 value=group.capacity,

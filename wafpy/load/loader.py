@@ -7,11 +7,9 @@ the document is collected and raised together as `RulesetErrors`; nothing is hal
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from wafpy import model as ast
@@ -24,7 +22,7 @@ from wafpy.load.build import (
     build_web_acl,
 )
 from wafpy.load.build_parts import Context
-from wafpy.load.jsontree import JObject, JString, JValue, from_python
+from wafpy.load.jsontree import JObject, JString, JValue
 from wafpy.load.managed import (
     ManagedChoice,
     ManagedSpec,
@@ -34,6 +32,7 @@ from wafpy.load.managed import (
     parse_managed,
     unavailable_message,
 )
+from wafpy.load.reading import RESOURCE_SUFFIXES, Source, expand_resource_paths, read_source
 from wafpy.load.resources import (
     Entry,
     LoadEntry,
@@ -43,6 +42,7 @@ from wafpy.load.resources import (
     ResourceResolver,
     entries_of,
 )
+from wafpy.load.terraform import is_terraform, terraform_document, translate_errors
 from wafpy.load.validate import nesting_error, validate_document
 
 __all__ = [
@@ -61,7 +61,6 @@ __all__ = [
 Kind = Literal["WebACL", "RuleGroup", "IPSet", "RegexPatternSet"]
 Origin = Literal["api", "cloudformation", "bare"]
 SearchString = Literal["auto", "base64", "text"]
-Source = str | bytes | os.PathLike[str] | Mapping[str, Any]
 Resources = Mapping[str, Any] | Iterable[str | os.PathLike[str]] | str | os.PathLike[str]
 _BUILDERS = {
     "WebACL": build_web_acl,
@@ -84,55 +83,6 @@ class Loaded:
     def managed_warnings(self) -> tuple[ManagedWarning, ...]:
         """Managed groups evaluated as "no inner rule matched" (managed="none")."""
         return managed_warnings(self.model)
-
-
-def _parse(text: str, source: str) -> JValue:
-    from wafpy.load.documents import looks_like_yaml
-
-    if source.lower().endswith((".yaml", ".yml")) or looks_like_yaml(text):
-        from wafpy.load.yamldoc import parse_yaml
-
-        try:
-            return parse_yaml(text, source=source)
-        except RulesetError as exc:
-            raise RulesetErrors([exc], source=source) from None
-    try:
-        from wafpy.load.parse import parse_json
-    except ImportError:  # parser not available: plain json, positions lost
-        try:
-            return from_python(json.loads(text))
-        except json.JSONDecodeError as exc:
-            raise RulesetErrors(
-                [RulesetError(f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno, source=source)],
-                source=source,
-            ) from None
-    try:
-        return parse_json(text, source=source)
-    except RulesetError as exc:
-        raise RulesetErrors([exc], source=source) from None
-
-
-def read_source(source: Source) -> tuple[JValue, str]:
-    """(positioned JSON, display name) of a path, JSON or YAML text, bytes, or an already-parsed object."""
-    if isinstance(source, Mapping):
-        return from_python(dict(source)), "<object>"
-    if isinstance(source, bytes):
-        return _parse(source.decode("utf-8-sig"), "<bytes>"), "<bytes>"
-    if isinstance(source, str) and (source.lstrip()[:1] in ("{", "[") or "\n" in source):
-        return _parse(source, "<text>"), "<text>"  # JSON, or YAML text (a path holds no newline)
-    path = Path(source)
-    name = str(source)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise RulesetErrors(
-            [RulesetError(f"cannot read the file: {exc.strerror or exc}", source=name)], source=name
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise RulesetErrors(
-            [RulesetError(f"the file is not UTF-8 text ({exc.reason})", source=name)], source=name
-        ) from None
-    return _parse(text, name), name
 
 
 def _cfn_type(value: JValue) -> str | None:
@@ -249,6 +199,17 @@ def load_value(
     # Unwrapping, template resolution and building recurse: refuse deep nesting before them.
     if (deep := nesting_error(value, path=path or "", source=source)) is not None:
         raise RulesetErrors([deep], source=source)
+    if (path is None or origin is None) and is_terraform(value):
+        return _load_terraform(
+            value,
+            kind,
+            source=source,
+            address=logical_id,
+            search_string=search_string,
+            account=account,
+            resolver=resolver,
+            managed=managed,
+        )
     if path is None or origin is None:
         obj, prefix, detected, logical_id, siblings = _unwrap(value, kind, logical_id, account, source)
         if path:
@@ -298,6 +259,45 @@ def load_value(
     return Loaded(model, source, detected, tuple(ctx.managed_missing), choice)
 
 
+def _load_terraform(
+    value: JValue,
+    kind: Kind,
+    *,
+    source: str,
+    address: str | None,
+    search_string: SearchString,
+    account: str | None,
+    resolver: ResourceResolver | None,
+    managed: ManagedChoice | None,
+) -> Loaded:
+    """A `terraform show -json` output: its `kind` resource in the API's form (`wafpy.load.terraform`),
+    the output's other WAFv2 resources resolvable by ARN, errors at Terraform addresses."""
+    try:
+        doc = terraform_document(
+            value, kind, address=address, account=account or DEFAULT_ACCOUNT, source=source
+        )
+    except RulesetErrors as exc:
+        raise RulesetErrors(exc.errors, source=source) from None
+    base: ResourceResolver = resolver or NullResolver()
+    if doc.siblings:
+        entries = {arn: Entry(v, source, "", "bare") for arn, (_, v, _) in doc.siblings.items()}
+        base = _Chain(mapping_resolver(entries, search_string=search_string, account=account), base)
+    try:
+        return load_value(
+            doc.value,
+            kind,
+            source=source,
+            path="",
+            origin="bare",  # the API's members; search_string is text, as the provider takes it
+            search_string=search_string,
+            account=account,
+            resolver=base,
+            managed=managed,
+        )
+    except RulesetErrors as exc:
+        raise translate_errors(exc, doc) from None
+
+
 def _entry_loader(search_string: SearchString, account: str | None) -> LoadEntry:
     """How a `MappingResolver` builds the documents it resolves: `load_value`, with these settings."""
 
@@ -328,30 +328,6 @@ def mapping_resolver(
 ) -> MappingResolver:
     """A resolver over a mapping ARN -> document, building each document with the loader."""
     return MappingResolver(docs, load=_entry_loader(search_string, account), managed=managed)
-
-
-# What a resources folder contributes: the document files, not READMEs or editor backups.
-RESOURCE_SUFFIXES = (".json", ".yaml", ".yml", ".template")
-
-
-def expand_resource_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
-    """Files as given; a folder stands for its document files (`RESOURCE_SUFFIXES`), recursively,
-    in sorted order, hidden files and folders skipped. A path that does not exist is kept, so that
-    reading it reports it."""
-    out: list[str] = []
-    for p in paths:
-        path = os.fspath(p)
-        if not os.path.isdir(path):
-            out.append(path)
-            continue
-        for root, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            out.extend(
-                os.path.join(root, f)
-                for f in sorted(files)
-                if not f.startswith(".") and f.lower().endswith(RESOURCE_SUFFIXES)
-            )
-    return out
 
 
 def resolver_from_files(
