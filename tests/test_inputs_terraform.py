@@ -223,3 +223,22 @@ def test_errors_point_to_the_terraform_address(
         with pytest.raises(RulesetErrors) as info:
             load_web_acl_model(file)
         assert any(e.json_path.startswith(where) for e in info.value.errors)
+
+
+def test_rate_based_custom_keys_and_association_config(tmp_path: Path) -> None:
+    state = _load("state.json")
+    values = _acl_values(state)
+    names = ["cookie", "forwarded_ip", "header", "ip", "label_namespace", "query_argument", "query_string"]
+    keys: dict[str, list[Any]] = {key: [] for key in [*names, "uri_path", "http_method"]}
+    header = {"name": "x-api-key", "text_transformation": [{"priority": 0, "type": "NONE"}]}
+    rate = _rule(state, "rate")["statement"][0]["rate_based_statement"][0]
+    rate["aggregate_key_type"] = "CUSTOM_KEYS"
+    rate["custom_key"] = [{**keys, "header": [header]}, {**keys, "http_method": [{}]}]
+    body = {"cloudfront": [{"default_size_inspection_limit": "KB_64"}], "api_gateway": []}
+    values["association_config"] = [{"request_body": [body]}]
+    file = tmp_path / "tf.json"
+    file.write_text(json.dumps(state))
+    model = load_web_acl_model(file)
+    statement = next(r for r in model.rules if r.name == "rate").statement
+    assert isinstance(statement, ast.RateBased)
+    assert len(statement.custom_keys) == 2

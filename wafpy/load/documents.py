@@ -324,7 +324,7 @@ def _refuse_intrinsics(value: JValue, path: str, origin: str) -> None:
                 name = node.members[0].key
                 raise _fail(
                     f"cannot load: {name} is a CloudFormation intrinsic function;"
-                    " give the whole template (JSON) so it can be resolved",
+                    " give the whole template (JSON or YAML) so it can be resolved",
                     node,
                     where,
                 )

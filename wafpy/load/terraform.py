@@ -62,6 +62,7 @@ _NAMES = {
     "forwarded_ip": "ForwardedIP",
     "ip": "IP",
     "http_method": "HTTPMethod",
+    "asn": "ASN",
     "aws_managed_rules_bot_control_rule_set": "AWSManagedRulesBotControlRuleSet",
     "aws_managed_rules_atp_rule_set": "AWSManagedRulesATPRuleSet",
     "aws_managed_rules_acfp_rule_set": "AWSManagedRulesACFPRuleSet",
@@ -78,12 +79,13 @@ _NAMES = {
     "managed_rule_group_configs": "ManagedRuleGroupConfigs",
     "regular_expression": "RegularExpressionList",
     "custom_response_body": "CustomResponseBodies",
+    "data_protection": "DataProtections",
 }
 _LISTS = frozenset(
     {
         "rule", "text_transformation", "rule_label", "custom_key", "rule_action_override",
         "excluded_rule", "response_header", "insert_header", "managed_rule_group_configs",
-        "regular_expression",
+        "regular_expression", "data_protection",
     }
 )  # fmt: skip
 _KEEP_EMPTY = frozenset({"addresses", "regular_expression", "country_codes"})  # required lists
@@ -212,6 +214,8 @@ class _Converter:
             if key in _DROP or (key == "id" and api != ""):
                 continue
             name = _api_name(key)
+            if parent == "request_body":  # AssociationConfig.RequestBody is keyed by resource type
+                name = key.upper()
             if key == "statement" and parent in ("and_statement", "or_statement"):
                 name = "Statements"
             sub_tf, sub_api = _join(tf, key), _join(api, name)
