@@ -82,6 +82,14 @@ def test_terraform_web_acl_evaluates(name: str, uri: str, ip: str, ua: str, acti
     assert (decision.action, decision.terminating_rule_id) == (action, rule)
 
 
+@pytest.mark.parametrize("name", ["state.json", "plan.json"])
+def test_validate_names_a_terraform_document(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["validate", str(DATA / name)], capsys)
+    assert code == 0
+    assert "WebACL shop (terraform document, 5 rules): valid" in out
+    assert "total 82 WCU" in out
+
+
 def test_block_custom_response_and_bodies() -> None:
     model = load_web_acl_model(DATA / "state.json")
     admin = next(r for r in model.rules if r.name == "block-admin")

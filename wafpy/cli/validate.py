@@ -203,7 +203,7 @@ def validate_command(args: argparse.Namespace) -> int:
         print(f"error: --managed: no such file or folder: {', '.join(absent)}", file=err)
         return 1
     try:
-        loaded, detected = load_detected(
+        loaded, detected, origin = load_detected(
             args.file,
             kind="RuleGroup" if getattr(args, "rule_group", False) else None,
             resources=args.resources or None,  # folders are expanded by the loader
@@ -225,7 +225,7 @@ def validate_command(args: argparse.Namespace) -> int:
             else f"{len(model.patterns)} patterns"
         )
         print(
-            f"{detected} {model.name} ({loaded.origin} document, {count}): valid (AWS WAF would accept it)",
+            f"{detected} {model.name} ({origin} document, {count}): valid (AWS WAF would accept it)",
             file=out,
         )
         return 0
@@ -238,7 +238,7 @@ def validate_command(args: argparse.Namespace) -> int:
         )
     else:
         print(
-            f"{kind} {model.name} ({loaded.origin} document, {len(model.rules)} rules): "
+            f"{kind} {model.name} ({origin} document, {len(model.rules)} rules): "
             "valid (AWS WAF would accept it)",
             file=out,
         )

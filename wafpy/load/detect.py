@@ -176,8 +176,9 @@ def load_detected(
     account: str | None = None,
     search_string: SearchString = "auto",
     managed: ManagedSpec = None,
-) -> tuple[Loaded, DetectedKind]:
-    """Load a document of any kind (`detect_kind`, or `kind` when given) as `wafpy validate` does.
+) -> tuple[Loaded, DetectedKind, str]:
+    """Load a document of any kind (`detect_kind`, or `kind` when given) as `wafpy validate` does:
+    (the loaded document, its kind, where it came from: api, cloudformation, terraform or bare).
 
     A rule list loads as a web ACL holding its rules (`rules_as_web_acl`). A rule group whose
     declared `Capacity` is below its computed WCU is an error located at `Capacity`: AWS refuses
@@ -198,13 +199,13 @@ def load_detected(
     if detected == "Rules":
         obj, bare = rules_as_web_acl(value)
         try:
-            return load_value(obj, "WebACL", path="", origin="bare", **options), "Rules"
+            return load_value(obj, "WebACL", path="", origin="bare", **options), "Rules", "bare"
         except RulesetErrors as exc:
             raise (unwrap_rules_path(exc) if bare else exc) from None
     loaded = load_value(value, detected, **options)
     if isinstance(loaded.model, ast.RuleGroup):
         _check_declared_capacity(value, loaded.model, name, account)
-    return loaded, detected
+    return loaded, detected, "terraform" if is_terraform(value) else loaded.origin
 
 
 def _check_declared_capacity(value: JValue, group: ast.RuleGroup, source: str, account: str | None) -> None:
