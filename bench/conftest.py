@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-try:  # bench/ imported as a package (it has an __init__.py) or as a plain test directory
-    from bench.make_docs import texts
-except ImportError:
-    from make_docs import texts  # type: ignore[no-redef]
+from bench.make_docs import texts
 
 
 @pytest.fixture(scope="session")

@@ -180,7 +180,7 @@ _KINDS: list[Callable[[int], Stmt]] = [
 
 def _rule(i: int, stmt: dict[str, Any]) -> dict[str, Any]:
     name = f"rule-{i:03d}-{next(iter(stmt))[:-9].lower()}"
-    action = ({"Block": {}}, {"Count": {}}, {"Allow": {}})[i % 3]
+    action: dict[str, Any] = ({"Block": {}}, {"Count": {}}, {"Allow": {}})[i % 3]
     rule: dict[str, Any] = {
         "Name": name,
         "Priority": i,

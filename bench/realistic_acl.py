@@ -10,6 +10,15 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from tests import builders
+from tests.builders import (
+    byte_match,
+    rule,
+    size_constraint,
+    sqli_match,
+    transformations,
+)
+
 ACCOUNT = "111122223333"
 REGION_ARN = f"arn:aws:wafv2:eu-west-1:{ACCOUNT}:regional"
 BLOCKLIST_ARN = f"{REGION_ARN}/ipset/blocklist/11111111-1111-1111-1111-111111111111"
@@ -44,129 +53,87 @@ def blocklist_cidrs(n: int = 1000, seed: int = 7) -> list[str]:
     return cidrs
 
 
-def _t(*types: str) -> list[dict[str, Any]]:
-    return [{"Priority": i, "Type": t} for i, t in enumerate(types)]
-
-
-def _vis(name: str) -> dict[str, Any]:
-    return {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": name}
-
-
-def _rule(
-    name: str, priority: int, statement: dict[str, Any], action: str = "Block", **extra: Any
-) -> dict[str, Any]:
-    return {
-        "Name": name,
-        "Priority": priority,
-        "Statement": statement,
-        "Action": {action: {}},
-        "VisibilityConfig": _vis(name),
-        **extra,
-    }
-
-
-def _byte(field: dict[str, Any], search: str, constraint: str, *types: str) -> dict[str, Any]:
-    return {
-        "ByteMatchStatement": {
-            "FieldToMatch": field,
-            "SearchString": search,
-            "PositionalConstraint": constraint,
-            "TextTransformations": _t(*types),
-        }
-    }
-
-
-def _size(field: dict[str, Any], op: str, size: int) -> dict[str, Any]:
-    return {
-        "SizeConstraintStatement": {
-            "FieldToMatch": field,
-            "ComparisonOperator": op,
-            "Size": size,
-            "TextTransformations": _t("NONE"),
-        }
-    }
-
-
 QUERY_ARGS: dict[str, Any] = {"AllQueryArguments": {}}
 BODY: dict[str, Any] = {"Body": {"OversizeHandling": "CONTINUE"}}
 URI: dict[str, Any] = {"UriPath": {}}
+USER_AGENT: dict[str, Any] = {"SingleHeader": {"Name": "user-agent"}}
 
 
 def web_acl() -> dict[str, Any]:
     rules = [
-        _rule("ip-blocklist", 0, {"IPSetReferenceStatement": {"ARN": BLOCKLIST_ARN}}),
-        _rule("geo-block", 1, {"GeoMatchStatement": {"CountryCodes": BLOCKED_COUNTRIES}}),
-        _rule(
+        rule("ip-blocklist", 0, {"IPSetReferenceStatement": {"ARN": BLOCKLIST_ARN}}),
+        rule("geo-block", 1, {"GeoMatchStatement": {"CountryCodes": BLOCKED_COUNTRIES}}),
+        rule(
             "bad-bots",
             2,
             {
                 "RegexPatternSetReferenceStatement": {
                     "ARN": BOTS_ARN,
                     "FieldToMatch": {"SingleHeader": {"Name": "user-agent"}},
-                    "TextTransformations": _t("LOWERCASE"),
+                    "TextTransformations": transformations("LOWERCASE"),
                 }
             },
         ),
-        _rule(
+        rule(
             "no-user-agent",
             3,
-            {"NotStatement": {"Statement": _size({"SingleHeader": {"Name": "user-agent"}}, "GE", 0)}},
+            {"NotStatement": {"Statement": size_constraint(USER_AGENT, "GE", 0)}},
         ),
-        _rule(
+        rule(
             "host-check",
             4,
             {
                 "NotStatement": {
-                    "Statement": _byte(
+                    "Statement": byte_match(
                         {"SingleHeader": {"Name": "host"}}, "shop.example.com", "EXACTLY", "LOWERCASE"
                     )
                 }
             },
         ),
-        _rule("path-traversal", 5, _byte(URI, "../", "CONTAINS", "URL_DECODE")),
-        _rule(
+        rule("path-traversal", 5, byte_match(URI, "../", "CONTAINS", "URL_DECODE")),
+        rule(
             "admin-outside-office",
             6,
             {
                 "AndStatement": {
                     "Statements": [
-                        _byte(URI, "/admin", "STARTS_WITH", "LOWERCASE"),
+                        byte_match(URI, "/admin", "STARTS_WITH", "LOWERCASE"),
                         {"NotStatement": {"Statement": {"IPSetReferenceStatement": {"ARN": OFFICE_ARN}}}},
                     ]
                 }
             },
         ),
-        _rule(
+        rule(
             "sqli-query",
             7,
-            {"SqliMatchStatement": {"FieldToMatch": QUERY_ARGS, "TextTransformations": _t("URL_DECODE")}},
+            sqli_match(QUERY_ARGS, "URL_DECODE"),
         ),
-        _rule(
+        rule(
             "sqli-body",
             8,
-            {"SqliMatchStatement": {"FieldToMatch": BODY, "TextTransformations": _t("URL_DECODE")}},
+            sqli_match(BODY, "URL_DECODE"),
         ),
-        _rule(
+        rule(
             "xss-query",
             9,
             {
                 "XssMatchStatement": {
                     "FieldToMatch": QUERY_ARGS,
-                    "TextTransformations": _t("URL_DECODE", "HTML_ENTITY_DECODE"),
+                    "TextTransformations": transformations("URL_DECODE", "HTML_ENTITY_DECODE"),
                 }
             },
         ),
-        _rule(
+        rule(
             "xss-body",
             10,
             {
                 "XssMatchStatement": {
                     "FieldToMatch": BODY,
-                    "TextTransformations": _t("URL_DECODE", "HTML_ENTITY_DECODE"),
+                    "TextTransformations": transformations("URL_DECODE", "HTML_ENTITY_DECODE"),
                 }
             },
         ),
-        _rule(
+        rule(
             "body-too-large",
             11,
             {
@@ -174,27 +141,27 @@ def web_acl() -> dict[str, Any]:
                     "FieldToMatch": {"Body": {"OversizeHandling": "MATCH"}},
                     "ComparisonOperator": "GT",
                     "Size": 8192,
-                    "TextTransformations": _t("NONE"),
+                    "TextTransformations": transformations("NONE"),
                 }
             },
         ),
-        _rule("uri-too-long", 12, _size(URI, "GT", 2048)),
-        _rule("query-too-long", 13, _size({"QueryString": {}}, "GT", 4096)),
-        _rule(
+        rule("uri-too-long", 12, size_constraint(URI, "GT", 2048)),
+        rule("query-too-long", 13, size_constraint({"QueryString": {}}, "GT", 4096)),
+        rule(
             "label-login",
             14,
             {
                 "AndStatement": {
                     "Statements": [
-                        _byte({"Method": {}}, "POST", "EXACTLY", "NONE"),
-                        _byte(URI, "/api/login", "STARTS_WITH", "LOWERCASE"),
+                        byte_match({"Method": {}}, "POST", "EXACTLY", "NONE"),
+                        byte_match(URI, "/api/login", "STARTS_WITH", "LOWERCASE"),
                     ]
                 }
             },
             action="Count",
             RuleLabels=[{"Name": "flow:login"}],
         ),
-        _rule(
+        rule(
             "login-rate",
             15,
             {
@@ -206,18 +173,18 @@ def web_acl() -> dict[str, Any]:
                 }
             },
         ),
-        _rule(
+        rule(
             "script-probe",
             16,
             {
                 "RegexMatchStatement": {
                     "FieldToMatch": URI,
                     "RegexString": "\\.(php|asp|aspx|jsp|cgi)$",
-                    "TextTransformations": _t("LOWERCASE"),
+                    "TextTransformations": transformations("LOWERCASE"),
                 }
             },
         ),
-        _rule(
+        rule(
             "shellshock",
             17,
             {
@@ -231,11 +198,11 @@ def web_acl() -> dict[str, Any]:
                     },
                     "SearchString": "() {",
                     "PositionalConstraint": "CONTAINS",
-                    "TextTransformations": _t("NONE"),
+                    "TextTransformations": transformations("NONE"),
                 }
             },
         ),
-        _rule(
+        rule(
             "method-allowlist",
             18,
             {
@@ -244,22 +211,20 @@ def web_acl() -> dict[str, Any]:
                         "RegexMatchStatement": {
                             "FieldToMatch": {"Method": {}},
                             "RegexString": "^(GET|HEAD|POST|PUT|DELETE|OPTIONS)$",
-                            "TextTransformations": _t("NONE"),
+                            "TextTransformations": transformations("NONE"),
                         }
                     }
                 }
             },
         ),
-        _rule("wp-login-probe", 19, _byte(URI, "wp-login", "CONTAINS", "LOWERCASE")),
+        rule("wp-login-probe", 19, byte_match(URI, "wp-login", "CONTAINS", "LOWERCASE")),
     ]
-    return {
-        "Name": "bench-shop",
-        "Id": "44444444-4444-4444-4444-444444444444",
-        "ARN": f"{REGION_ARN}/webacl/bench-shop/44444444-4444-4444-4444-444444444444",
-        "DefaultAction": {"Allow": {}},
-        "Rules": rules,
-        "VisibilityConfig": _vis("bench-shop"),
-    }
+    return builders.web_acl(
+        rules,
+        name="bench-shop",
+        id="44444444-4444-4444-4444-444444444444",
+        arn=f"{REGION_ARN}/webacl/bench-shop/44444444-4444-4444-4444-444444444444",
+    )
 
 
 def resources() -> dict[str, Any]:
@@ -315,7 +280,7 @@ def browser_get() -> dict[str, Any]:
 
 
 def json_post(size: int = 4096) -> dict[str, Any]:
-    items = []
+    items: list[str] = []
     rng = random.Random(3)
     while len(",".join(items)) < size - 120:
         sku, qty = rng.randrange(99999), rng.randrange(1, 5)

@@ -45,6 +45,7 @@ from starlette.routing import Route
 from bench import realistic_acl
 from bench.floor import hand_written_check
 from bench.ratios import interleaved_ratio
+from tests.builders import web_acl
 from wafpy import WAFMiddleware
 from wafpy.engine.responses import DEFAULT_BLOCK_BODY
 from wafpy.middleware.body import ReplayReceive, read_body
@@ -124,18 +125,14 @@ def make_wafpy() -> Any:
 
 
 def make_empty() -> Any:
-    acl = {
-        "Name": "empty",
-        "Id": "00000000-0000-0000-0000-000000000000",
-        "ARN": f"{realistic_acl.REGION_ARN}/webacl/empty/00000000-0000-0000-0000-000000000000",
-        "DefaultAction": {"Allow": {}},
-        "Rules": [],
-        "VisibilityConfig": {
-            "SampledRequestsEnabled": False,
-            "CloudWatchMetricsEnabled": False,
-            "MetricName": "e",
-        },
-    }
+    acl = web_acl(
+        [],
+        name="empty",
+        id="00000000-0000-0000-0000-000000000000",
+        arn=f"{realistic_acl.REGION_ARN}/webacl/empty/00000000-0000-0000-0000-000000000000",
+        metric="e",
+        sampled=False,
+    )
     return WAFMiddleware(small_app(), acl)
 
 

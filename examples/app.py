@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from wafpy import WAFMiddleware
+from wafpy.middleware import TokenConfig, WAFMiddleware
 from wafpy.middleware.tokens import token_secret_from_env
 
 RULESETS = Path(__file__).resolve().parents[1] / "rulesets"
@@ -70,8 +70,10 @@ app.add_middleware(
     resources=RESOURCES,
     log=logging.getLogger("waf.log"),  # one AWS WAF log record per request, as JSON
     metrics_path="/metrics",  # CloudWatch-style counters in Prometheus text (not evaluated)
-    token_secret=TOKEN_SECRET,
-    # Demo only: hands an aws-waf-token to anybody who asks.
-    solve_path="/.wafpy/solve" if TOKEN_SECRET is not None else None,
+    tokens=TokenConfig(
+        secret=TOKEN_SECRET,
+        # Demo only: hands an aws-waf-token to anybody who asks.
+        solve_path="/.wafpy/solve" if TOKEN_SECRET is not None else None,
+    ),
     watch=True,  # edit the web ACL file and it is reloaded
 )

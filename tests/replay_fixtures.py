@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.builders import byte_match, rule, web_acl
 from wafpy.cli.main import main
 
 ACCOUNT = "111122223333"
@@ -21,30 +22,9 @@ ACL_ARN = (
 T0 = 1_710_930_600_000  # 2024-03-20T10:30:00Z
 
 
-def _vis(name: str) -> dict[str, Any]:
-    return {"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False, "MetricName": name}
-
-
-def _byte(field: dict[str, Any], search: str, constraint: str, transform: str = "NONE") -> dict[str, Any]:
-    return {
-        "ByteMatchStatement": {
-            "FieldToMatch": field,
-            "SearchString": search,
-            "PositionalConstraint": constraint,
-            "TextTransformations": [{"Priority": 0, "Type": transform}],
-        }
-    }
-
-
 def _rule(name: str, priority: int, statement: dict[str, Any], action: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "Name": name,
-        "Priority": priority,
-        "Statement": statement,
-        "Action": {action: {}},
-        "VisibilityConfig": _vis(name),
-        **extra,
-    }
+    """A rule of this ACL: sampling and metrics off, as in the log records below."""
+    return rule(name, priority, statement, action, sampled=False, **extra)
 
 
 def acl_document(*, rate_based: bool = False, admin: bool = True) -> dict[str, Any]:
@@ -57,22 +37,20 @@ def acl_document(*, rate_based: bool = False, admin: bool = True) -> dict[str, A
     block-api-key    header x-api-key is "stolen"                Block (not evaluable on ALB logs)
     """
     ua = {"SingleHeader": {"Name": "user-agent"}}
+    body = {"Body": {"OversizeHandling": "CONTINUE"}}
+    api_key = {"SingleHeader": {"Name": "x-api-key"}}
     rules = [
-        _rule("block-admin", 0, _byte({"UriPath": {}}, "/admin", "STARTS_WITH", "LOWERCASE"), "Block"),
-        _rule("captcha-login", 1, _byte({"UriPath": {}}, "/login", "EXACTLY"), "Captcha"),
+        _rule("block-admin", 0, byte_match({"UriPath": {}}, "/admin", "STARTS_WITH", "LOWERCASE"), "Block"),
+        _rule("captcha-login", 1, byte_match({"UriPath": {}}, "/login", "EXACTLY"), "Captcha"),
         _rule(
             "tag-bots",
             2,
-            _byte(ua, "bot", "CONTAINS", "LOWERCASE"),
+            byte_match(ua, "bot", "CONTAINS", "LOWERCASE"),
             "Count",
             RuleLabels=[{"Name": "test:bot"}],
         ),
-        _rule(
-            "block-body", 3, _byte({"Body": {"OversizeHandling": "CONTINUE"}}, "evil", "CONTAINS"), "Block"
-        ),
-        _rule(
-            "block-api-key", 4, _byte({"SingleHeader": {"Name": "x-api-key"}}, "stolen", "EXACTLY"), "Block"
-        ),
+        _rule("block-body", 3, byte_match(body, "evil", "CONTAINS"), "Block"),
+        _rule("block-api-key", 4, byte_match(api_key, "stolen", "EXACTLY"), "Block"),
     ]
     if not admin:
         rules = rules[1:]
@@ -85,14 +63,9 @@ def acl_document(*, rate_based: bool = False, admin: bool = True) -> dict[str, A
                 "Block",
             )
         )
-    return {
-        "Name": "replay-test",
-        "Id": "5a5a5a5a-1111-2222-3333-444455556666",
-        "ARN": ACL_ARN,
-        "DefaultAction": {"Allow": {}},
-        "Rules": rules,
-        "VisibilityConfig": _vis("replay-test"),
-    }
+    return web_acl(
+        rules, name="replay-test", id="5a5a5a5a-1111-2222-3333-444455556666", arn=ACL_ARN, sampled=False
+    )
 
 
 def write_acl(path: Path, **kwargs: Any) -> Path:

@@ -16,18 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.test_asgi_support import (
-    EchoApp,
-    body_acl,
-    byte_rule,
-    header,
-    rule,
-    serve,
-    sqli_rule,
-    web_acl,
-)
+from tests.builders import byte_rule, rule, sqli_match
+from tests.test_asgi_support import EchoApp, body_acl, header, serve, web_acl
 from wafpy import WAFMiddleware
 from wafpy.engine.responses import DEFAULT_BLOCK_BODY
+
+pytestmark = pytest.mark.slow  # a real uvicorn server per test
 
 TRACE_RE = re.compile(r"^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$")
 
@@ -378,6 +372,7 @@ def test_lifespan_passes_through_with_and_without_watch(tmp_path: Path) -> None:
 
 def test_sqli_rule_on_json_like_query_stays_quiet_for_benign_text() -> None:
     app = EchoApp()
-    with serve(WAFMiddleware(app, web_acl([sqli_rule("q", 1, {"QueryString": {}})]))) as url:
+    acl = web_acl([rule("q", 1, sqli_match({"QueryString": {}}, "URL_DECODE"))])
+    with serve(WAFMiddleware(app, acl)) as url:
         response = httpx.get(url + "/search", params={"q": "red shoes", "page": "2", "sort": "price_asc"})
     assert response.status_code == 200

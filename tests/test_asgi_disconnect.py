@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import MutableMapping
 from typing import Any
 
 import httpx
@@ -53,12 +54,12 @@ def test_client_leaving_mid_body_is_logged_and_counted(chunks: list[bytes], acti
     arrived = b"".join(chunks)
     messages = [{"type": "http.request", "body": c, "more_body": True} for c in chunks]
     messages.append({"type": "http.disconnect"})
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return messages.pop(0)
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     run(mw(scope(len(arrived) + 1000), receive, send))
@@ -76,6 +77,7 @@ def test_client_leaving_mid_body_is_logged_and_counted(chunks: list[bytes], acti
     assert "wafpy_client_disconnects_total{" in mw.metrics.prometheus()
 
 
+@pytest.mark.slow
 def test_complete_requests_carry_no_disconnect_marker() -> None:
     records: list[dict[str, Any]] = []
     mw = WAFMiddleware(EchoApp(), body_acl(), log=records.append)

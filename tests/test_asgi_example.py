@@ -17,6 +17,7 @@ from wafpy.middleware.tokens import SECRET_ENV, SECRET_FILE_ENV, read_token
 BROWSER = {"Host": "shop.example.com", "User-Agent": "Mozilla/5.0", "Accept-Language": "en"}
 
 
+@pytest.mark.slow
 def test_example_app_allows_benign_and_blocks_attacks() -> None:
     from examples.app import app
 
@@ -51,6 +52,7 @@ def test_example_app_under_two_workers_signs_with_the_secret_file(tmp_path: Path
         stop(process)
 
 
+@pytest.mark.slow
 def test_example_app_without_a_secret_serves_no_solve_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(SECRET_ENV, raising=False)
     monkeypatch.delenv(SECRET_FILE_ENV, raising=False)

@@ -16,9 +16,12 @@ import pytest
 import websockets.sync.client
 from websockets.exceptions import InvalidStatus
 
-from tests.test_asgi_support import ARN, EchoApp, byte_rule, header, rule, serve, web_acl, write_mmdb
+from tests.builders import byte_rule, rule
+from tests.test_asgi_support import ARN, EchoApp, blocking_acl, header, serve, web_acl, write_mmdb
 from wafpy import Services, WAFMiddleware, load_web_acl
 from wafpy.middleware.tokens import COOKIE_NAME, issue_token
+
+pytestmark = pytest.mark.slow  # a real uvicorn server per test
 
 SECRET = "test-secret-of-32-bytes-for-hmac"
 
@@ -384,10 +387,6 @@ def test_on_error_allow_forwards_and_block_answers_500(caplog: pytest.LogCapture
 
 
 TRACE_HEADER_VALUE = re.compile(r"^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$")
-
-
-def blocking_acl(path_prefix: str, name: str) -> dict[str, Any]:
-    return web_acl([byte_rule("block-" + name, 1, {"UriPath": {}}, path_prefix, "STARTS_WITH")], name=name)
 
 
 @pytest.mark.slow

@@ -15,7 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+import pytest
 import uvicorn
+
+from tests import builders
+from tests.builders import byte_rule, rule, sqli_match
 
 ACCOUNT = "111122223333"
 ARN = f"arn:aws:wafv2:eu-west-1:{ACCOUNT}:regional"
@@ -139,76 +143,37 @@ def header(payload: dict[str, Any], name: str) -> list[str]:
 # Web ACLs (bare WebACL shape)
 
 
-def visibility(name: str) -> dict[str, Any]:
-    return {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": name}
-
-
-def rule(
-    name: str,
-    priority: int,
-    statement: dict[str, Any],
-    action: str = "Block",
-    action_body: dict[str, Any] | None = None,
-    metric: str | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    return {
-        "Name": name,
-        "Priority": priority,
-        "Statement": statement,
-        "Action": {action: action_body or {}},
-        "VisibilityConfig": visibility(metric or name),
-        **extra,
-    }
+ACL_ID = "a1b2c3d4-0000-0000-0000-000000000001"
 
 
 def web_acl(
     rules: list[dict[str, Any]], default: str = "Allow", name: str = "test-acl", **extra: Any
 ) -> dict[str, Any]:
-    return {
-        "Name": name,
-        "Id": "a1b2c3d4-0000-0000-0000-000000000001",
-        "ARN": f"{ARN}/webacl/{name}/a1b2c3d4-0000-0000-0000-000000000001",
-        "DefaultAction": {default: {}},
-        "Rules": rules,
-        "VisibilityConfig": visibility(name + "-metric"),
+    """A web ACL with an Id and an ARN, as the middleware's log records name them."""
+    return builders.web_acl(
+        rules,
+        name=name,
+        default=default,
+        id=ACL_ID,
+        arn=f"{ARN}/webacl/{name}/{ACL_ID}",
+        metric=name + "-metric",
         **extra,
-    }
-
-
-def text_transform(kind: str = "NONE") -> list[dict[str, Any]]:
-    return [{"Priority": 0, "Type": kind}]
-
-
-def sqli_rule(name: str, priority: int, field: dict[str, Any], **kw: Any) -> dict[str, Any]:
-    statement = {
-        "SqliMatchStatement": {"FieldToMatch": field, "TextTransformations": text_transform("URL_DECODE")}
-    }
-    return rule(name, priority, statement, **kw)
-
-
-def byte_rule(
-    name: str, priority: int, field: dict[str, Any], search: str, constraint: str = "CONTAINS", **kw: Any
-) -> dict[str, Any]:
-    statement = {
-        "ByteMatchStatement": {
-            "FieldToMatch": field,
-            "SearchString": search,
-            "PositionalConstraint": constraint,
-            "TextTransformations": text_transform(),
-        }
-    }
-    return rule(name, priority, statement, **kw)
+    )
 
 
 def body_acl() -> dict[str, Any]:
     """Inspects the body (SQLi, oversize CONTINUE) and the query; Allow by default."""
     return web_acl(
         [
-            sqli_rule("sqli-body", 10, {"Body": {"OversizeHandling": "CONTINUE"}}),
-            sqli_rule("sqli-query", 20, {"AllQueryArguments": {}}),
+            rule("sqli-body", 10, sqli_match({"Body": {"OversizeHandling": "CONTINUE"}}, "URL_DECODE")),
+            rule("sqli-query", 20, sqli_match({"AllQueryArguments": {}}, "URL_DECODE")),
         ]
     )
+
+
+def blocking_acl(path_prefix: str, name: str) -> dict[str, Any]:
+    """Blocks the URIs under `path_prefix`: two names tell a reload's old and new ACL apart."""
+    return web_acl([byte_rule("block-" + name, 1, {"UriPath": {}}, path_prefix, "STARTS_WITH")], name=name)
 
 
 def run(coro: Any) -> Any:
@@ -338,6 +303,7 @@ def test_mmdb_writer_is_read_by_maxminddb(tmp_path: Path) -> None:
         assert reader.get("192.0.2.1") is None
 
 
+@pytest.mark.slow
 def test_server_fixture_serves_and_stops() -> None:
     import httpx
 

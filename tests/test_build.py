@@ -8,36 +8,17 @@ from typing import Any
 
 import pytest
 
+from tests.builders import byte_match, rule, visibility, web_acl
 from wafpy import model as ast
 from wafpy.load.loader import load_rule_group_model, load_web_acl_model
 
-VIS = {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "m"}
+VIS = visibility()
 IPSET = "arn:aws:wafv2:us-east-1:111122223333:regional/ipset/s/1"
 
 
-def byte(field: dict[str, Any], search: str = "abc", tts: list[Any] | None = None) -> dict[str, Any]:
-    return {
-        "ByteMatchStatement": {
-            "SearchString": search,
-            "FieldToMatch": field,
-            "TextTransformations": tts or [{"Priority": 0, "Type": "NONE"}],
-            "PositionalConstraint": "CONTAINS",
-        }
-    }
-
-
 def acl(*statements: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    rules = [
-        {"Name": f"r{i}", "Priority": i, "Statement": s, "Action": {"Block": {}}, "VisibilityConfig": VIS}
-        for i, s in enumerate(statements)
-    ]
-    return {
-        "Name": "test01",
-        "DefaultAction": {"Allow": {}},
-        "VisibilityConfig": VIS,
-        "Rules": rules,
-        **extra,
-    }
+    rules = [rule(f"r{i}", i, s, metric="m") for i, s in enumerate(statements)]
+    return web_acl(rules, name="test01", metric="m", **extra)
 
 
 @pytest.mark.parametrize(
@@ -65,14 +46,14 @@ def acl(*statements: dict[str, Any], **extra: Any) -> dict[str, Any]:
     ],
 )
 def test_field_to_match(field: dict[str, Any], expected: ast.FieldToMatch) -> None:
-    stmt = load_web_acl_model(acl(byte(field))).rules[0].statement
+    stmt = load_web_acl_model(acl(byte_match(field))).rules[0].statement
     assert isinstance(stmt, ast.ByteMatch)
     assert stmt.field_to_match == expected
 
 
 def test_transformations_sorted_by_priority() -> None:
     tts = [{"Priority": 5, "Type": "LOWERCASE"}, {"Priority": 1, "Type": "URL_DECODE"}]
-    stmt = load_web_acl_model(acl(byte({"UriPath": {}}, tts=tts))).rules[0].statement
+    stmt = load_web_acl_model(acl(byte_match({"UriPath": {}}, text_transformations=tts))).rules[0].statement
     assert isinstance(stmt, ast.ByteMatch)
     assert [t.type for t in stmt.text_transformations] == ["URL_DECODE", "LOWERCASE"]
 
@@ -85,12 +66,13 @@ def test_transformations_sorted_by_priority() -> None:
     ],
 )
 def test_search_string_modes(mode: str, written: str, expected: bytes) -> None:
-    stmt = load_web_acl_model(acl(byte({"UriPath": {}}, written)), search_string=mode).rules[0].statement  # type: ignore[arg-type]
+    doc = acl(byte_match({"UriPath": {}}, written))
+    stmt = load_web_acl_model(doc, search_string=mode).rules[0].statement  # type: ignore[arg-type]
     assert isinstance(stmt, ast.ByteMatch) and stmt.search_string == expected
 
 
 def test_search_string_auto_is_base64_for_get_output_and_text_otherwise() -> None:
-    doc = acl(byte({"UriPath": {}}, base64.b64encode(b"\x00\xffbin").decode()))
+    doc = acl(byte_match({"UriPath": {}}, base64.b64encode(b"\x00\xffbin").decode()))
     wrapped = load_web_acl_model({"WebACL": doc, "LockToken": "t"}).rules[0].statement
     bare = load_web_acl_model(doc).rules[0].statement
     assert isinstance(wrapped, ast.ByteMatch) and wrapped.search_string == b"\x00\xffbin"
@@ -98,7 +80,7 @@ def test_search_string_auto_is_base64_for_get_output_and_text_otherwise() -> Non
 
 
 def test_search_string_base64_member_is_decoded() -> None:
-    doc = acl(byte({"UriPath": {}}))
+    doc = acl(byte_match({"UriPath": {}}))
     stmt_json = doc["Rules"][0]["Statement"]["ByteMatchStatement"]
     stmt_json["SearchStringBase64"] = base64.b64encode(b"hello").decode()
     del stmt_json["SearchString"]
@@ -128,14 +110,14 @@ def test_search_string_base64_member_is_decoded() -> None:
 def test_label_namespace_and_arn(
     extra: dict[str, Any], account: str | None, namespace: str, arn_start: str
 ) -> None:
-    model = load_web_acl_model(acl(byte({"UriPath": {}}), **extra), account=account)
+    model = load_web_acl_model(acl(byte_match({"UriPath": {}}), **extra), account=account)
     assert model.label_namespace == namespace
     assert model.arn.startswith(arn_start)
 
 
 def test_cloudformation_logical_id_in_synthesized_arn() -> None:
     template = {
-        "Resources": {"MyAcl": {"Type": "AWS::WAFv2::WebACL", "Properties": acl(byte({"UriPath": {}}))}}
+        "Resources": {"MyAcl": {"Type": "AWS::WAFv2::WebACL", "Properties": acl(byte_match({"UriPath": {}}))}}
     }
     model = load_web_acl_model(template, account="111122223333")
     assert model.arn == "arn:aws:wafv2:us-east-1:111122223333:regional/webacl/test01/MyAcl"
@@ -153,11 +135,11 @@ def test_cloudformation_logical_id_in_synthesized_arn() -> None:
 )
 def test_body_inspection_limit(config: dict[str, Any] | None, limit: int) -> None:
     extra = {"AssociationConfig": config} if config else {}
-    assert load_web_acl_model(acl(byte({"Body": {}}), **extra)).body_inspection_limit == limit
+    assert load_web_acl_model(acl(byte_match({"Body": {}}), **extra)).body_inspection_limit == limit
 
 
 def test_immunity_times() -> None:
-    doc = acl(byte({"UriPath": {}}), CaptchaConfig={"ImmunityTimeProperty": {"ImmunityTime": 600}})
+    doc = acl(byte_match({"UriPath": {}}), CaptchaConfig={"ImmunityTimeProperty": {"ImmunityTime": 600}})
     doc["Rules"][0]["ChallengeConfig"] = {"ImmunityTimeProperty": {"ImmunityTime": 900}}
     model = load_web_acl_model(doc)
     assert (model.captcha_immunity, model.challenge_immunity) == (600, 300)
@@ -177,7 +159,7 @@ def test_firewall_manager_groups_become_rules() -> None:
     from wafpy.load.loader import load_document
 
     model = load_document(
-        acl(byte({"UriPath": {}}), PreProcessFirewallManagerRuleGroups=[fms]), "WebACL"
+        acl(byte_match({"UriPath": {}}), PreProcessFirewallManagerRuleGroups=[fms]), "WebACL"
     ).model
     assert isinstance(model, ast.WebACL)
     (rule,) = model.pre_process_rules
@@ -217,7 +199,7 @@ def test_rule_group_namespace_and_body_keys_are_its_own() -> None:
             {
                 "Name": "r",
                 "Priority": 0,
-                "Statement": byte({"UriPath": {}}),
+                "Statement": byte_match({"UriPath": {}}),
                 "VisibilityConfig": VIS,
                 "Action": {"Block": {"CustomResponse": {"ResponseCode": 403, "CustomResponseBodyKey": "k"}}},
             }

@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
+from tests.builders import rule, visibility, web_acl
 from wafpy import model as ast
 from wafpy.load.capacity import acl_capacity, rule_capacity, statement_capacity
 from wafpy.load.loader import load_web_acl_model, mapping_resolver
 
-VIS = {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "m"}
+VIS = visibility()
 NONE = [{"Priority": 0, "Type": "NONE"}]
 LOWER = [{"Priority": 0, "Type": "LOWERCASE"}]
 URI: dict[str, Any] = {"UriPath": {}}
@@ -149,16 +150,8 @@ CASES: dict[str, tuple[dict[str, Any], int]] = {
 
 
 def _acl(statement: dict[str, Any], *, labels: int = 0) -> dict[str, Any]:
-    r: dict[str, Any] = {
-        "Name": "r",
-        "Priority": 0,
-        "Statement": statement,
-        "Action": {"Count": {}},
-        "VisibilityConfig": VIS,
-    }
-    if labels:
-        r["RuleLabels"] = [{"Name": f"l{i}"} for i in range(labels)]
-    return {"Name": "a", "DefaultAction": {"Allow": {}}, "VisibilityConfig": VIS, "Rules": [r]}
+    extra: dict[str, Any] = {"RuleLabels": [{"Name": f"l{i}"} for i in range(labels)]} if labels else {}
+    return web_acl([rule("r", 0, statement, "Count", metric="m", **extra)], name="a", metric="m")
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

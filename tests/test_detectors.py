@@ -443,6 +443,7 @@ _FRAGMENTS = [
 _VALUES = st.lists(st.one_of(st.sampled_from(_FRAGMENTS), st.binary(max_size=4)), max_size=24).map(b"".join)
 
 
+@pytest.mark.slow
 @settings(max_examples=600, deadline=None)
 @given(_VALUES)
 def test_fast_sqli_agrees_with_reference(value: bytes) -> None:
@@ -454,6 +455,7 @@ def test_fast_sqli_agrees_with_reference(value: bytes) -> None:
             assert found is None or (found and all(found))
 
 
+@pytest.mark.slow
 @settings(max_examples=600, deadline=None)
 @given(_VALUES)
 def test_fast_xss_agrees_with_reference(value: bytes) -> None:

@@ -24,6 +24,8 @@ from wafpy.matching.detectors.sqli import detect_sqli
 from wafpy.matching.detectors.sqli_reading import Reading
 from wafpy.matching.detectors.xss import detect_xss
 
+pytestmark = pytest.mark.slow  # timing checks on hostile input
+
 # Linear time makes the cost of a value ten times as long about ten times as high; quadratic time
 # a hundred times, and the patterns this replaces were worse than that.
 LINEAR_CEILING = 15.0

@@ -31,6 +31,7 @@ def _write_case(tmp_path: Path, path: Path, index: int) -> list[str]:
     return args
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_explains_every_conformance_file(
     path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]

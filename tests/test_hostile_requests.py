@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import wafpy
 from bench import realistic_acl
 from wafpy.logs.logrecord import decision_to_log_record
+
+pytestmark = pytest.mark.slow  # property tests over many generated requests
 
 _CASES = sorted((Path(__file__).parent / "conformance").glob("*.json"))
 

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +20,8 @@ from bench import realistic_acl
 from wafpy.engine.compile import compile_acl
 from wafpy.engine.evaluate import evaluate
 from wafpy.engine.services import Services
+
+pytestmark = pytest.mark.slow  # every conformance and realistic ACL compiled both ways
 
 CASES = sorted((Path(__file__).parent / "conformance").glob("*.json"))
 

@@ -36,7 +36,8 @@ def _acl_values(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _rule(doc: dict[str, Any], name: str) -> dict[str, Any]:
-    return next(r for r in _acl_values(doc)["rule"] if r["name"] == name)  # type: ignore[no-any-return]
+    rule: dict[str, Any] = next(r for r in _acl_values(doc)["rule"] if r["name"] == name)
+    return rule
 
 
 @pytest.mark.parametrize("name", ["state.json", "plan.json"])

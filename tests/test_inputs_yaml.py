@@ -13,7 +13,7 @@ import pytest
 from tests.replay_fixtures import run_cli
 from wafpy import model as ast
 from wafpy.errors import RulesetError, RulesetErrors
-from wafpy.load.jsontree import to_python
+from wafpy.load.jsontree import JObject, to_python
 from wafpy.load.loader import load_rule_group_model, load_web_acl_model
 from wafpy.load.yamldoc import SHORT_FORM_TAGS, parse_yaml
 
@@ -54,8 +54,9 @@ def test_every_documented_short_form_is_mapped() -> None:
 def test_positions_are_one_based_line_and_column() -> None:
     value = parse_yaml("a:\n  b: !Ref X\n  c: [1, 'two']\n")
     assert to_python(value) == {"a": {"b": {"Ref": "X"}, "c": [1, "two"]}}
-    inner = value.get("a")  # type: ignore[union-attr]
-    assert inner is not None
+    assert isinstance(value, JObject)
+    inner = value.get("a")
+    assert isinstance(inner, JObject)
     assert (inner.members[0].key_line, inner.members[0].key_column) == (2, 3)
     ref = inner.members[0].value
     assert (ref.line, ref.column) == (2, 6)

@@ -228,6 +228,7 @@ class _Key:
         self.key = key
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.text(max_size=5), _json, max_size=5) | st.lists(_json, max_size=5), st.booleans())
 def test_valid_json_matches_json_loads(doc: Any, ascii_only: bool) -> None:
@@ -240,6 +241,7 @@ def test_valid_json_matches_json_loads(doc: Any, ascii_only: bool) -> None:
         assert keys.elements == _expected_keys(json.loads(data))
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(st.binary(max_size=300))
 def test_scanner_never_raises_on_arbitrary_bytes(data: bytes) -> None:
@@ -270,6 +272,7 @@ _json_tokens = st.sampled_from(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(st.lists(_json_tokens, max_size=40))
 def test_scanner_never_raises_on_json_like_tokens_and_paths_agree(tokens: list[bytes]) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import wafpy
+from tests.builders import rule, size_constraint, web_acl
 from wafpy.engine.compile import compile_acl
 from wafpy.engine.evaluate import evaluate
 from wafpy.engine.services import Services
@@ -21,7 +22,6 @@ from wafpy.engine.services import Services
 ACCOUNT = "111122223333"
 PREFIX = f"awswaf:{ACCOUNT}:webacl:shop-ext:"
 LABEL = "bot-ext:crawler:good"
-VIS = {"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False, "MetricName": "m"}
 
 # (scope, key) -> whether the label above matches
 FULLY_QUALIFIED: dict[tuple[str, str], bool] = {
@@ -78,36 +78,13 @@ TABLE = {**FULLY_QUALIFIED, **RELATIVE}
 
 
 def _web_acl(scope: str, key: str) -> dict[str, Any]:
-    always = {
-        "SizeConstraintStatement": {
-            "FieldToMatch": {"UriPath": {}},
-            "ComparisonOperator": "GE",
-            "Size": 0,
-            "TextTransformations": [{"Priority": 0, "Type": "NONE"}],
-        }
-    }
-    return {
-        "Name": "shop-ext",
-        "DefaultAction": {"Allow": {}},
-        "VisibilityConfig": VIS,
-        "Rules": [
-            {
-                "Name": "tag",
-                "Priority": 0,
-                "Statement": always,
-                "Action": {"Count": {}},
-                "RuleLabels": [{"Name": LABEL}],
-                "VisibilityConfig": VIS,
-            },
-            {
-                "Name": "match",
-                "Priority": 1,
-                "Statement": {"LabelMatchStatement": {"Scope": scope, "Key": key}},
-                "Action": {"Block": {}},
-                "VisibilityConfig": VIS,
-            },
-        ],
-    }
+    always = size_constraint({"UriPath": {}}, "GE", 0)
+    label_match = {"LabelMatchStatement": {"Scope": scope, "Key": key}}
+    rules = [
+        rule("tag", 0, always, "Count", metric="m", sampled=False, RuleLabels=[{"Name": LABEL}]),
+        rule("match", 1, label_match, metric="m", sampled=False),
+    ]
+    return web_acl(rules, name="shop-ext", metric="m", sampled=False)
 
 
 @pytest.mark.parametrize(("scope", "key"), sorted(TABLE), ids=[f"{s}-{k}" for s, k in sorted(TABLE)])

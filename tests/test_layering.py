@@ -4,7 +4,7 @@ Every module belongs to one stage. A module imports only from its own stage or f
 one, never from a later stage, and two stages of the same rank (load and engine; middleware and
 replay) never import each other. No import cycle exists, counting the imports made inside
 functions and under `TYPE_CHECKING`, which hide cycles from the interpreter. Each module also
-imports on its own, with no other wafpy module loaded before it.
+imports on its own, with no other wafpy module loaded before it, and none is over 500 lines.
 """
 
 from __future__ import annotations
@@ -214,3 +214,13 @@ def test_every_module_imports_on_its_own() -> None:
         cwd=PACKAGE.parent,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+MAX_MODULE_LINES = 500
+
+
+@pytest.mark.parametrize("module", sorted(FILES))
+def test_no_module_is_over_500_lines(module: str) -> None:
+    """A module holds one concept; past 500 lines it holds several, and is split by them."""
+    lines = FILES[module].read_text(encoding="utf-8").count("\n")
+    assert lines <= MAX_MODULE_LINES, f"{FILES[module].relative_to(PACKAGE.parent)} has {lines} lines"

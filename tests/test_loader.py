@@ -4,43 +4,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.builders import rule, visibility, web_acl
+from tests.shared import SHARED, shared_dir
 from wafpy import model as ast
 from wafpy.cli.validate import add_validate_parser, validate_command
 from wafpy.errors import NotAvailableError, RulesetErrors
 from wafpy.load.jsontree import JArray, from_python, to_python
 from wafpy.load.loader import load_rule_group_model, load_web_acl_model, resolver_from_files
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-VIS = {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "m"}
+VIS = visibility()
 IPSET = "arn:aws:wafv2:us-east-1:111122223333:regional/ipset/s/1"
 GEO = {"GeoMatchStatement": {"CountryCodes": ["US"]}}
 
 
-def shared(*parts: str) -> Path:
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        message = f"shared test material not found at ../shared/{'/'.join(parts)}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
 def acl(statement: dict[str, Any] = GEO, **extra: Any) -> dict[str, Any]:
-    rule = {
-        "Name": "r",
-        "Priority": 0,
-        "Statement": statement,
-        "Action": {"Block": {}},
-        "VisibilityConfig": VIS,
-    }
-    return {"Name": "a", "DefaultAction": {"Allow": {}}, "VisibilityConfig": VIS, "Rules": [rule], **extra}
+    return web_acl([rule("r", 0, statement, metric="m")], name="a", metric="m", **extra)
 
 
 def _conformance_files() -> list[str]:
@@ -51,7 +34,7 @@ def _conformance_files() -> list[str]:
 @pytest.mark.corpora
 @pytest.mark.parametrize("name", _conformance_files())
 def test_conformance_documents_load_in_text_mode(name: str) -> None:
-    data = json.loads((shared("conformance") / name).read_text())
+    data = json.loads((shared_dir("conformance") / name).read_text())
     model = load_web_acl_model(
         data["webacl"],
         resources=data.get("resources") or None,
@@ -117,6 +100,7 @@ def _deep_text(document: Any, levels: int) -> str:
     return json.dumps(document).replace('"DEEP"', nested)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("form", ["object", "text", "get-web-acl text", "template text", "template object"])
 def test_deep_nesting_is_a_located_ruleset_error(form: str) -> None:
     """Nesting far beyond the limits is refused before anything recurses over it (no RecursionError)."""
@@ -142,6 +126,7 @@ def test_nesting_within_the_limits_gets_the_statement_depth_error() -> None:
     assert [e.message for e in info.value.errors] == ["statements nested deeper than 20 levels"]
 
 
+@pytest.mark.slow
 def test_python_objects_of_any_depth_convert_and_cycles_are_refused() -> None:
     deep: Any = []
     for _ in range(100_000):
@@ -298,10 +283,7 @@ def _sqli_rules(count: int) -> dict[str, Any]:
             ],
         }
     }
-    doc["Rules"] = [
-        {"Name": f"r{i}", "Priority": i, "Statement": stmt, "Action": {"Block": {}}, "VisibilityConfig": VIS}
-        for i in range(count)
-    ]
+    doc["Rules"] = [rule(f"r{i}", i, stmt, metric="m") for i in range(count)]
     return doc
 
 

@@ -146,6 +146,7 @@ def test_the_path_is_looked_at_once_per_interval_and_reopen_acts_at_once(tmp_pat
     assert [r["i"] for r in lines(path)] == [3]
 
 
+@pytest.mark.slow
 def test_the_middleware_reopens_its_log_on_request(tmp_path: Path) -> None:
     path = tmp_path / "waf.jsonl"
     mw = WAFMiddleware(EchoApp(), web_acl([]), log=str(path))
@@ -203,6 +204,7 @@ def test_reopen_on_signal_needs_the_main_thread(tmp_path: Path) -> None:
 # Failures: reported, not flooded
 
 
+@pytest.mark.slow
 def test_dev_full_gives_one_log_line_and_a_count_not_a_traceback_per_request(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -221,6 +223,7 @@ def test_dev_full_gives_one_log_line_and_a_count_not_a_traceback_per_request(
     assert "/dev/full" in reported[0].getMessage() and "No space left on device" in reported[0].getMessage()
 
 
+@pytest.mark.slow
 def test_a_failing_callable_sink_is_counted_and_reported_once(caplog: pytest.LogCaptureFixture) -> None:
     def broken(record: dict[str, Any]) -> None:
         raise ConnectionError("log collector unreachable")
@@ -273,6 +276,7 @@ def test_counts_in_the_reports_add_up(caplog: pytest.LogCaptureFixture) -> None:
 # Short writes: signals and full pipes
 
 
+@pytest.mark.slow
 def test_writes_interrupted_by_signals_are_completed(tmp_path: Path) -> None:
     """A signal in the middle of a blocking pipe write returns a short count: the rest follows."""
     fifo = tmp_path / "waf.fifo"

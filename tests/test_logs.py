@@ -564,6 +564,7 @@ def test_iter_lines_numbers_physical_lines(tmp_path: Path) -> None:
     assert list(iter_lines([path])) == [(path, 1, b"one\n"), (path, 5, b"five\n")]
 
 
+@pytest.mark.slow
 def test_streaming_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
     def peak(count: int) -> int:
         path = write(tmp_path / f"{count}.gz", ndjson(count), gz=True)

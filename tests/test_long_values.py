@@ -17,6 +17,7 @@ from urllib.parse import quote
 import pytest
 
 import wafpy
+from tests.builders import rule, web_acl
 
 PADDINGS = {
     "letters": b"a",
@@ -70,29 +71,18 @@ def _acl(family: str, field: str) -> wafpy.WebACL:
             "TextTransformations": [{"Priority": 0, "Type": "URL_DECODE"}],
         }
     }
-    visibility = {"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False, "MetricName": "m"}
-    return wafpy.load_web_acl(
-        {
-            "Name": "long-values",
-            "Id": _ID,
-            "ARN": "arn:aws:wafv2:eu-west-1:111122223333:regional/webacl/long-values/" + _ID,
-            "DefaultAction": {"Allow": {}},
-            "Rules": [
-                {
-                    "Name": f"{family}-{field}",
-                    "Priority": 0,
-                    "Statement": rule_statement,
-                    "Action": {"Block": {}},
-                    "VisibilityConfig": visibility,
-                }
-            ],
-            "VisibilityConfig": visibility,
-            "AssociationConfig": {
-                "RequestBody": {"APPLICATION_LOAD_BALANCER": {"DefaultSizeInspectionLimit": "KB_64"}}
-            },
+    document = web_acl(
+        [rule(f"{family}-{field}", 0, rule_statement, metric="m", sampled=False)],
+        name="long-values",
+        id=_ID,
+        arn="arn:aws:wafv2:eu-west-1:111122223333:regional/webacl/long-values/" + _ID,
+        metric="m",
+        sampled=False,
+        AssociationConfig={
+            "RequestBody": {"APPLICATION_LOAD_BALANCER": {"DefaultSizeInspectionLimit": "KB_64"}}
         },
-        search_string="text",
     )
+    return wafpy.load_web_acl(document, search_string="text")
 
 
 def _request(field: str, value: bytes) -> wafpy.Request:
@@ -115,6 +105,7 @@ def _request(field: str, value: bytes) -> wafpy.Request:
 ACLS = {(family, field): _acl(family, field) for family in FAMILIES for field in FIELDS}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("field", list(FIELDS))
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_attack_without_padding_is_blocked_and_padding_alone_is_allowed(family: str, field: str) -> None:
@@ -124,6 +115,7 @@ def test_attack_without_padding_is_blocked_and_padding_alone_is_allowed(family: 
         assert acl.evaluate(_request(field, (unit * (16 * 1024 // len(unit)))[: 16 * 1024])).action == "ALLOW"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("padding", list(PADDINGS))
 @pytest.mark.parametrize("field", list(FIELDS))

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.test_asgi_support import byte_rule, web_acl
+from tests.builders import byte_rule
+from tests.test_asgi_support import web_acl
 from wafpy import Request, load_web_acl
 from wafpy.decision import Decision
 from wafpy.logs.logrecord import decision_to_log_record

@@ -297,6 +297,7 @@ _json_values = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(value=_json_values, indent=st.sampled_from([None, 0, 2, 4]), ascii_only=st.booleans())
 def test_parse_agrees_with_json_loads(value: Any, indent: int | None, ascii_only: bool) -> None:
@@ -330,6 +331,7 @@ def test_grammar_file_is_the_one_shipped_at_repo_top_level() -> None:
     assert grammar_text() == (REPO / "grammars" / "webacl.lark").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_grammar_is_found_from_another_working_directory(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     code = "from wafpy.load.parse import parse_json; print(parse_json('[1, 2]').items[1].column)"

@@ -29,6 +29,8 @@ from botocore.loaders import Loader  # type: ignore[import-untyped]  # noqa: E40
 from botocore.model import ServiceModel  # type: ignore[import-untyped]  # noqa: E402
 from botocore.validate import ParamValidator  # type: ignore[import-untyped]  # noqa: E402
 
+pytestmark = pytest.mark.slow  # property tests over many generated documents
+
 MODEL = ServiceModel(Loader().load_service_model("wafv2", "service-2"))
 SHAPES: dict[str, Any] = MODEL._shape_resolver._shape_map  # raw JSON shapes
 IPSET = "arn:aws:wafv2:us-east-1:111122223333:regional/ipset/s/11111111-1111-1111-1111-111111111111"

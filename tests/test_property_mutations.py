@@ -27,12 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import wafpy
 from wafpy.errors import NotAvailableError, RulesetErrors
 from wafpy.load.schema import shape
+
+pytestmark = pytest.mark.slow  # property tests over many generated documents
 
 ROOT = Path(__file__).resolve().parents[1]
 STATEMENT_KINDS = sorted(shape("Statement").members)
@@ -344,6 +347,7 @@ def _mutate(document: dict[str, Any], data: st.DataObject) -> None:
             copies = data.draw(st.integers(0, 3), label="copies")
             parent[last] = {kind: {"Statements": [copy.deepcopy(value) for _ in range(copies)]}}
     elif operation == "resample":
+        assert isinstance(last, str)  # its candidates above all end in a member name
         parent[last] = copy.deepcopy(data.draw(st.sampled_from(VALUES[last]), label="seen value"))
     elif operation == "rename":
         new = data.draw(st.one_of(st.sampled_from(KEYS), st.sampled_from(ODD_TEXT[:13])), label="key")

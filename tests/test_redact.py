@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.test_asgi_support import ARN, rule, visibility, web_acl
+from tests.builders import rule, sqli_match, visibility
+from tests.test_asgi_support import ARN, web_acl
 from wafpy import Request, load_web_acl
 from wafpy.decision import Decision
 from wafpy.logs.logrecord import decision_to_log_record
@@ -54,11 +55,8 @@ REDACTIONS: dict[str, dict[str, Any]] = {
 
 
 def sqli(name: str, priority: int, field: dict[str, Any], action: str = "Count", lower: bool = False) -> Any:
-    transforms = [{"Priority": 0, "Type": "URL_DECODE"}]
-    if lower:
-        transforms.append({"Priority": 1, "Type": "LOWERCASE"})
-    statement = {"SqliMatchStatement": {"FieldToMatch": field, "TextTransformations": transforms}}
-    return rule(name, priority, statement, action=action)
+    types = ("URL_DECODE", "LOWERCASE") if lower else ("URL_DECODE",)
+    return rule(name, priority, sqli_match(field, *types), action=action)
 
 
 def group(name: str, rules: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
@@ -211,6 +209,7 @@ def test_each_value_reaches_places_beyond_http_request_without_redaction() -> No
     assert record["terminatingRuleMatchDetails"] and record["rateBasedRuleList"]
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(secrets=secrets_strategy(), redacted=st.sets(st.sampled_from(sorted(REDACTIONS)), min_size=1))
 def test_a_redacted_value_appears_nowhere_in_the_record(secrets: dict[str, str], redacted: set[str]) -> None:

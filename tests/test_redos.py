@@ -44,8 +44,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from re import _constants as sre  # type: ignore[attr-defined]
-from re import _parser as sre_parse  # type: ignore[attr-defined]
+from re import _constants as sre
+from re import _parser as sre_parse
 from typing import Any
 
 import pytest
@@ -54,6 +54,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import wafpy
+
+pytestmark = pytest.mark.slow  # timing checks of every regex in the package
 
 # -- the verdict ------------------------------------------------------------------------------
 
@@ -240,6 +242,14 @@ def _schema_patterns() -> list[Target]:
     ]
 
 
+def _run_item(parser: Any) -> re.Pattern[str]:
+    """The item pattern kept on the parser's inline transformer (wafpy's own builder class, which
+    lark's annotations do not know: they type the transformer as a lark Transformer)."""
+    pattern: re.Pattern[str] | None = parser.options.transformer.run_item
+    assert pattern is not None  # set as soon as the parser is built
+    return pattern
+
+
 def _parse_patterns() -> list[Target]:
     """The MORE_SCALARS run pattern, and every terminal of the grammar as lark compiles it.
 
@@ -249,9 +259,7 @@ def _parse_patterns() -> list[Target]:
     from wafpy.load import parse
 
     parser = parse._parser()
-    found = [
-        Target("wafpy.load.parse:_parser(run_item)", "wafpy.load.parse", parser.options.transformer.run_item)
-    ]
+    found = [Target("wafpy.load.parse:_parser(run_item)", "wafpy.load.parse", _run_item(parser))]
     for terminal in parser.terminals:
         flags = 0
         for flag in terminal.pattern.flags:
@@ -812,12 +820,17 @@ def _fn_sub(text: str) -> tuple[object, object]:
     return old, cloudformation._SUB_VAR.sub(lambda m: var(m) if m.group(3) else m.group(), text)
 
 
+def _match_end(pattern: re.Pattern[bytes], data: bytes, pos: int) -> int:
+    found = pattern.match(data, pos)
+    return 0 if found is None else found.end()  # both patterns below also match the empty string
+
+
 def _json_colons(text: str) -> tuple[object, object]:
     from wafpy.matching import jsonbody
 
     data = text.encode("latin-1")
     ends = [
-        (p.match(data, i) or p.match(b"")).end()
+        _match_end(p, data, i)
         for p in (re.compile(rb"[ \t\r\n]*(?::[ \t\r\n]*)*"), jsonbody._COLONS)
         for i in range(len(data))
     ]
@@ -852,7 +865,7 @@ def _run_items(text: str) -> tuple[object, object]:
 
     scalar = parse._parser().get_terminal("SCALAR").pattern.to_regexp()
     old = re.compile(f"[ \\t\\n\\r]*,[ \\t\\n\\r]*({scalar})")
-    new = parse._parser().options.transformer.run_item
+    new = _run_item(parse._parser())
     return [m.span(1) for m in old.finditer(text)], [m.span(1) for m in new.finditer(text)]
 
 

@@ -186,6 +186,7 @@ def test_compile_regex_never_raises_on_bytes(data: bytes) -> None:
         assert found is None or found in data
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(pattern=st.text(alphabet="ab()[]{}\\?*+|^$.:=!<>PRk0123,-'&#CKQEzZhv", max_size=20))
 def test_check_regex_never_raises(pattern: str) -> None:

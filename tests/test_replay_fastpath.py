@@ -189,6 +189,7 @@ def test_lines_orjson_rejects_stay_bad_lines(acl: WebACL, tail: bytes) -> None:
     assert type(result) is BadLine and result.message.startswith("not valid JSON")
 
 
+@pytest.mark.slow
 def test_records_encode_as_orjson_writes_them() -> None:
     text = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
     values: list[Any] = [text, {'k\n"\\': [text[:300], None, True, False, 0, -(2**63), 2**64 - 1, {}, []]}]
@@ -303,6 +304,7 @@ def test_registered_fast_decoders_equal_their_reference_parsers(acl: WebACL, fmt
     assert fmt.fast is None or fast_taken > 0  # the samples do take the fast path
 
 
+@pytest.mark.slow
 def test_alb_split_by_quotes_equals_the_tokenizer() -> None:
     rng = random.Random(3)
     alphabet = ["a", "-", " ", "\t", '"', '""', "\u00a0", "\n", "x y"]
@@ -375,6 +377,7 @@ def _outcomes(n: int, seed: int = 9) -> list[Outcome | BadLine]:
     return out
 
 
+@pytest.mark.slow
 def test_summaries_merged_by_chunk_equal_one_summary() -> None:
     items = _outcomes(3000)
     whole = Summary(top_capacity=30)
@@ -394,6 +397,7 @@ def test_summaries_merged_by_chunk_equal_one_summary() -> None:
     assert merged.labels.counts == whole.labels.counts  # below capacity: exact either way
 
 
+@pytest.mark.slow
 def test_comparisons_merged_by_chunk_equal_one_comparison() -> None:
     rng = random.Random(4)
     actions = ["ALLOW", "BLOCK", "CAPTCHA"]
@@ -420,6 +424,7 @@ def test_comparisons_merged_by_chunk_equal_one_comparison() -> None:
     assert any(len(pairs) > 200 for pairs in whole.rules.values())  # the cap was exercised
 
 
+@pytest.mark.slow
 def test_batches_equal_iteration(acl: WebACL, tmp_path: Path) -> None:
     rng = random.Random(2)
     lines = [orjson.dumps(waf_record(i, rng.choice(["/", "/admin/a", "/x"]))) for i in range(120)]

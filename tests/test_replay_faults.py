@@ -30,6 +30,8 @@ from wafpy.replay.summary import Summary
 from wafpy.replay.workers import Task, WorkerDied, WorkerPool
 from wafpy.webacl import load_web_acl
 
+pytestmark = pytest.mark.slow  # worker processes killed and replaced
+
 EXIT_INPUT, EXIT_WORKER = 4, 5
 RANGE = 4 << 20  # the bytes of a plain file per worker task (ReplayOptions.range_bytes)
 HANG = 300  # seconds: a run still going after this has hung

@@ -20,6 +20,8 @@ from wafpy.replay import BadLine, Outcome, Replay, ReplayOptions
 from wafpy.replay.summary import Summary, Timeline, TopK
 from wafpy.webacl import load_web_acl
 
+pytestmark = pytest.mark.slow  # worker processes
+
 URIS = ["/", "/admin/x", "/login", "/products", "/api/items", "/ADMIN", "/cart"]
 
 
@@ -195,12 +197,12 @@ def test_summary_memory_does_not_grow_with_the_number_of_requests() -> None:
     assert len(summary.timeline.buckets) <= summary.timeline.max_buckets
 
 
-def _by_batches(acl: object, paths: list[str], **options: object) -> tuple[bytes, Summary, list[object]]:
+def _by_batches(acl: object, paths: list[str], **options: object) -> tuple[bytes, Summary, list[str | None]]:
     """What `wafpy eval -o FILE` writes and counts, and the batches' record files."""
     summary = Summary()
     replay = Replay(acl, paths, ReplayOptions(write_records=True, **options))  # type: ignore[arg-type]
     out = io.BytesIO()
-    files = []
+    files: list[str | None] = []
     for batch in replay.batches(summary):
         batch.write_to(out)
         files.append(batch.records_path)
@@ -287,8 +289,8 @@ def test_byte_range_files_are_removed_even_on_errors(tmp_path: Path, monkeypatch
     folders: list[str] = []
     real = tempfile.mkdtemp
 
-    def mkdtemp(**kwargs: object) -> str:
-        folders.append(real(dir=tmp_path, **kwargs))  # type: ignore[arg-type]
+    def mkdtemp(suffix: str | None = None, prefix: str | None = None) -> str:
+        folders.append(real(suffix, prefix, tmp_path))
         return folders[-1]
 
     monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
@@ -301,7 +303,7 @@ def test_byte_range_files_are_removed_even_on_errors(tmp_path: Path, monkeypatch
         acl, [str(path)], ReplayOptions(write_records=True, workers=2, strict=True, range_bytes=3000)
     )
     stopped = [b.stopped for b in strict.batches(Summary()) if b.stopped is not None]
-    assert [b.line for b in stopped] == [101]  # type: ignore[union-attr]
+    assert [b.line for b in stopped] == [101]
     assert len(folders) == 3
     assert not any(os.path.exists(folder) for folder in folders)
 

@@ -47,10 +47,11 @@ def summarise(outcome: Outcome) -> str:
     summary.add_bad(BadLine(f"not valid JSON near {outcome.uri}", "waf.jsonl", 2))
     comparison = Comparison()
     comparison.add(outcome)
-    console = Console(file=io.StringIO(), width=120)
+    text = io.StringIO()
+    console = Console(file=text, width=120)
     render_summary(console, summary)
     render_comparison(console, comparison)
-    return console.file.getvalue()  # type: ignore[attr-defined]
+    return text.getvalue()
 
 
 def fastest(outcome: Outcome, runs: int) -> float:
@@ -62,6 +63,7 @@ def fastest(outcome: Outcome, runs: int) -> float:
     return best
 
 
+@pytest.mark.slow
 def test_summary_time_is_linear_in_the_longest_value() -> None:
     """A 4 MB URI (and label) against a 40 KB one: 100 times the input may cost at most 100
     times as much (it cost 200 times, 13 s, when cells were laid out whole)."""

@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.test_asgi_support import EchoApp, byte_rule, web_acl
+from tests.builders import byte_rule
+from tests.test_asgi_support import EchoApp, web_acl
 from wafpy import WAFMiddleware
 from wafpy.middleware.tokens import (
     COOKIE_NAME,
@@ -138,7 +139,7 @@ def test_malformed_tokens_are_rejected(token: str) -> None:
 def test_well_formed_tokens_of_every_shape_are_accepted() -> None:
     for kwargs in ({}, {"captcha_ts": 0}, {"challenge_ts": 5}, {"captcha_ts": 1, "challenge_ts": 2}):
         token = issue_token(SECRET, "x.example", **kwargs)
-        expected = {"d": "x.example"}
+        expected: dict[str, object] = {"d": "x.example"}
         expected.update({"c" if k == "captcha_ts" else "h": v for k, v in kwargs.items()})
         assert read_token(SECRET, token) == expected
     assert read_token(SECRET, issue_token(SECRET, "a" * 253, challenge_ts=2**40)) is not None

@@ -228,22 +228,26 @@ IDEMPOTENT = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 @given(kind=st.sampled_from(sorted(TRANSFORMS)), data=ANY_BYTES)
 def test_every_transformation_is_total(kind: str, data: bytes) -> None:
     assert type(TRANSFORMS[kind](data)) is bytes
 
 
+@pytest.mark.slow
 @given(kind=st.sampled_from(sorted(PRE_PARSE)), data=ANY_BYTES)
 def test_every_pre_parse_transformation_is_total(kind: str, data: bytes) -> None:
     assert type(PRE_PARSE[kind](data)) is bytes
 
 
+@pytest.mark.slow
 @given(kind=st.sampled_from(IDEMPOTENT), data=ANY_BYTES)
 def test_idempotent_transformations(kind: str, data: bytes) -> None:
     once = TRANSFORMS[kind](data)
     assert TRANSFORMS[kind](once) == once
 
 
+@pytest.mark.slow
 @given(data=ANY_BYTES)
 def test_normalize_path_on_absolute_paths(data: bytes) -> None:
     once = TRANSFORMS["NORMALIZE_PATH"](b"/" + data)
@@ -260,6 +264,7 @@ def test_url_decode_inverts_quote(data: bytes) -> None:
     assert PRE_PARSE["URL_DECODE"](quoted) == data
 
 
+@pytest.mark.slow
 @given(data=ANY_BYTES)
 def test_url_decode_matches_stdlib_unquote_plus(data: bytes) -> None:
     # The stdlib keeps invalid escapes exactly as the spec requires.
@@ -276,6 +281,7 @@ VALID_ESCAPES = st.lists(
 ).map(b"".join)
 
 
+@pytest.mark.slow
 @given(data=VALID_ESCAPES)
 def test_url_decode_with_only_valid_escapes_and_backslashes(data: bytes) -> None:
     # Only valid escapes: the fast path (through the C escape decoder) must still treat each

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 
 from wafpy.matching.iptools import format_cidr, parse_ip
+from wafpy.matching.regex import check_regex
 
 __all__ = [
     "GROUP_STATEMENTS",
@@ -256,8 +257,4 @@ def check_regex_pattern(pattern: str) -> str | None:
     """Why AWS rejects the regex, through `wafpy.matching.regex.check_regex` (None when it accepts it)."""
     if has_lone_surrogate(pattern):
         return "the pattern " + LONE_SURROGATE
-    try:
-        from wafpy.matching.regex import check_regex
-    except ImportError:  # the regex dialect module is optional at this layer
-        return None
     return check_regex(pattern)

@@ -34,9 +34,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-import re2
-
 from wafpy.errors import RulesetError
+from wafpy.matching.re2engine import re2
 
 __all__ = [
     "MAX_PATTERN_LENGTH",

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Mapping
 from os import PathLike
 from typing import Any
 
+from wafpy.middleware.config import ClientConfig
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -136,3 +138,63 @@ class MaxMindDatabase:
 
     def close(self) -> None:
         self._reader.close()
+
+
+class ClientInfo:
+    """The origin IP, country and ASN of requests, from the middleware's `ClientConfig`.
+
+    Each part is None unless configured; `configured` is False when none is, and the middleware
+    then skips this altogether (the origin is the socket peer, as for an ALB).
+    """
+
+    __slots__ = ("_asn_header", "_country_header", "_proxies", "asn_db", "configured", "geo_db")
+
+    def __init__(self, config: ClientConfig) -> None:
+        proxies = list(config.trusted_proxies)
+        self._proxies = ClientResolver(proxies, config.forwarded_header) if proxies else None
+        self._country_header = header_reader(config.country_header) if config.country_header else None
+        self._asn_header = header_reader(config.asn_header) if config.asn_header else None
+        geoip_db, asn_db = config.geoip_db, config.asn_db
+        self.geo_db = MaxMindDatabase(geoip_db) if geoip_db is not None else None
+        # One database may hold both (a city or ISP edition): opened once.
+        self.asn_db = (
+            self.geo_db
+            if asn_db is not None and asn_db == geoip_db
+            else MaxMindDatabase(asn_db)
+            if asn_db is not None
+            else None
+        )
+        self.configured = any(
+            x is not None
+            for x in (self._proxies, self._country_header, self._asn_header, self.geo_db, self.asn_db)
+        )
+
+    def __call__(self, scope: Mapping[str, Any]) -> tuple[str | None, str | None, int | None]:
+        """(origin IP, country code, ASN) of the request."""
+        ip: str | None = None
+        if self._proxies is not None:
+            ip = self._proxies.origin_ip(scope)
+        if ip is None:
+            client = scope.get("client")
+            ip = client[0] if client else ""
+        country = asn = None
+        if self._country_header is not None:
+            found = self._country_header(scope)
+            country = found.upper() if found else None
+        if country is None and self.geo_db is not None:
+            country = self.geo_db.country(ip)
+        if self._asn_header is not None:
+            text = self._asn_header(scope)
+            if text is not None:
+                try:
+                    asn = int(text.upper().removeprefix("AS"))
+                except ValueError:
+                    asn = None
+        if asn is None and self.asn_db is not None:
+            asn = self.asn_db.asn(ip)
+        return ip, country, asn
+
+    def close(self) -> None:
+        for db in (self.geo_db, self.asn_db):
+            if db is not None:
+                db.close()

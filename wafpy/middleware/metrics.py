@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from wafpy.decision import Decision
+from wafpy.webacl import WebACL
 
 METRICS = {
     "ALLOW": "AllowedRequests",
@@ -130,3 +131,13 @@ class Metrics:
         lines.append("# TYPE wafpy_client_disconnects_total counter")
         lines.append(f'wafpy_client_disconnects_total{{webacl="{acl}"}} {self.client_disconnects}')
         return "\n".join(lines) + "\n"
+
+
+def metric_names(acl: WebACL) -> tuple[str, dict[str, str]]:
+    """(the web ACL's metric name, {rule name: its metric name}): the VisibilityConfig's, else the name."""
+    model = acl.model
+    web_acl = model.visibility_config.metric_name if model.visibility_config else model.name
+    rules = {
+        r.name: (r.visibility_config.metric_name if r.visibility_config else r.name) for r in model.rules
+    }
+    return web_acl, rules

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import random
 import time
+from collections.abc import Iterable
 
 TRACE_HEADER = b"x-amzn-trace-id"
 
@@ -82,3 +83,18 @@ def request_id_of(trace: str) -> str:
         if key.lower() == "root" and value:
             return value
     return trace
+
+
+def trace_of(headers: Iterable[tuple[bytes, bytes]], make_new: bool) -> tuple[str | None, bytes | None, bool]:
+    """(request id, new header value, whether the request lacks one) for a request's ASGI headers.
+
+    A request with its own trace header keeps it (no new header). One without gets a new id now
+    when `make_new`, else (None, None, True): the caller makes one later, where it is shown.
+    """
+    for name, value in headers:
+        if name == TRACE_HEADER:  # ASGI servers give header names lower-cased
+            return request_id_of(value.decode("latin-1")), None, False
+    if make_new:
+        request_id, new_header = new_trace()
+        return request_id, new_header, True
+    return None, None, True

@@ -23,7 +23,7 @@ import re
 from string import ascii_lowercase
 from typing import Any, Final
 
-import re2
+from wafpy.matching.re2engine import re2
 
 __all__ = ["detect_xss"]
 
