@@ -162,6 +162,11 @@ def _drop_ip_set(doc: dict[str, Any]) -> None:
     top["root_module"]["resources"] = [r for r in _resources(doc) if r["type"] != "aws_wafv2_ip_set"]
 
 
+def _bad_address(doc: dict[str, Any]) -> None:
+    ip_set = next(r for r in _resources(doc) if r["type"] == "aws_wafv2_ip_set")
+    ip_set["values"]["addresses"] = ["198.51.100.0/33"]
+
+
 def _two_acls(doc: dict[str, Any]) -> None:
     acl = next(r for r in _resources(doc) if r["type"] == "aws_wafv2_web_acl")
     other = copy.deepcopy(acl)
@@ -210,6 +215,7 @@ BAD: list[tuple[str, str, Mutation, str]] = [
         "aws_wafv2_web_acl.main.rule[{bad-ips}].statement[0].ip_set_reference_statement[0]",
     ),
     ("two-web-acls", "state.json", _two_acls, "choose one by address"),
+    ("referenced-ip-set", "state.json", _bad_address, "  aws_wafv2_ip_set.bad.addresses[0]: invalid IP set"),
     ("rule-group-capacity", "state.json", _group_capacity, "aws_wafv2_rule_group.api.capacity"),
 ]
 

@@ -280,7 +280,8 @@ def _load_terraform(
         raise RulesetErrors(exc.errors, source=source) from None
     base: ResourceResolver = resolver or NullResolver()
     if doc.siblings:
-        entries = {arn: Entry(v, source, "", "bare") for arn, (_, v, _) in doc.siblings.items()}
+        # Errors in a referenced resource read from its address: aws_wafv2_ip_set.bad.Addresses[0].
+        entries = {arn: Entry(v, source, d.address, "bare") for arn, (_, v, d) in doc.siblings.items()}
         base = _Chain(mapping_resolver(entries, search_string=search_string, account=account), base)
     try:
         return load_value(

@@ -170,7 +170,8 @@ def entries_of(value: JValue, source: str, account: str) -> list[tuple[str, Entr
         )
     out: list[tuple[str, Entry]] = []
     if is_terraform(value):  # terraform show -json: its IP sets, regex pattern sets, rule groups
-        return [(arn, Entry(doc, source, "", "bare")) for arn, _, doc in terraform_entries(value, account)]
+        pairs = terraform_entries(value, account)
+        return [(arn, Entry(doc, source, address, "bare")) for arn, address, doc in pairs]
     keys = value.keys()
     wrapped = [k for k in keys if k in _KINDS]
     if wrapped:  # get-ip-set / get-regex-pattern-set / get-rule-group output

@@ -427,12 +427,20 @@ def terraform_entries(output: JValue, account: str = "000000000000") -> list[tup
 
 def translate_errors(exc: RulesetErrors, doc: TfDocument) -> RulesetErrors:
     """The same errors, their paths in Terraform's terms (`aws_wafv2_web_acl.main.rule[3]...`)."""
+    others = {d.address: d for _, _, d in doc.siblings.values()}
     out = []
     for e in exc.errors:
+        path = e.json_path
+        address = next((a for a in others if path == a or path.startswith(f"{a}.")), None)
+        if address is not None:  # an error in a referenced resource: its own address and names
+            inner = path[len(address) :].lstrip(".")
+            translated = translate_path(inner, others[address].paths)
+        else:
+            translated = translate_path(path, doc.paths)
         out.append(
             RulesetError(
                 e.message,
-                json_path=translate_path(e.json_path, doc.paths),
+                json_path=translated,
                 line=e.line,
                 column=e.column,
                 value=e.value,
