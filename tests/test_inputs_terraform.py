@@ -257,3 +257,22 @@ def test_rate_based_custom_keys_and_association_config(tmp_path: Path) -> None:
     statement = next(r for r in model.rules if r.name == "rate").statement
     assert isinstance(statement, ast.RateBased)
     assert len(statement.custom_keys) == 2
+
+
+def test_plan_inside_a_module_resolves_references(tmp_path: Path) -> None:
+    """Resources of a module: addresses `module.waf.<type>.<name>`, configuration under
+    `module_calls.waf.module`, references relative to the module."""
+    plan = _load("plan.json")
+    resources = _resources(plan)
+    for res in resources:
+        res["address"] = f"module.waf.{res['address']}"
+    plan["planned_values"]["root_module"] = {
+        "child_modules": [{"address": "module.waf", "resources": resources}]
+    }
+    module = plan["configuration"]["root_module"]
+    plan["configuration"]["root_module"] = {"module_calls": {"waf": {"source": "./waf", "module": module}}}
+    file = tmp_path / "plan.json"
+    file.write_text(json.dumps(plan))
+    acl = wafpy.load_web_acl(file)
+    request = wafpy.Request(method="GET", uri="/", client_ip="198.51.100.9", country="US")
+    assert acl.evaluate(request).terminating_rule_id == "bad-ips"

@@ -293,8 +293,10 @@ class ArnLookup:
         for ref in refs.items if isinstance(refs, JArray) else ():
             if isinstance(ref, JString):
                 target = ref.value.removesuffix(".arn")
-                if target in self.arns:
-                    return self.arns[target]
+                prefix = _module_path(self.res.address)[0]  # references are relative to the module
+                for candidate in (f"{prefix}.{target}" if prefix else target, target):
+                    if candidate in self.arns:
+                        return self.arns[candidate]
         return None
 
 
@@ -324,14 +326,31 @@ def _split(path: str) -> list[tuple[str, int | None]]:
     return out
 
 
+def _module_path(address: str) -> tuple[str, list[str], str]:
+    """`module.waf.aws_wafv2_ip_set.bad` -> ("module.waf", ["waf"], "aws_wafv2_ip_set.bad")."""
+    parts = address.split(".")
+    calls: list[str] = []
+    i = 0
+    while i + 1 < len(parts) and parts[i] == "module":
+        calls.append(parts[i + 1].partition("[")[0])  # module.waf[0]: the call is "waf"
+        i += 2
+    return ".".join(parts[:i]), calls, ".".join(parts[i:])
+
+
 def _config_resource(output: JObject, address: str) -> JObject | None:
+    """The configuration block of a resource (inside its module call, addressed relative to it)."""
     config = output.get("configuration")
-    root = config.get("root_module") if isinstance(config, JObject) else None
-    resources = root.get("resources") if isinstance(root, JObject) else None
+    module: JValue | None = config.get("root_module") if isinstance(config, JObject) else None
+    _, calls, relative = _module_path(address)
+    for call in calls:
+        module_calls = module.get("module_calls") if isinstance(module, JObject) else None
+        called = module_calls.get(call) if isinstance(module_calls, JObject) else None
+        module = called.get("module") if isinstance(called, JObject) else None
+    resources = module.get("resources") if isinstance(module, JObject) else None
     for res in resources.items if isinstance(resources, JArray) else ():
         if isinstance(res, JObject):
             a = res.get("address")
-            if isinstance(a, JString) and a.value == address:
+            if isinstance(a, JString) and a.value == relative:
                 return res
     return None
 
