@@ -276,3 +276,25 @@ def test_plan_inside_a_module_resolves_references(tmp_path: Path) -> None:
     acl = wafpy.load_web_acl(file)
     request = wafpy.Request(method="GET", uri="/", client_ip="198.51.100.9", country="US")
     assert acl.evaluate(request).terminating_rule_id == "bad-ips"
+
+
+def test_rule_json_is_read_in_the_api_form(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = _load("state.json")
+    values = _acl_values(state)
+    vis = {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "g"}
+    rule = {"Name": "geo", "Priority": 0, "Action": {"Block": {}}, "VisibilityConfig": vis}
+    values["rule"] = []
+    values["rule_json"] = json.dumps([{**rule, "Statement": {"GeoMatchStatement": {"CountryCodes": ["NL"]}}}])
+    file = tmp_path / "tf.json"
+    file.write_text(json.dumps(state))
+    assert [r.name for r in load_web_acl_model(file).rules] == ["geo"]
+    values["rule_json"] = json.dumps([{**rule, "Statement": {"GeoMatchStatement": {"CountryCodes": "NL"}}}])
+    file.write_text(json.dumps(state))
+    code, out, _ = run_cli(["validate", str(file)], capsys)
+    assert code == 1
+    assert "aws_wafv2_web_acl.main.rule_json[0].Statement.GeoMatchStatement.CountryCodes" in out
+    values["rule_json"] = "[{"
+    file.write_text(json.dumps(state))
+    code, out, _ = run_cli(["validate", str(file)], capsys)
+    assert code == 1
+    assert "aws_wafv2_web_acl.main.rule_json: rule_json is not JSON" in out

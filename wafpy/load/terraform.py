@@ -21,10 +21,11 @@ e.g. `aws_wafv2_ip_set.bad.arn`). Every error is reported at the Terraform addre
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, replace
 
 from wafpy.errors import RulesetError, RulesetErrors
-from wafpy.load.jsontree import JArray, JMember, JNull, JObject, JString, JValue
+from wafpy.load.jsontree import JArray, JMember, JNull, JObject, JString, JValue, from_python
 
 __all__ = [
     "TF_TYPES",
@@ -355,6 +356,17 @@ def _config_resource(output: JObject, address: str) -> JObject | None:
     return None
 
 
+def _at_node(value: JValue, where: JValue) -> JValue:
+    """`value` (positionless) with every node placed where `where` is written."""
+    at = (where.line, where.column)
+    if isinstance(value, JObject):
+        members = (JMember(m.key, *at, _at_node(m.value, where)) for m in value.members)
+        return JObject(tuple(members), *at)
+    if isinstance(value, JArray):
+        return JArray(tuple(_at_node(v, where) for v in value.items), *at)
+    return replace(value, line=at[0], column=at[1])
+
+
 def _synthetic(kind: str, res: TfResource, account: str) -> str:
     name, scope = res.values.get("name"), res.values.get("scope")
     where = "global" if isinstance(scope, JString) and scope.value == "CLOUDFRONT" else "regional"
@@ -380,9 +392,18 @@ def _convert(res: TfResource, output: JObject, arns: dict[str, str], account: st
     value = converter.obj(res.values, res.address, "", res.type)
     rule_json = res.values.get("rule_json")
     if isinstance(rule_json, JString) and rule_json.value.strip():
-        from wafpy.load.parse import parse_json  # the API's own form, as a JSON string
-
-        rules = parse_json(rule_json.value, source=f"{res.address}.rule_json")
+        # The API's own form, as a JSON string: positions inside it would not be the file's, so
+        # its errors carry the string's position and their path.
+        try:
+            rules = _at_node(from_python(json.loads(rule_json.value)), rule_json)
+        except (ValueError, TypeError, RecursionError) as exc:
+            error = RulesetError(
+                f"rule_json is not JSON that wafpy can read: {exc}",
+                json_path=f"{res.address}.rule_json",
+                line=rule_json.line,
+                column=rule_json.column,
+            )
+            raise RulesetErrors([error]) from None
         value = JObject(
             (*(m for m in value.members if m.key != "Rules"), JMember("Rules", None, None, rules)),
             value.line,
