@@ -61,11 +61,14 @@ async def login(request: Request) -> JSONResponse:
     return JSONResponse({"received_bytes": len(form), "waf": waf_summary(request)})
 
 
-app = Starlette(
+shop = Starlette(
     routes=[Route("/", home), Route("/search", search), Route("/login", login, methods=["POST"])],
 )
-app.add_middleware(
-    WAFMiddleware,
+# Wrapped rather than added with `shop.add_middleware`: the web ACL is loaded now, so a broken one
+# stops the server at import with its file:line:col message (Starlette would build the middleware
+# only at startup, where uvicorn's default lifespan mode hides the error).
+app = WAFMiddleware(
+    shop,
     acl=ACL,
     resources=RESOURCES,
     log=logging.getLogger("waf.log"),  # one AWS WAF log record per request, as JSON

@@ -215,7 +215,7 @@ BAD: list[tuple[str, str, Mutation, str]] = [
         "aws_wafv2_web_acl.main.rule[{bad-ips}].statement[0].ip_set_reference_statement[0]",
     ),
     ("two-web-acls", "state.json", _two_acls, "choose one by address"),
-    ("referenced-ip-set", "state.json", _bad_address, "  aws_wafv2_ip_set.bad.addresses[0]: invalid IP set"),
+    ("referenced-ip-set", "state.json", _bad_address, "at aws_wafv2_ip_set.bad.addresses[0]"),
     ("rule-group-capacity", "state.json", _group_capacity, "aws_wafv2_rule_group.api.capacity"),
 ]
 
@@ -297,4 +297,4 @@ def test_rule_json_is_read_in_the_api_form(tmp_path: Path, capsys: pytest.Captur
     file.write_text(json.dumps(state))
     code, out, _ = run_cli(["validate", str(file)], capsys)
     assert code == 1
-    assert "aws_wafv2_web_acl.main.rule_json: rule_json is not JSON" in out
+    assert "rule_json is not JSON" in out and "at aws_wafv2_web_acl.main.rule_json" in out

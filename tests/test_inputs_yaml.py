@@ -175,7 +175,7 @@ def test_yaml_errors_are_located(
     code, out, _ = run_cli(["validate", str(file)], capsys)
     assert code == 1
     position, _, words = where.partition(" ")
-    assert f"  {position}" in out, out
+    assert f":{position}:" in out, out
     assert words.split(" ")[0] in out, out
 
 

@@ -269,7 +269,8 @@ def test_validate_reports_errors_with_position(tmp_path: Path, capsys: pytest.Ca
     code, out, _ = _run(["validate", str(file)], capsys)
     assert code == 1
     assert "1 error in" in out
-    assert "Rules[0].Priority: wrong type: expected an integer, got string" in out
+    # file:line:col: message at JSON.path, as str() of the exception says it
+    assert f"{file}:9:16: wrong type: expected an integer, got string at Rules[0].Priority" in out
 
 
 def _sqli_rules(count: int) -> dict[str, Any]:

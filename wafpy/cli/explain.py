@@ -3,18 +3,24 @@
 One line per rule evaluated (coloured by result on a terminal), the rules of a rule group indented
 under the rule that references it, and for every match a small table: which statement, which part
 of the request after which transformations, and what matched.
+
+Rules that read what the log does not record are flagged: the body (the engine reports it), and
+the country or ASN (`location_warning`): an ALB access log records no country, and no log
+records an ASN or the country of a forwarded IP, so those rules see the country "XX" and the ASN 0.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from rich.console import Console
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from wafpy import model as ast
 from wafpy.decision import MATCH, NOT_APPLIED, Decision, MatchDetail, RuleTrace
+from wafpy.load.locations import LocationSources, describe, location_uses, unanswered
 
 _STYLES = {
     "ALLOW": "green",
@@ -75,11 +81,31 @@ def _rules_not_evaluable(decision: Decision, rule_names: Sequence[str]) -> set[s
     return found
 
 
+def location_warning(model: ast.WebACL, carries_country: bool) -> tuple[str | None, frozenset[str]]:
+    """(the warning, the web ACL rules it names) for rules reading a country or ASN the log does
+    not give; `carries_country`: the log records the client's country (AWS WAF logs do)."""
+    missing = unanswered(location_uses(model), LocationSources(country=carries_country))
+    if not missing:
+        return None, frozenset()
+    message = (
+        f"rules read what this log does not record ({describe(missing)}): here they see the country "
+        '"XX" and the ASN 0, where AWS saw the real ones. AWS WAF logs record the client\'s country, '
+        "ALB access logs do not; no log records an ASN or the country of a forwarded IP"
+    )
+    return message, frozenset(use.rule.split(" > ")[0] for use in missing)
+
+
 def render_explanation(
-    decision: Decision, console: Console, *, title: str = "", rule_names: Sequence[str] = ()
+    decision: Decision,
+    console: Console,
+    *,
+    title: str = "",
+    rule_names: Sequence[str] = (),
+    unlocated: Collection[str] = (),
 ) -> None:
     """Print `decision` with its whole trace; `rule_names` (the web ACL's `Rules`, in document
-    order) lets rules that could not be evaluated from the request's source be flagged."""
+    order) lets rules that could not be evaluated from the request's source be flagged, as are
+    the rules named in `unlocated` (from `location_warning`)."""
     head = Text(title + " → " if title else "")
     head.append(decision.action, style=_STYLES.get(decision.action, "bold"))
     head.append(f" by {decision.terminating_rule_id} ({decision.terminating_rule_type})")
@@ -87,7 +113,7 @@ def render_explanation(
         head.append(f", HTTP {decision.response_code}")
     console.print(head)
     unknown = set(decision.not_evaluable)
-    unknown_rules = _rules_not_evaluable(decision, rule_names)
+    unknown_rules = _rules_not_evaluable(decision, rule_names) | set(unlocated)
     for trace in decision.trace:
         inner = trace.group is not None
         line = _headline(trace, not inner and trace.rule in unknown_rules)

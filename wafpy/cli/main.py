@@ -420,7 +420,7 @@ def request_line(http_request: dict[str, Any]) -> str:
 def explain_command(args: argparse.Namespace) -> int:
     """`wafpy explain`: evaluate one logged request and print, rule by rule, what happened;
     with `--scanner`, print the code generated for the web ACL's rules."""
-    from wafpy.cli.explain import render_explanation
+    from wafpy.cli.explain import location_warning, render_explanation
     from wafpy.errors import LogFormatError
     from wafpy.logs import read_entries
     from wafpy.request import Request
@@ -461,11 +461,15 @@ def explain_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     request = Request.from_log(entry.http_request, entry.timestamp_ms, body_available=entry.body_available)
     decision = acl.evaluate(request)
+    unlocated_warning, unlocated = location_warning(acl.model, entry.carries("country"))
+    if unlocated_warning is not None:
+        err.print(f"warning: {unlocated_warning}", markup=False, highlight=False, soft_wrap=True)
     render_explanation(
         decision,
         out,
         title=f"{entry.source}:{entry.line} {request_line(entry.http_request)}",
         rule_names=[rule.name for rule in acl.model.rules],
+        unlocated=unlocated,
     )
     if acl_rate_based(acl):
         out.print(

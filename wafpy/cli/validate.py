@@ -96,19 +96,9 @@ def add_validate_parser(subparsers: Any) -> None:
 
 
 def _print_errors(exc: RulesetErrors, out: TextIO) -> None:
-    print(
-        f"{len(exc.errors)} error{'s' if len(exc.errors) != 1 else ''} in {exc.source or 'document'}:",
-        file=out,
-    )
-    for e in exc.errors:
-        where = f"{e.line}:{e.column}" if e.line is not None else "-"
-        src = f"{e.source}:" if e.source and e.source != exc.source else ""
-        text = e.message
-        if e.value is not None:
-            text += f" (got {e.value!r}" + (f"; expected {e.expected})" if e.expected else ")")
-        elif e.expected:
-            text += f" (expected {e.expected})"
-        print(f"  {src}{where}  {e.json_path or '(document)'}: {text}", file=out)
+    # The exception's own text (`file:line:col: message at JSON.path`), so that the command, the
+    # middleware and Python callers all show a document error the same, clickable way.
+    print(str(exc), file=out)
 
 
 def _table(report: CapacityReport, out: TextIO) -> None:

@@ -30,15 +30,17 @@ from typing import Any, Final, Literal
 
 from wafpy.decision import ALLOW, Decision
 from wafpy.engine.services import Services
+from wafpy.load.managed import ManagedSpec, parse_managed
 from wafpy.middleware.body import BodyRead, ReplayReceive, read_body
 from wafpy.middleware.clientinfo import ClientInfo
 from wafpy.middleware.config import ClientConfig, LogConfig, TokenConfig, WatchConfig, group_options
 from wafpy.middleware.logsink import Sink
 from wafpy.middleware.metrics import Metrics, metric_names
-from wafpy.middleware.reload import AclSource, PollingWatcher, load_acl, watched_paths
+from wafpy.middleware.notices import Notices
+from wafpy.middleware.reload import AclSource, LifespanObserver, PollingWatcher, load_acl, watched_paths
 from wafpy.middleware.requestlog import CLIENT_DISCONNECTED_FIELD, RequestLog
 from wafpy.middleware.responses import ERROR_BODY, Responder, send_metrics, send_solve
-from wafpy.middleware.scope import ASGIApp, Message, Receive, Scope, Send, content_length, forward_scope
+from wafpy.middleware.scope import ASGIApp, Receive, Scope, Send, content_length, forward_scope
 from wafpy.middleware.tokens import HmacTokenValidator, token_key, token_secret_from_env
 from wafpy.middleware.trace import new_trace, trace_of
 from wafpy.request import Request
@@ -79,8 +81,17 @@ class WAFMiddleware:
     """Evaluate an AWS WAF web ACL before the wrapped ASGI app, as an ALB does.
 
     `acl`: a path to a web ACL document (any shape `load_web_acl` reads), a dict, or a `WebACL`.
-    `resources`, `account`, `search_string`: passed to `load_web_acl`. `services`: the `Services`
-    (rate counter, resolvers, clock) given to the loaded ACL.
+    `resources`, `account`, `search_string`, `managed`: passed to `load_web_acl`, at construction
+    and at every reload. `managed` says how AWS managed rule groups are evaluated: rule group files
+    or folders, or "none" (as if no inner rule matched; warned, and listed in `warnings`);
+    "bundled" and "log" (replay only) are refused. `services`: the `Services` (rate counter,
+    resolvers, clock) given to the loaded ACL.
+
+    The ACL is loaded and validated here: a document error raises `RulesetErrors` (its text is what
+    `wafpy validate` prints, `file:line:col: message at JSON.path`), managed groups without a
+    `managed=` choice raise `NotAvailableError` naming them. `warnings` lists what makes the ACL
+    in force answer other than AWS would (also logged): managed groups evaluated as "none", rules
+    reading the country or ASN with no source configured.
 
     Options by group (`wafpy.middleware.config`), each a frozen dataclass:
 
@@ -114,6 +125,7 @@ class WAFMiddleware:
         resources: Mapping[str, Any] | Sequence[str | PathLike[str]] | None = None,
         account: str | None = None,
         search_string: str = "auto",
+        managed: ManagedSpec = None,
         services: Services | None = None,
         client: ClientConfig | None = None,
         tokens: TokenConfig | None = None,
@@ -166,9 +178,15 @@ class WAFMiddleware:
                 "solve_path needs a token secret (token_secret=, WAFPY_TOKEN_SECRET or "
                 "WAFPY_TOKEN_SECRET_FILE) to sign the tokens it hands out"
             )
+        if managed is not None and isinstance(acl, WebACL):  # never dropped silently
+            raise TypeError("managed= applies to an ACL the middleware loads; pass it to load_web_acl")
         self.app = app
         self._source: AclSource = acl
-        self._load_options: dict[str, Any] = {"resources": resources, "search_string": search_string}
+        self._load_options: dict[str, Any] = {
+            "resources": resources,
+            "search_string": search_string,
+            "managed": parse_managed(managed),  # a malformed value raises here; reloads reuse it
+        }
         if account is not None:
             self._load_options["account"] = account
         self._services = services
@@ -198,9 +216,18 @@ class WAFMiddleware:
                 raise ValueError("watch=True needs the web ACL (or its resources) given as file paths")
             # Made before loading: the files are looked at now, so a change during the load is seen.
             self._watcher = PollingWatcher(self._watched_paths, self.reload, options.watch.interval)
-        first = self._prepare(load_acl(acl, self._load_options, services))
+        try:
+            first = self._prepare(load_acl(acl, self._load_options, services))
+        except Exception as exc:
+            # Also logged: Starlette builds `add_middleware` middleware at the server's startup, where
+            # uvicorn's default lifespan mode would take this exception for "lifespan unsupported".
+            logger.error("wafpy: the web ACL could not be loaded:\n%s", exc)
+            raise
+        self._notices = Notices(options.client)
+        self._notices.check(first)
         web_acl_metric, rule_metrics = metric_names(first)
         self.metrics = Metrics(web_acl_metric, rule_metrics)
+        self.metrics.managed_none = tuple(w.group for w in first.managed_warnings)
         self._active = _Active(first)
 
         # The watcher starts with the server (lifespan startup) or, when there is no lifespan, at the
@@ -215,6 +242,11 @@ class WAFMiddleware:
     def acl(self) -> WebACL:
         """The web ACL currently in force."""
         return self._active.acl
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What makes the ACL in force answer other than AWS would (`wafpy.middleware.notices`)."""
+        return self._notices.current
 
     def _prepare(self, acl: WebACL) -> WebACL:
         """Plug this middleware's resolvers and token validator into the ACL's services."""
@@ -255,9 +287,12 @@ class WAFMiddleware:
 
     def _install(self, acl: WebACL) -> None:
         self.metrics.rename(*metric_names(acl))
+        self.metrics.managed_none = tuple(w.group for w in acl.managed_warnings)
         self._active = _Active(acl)  # one attribute store: a request sees the old ACL or the new one
         self.last_error = None
-        logger.info("wafpy: web ACL %r in force (%d rules)", acl.name, len(acl.rule_names))
+        n = len(acl.rule_names)
+        logger.info("wafpy: web ACL %r reloaded and in force (%d rule%s)", acl.name, n, "s" * (n != 1))
+        self._notices.check(acl)
 
     def _watched_paths(self) -> list[str]:
         return watched_paths(self._source, self._load_options["resources"])
@@ -369,7 +404,7 @@ class WAFMiddleware:
         if kind == "websocket":
             await self._websocket(scope, receive, send)
         elif kind == "lifespan" and self._watcher is not None:
-            await self.app(scope, _LifespanObserver(self, receive), send)
+            await self.app(scope, LifespanObserver(self._start_watch, self._stop_watch, receive), send)
         else:
             await self.app(scope, receive, send)
 
@@ -459,23 +494,3 @@ class WAFMiddleware:
     async def _serve_solve(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert self._token_secret is not None
         await send_solve(scope, send, self._token_secret)
-
-
-class _LifespanObserver:
-    """Passes lifespan messages through unchanged, starting the file watcher at startup and
-    stopping it at shutdown."""
-
-    __slots__ = ("_middleware", "_receive")
-
-    def __init__(self, middleware: WAFMiddleware, receive: Receive) -> None:
-        self._middleware = middleware
-        self._receive = receive
-
-    async def __call__(self) -> Message:
-        message = await self._receive()
-        kind = message.get("type")
-        if kind == "lifespan.startup":
-            self._middleware._start_watch()
-        elif kind == "lifespan.shutdown":
-            self._middleware._stop_watch()
-        return message

@@ -14,6 +14,10 @@ Every option of a group can also be given as a flat keyword of `WAFMiddleware`
 which field each one fills and `group_options` is the one place that maps them. A group is given
 one way or the other: a config object and a flat keyword of the same group together are a
 `TypeError`, so that no option is silently dropped.
+
+What says how the web ACL is loaded (`resources`, `account`, `search_string`, `managed`) is not
+grouped here: those are `load_web_acl`'s own keywords, given to `WAFMiddleware` under the same
+names and passed through unchanged, at construction and at every reload.
 """
 
 from __future__ import annotations

@@ -56,6 +56,8 @@ class Metrics:
         self.errors = 0  # evaluations that raised (on_error applied)
         self.log_records_lost = 0  # log records the sink could not take (disk full, sink raised)
         self.client_disconnects = 0  # requests whose client left before the body ended
+        # Managed rule groups of the ACL in force evaluated as "no inner rule matched" (managed="none").
+        self.managed_none: tuple[str, ...] = ()
         self._terminating: dict[tuple[str, str], int] = {}  # one per request
         self._counts: dict[tuple[str, str], int] = {}  # non-terminating matches
         # action -> terminating rule id -> its counter key, made on first use so that `record`
@@ -130,6 +132,13 @@ class Metrics:
         )
         lines.append("# TYPE wafpy_client_disconnects_total counter")
         lines.append(f'wafpy_client_disconnects_total{{webacl="{acl}"}} {self.client_disconnects}')
+        if self.managed_none:  # never silent: the scrape shows what the ACL does not really evaluate
+            name = "wafpy_managed_rule_group_not_evaluated"
+            lines.append(
+                f"# HELP {name} Managed rule groups evaluated as if no inner rule matched (managed=none)."
+            )
+            lines.append(f"# TYPE {name} gauge")
+            lines += [f'{name}{{webacl="{acl}",group="{_escape(g)}"}} 1' for g in self.managed_none]
         return "\n".join(lines) + "\n"
 
 

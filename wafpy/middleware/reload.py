@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from wafpy.engine.services import Services
+from wafpy.middleware.scope import Message, Receive
 from wafpy.webacl import WebACL, load_web_acl
 
 AclSource = str | PathLike[str] | Mapping[str, Any] | WebACL
@@ -133,3 +134,24 @@ class PollingWatcher:
                     self._on_change()
             except Exception:  # the watcher must outlive any one failure
                 logger.exception("wafpy: watching the web ACL files failed")
+
+
+class LifespanObserver:
+    """Passes lifespan messages through unchanged, calling `start` (the watcher) at startup and
+    `stop` at shutdown."""
+
+    __slots__ = ("_receive", "_start", "_stop")
+
+    def __init__(self, start: Callable[[], None], stop: Callable[[], None], receive: Receive) -> None:
+        self._start = start
+        self._stop = stop
+        self._receive = receive
+
+    async def __call__(self) -> Message:
+        message = await self._receive()
+        kind = message.get("type")
+        if kind == "lifespan.startup":
+            self._start()
+        elif kind == "lifespan.shutdown":
+            self._stop()
+        return message
