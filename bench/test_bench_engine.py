@@ -41,14 +41,14 @@ REQUESTS = {"get": realistic_acl.browser_get(), "post": realistic_acl.json_post(
 
 def test_engine_agrees_with_floor(acl: wafpy.WebACL) -> None:
     for name, raw in realistic_acl.probe_requests():
-        request = wafpy.Request.from_log(raw, timestamp=0)
+        request = wafpy.Request.from_log(raw, timestamp=0, body_available=True)
         decision = acl.evaluate(request)
         assert (decision.action, decision.terminating_rule_id) == floor.hand_written_check(request), name
 
 
 @pytest.mark.parametrize("kind", ["get", "post"])
 def test_floor(benchmark: Any, kind: str) -> None:
-    request = wafpy.Request.from_log(REQUESTS[kind], timestamp=0)
+    request = wafpy.Request.from_log(REQUESTS[kind], timestamp=0, body_available=True)
     benchmark(floor.hand_written_check, request)
 
 
@@ -58,10 +58,10 @@ def test_engine(benchmark: Any, acl: wafpy.WebACL, kind: str) -> None:
 
     # Fresh Request each call: memoized parts must not carry over between evaluations.
     def run() -> wafpy.Decision:
-        return acl.evaluate(wafpy.Request.from_log(raw, timestamp=0))
+        return acl.evaluate(wafpy.Request.from_log(raw, timestamp=0, body_available=True))
 
     def floor_run() -> tuple[str, str]:
-        return floor.hand_written_check(wafpy.Request.from_log(raw, timestamp=0))
+        return floor.hand_written_check(wafpy.Request.from_log(raw, timestamp=0, body_available=True))
 
     floor_us = _median_us(floor_run)
     engine_us = _median_us(run)

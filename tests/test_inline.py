@@ -43,10 +43,14 @@ def _outcome(decision: wafpy.Decision) -> tuple[Any, ...]:
 def _both(model: Any, raw: dict[str, Any], timestamp: int) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     inline = compile_acl(model, inline=True)
     closures = compile_acl(model, inline=False)
-    request = wafpy.Request.from_log(raw, timestamp=timestamp)
+    request = wafpy.Request.from_log(raw, timestamp=timestamp, body_available=True)
     return (
         _outcome(evaluate(inline, request, Services())),
-        _outcome(evaluate(closures, wafpy.Request.from_log(raw, timestamp=timestamp), Services())),
+        _outcome(
+            evaluate(
+                closures, wafpy.Request.from_log(raw, timestamp=timestamp, body_available=True), Services()
+            )
+        ),
     )
 
 
@@ -78,8 +82,16 @@ def test_rate_based_agrees_in_sequence() -> None:
     s1, s2 = Services(), Services()
     actions = []
     for case in doc["cases"]:
-        a = evaluate(inline, wafpy.Request.from_log(case["request"], timestamp=case["timestamp"]), s1)
-        b = evaluate(closures, wafpy.Request.from_log(case["request"], timestamp=case["timestamp"]), s2)
+        a = evaluate(
+            inline,
+            wafpy.Request.from_log(case["request"], timestamp=case["timestamp"], body_available=True),
+            s1,
+        )
+        b = evaluate(
+            closures,
+            wafpy.Request.from_log(case["request"], timestamp=case["timestamp"], body_available=True),
+            s2,
+        )
         assert _outcome(a) == _outcome(b), case["name"]
         actions.append(a.action)
     assert "BLOCK" in actions and "ALLOW" in actions

@@ -31,6 +31,7 @@ STAGES: tuple[tuple[str, tuple[str, ...], int], ...] = (
             "wafpy._requestparts",
             "wafpy.request",
             "wafpy.decision",
+            "wafpy.loggedgroups",
         ),
         0,
     ),
@@ -41,6 +42,8 @@ STAGES: tuple[tuple[str, tuple[str, ...], int], ...] = (
     ("logs", ("wafpy.logs",), 4),
     ("middleware", ("wafpy.middleware",), 5),
     ("replay", ("wafpy.replay",), 5),
+    # Web ACL unit tests: the case files and the pytest plugin that collects them.
+    ("testing", ("wafpy.testing", "wafpy.pytest_plugin"), 5),
     ("cli", ("wafpy.cli",), 6),
     ("package", ("wafpy",), 7),  # the package root re-exports; nothing inside imports it
 )

@@ -150,7 +150,6 @@ CHOICES: dict[str, tuple[Any, str | None]] = {
     "unset": (None, "cannot be evaluated: AWS does not publish the rules"),
     "none": ("none", None),
     "bundled": ("bundled", "no bundled equivalents of managed rule groups yet"),
-    "log": ("log", "applies only to `wafpy eval` on AWS WAF logs"),
 }
 
 
@@ -168,11 +167,19 @@ def test_each_keyword_choice(case: str) -> None:
     assert f"AWS/{CRS}" in str(info.value)  # the groups are named
 
 
-def test_log_is_refused_even_without_managed_groups() -> None:
-    doc = web_acl(block_path("/x"))
-    with pytest.raises(NotAvailableError, match="applies only to `wafpy eval`"):
-        load_web_acl(doc, managed="log")
-    assert load_web_acl(doc, managed="bundled").managed_warnings == ()  # nothing to supply
+def test_log_loads_each_group_without_rules_marked_from_the_log() -> None:
+    acl = load_web_acl(web_acl(managed_rule(CRS)), managed="log")
+    statement = acl.model.rules[0].statement
+    assert isinstance(statement, ast.ManagedRuleGroup) and statement.rules_from == "log"
+    assert statement.rule_group is not None and statement.rule_group.rules == ()
+    assert acl.managed_warnings == ()
+    # A request that comes with no log record cannot be replayed: undetermined, never folded.
+    decision = acl.evaluate(Request(uri="/"))
+    assert decision.action == "UNDETERMINED"
+    assert decision.undetermined == (
+        (f"AWS#{CRS}", "no AWS WAF log record with ruleGroupList came with the request"),
+    )
+    assert load_web_acl(web_acl(block_path("/x")), managed="bundled").managed_warnings == ()
 
 
 def test_none_evaluates_as_no_inner_match_and_says_so() -> None:
@@ -321,7 +328,7 @@ VALIDATE: dict[str, tuple[list[str], int, str, str]] = {
     "unset": ([], 0, f"1 managed rule group needs --managed to be evaluated: AWS/{CRS} (at {CRS_AT})", ""),
     "none": (["none"], 0, "", f"warning: managed rule group AWS/{CRS} at {CRS_AT} is evaluated as if no"),
     "bundled": (["bundled"], 0, "wafpy has no bundled equivalents yet", ""),
-    "log": (["log"], 0, "--managed log applies only when `wafpy eval` replays AWS WAF logs", ""),
+    "log": (["log"], 0, "--managed log replays managed rule groups from AWS WAF log records", ""),
     "file": (["{file}"], 0, f"offline: AWS/{CRS} (at {CRS_AT}) evaluated with the rules of {{file}}", ""),
     "file without the group": (["{other}"], 0, "1 managed rule group not found in the --managed files", ""),
     "absent path": (["{absent}"], EXIT_USAGE, "", "no such file or folder"),
@@ -377,3 +384,28 @@ def test_explain_managed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["explain", str(acl_file), str(log), "--managed", str(file)]) == 0
     captured = capsys.readouterr()
     assert "BLOCK by use-" + CRS in captured.out and "warning" not in captured.err
+
+
+def test_resource_files_supply_a_managed_group_unless_managed_decides(tmp_path: Path) -> None:
+    ipset = tmp_path / "ipset.json"
+    ipset.write_text(
+        json.dumps(
+            {"IPSet": {"Name": "x", "Id": "1", "ARN": "arn:x", "Addresses": [], "IPAddressVersion": "IPV4"}}
+        )
+    )
+    named = write(tmp_path / "crs.json", rule_group(CRS, "/evil", VendorName="AWS"))
+    customer = rule_group(CRS, "/evil")
+    customer["RuleGroup"]["LabelNamespace"] = f"awswaf:111122223333:rulegroup:{CRS}:"
+    unnamed = write(tmp_path / "customer.json", customer)
+    doc = web_acl(managed_rule(CRS))
+    acl = load_web_acl(doc, resources=[str(ipset), str(named)])
+    assert acl.evaluate(Request(uri="/evil")).action == "BLOCK"
+    statement = acl.model.rules[0].statement
+    assert isinstance(statement, ast.ManagedRuleGroup) and statement.rules_from == f"file:{named}"
+    # A rule group that names no vendor (no VendorName, a customer label namespace) is not it.
+    with pytest.raises(NotAvailableError, match=f"AWS/{CRS}"):
+        load_web_acl(doc, resources=[str(unnamed)])
+    # A managed= choice decides over the resources.
+    acl = load_web_acl(doc, resources=[str(named)], managed="log")
+    statement = acl.model.rules[0].statement
+    assert isinstance(statement, ast.ManagedRuleGroup) and statement.rules_from == "log"

@@ -72,6 +72,13 @@ def test_managed_bundled_and_log_are_refused(managed: str, expected: str) -> Non
         WAFMiddleware(EchoApp(), web_acl(managed_rule(CRS)), managed=managed)
 
 
+def test_a_web_acl_loaded_for_replay_from_the_log_is_refused() -> None:
+    """Every request would be undetermined: a live request has no log record to ask."""
+    replay_only = load_web_acl(web_acl(managed_rule(CRS)), managed="log")
+    with pytest.raises(NotAvailableError, match="replayed"):
+        WAFMiddleware(EchoApp(), replay_only)
+
+
 def test_managed_malformed_value_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="empty list"):
         WAFMiddleware(EchoApp(), web_acl(managed_rule(CRS)), managed=[])

@@ -404,6 +404,7 @@ def check_document(
             resources=resources,
             account=seed.account,
             search_string=seed.search_string,  # type: ignore[arg-type]
+            managed="none",  # the demo web ACL uses a managed group: evaluated as no inner match
         )
     except RulesetErrors as exc:
         assert exc.errors, "RulesetErrors without any error"

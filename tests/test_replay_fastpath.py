@@ -49,6 +49,26 @@ def acl() -> WebACL:
     return load_web_acl(acl_document(), search_string="text", services=Services(clock_ms=lambda: CLOCK_MS))
 
 
+@pytest.fixture(scope="module")
+def managed_acl() -> WebACL:
+    """The same web ACL with a managed group replayed from the log: Request.logged_groups counts."""
+    services = Services(clock_ms=lambda: CLOCK_MS)
+    return load_web_acl(acl_document(managed=True), search_string="text", managed="log", services=services)
+
+
+CRS_ID = "AWS#AWSManagedRulesCommonRuleSet"
+CRS_LABEL = "awswaf:managed:aws:core-rule-set:NoUserAgent_Header"
+
+
+def _group(terminating: Any = None, counted: Any = (), excluded: Any = None) -> dict[str, Any]:
+    return {
+        "ruleGroupId": CRS_ID,
+        "terminatingRule": terminating,
+        "nonTerminatingMatchingRules": list(counted),
+        "excludedRules": excluded,
+    }
+
+
 def _variants() -> list[tuple[str, dict[str, Any]]]:
     """Records as AWS writes them, and every way one can leave the fast path."""
     base = waf_record(1, "/admin/x", args="a=1&b=2", headers=(("Cookie", "s=1; t=2"), ("x-api-key", "k")))
@@ -115,6 +135,33 @@ def _variants() -> list[tuple[str, dict[str, Any]]]:
     variant("ts null", lambda r, h: r.update(timestamp=None))
     variant("type int", lambda r, h: r.update(terminatingRuleType=5))
     variant("aws extras", lambda r, h: r.update(requestBodySize=0, oversizeFields=["x"], captchaResponse={}))
+    block = {"ruleId": "NoUserAgent_HEADER", "action": "BLOCK", "ruleMatchDetails": []}
+    counted = {"ruleId": "SizeRestrictions_BODY", "action": "COUNT", "overriddenAction": "BLOCK"}
+    sqli = {"conditionType": "SQL_INJECTION", "location": "QUERY_STRING", "matchedData": ["1", "or"]}
+    labels = [{"name": CRS_LABEL}]
+
+    def group(name: str, **changes: Any) -> None:
+        # Past block-admin, so the managed group is reached.
+        variant(name, lambda r, h: (r.update(changes), h.update(uri="/shop")))
+
+    excluded = [{"exclusionType": "EXCLUDED_AS_COUNT", "ruleId": "NoUserAgent_HEADER"}]
+    group("group empty", ruleGroupList=[_group()])
+    group("group terminated", ruleGroupList=[_group(block)], labels=labels)
+    group("group counted", ruleGroupList=[_group(None, [counted])], labels=labels)
+    group("group details", ruleGroupList=[_group(dict(block, ruleMatchDetails=[sqli, "x"]), [counted])])
+    group("group excluded", ruleGroupList=[_group(None, [], excluded)])
+    group(
+        "group captcha",
+        ruleGroupList=[_group(None, [dict(counted, action="CAPTCHA")])],
+        captchaResponse={"responseCode": 0, "solveTimestamp": 5},
+    )
+    group("group missing", ruleGroupList=[])
+    group("group list null", ruleGroupList=None)
+    group("group list object", ruleGroupList={"ruleGroupId": CRS_ID})
+    group("group entry string", ruleGroupList=["x"])
+    group("group id int", ruleGroupList=[dict(_group(), ruleGroupId=7)])
+    group("group rule no id", ruleGroupList=[_group({"action": "BLOCK"})])
+    group("group captcha bad", ruleGroupList=[_group()], captchaResponse=[1])
     return out
 
 
@@ -143,8 +190,11 @@ def _fast(evaluator: Evaluator, raw: bytes, kind: str) -> Outcome | BadLine:
 
 
 @pytest.mark.parametrize(("name", "record"), _variants(), ids=[name for name, _ in _variants()])
-def test_waf_record_fast_path_equals_reference(acl: WebACL, name: str, record: dict[str, Any]) -> None:
-    evaluator = Evaluator(acl, ReplayOptions(write_records=True))
+@pytest.mark.parametrize("managed", [False, True], ids=["", "managed-log"])
+def test_waf_record_fast_path_equals_reference(
+    acl: WebACL, managed_acl: WebACL, name: str, record: dict[str, Any], managed: bool
+) -> None:
+    evaluator = Evaluator(managed_acl if managed else acl, ReplayOptions(write_records=True))
     for line_name in (name, "unicode escaped") if name == "unicode" else (name,):
         raw = _line(record, line_name)
         assert _fast(evaluator, raw, "waf") == _reference(evaluator, raw, "waf")

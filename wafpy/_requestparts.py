@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 # WAF sees at most the first 200 headers / 8 KB of header data and the first 200 cookies / 8 KB
@@ -37,12 +37,74 @@ def to_text(value: bytes) -> str:
         return value.decode("latin-1")
 
 
-def header_tuple(headers: Iterable[tuple[bytes | str, bytes | str]]) -> tuple[Header, ...]:
+HeadersInput = (
+    Iterable[tuple[bytes | str, bytes | str]] | Mapping[bytes | str, bytes | str | Iterable[bytes | str]]
+)
+
+
+def header_tuple(headers: HeadersInput | object) -> tuple[Header, ...]:
+    """`(name, value)` pairs as bytes, from pairs or from a mapping (a list value repeats the header).
+
+    Raises TypeError when `headers` is neither: a string, or an item that is not a pair.
+    """
     if type(headers) is tuple and all(
-        type(h) is tuple and type(h[0]) is bytes and type(h[1]) is bytes for h in headers
+        type(h) is tuple and len(h) == 2 and type(h[0]) is bytes and type(h[1]) is bytes for h in headers
     ):
         return headers
-    return tuple((to_bytes(name), to_bytes(value)) for name, value in headers)
+    if isinstance(headers, (str, bytes)):
+        raise TypeError("headers must be (name, value) pairs or a mapping of name to value, not a string")
+    out: list[Header] = []
+    if isinstance(headers, Mapping):
+        for name, value in headers.items():
+            if not isinstance(name, (str, bytes)):
+                raise TypeError(f"header name {name!r} is not a string")
+            if isinstance(value, (str, bytes)):
+                out.append((to_bytes(name), to_bytes(value)))
+            elif isinstance(value, Iterable):
+                out.extend((to_bytes(name), _header_value(name, v)) for v in value)
+            else:
+                raise TypeError(f"header {name!r}: value {value!r} is not a string")
+        return tuple(out)
+    if not isinstance(headers, Iterable):
+        raise TypeError(f"headers must be (name, value) pairs or a mapping, not {type(headers).__name__}")
+    for item in headers:
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise TypeError(f"headers must be (name, value) pairs or a mapping; got the item {item!r}")
+        name, value = item
+        if not isinstance(name, (str, bytes)):
+            raise TypeError(f"header name {name!r} is not a string")
+        out.append((to_bytes(name), _header_value(name, value)))
+    return tuple(out)
+
+
+def _header_value(name: str | bytes, value: object) -> bytes:
+    if not isinstance(value, (str, bytes)):
+        raise TypeError(f"header {name!r}: value {value!r} is not a string")
+    return to_bytes(value)
+
+
+def split_target(
+    uri: bytes, query: bytes | None, fragment: bytes | None
+) -> tuple[bytes, bytes | None, bytes | None]:
+    """(path, query, fragment) of a `uri` that may be a whole request target (`/p?q#f`).
+
+    AWS WAF inspects the path (UriPath) and the query string (QueryString) separately; on the
+    request line the first `?` starts the query and a `#` the fragment, so a path never holds
+    either unescaped (https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-fields-list.html).
+    Raises ValueError when the target holds a part that is also given on its own.
+    """
+    if 0x23 in uri:  # b"#"
+        if fragment is not None:
+            raise ValueError(f"uri {uri!r} has a '#' fragment and fragment= is given too: give it once")
+        uri, _, fragment = uri.partition(b"#")
+    if 0x3F in uri:  # b"?"
+        if query is not None:
+            raise ValueError(
+                f"uri {uri!r} has a '?' query string and query= is given too: "
+                "pass the path as uri= and the query string (without '?') as query="
+            )
+        uri, _, query = uri.partition(b"?")
+    return uri, query, fragment
 
 
 # ------------------------------------------------------------------------------------------------
@@ -185,15 +247,34 @@ def read_http_request(
     http_request: Mapping[str, Any],
     timestamp: int | None,
     *,
-    body_available: bool,
+    body_available: bool | None,
     body_size: int | None,
     ja3: str | None,
     ja4: str | None,
 ) -> None:
-    """Set every attribute of a new `request` from an `httpRequest` object (`Request.from_log`)."""
+    """Set every attribute of a new `request` from an `httpRequest` object (`Request.from_log`).
+
+    A whole log record (with `httpRequest` inside) is read too: its `timestamp`, `ja3Fingerprint`
+    and `ja4Fingerprint` fill what the arguments leave None. `body_available` None means what the
+    object can carry: True when it has `body` or `bodyBase64`, else False (logs carry no body).
+    """
     if not isinstance(http_request, Mapping):
         raise ValueError(f"httpRequest must be an object, got {type(http_request).__name__}")
+    inner = http_request.get("httpRequest")
+    if inner is not None:
+        record = http_request
+        if not isinstance(inner, Mapping):
+            raise ValueError(f"httpRequest must be an object, got {type(inner).__name__}")
+        if timestamp is None:
+            timestamp = record.get("timestamp")
+        if ja3 is None:
+            ja3 = _optional_str(record.get("ja3Fingerprint"), "ja3Fingerprint")
+        if ja4 is None:
+            ja4 = _optional_str(record.get("ja4Fingerprint"), "ja4Fingerprint")
+        http_request = inner
     get = http_request.get
+    if body_available is None:
+        body_available = get("body") is not None or get("bodyBase64") is not None
     method = _required_str(get("httpMethod"), "httpMethod")
     uri = _required_str(get("uri"), "uri")
     client_ip = _required_str(get("clientIp"), "clientIp")
@@ -255,3 +336,16 @@ def http_request_object(request: RequestFields) -> dict[str, Any]:
     if request.host is not None:
         out["host"] = request.host
     return out
+
+
+def split_query(query: bytes | None, pre_parse: Callable[[bytes], bytes] | None) -> list[tuple[bytes, bytes]]:
+    """`(name, value)` pairs of a raw query string, after the pre-parse chain (see `Request.query_args`)."""
+    args: list[tuple[bytes, bytes]] = []
+    if query is not None:
+        if pre_parse is not None:
+            query = pre_parse(query)
+        for piece in query.split(b"&"):
+            if piece:
+                name, _, value = piece.partition(b"=")
+                args.append((name, value))
+    return args

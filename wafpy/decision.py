@@ -20,6 +20,9 @@ BLOCK = "BLOCK"
 COUNT = "COUNT"
 CAPTCHA = "CAPTCHA"
 CHALLENGE = "CHALLENGE"
+# Not an AWS action: a managed rule group replayed from the log (managed="log") whose outcome the
+# record cannot give; `Decision.undetermined` says which group and why. Never folded into ALLOW or BLOCK.
+UNDETERMINED = "UNDETERMINED"
 
 # Rule results in a trace.
 MATCH = "MATCH"
@@ -108,6 +111,9 @@ class Decision:
     # replayed log record), otherwise the services clock. The log record's timestamp comes from
     # here, so writing a record never reads the wall clock and a replay is repeatable.
     evaluated_at_ms: int = 0
+    # (rule group id, reason) when the action is UNDETERMINED: a managed group replayed from the
+    # log whose outcome the record cannot give (wafpy.engine.fromlog).
+    undetermined: tuple[tuple[str, str], ...] = ()
 
     @property
     def trace(self) -> tuple[RuleTrace, ...]:

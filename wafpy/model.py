@@ -367,7 +367,8 @@ class ManagedRuleGroup(StatementNode):
     managed_rule_group_configs: tuple[Mapping[str, Any], ...] = ()
     rule_group: RuleGroup | None = None  # resolved at load when a resolver supplies one
     # Where `rule_group` came from: "resolver" (resolver=), "none" (managed="none": an empty group,
-    # no inner rule matches) or "file:<path>" (managed=PATH); None while unresolved.
+    # no inner rule matches), "log" (managed="log": no rules, the outcome is replayed from the AWS
+    # WAF log record) or "file:<path>" (managed=PATH); None while unresolved.
     rules_from: str | None = None
 
 

@@ -22,8 +22,8 @@ round-trips every request that ``from_log`` can build, and never fails on arbitr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from wafpy._requestparts import (
@@ -32,14 +32,20 @@ from wafpy._requestparts import (
     HEADER_BYTES_LIMIT,
     HEADER_COUNT_LIMIT,
     Header,
+    HeadersInput,
     QueryArg,
     header_tuple,
     http_request_object,
     read_http_request,
+    split_query,
+    split_target,
     to_bytes,
     visible_cookies,
     visible_headers,
 )
+
+if TYPE_CHECKING:
+    from wafpy.loggedgroups import LoggedGroups
 
 __all__ = [
     "COOKIE_BYTES_LIMIT",
@@ -68,6 +74,7 @@ _PUBLIC = (
     "timestamp_ms",
     "request_id",
     "body_available",
+    "logged_groups",
 )
 
 # RFC 3986 pchar plus "/": characters that may appear unescaped in a path. Used only when an
@@ -90,6 +97,17 @@ class Request:
 
         Request(method="POST", uri="/login", query="next=%2F", headers=[("Host", "example.com")],
                 body=b'{"user":"bob"}', client_ip="198.51.100.7")
+
+    The keyword constructor checks what it is given:
+
+    - `uri` is the path, as AWS WAF's UriPath; `query` the query string without `?`, as
+      QueryString. A `uri` holding a whole request target is split as the request line is: the
+      first `?` starts the query and a `#` the fragment, so ``Request(uri="/search?q=1")`` is
+      ``Request(uri="/search", query="q=1")`` (and ``uri="/a?"`` an empty query string). Giving
+      the query both ways (a `?` in `uri` and `query=`) is a ValueError, as is a fragment both ways.
+    - `headers` is a sequence of `(name, value)` pairs, in order, or a mapping of name to value
+      (a list value repeats the header). Anything else is a TypeError.
+    - `body_available` is True: a request built from its parts has the body it was given.
     """
 
     __slots__ = (
@@ -120,6 +138,9 @@ class Request:
     timestamp_ms: int | None
     request_id: str | None
     body_available: bool
+    # What the AWS WAF record being replayed says happened inside its rule groups (managed="log");
+    # None for every other source.
+    logged_groups: LoggedGroups | None
 
     _visible: tuple[Header, ...]
     _headers_oversize: bool
@@ -135,7 +156,7 @@ class Request:
         uri: bytes | str = b"/",
         query: bytes | str | None = None,
         fragment: bytes | str | None = None,
-        headers: Iterable[tuple[bytes | str, bytes | str]] = (),
+        headers: HeadersInput = (),
         body: bytes | str = b"",
         body_size: int | None = None,
         client_ip: str = "127.0.0.1",
@@ -149,11 +170,14 @@ class Request:
         timestamp_ms: int | None = None,
         request_id: str | None = None,
         body_available: bool = True,
+        logged_groups: LoggedGroups | None = None,
     ) -> None:
         self.method = to_bytes(method)
-        self.uri = to_bytes(uri)
-        self.query = None if query is None else to_bytes(query)
-        self.fragment = None if fragment is None else to_bytes(fragment)
+        self.uri, self.query, self.fragment = split_target(
+            to_bytes(uri),
+            None if query is None else to_bytes(query),
+            None if fragment is None else to_bytes(fragment),
+        )
         self.headers = header_tuple(headers)
         self.body = to_bytes(body)
         self.body_size = len(self.body) if body_size is None else body_size
@@ -168,6 +192,7 @@ class Request:
         self.timestamp_ms = timestamp_ms
         self.request_id = request_id
         self.body_available = body_available
+        self.logged_groups = logged_groups
 
     # ----------------------------------------------------------------------------------------
     # Value semantics
@@ -191,12 +216,21 @@ class Request:
         )
 
     def replace(self, **changes: Any) -> Request:
-        """A copy with some public attributes changed (memoized parts are recomputed)."""
+        """A copy with some public attributes changed (memoized parts are recomputed).
+
+        The path, query and fragment are split again only when one of them is changed: a copy
+        keeps what `from_log` read, even a logged `uri` holding `?`.
+        """
         values = {name: getattr(self, name) for name in _PUBLIC}
         if "body" in changes and "body_size" not in changes:
             values["body_size"] = None
         values.update(changes)
-        return Request(**values)
+        if changes.keys() & {"uri", "query", "fragment"}:
+            return Request(**values)
+        values.update(uri=b"/", query=None, fragment=None)
+        copy = Request(**values)
+        copy.uri, copy.query, copy.fragment = self.uri, self.query, self.fragment
+        return copy
 
     # ----------------------------------------------------------------------------------------
     # Headers
@@ -285,16 +319,7 @@ class Request:
         found = memo.get(key)
         if found is not None:
             return found
-        args: list[QueryArg] = []
-        query = self.query
-        if query is not None:
-            if pre_parse is not None:
-                query = pre_parse(query)
-            for piece in query.split(b"&"):
-                if piece:
-                    name, _, value = piece.partition(b"=")
-                    args.append((name, value))
-        memo[key] = args
+        args = memo[key] = split_query(self.query, pre_parse)
         return args
 
     # ----------------------------------------------------------------------------------------
@@ -306,22 +331,28 @@ class Request:
         http_request: Mapping[str, Any],
         timestamp: int | None = None,
         *,
-        body_available: bool = True,
+        body_available: bool | None = None,
         body_size: int | None = None,
         ja3: str | None = None,
         ja4: str | None = None,
+        logged_groups: LoggedGroups | None = None,
     ) -> Request:
         """Build from the `httpRequest` object of an AWS WAF log record (https://docs.aws.amazon.com/waf/latest/developerguide/logging-fields.html).
 
         Besides the logged fields, the mapping may carry `body` (UTF-8 text) or `bodyBase64`
         (as conformance cases do) and `ja3Fingerprint` / `ja4Fingerprint` (record-level fields
-        a caller may merge in; the `ja3` / `ja4` keywords take precedence).
+        a caller may merge in; the `ja3` / `ja4` keywords take precedence). A whole log record
+        is accepted too: its `httpRequest` is read, and its `timestamp` and fingerprints are used
+        unless the arguments give them.
+
+        `body_available` defaults to what the object can carry: True when it has `body` or
+        `bodyBase64`, False otherwise, since AWS WAF logs carry no body and body statements
+        are then reported as not evaluable. Pass True for a request known to have no body.
 
         Choices: `args` "" means *no query string* — logs write "" both for a target without `?`
         and for one ending in `?`, and no query is the common case; likewise `fragment` "" means
-        none. `country` "-" means unknown. A missing body is an empty body that is present
-        (waf-rule-statement-fields-list); a log-replay caller whose records carry no body passes
-        ``body_available=False`` so body statements are reported as not evaluable.
+        none. `country` "-" means unknown. A missing body reads as empty (body_size 0); whether
+        it counts as present is `body_available` (waf-rule-statement-fields-list).
 
         Raises ValueError naming the field when the input is malformed.
         """
@@ -335,6 +366,7 @@ class Request:
             ja3=ja3,
             ja4=ja4,
         )
+        self.logged_groups = logged_groups
         return self
 
     @classmethod
@@ -355,6 +387,7 @@ class Request:
         timestamp_ms: int | None,
         request_id: str | None,
         body_available: bool,
+        logged_groups: LoggedGroups | None = None,
     ) -> Request:
         """`from_log` without its checks, for a log reader that has validated every field itself.
 
@@ -381,6 +414,7 @@ class Request:
         self.timestamp_ms = timestamp_ms
         self.request_id = request_id
         self.body_available = body_available
+        self.logged_groups = logged_groups
         return self
 
     @classmethod
@@ -457,6 +491,7 @@ class Request:
         self.timestamp_ms = timestamp_ms
         self.request_id = request_id
         self.body_available = True
+        self.logged_groups = None
         return self
 
     def to_http_request(self) -> dict[str, Any]:

@@ -93,8 +93,10 @@ def load_web_acl(
     `managed` says how AWS managed rule groups, whose rules AWS does not publish, are evaluated:
     a path or list of paths of rule group files (get-rule-group JSON, matched by VendorName, Name
     and Version, first match wins), "none" (no inner rule matches; listed in `managed_warnings`),
-    "bundled" (refused until wafpy ships equivalents) or "log" (replay only, refused here); a
-    `resolver` whose `managed_rule_group()` returns a group is asked first.
+    "bundled" (refused until wafpy ships equivalents) or "log" (each group's outcome is replayed
+    from the AWS WAF log record the request came from, `Request.logged_groups`: for `wafpy eval`;
+    a request without one is undetermined); a `resolver` whose `managed_rule_group()` returns a
+    group is asked first.
     Raises `RulesetErrors` listing every problem (a bad document never half-loads), or
     `NotAvailableError` for managed groups nothing supplies (the message names them and the choices).
     """

@@ -36,6 +36,7 @@ from rich.markup import escape
 
 from wafpy.cli.validate import add_document_options, add_managed_option
 from wafpy.errors import RulesetErrors, WafpyError
+from wafpy.load.managed import managed_groups
 from wafpy.webacl import WebACL, load_web_acl
 
 __all__ = [
@@ -53,7 +54,7 @@ __all__ = [
 
 EXIT_OK, EXIT_USAGE, EXIT_FAIL_ON, EXIT_STRICT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_INPUT, EXIT_WORKER_DIED = 4, 5
-ACTIONS = ("ALLOW", "BLOCK", "COUNT", "CAPTCHA", "CHALLENGE")
+ACTIONS = ("ALLOW", "BLOCK", "COUNT", "CAPTCHA", "CHALLENGE", "UNDETERMINED")
 
 EVAL_EPILOG = """\
 LOG may be files, folders (read recursively) or - for stdin, plain or gzip; the format of each
@@ -109,6 +110,7 @@ def _add_acl_arguments(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from wafpy._version import __version__
     from wafpy.cli.validate import add_validate_parser
+    from wafpy.cli.waftest import add_test_parser
     from wafpy.logs.formats import AUTO, CHOICES
 
     parser = _Parser(prog="wafpy", description="Evaluate AWS WAF (WAFv2) web ACLs exactly as AWS does.")
@@ -143,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         type=str.upper,
         choices=ACTIONS,
-        help="exit 2 when any request gets this action (COUNT: any Count rule matched)",
+        help="exit 2 when any request gets this action (COUNT: any Count rule matched; UNDETERMINED: the "
+        "log cannot give a managed rule group's outcome)",
     )
     p.add_argument(
         "--since", type=_time, metavar="TIME", help="only requests at or after TIME (ISO 8601 or epoch ms)"
@@ -152,9 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, metavar="N", help="stop after N requests")
     p.add_argument("--strict", action="store_true", help="stop at the first bad line (exit 3)")
     p.add_argument("--quiet", "-q", action="store_true", help="no summary and no progress bar")
+    add_managed_option(p)
     p.set_defaults(func=eval_command)
 
     add_validate_parser(sub)
+    add_test_parser(sub)
 
     p = sub.add_parser("explain", help="show, rule by rule, how the web ACL decides logged requests")
     _add_acl_arguments(p)
@@ -196,14 +201,14 @@ def resource_files(paths: Sequence[str]) -> list[str]:
     return expand_resource_paths(paths)
 
 
-def _load(args: argparse.Namespace) -> tuple[WebACL, functools.partial[WebACL]] | None:
+def _load(args: argparse.Namespace, managed: Any = None) -> tuple[WebACL, functools.partial[WebACL]] | None:
     loader = functools.partial(
         load_web_acl,
         args.acl,
         resources=resource_files(args.resources) or None,
         account=args.account,
         search_string=args.search_string,
-        managed=getattr(args, "managed", None),  # `explain` has --managed; `eval` not yet
+        managed=managed if managed is not None else args.managed,
     )
     # Plain prints: a rich console would wrap the messages and split the line:column references.
     try:
@@ -217,6 +222,8 @@ def _load(args: argparse.Namespace) -> tuple[WebACL, functools.partial[WebACL]] 
 
 def eval_command(args: argparse.Namespace) -> int:
     """`wafpy eval`: replay, write records, print the summary, the comparison, the HTML report."""
+    from wafpy.cli.progress import Progress
+    from wafpy.logs.formats import waf_records_only
     from wafpy.replay.compare import Comparison, render_comparison
     from wafpy.replay.outcome import BadLine, ReplayError, ReplayOptions, StrictStop, UnreadableInput
     from wafpy.replay.runner import Replay
@@ -224,10 +231,22 @@ def eval_command(args: argparse.Namespace) -> int:
     from wafpy.replay.workers import WorkerDied
 
     err = Console(stderr=True)
-    loaded = _load(args)
+    # AWS WAF records say what happened inside each managed rule group: replay them from there
+    # unless told otherwise (https://docs.aws.amazon.com/waf/latest/developerguide/logging-fields.html).
+    waf_logs = args.managed is None and waf_records_only(args.logs, args.format)
+    loaded = _load(args, "log" if waf_logs else None)
     if loaded is None:
+        if args.managed is None and not waf_logs:
+            print(
+                "note: --managed log, the default on AWS WAF logs, needs AWS WAF log records (their "
+                "ruleGroupList); these inputs are not all AWS WAF logs (or are read from stdin)",
+                file=sys.stderr,
+            )
         return EXIT_USAGE
     acl, loader = loaded
+    warnings = [str(w) for w in acl.managed_warnings]
+    for warning in warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     to_stdout = args.output == "-"
     out = err if to_stdout else Console()
     options = ReplayOptions(
@@ -258,7 +277,7 @@ def eval_command(args: argparse.Namespace) -> int:
         except OSError as exc:
             err.print(f"error: cannot write {args.output}: {exc.strerror or exc}", markup=False)
             return EXIT_USAGE
-    progress = _Progress(err) if not args.quiet and err.is_terminal else None
+    progress = Progress(err) if not args.quiet and err.is_terminal else None
     stopped: StrictStop | None = None
     started = time.perf_counter()
     try:
@@ -310,8 +329,20 @@ def eval_command(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     summary.filtered = replay.filtered
     if not args.quiet:
+        from_log = [g for g, _, st in managed_groups(acl.model) if st.rules_from == "log"]
+        if from_log:
+            out.print(
+                "managed rule groups replayed from the AWS WAF log records (--managed log): "
+                + ", ".join(from_log),
+                markup=False,
+                highlight=False,
+            )
         render_summary(
-            out, summary, title=f"wafpy eval {acl.name}", rule_names=[r.name for r in acl.model.rules]
+            out,
+            summary,
+            title=f"wafpy eval {acl.name}",
+            rule_names=[r.name for r in acl.model.rules],
+            warnings=warnings,
         )
         if comparison is not None:
             render_comparison(out, comparison)
@@ -331,6 +362,7 @@ def eval_command(args: argparse.Namespace) -> int:
                 title=f"wafpy eval: {acl.name}",
                 inputs=args.logs,
                 rule_names=[r.name for r in acl.model.rules],
+                warnings=warnings,
             )
         except OSError as exc:
             err.print(f"error: cannot write {args.report}: {exc.strerror or exc}", markup=False)
@@ -353,8 +385,12 @@ def eval_command(args: argparse.Namespace) -> int:
     if unreadable:
         return EXIT_INPUT
     # COUNT never ends an evaluation: it means "a Count rule matched" (a rule tried out in count mode).
+    # UNDETERMINED requests are never counted as ALLOW or BLOCK; --fail-on UNDETERMINED fails on them.
     got = {a: summary.requests_counted if a == "COUNT" else summary.by_action.get(a, 0) for a in args.fail_on}
     hit = [a for a, n in got.items() if n]
+    if args.fail_on and summary.requests_undetermined:
+        per = "; ".join(f"{n:,} {g}: {r}" for (g, r), n in summary.undetermined.most_common())
+        print(f"--fail-on: {summary.requests_undetermined:,} UNDETERMINED apart ({per})", file=sys.stderr)
     if hit:
         err.print(f"--fail-on: {', '.join(f'{got[a]:,} {a}' for a in hit)}", markup=False)
         return EXIT_FAIL_ON
@@ -365,46 +401,6 @@ def _quiet_stdout() -> None:
     # Point stdout at /dev/null so the interpreter's final flush does not raise again.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
-
-
-class _Progress:
-    """A rich progress line on stderr: requests replayed, bad lines, records/s (redrawn 10×/s)."""
-
-    def __init__(self, console: Console) -> None:
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        self._progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=console,
-            auto_refresh=False,
-            transient=True,
-        )
-        # auto_refresh=False: no refresh thread, so forking worker processes stays safe.
-        self._task = self._progress.add_task("starting", total=None)
-        self._progress.start()
-        self._start = time.perf_counter()
-        self._next = 0.0
-        self._count = 0
-
-    def tick(self, summary: Any) -> None:
-        self._count += 1
-        if self._count & 255:
-            return
-        now = time.perf_counter()
-        if now < self._next:
-            return
-        self._next = now + 0.1
-        rate = summary.total / (now - self._start) if now > self._start else 0.0
-        self._progress.update(
-            self._task,
-            description=f"{summary.total:,} requests, {summary.bad_lines:,} bad lines, {rate:,.0f} records/s",
-        )
-        self._progress.refresh()
-
-    def stop(self) -> None:
-        self._progress.stop()
 
 
 def acl_rate_based(acl: WebACL) -> bool:
@@ -459,7 +455,12 @@ def explain_command(args: argparse.Namespace) -> int:
             markup=False,
         )
         return EXIT_USAGE
-    request = Request.from_log(entry.http_request, entry.timestamp_ms, body_available=entry.body_available)
+    request = Request.from_log(
+        entry.http_request,
+        entry.timestamp_ms,
+        body_available=entry.body_available,
+        logged_groups=entry.rule_groups,  # for --managed log
+    )
     decision = acl.evaluate(request)
     unlocated_warning, unlocated = location_warning(acl.model, entry.carries("country"))
     if unlocated_warning is not None:

@@ -60,7 +60,8 @@ def add_managed_option(p: argparse.ArgumentParser) -> None:
         metavar="HOW",
         action="append",
         help="how to evaluate AWS managed rule groups, whose rules AWS does not publish: none (as if no "
-        "inner rule matched, with a warning), bundled (not available yet), log (replay only), or a file "
+        "inner rule matched, with a warning), bundled (not available yet), log (replayed from AWS WAF log "
+        "records: `wafpy eval` only, its default on AWS WAF logs), or a file "
         "or folder of rule groups in get-rule-group JSON (repeat to search several, in order)",
     )
 
@@ -145,9 +146,15 @@ def _offline(loaded: Loaded, out: TextIO, err: TextIO) -> None:
     listed = ", ".join(f"{group} (at {path})" for group, path in missing)
     n = f"{len(missing)} managed rule group{'s' if len(missing) != 1 else ''}"
     if choice.mode == "log":
+        groups = (
+            [group for group, _, _ in managed_groups(loaded.model)]
+            if isinstance(loaded.model, ast.WebACL)
+            else []
+        )
         print(
-            "offline: --managed log applies only when `wafpy eval` replays AWS WAF logs (not available "
-            "yet); here use --managed none or --managed PATH" + (f"; {n}: {listed}" if missing else ""),
+            "offline: --managed log replays managed rule groups from AWS WAF log records (`wafpy eval` "
+            "on AWS WAF logs); elsewhere use --managed none or --managed PATH"
+            + (f"; from the log: {', '.join(groups)}" if groups else ""),
             file=out,
         )
     elif missing and choice.mode == "bundled":

@@ -12,6 +12,7 @@ from wafpy.engine.scan import Scanner, ScannerSource
 from wafpy.engine.statements import labels, logic, match, network, rate
 from wafpy.engine.statements.base import CompileContext, Flags
 from wafpy.errors import NotAvailableError
+from wafpy.loggedgroups import managed_label_prefixes
 from wafpy.matching.detectors import Detector, default_detector
 
 BUILDERS: dict[type[Any], Callable[[Any, CompileContext], Matcher]] = {
@@ -52,6 +53,10 @@ class CompiledGroup:
     overrides: Mapping[str, ast.Action]
     excluded: frozenset[str]
     override_bodies: Mapping[str, ast.CustomResponseBody]  # overrides are defined in the web ACL
+    # managed="log": no rules here; the outcome is rebuilt from the request's log record
+    # (wafpy.engine.fromlog), and the record's labels under these prefixes are the group's.
+    from_log: bool = False
+    label_prefixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +171,11 @@ def _compile_group(
 ) -> CompiledGroup:
     group = statement.rule_group
     scope_down = None
+    from_log = False
+    prefixes: tuple[str, ...] = ()
     if isinstance(statement, ast.ManagedRuleGroup):
+        from_log = statement.rules_from == "log"
+        prefixes = managed_label_prefixes(statement.vendor_name, statement.name) if from_log else ()
         group_id = f"{statement.vendor_name}#{statement.name}"
         if group is None:
             raise NotAvailableError(
@@ -197,6 +206,8 @@ def _compile_group(
         {o.name: o.action_to_use for o in statement.rule_action_overrides},
         frozenset(statement.excluded_rules),
         acl.custom_response_bodies,
+        from_log,
+        prefixes,
     )
 
 

@@ -19,12 +19,14 @@ from wafpy.decision import (
     MATCH,
     NO_MATCH,
     NOT_APPLIED,
+    UNDETERMINED,
     Decision,
     MatchDetail,
     RuleTrace,
 )
 from wafpy.engine.compile import CompiledACL, CompiledGroup, CompiledRule
 from wafpy.engine.context import EvalContext, NotApplied
+from wafpy.engine.fromlog import REASONS, action_of, replay_group
 from wafpy.engine.responses import Response, block_response, captcha_response, challenge_response
 from wafpy.engine.scan import GROUP
 from wafpy.engine.services import Services
@@ -56,6 +58,7 @@ class _State:
     index: int = 0  # top-level rule being handled
     captcha: dict[str, Any] | None = None
     challenge: dict[str, Any] | None = None
+    undetermined: tuple[str, str] | None = None  # (group id, reason): a group the log cannot replay
 
 
 def _stage(state: _State, headers: tuple[ast.CustomHeader, ...]) -> None:
@@ -221,6 +224,8 @@ def _run_group(rule: CompiledRule, ctx: EvalContext, state: _State) -> _Terminal
             # (https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-scope-down-statements.html).
             state.events.insert(mark, (state.index, (rule.name, rule.priority, NO_MATCH, None)))
             return None
+    if group.from_log:
+        return _run_logged_group(rule, group, ctx, state, entry, mark)
     for inner in group.rules:
         terminal = _run_rule(inner, ctx, state, group, entry)
         if terminal is None:
@@ -230,16 +235,92 @@ def _run_group(rule: CompiledRule, ctx: EvalContext, state: _State) -> _Terminal
             "action": terminal.action,
             "ruleMatchDetails": [d.to_log() for d in terminal.details if d.condition_type],
         }
-        if rule.override_count:
-            # OverrideAction Count: the group's terminating result becomes a Count at the web ACL
-            # level; no response, and the rules of the group after it are not evaluated
-            # (https://docs.aws.amazon.com/waf/latest/APIReference/API_OverrideAction.html).
-            own = RuleTrace(rule.name, rule.priority, MATCH, COUNT, terminal.action, None, terminal.details)
-            state.events.insert(mark, (state.index, own))
-            return None
-        own = RuleTrace(rule.name, rule.priority, MATCH, terminal.action, None, None, terminal.details)
+        return _group_terminal(rule, state, mark, terminal)
+    state.events.insert(mark, (state.index, (rule.name, rule.priority, NO_MATCH, None)))
+    return None
+
+
+def _group_terminal(rule: CompiledRule, state: _State, mark: int, terminal: _Terminal) -> _Terminal | None:
+    """The referencing rule's result once an inner rule ended the group."""
+    if rule.override_count:
+        # OverrideAction Count: the group's terminating result becomes a Count at the web ACL
+        # level; no response, and the rules of the group after it are not evaluated
+        # (https://docs.aws.amazon.com/waf/latest/APIReference/API_OverrideAction.html).
+        own = RuleTrace(rule.name, rule.priority, MATCH, COUNT, terminal.action, None, terminal.details)
         state.events.insert(mark, (state.index, own))
-        return _Terminal(terminal.action, rule, terminal.response, terminal.custom, terminal.details)
+        return None
+    own = RuleTrace(rule.name, rule.priority, MATCH, terminal.action, None, None, terminal.details)
+    state.events.insert(mark, (state.index, own))
+    return _Terminal(terminal.action, rule, terminal.response, terminal.custom, terminal.details)
+
+
+def _run_logged_group(
+    rule: CompiledRule,
+    group: CompiledGroup,
+    ctx: EvalContext,
+    state: _State,
+    entry: dict[str, Any],
+    mark: int,
+) -> _Terminal | None:
+    """A managed group replayed from the request's log record (`managed="log"`, wafpy.engine.fromlog)."""
+    replay = replay_group(group.group_id, group.label_prefixes, group.overrides, group.excluded, ctx.request)
+    if replay.reason is not None:
+        # The record cannot tell what the group does here: the evaluation stops, undetermined.
+        reason = REASONS[replay.reason] + (f" ({replay.detail})" if replay.detail else "")
+        state.undetermined = (group.group_id, reason)
+        own = RuleTrace(rule.name, rule.priority, MATCH, UNDETERMINED, None, None)
+        state.events.insert(mark, (state.index, own))
+        return _Terminal(UNDETERMINED, rule, None, False, ())
+    group_id = group.group_id
+    for step in replay.steps:
+        for label in step.labels:
+            ctx.add_label(label)
+        state.events.append(
+            (
+                state.index,
+                RuleTrace(
+                    step.rule_id, 0, MATCH, step.action, step.overridden, group_id, step.details, step.labels
+                ),
+            )
+        )
+        log: dict[str, Any] = {"ruleId": step.rule_id, "action": step.action}
+        if step.overridden is not None:
+            log["overriddenAction"] = step.overridden
+        log["ruleMatchDetails"] = [d.to_log() for d in step.details if d.condition_type]
+        action = action_of(step)
+        key = "captchaResponse" if step.action == CAPTCHA else "challengeResponse"
+        if not step.terminal:
+            _stage(state, action.insert_headers)
+            if step.token is not None:
+                log[key] = step.token
+                _set_token_response(state, step.action, step.token)
+            entry["nonTerminatingMatchingRules"].append(log)
+            if step.excluded:
+                excluded = entry["excludedRules"] or []
+                excluded.append({"exclusionType": "EXCLUDED_AS_COUNT", "ruleId": step.rule_id})
+                entry["excludedRules"] = excluded
+            continue
+        entry["terminatingRule"] = log
+        for label in replay.group_labels:
+            ctx.add_label(label)
+        response: Response | None = None
+        custom = False
+        if step.action == ALLOW:
+            _stage(state, action.insert_headers)
+        elif step.action == BLOCK:
+            # A managed rule's own Block is the default response; an override's custom response
+            # uses the web ACL's bodies (the override is defined there).
+            response, custom = block_response(action, group.override_bodies if step.override else {})
+        else:
+            accept = ctx.request.header_values(b"accept")
+            response = captcha_response(accept) if step.action == CAPTCHA else challenge_response(accept)
+            reason = step.token["failureReason"] if step.token else "TOKEN_MISSING"
+            info = {"responseCode": response[0], "solveTimestamp": 0, "failureReason": reason}
+            _set_token_response(state, step.action, info)
+        terminal = _Terminal(step.action, rule, response, custom, step.details)
+        return _group_terminal(rule, state, mark, terminal)
+    for label in replay.group_labels:
+        ctx.add_label(label)
     state.events.insert(mark, (state.index, (rule.name, rule.priority, NO_MATCH, None)))
     return None
 
@@ -255,16 +336,28 @@ def evaluate(
     count = len(rules)
     terminal: _Terminal | None = None
     index, matched = scan(ctx, 0)
+    quiet: list[dict[str, Any]] | None = None
+    while matched == GROUP and index < count and _quiet(rules[index].group, ctx.request):
+        # A group replayed from the log where no inner rule matched: only its log entry remains.
+        quiet = quiet or []
+        quiet.append(_quiet_entry(rules[index].group))
+        index, matched = scan(ctx, index + 1)
     if index >= count and acl.plain_default:
         # The common case: no rule needed attention and the default action is a plain Allow.
-        return _allowed_by_default(acl, ctx)
+        return _allowed_by_default(acl, ctx, quiet)
     state = _State()
+    if quiet:
+        state.groups += quiet
     while True:
         if index >= count:
             break
         rule = rules[index]
         state.index = index
         if matched == GROUP:
+            if _quiet(rule.group, ctx.request):
+                state.groups.append(_quiet_entry(rule.group))
+                index, matched = scan(ctx, index + 1)
+                continue
             terminal = _run_group(rule, ctx, state)
         else:
             terminal = _conclude(rule, ctx, state, matched, None, None)  # type: ignore[arg-type]
@@ -276,7 +369,34 @@ def evaluate(
     return _finish(acl, ctx, state, terminal, min(index, count - 1))
 
 
-def _allowed_by_default(acl: CompiledACL, ctx: EvalContext) -> Decision:
+def _quiet(group: CompiledGroup | None, request: Request) -> bool:
+    """A group replayed from the log, without scope-down, whose record entry lists no match: it
+    does nothing but appear in the log (the usual case, so it skips the full machinery)."""
+    if group is None or not group.from_log or group.scope_down is not None:
+        return False
+    logged = request.logged_groups
+    if logged is None:
+        return False
+    entry = logged.get(group.group_id)
+    if entry is None or entry.terminating is not None or entry.non_terminating or entry.excluded:
+        return False
+    # The group's labels without a match (token labels, say) take the full path.
+    prefixes = group.label_prefixes
+    return not (logged.labels and prefixes and any(label.startswith(prefixes) for label in logged.labels))
+
+
+def _quiet_entry(group: CompiledGroup | None) -> dict[str, Any]:
+    assert group is not None
+    return {
+        "ruleGroupId": group.group_id,
+        "terminatingRule": None,
+        "nonTerminatingMatchingRules": [],
+        "excludedRules": None,
+        "customerConfig": None,
+    }
+
+
+def _allowed_by_default(acl: CompiledACL, ctx: EvalContext, groups: list[dict[str, Any]] | None) -> Decision:
     """Decision for a request no rule acted on, under a default Allow without inserted headers."""
     return Decision(
         action=ALLOW,
@@ -284,6 +404,7 @@ def _allowed_by_default(acl: CompiledACL, ctx: EvalContext) -> Decision:
         terminating_rule_type="REGULAR",
         labels=tuple(ctx.labels) if ctx.labels else (),
         trace_builder=_trace_builder(acl.rules, len(acl.rules) - 1, []),
+        rule_group_list=tuple(groups) if groups else (),
         oversize_fields=tuple(ctx.oversize) if ctx.oversize else (),
         not_evaluable=tuple(dict.fromkeys(ctx.not_evaluable)) if ctx.not_evaluable else (),
         web_acl_arn=acl.model.arn,
@@ -365,4 +486,5 @@ def _finish(
         web_acl_arn=model.arn,
         request=ctx.request,
         evaluated_at_ms=ctx.now_ms,
+        undetermined=(state.undetermined,) if state.undetermined is not None else (),
     )

@@ -26,6 +26,7 @@ from wafpy.load.loader import (
     document_object,
     load_value,
     read_source,
+    split_resources,
 )
 from wafpy.load.loader import _resolver as resolver_for
 from wafpy.load.managed import ManagedSpec, parse_managed
@@ -188,6 +189,7 @@ def load_detected(
     choice = parse_managed(managed)
     value, name = read_source(source)
     detected = kind or detect_kind(value)
+    resources, files = split_resources(resources)
     resolver = resolver_for(resources, None, search_string, account)
     options: dict[str, Any] = {
         "source": name,
@@ -195,6 +197,7 @@ def load_detected(
         "account": account,
         "resolver": resolver,
         "managed": choice,
+        "managed_resources": files,  # a rule group there may stand for a managed one
     }
     if detected == "Rules":
         obj, bare = rules_as_web_acl(value)

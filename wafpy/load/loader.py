@@ -56,6 +56,7 @@ __all__ = [
     "mapping_resolver",
     "read_source",
     "resolver_from_files",
+    "split_resources",
 ]
 
 Kind = Literal["WebACL", "RuleGroup", "IPSet", "RegexPatternSet"]
@@ -189,6 +190,7 @@ def load_value(
     account: str | None = None,
     resolver: ResourceResolver | None = None,
     managed: ManagedChoice | None = None,
+    managed_resources: tuple[str, ...] = (),
 ) -> Loaded:
     """Validate and build one document already in JSON form; raise RulesetErrors with all problems.
 
@@ -228,7 +230,13 @@ def load_value(
         local = mapping_resolver(siblings, search_string=search_string, account=account)
         base = _Chain(local, base)
     choice = managed or ManagedChoice()
-    rules = managed_rules(choice, read=read_source, load=_entry_loader(search_string, account), resolver=base)
+    rules = managed_rules(
+        choice,
+        read=read_source,
+        load=_entry_loader(search_string, account),
+        resolver=base,
+        resources=managed_resources,
+    )
     ctx = Context(
         source=source,
         search_string=mode,
@@ -382,6 +390,7 @@ def load_document(
     choice = parse_managed(managed)
     value, name = read_source(source)
     mode = search_string
+    resources, files = split_resources(resources)
     return load_value(
         value,
         kind,
@@ -390,12 +399,24 @@ def load_document(
         account=account,
         resolver=_resolver(resources, resolver, mode, account),
         managed=choice,
+        managed_resources=files,
     )
 
 
+def split_resources(resources: Resources | None) -> tuple[Resources | None, tuple[str, ...]]:
+    """(`resources` for the resolver, the resource files): one path or a list of paths and folders
+    become the files they stand for (`expand_resource_paths`); a mapping has no files."""
+    if resources is None or isinstance(resources, Mapping):
+        return resources, ()
+    if isinstance(resources, (str, os.PathLike)):  # one path, not an iterable of characters
+        resources = [resources]
+    files = tuple(expand_resource_paths(resources))
+    return files, files
+
+
 def _raise_unavailable(loaded: Loaded) -> None:
-    """Refuse what cannot be evaluated: managed="log" (replay only), and managed groups nothing supplied."""
-    if loaded.managed.mode == "log" or loaded.managed_missing:
+    """Refuse what cannot be evaluated: managed groups nothing supplied."""
+    if loaded.managed_missing:
         raise NotAvailableError(unavailable_message(loaded.managed_missing, loaded.managed))
 
 
@@ -413,9 +434,10 @@ def load_web_acl_model(
     `search_string`: "base64" (get-* output), "text" (CloudFormation, conformance files) or "auto"
     (base64 for get-* output, text otherwise). `resources`: mapping ARN -> document, or files.
     `managed`: how managed rule groups are evaluated (`wafpy.load.managed`): a path or list of paths
-    of rule group files, "none", "bundled" or "log"; `resolver` is asked first.
+    of rule group files, "none", "bundled" or "log" (replayed from AWS WAF log records);
+    `resolver` is asked first.
     Raises RulesetErrors (every problem) or NotAvailableError (a managed rule group nothing supplies,
-    managed="bundled" while it has no equivalents, managed="log" outside replay).
+    managed="bundled" while it has no equivalents).
     """
     loaded = load_document(
         source,

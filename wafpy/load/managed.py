@@ -11,8 +11,9 @@ ACL with a `ManagedRuleGroupStatement` can be evaluated offline only once the us
 - `"none"`: the group is evaluated as "no inner rule matched", never silently: the loaded web ACL
   lists each such group (`managed_warnings`);
 - `"bundled"`: the project's open equivalents, which do not exist yet (refused, naming the groups);
-- `"log"`: each group's outcome taken from the AWS WAF log record being replayed (replay only; the
-  loader refuses it);
+- `"log"`: each group's outcome taken from the AWS WAF log record being replayed (`wafpy eval` on
+  AWS WAF logs): the group is built without rules and marked `rules_from="log"`, and the engine
+  rebuilds its outcome from `Request.logged_groups`; a request that carries none is undetermined;
 - nothing (None): a web ACL with a managed group fails at load, naming the groups and the choices.
 
 `parse_managed` is the only place that reads what the user wrote. The loader consults the choice
@@ -31,6 +32,7 @@ from wafpy import model as ast
 from wafpy.errors import RulesetError, RulesetErrors
 from wafpy.load.jsontree import JObject, JString, JValue
 from wafpy.load.resources import Entry, LoadEntry, ResourceResolver
+from wafpy.loggedgroups import MANAGED_LABEL_NAMESPACES
 
 __all__ = [
     "KEYWORDS",
@@ -66,9 +68,47 @@ UNSPECIFIED_CHOICES: Final[Mapping[str, str]] = {
         "paths in the order given, a folder's *.json files sorted by path (hidden ones skipped), a "
         "file's rule groups in document order; the first match wins"
     ),
+    "managed rule groups among resources": (
+        "without a managed= choice, a rule group in the resource files that names its vendor "
+        "(VendorName beside RuleGroup, or a managed label namespace) supplies the managed group of "
+        "that vendor, name and version; a managed= choice, when given, decides instead"
+    ),
     'managed="none"': (
         "the group is an empty rule group: no inner rule matches, no label is added, the web ACL's "
         "evaluation goes on to the next rule; each such group is listed in managed_warnings"
+    ),
+    # The engine side of these is wafpy/engine/fromlog.py.
+    'managed="log": ruleGroupId': (
+        "a managed group's record entry is found by <VendorName>#<Name>, without the Version (as the "
+        "real logs write it); the first entry of that id counts"
+    ),
+    'managed="log": labels of a matched rule': (
+        "the record says which labels the request got, not which rule added them: a record label "
+        "in the group's namespace whose last component equals a matched rule's name (in any case) "
+        "belongs to that rule; the group's other labels (Bot Control categories, signals, token "
+        "labels) belong to the group as a whole: kept when the candidate reaches every logged match "
+        "(also when none matched), dropped when it stops the group earlier"
+    ),
+    'managed="log": label namespaces': (
+        "the namespace AWS documents for each AWS managed group, plus awswaf:managed:token: for Bot "
+        "Control, ATP, ACFP and anti-DDoS; a group wafpy does not know adds no label"
+    ),
+    'managed="log": excluded rules': (
+        "a rule listed only under excludedRules matched as Count at an unknown place: it goes last "
+        "among the non-terminating matches; its own action is not in the log, so a candidate that "
+        "neither excludes nor overrides it makes the outcome undetermined"
+    ),
+    'managed="log": Captcha and Challenge tokens': (
+        "when AWS applied the same action to that rule, its logged outcome says (terminating: no "
+        "valid token; non-terminating: a valid one); otherwise the record's captchaResponse / "
+        "challengeResponse; otherwise a request without an aws-waf-token cookie has none "
+        "(TOKEN_MISSING); otherwise undetermined. A changed immunity time is not judged again"
+    ),
+    'managed="log": undetermined': (
+        "when the record cannot give the group's outcome, evaluation stops there: the Decision's "
+        "action is UNDETERMINED (not an AWS action) with (group, reason) in `undetermined`; the "
+        "written record has action UNDETERMINED and a wafpyUndetermined member; summaries, --compare, "
+        "the HTML report and --fail-on count these requests apart"
     ),
 }
 
@@ -172,13 +212,6 @@ def unavailable_message(missing: Sequence[tuple[str, str]], choice: ManagedChoic
     listed = ", ".join(f"{group} (at {path})" for group, path in missing)
     plural = len(missing) != 1
     groups = f"managed rule group{'s' if plural else ''} {listed}"
-    if choice.mode == "log":
-        return (
-            'managed="log" takes each managed rule group\'s outcome from the AWS WAF log record being '
-            "replayed: it applies only to `wafpy eval` on AWS WAF logs, which cannot replay from the log "
-            'yet; here use managed="none" or managed=PATH (rule group files)'
-            + (f"; this web ACL uses {groups}" if missing else "")
-        )
     if choice.mode == "bundled":
         return (
             f"{groups}: wafpy has no bundled equivalents of managed rule groups yet; use "
@@ -208,6 +241,7 @@ class _Candidate:
     name: str
     version: str | None
     entry: Entry
+    named_vendor: bool = False  # the document names its vendor (not the AWS default)
 
     def matches(self, vendor: str, name: str, version: str | None) -> bool:
         if self.name != name or self.vendor.casefold() != vendor.casefold():
@@ -228,7 +262,7 @@ def _candidate(group: JObject, entry: Entry, wrapper: JValue | None) -> _Candida
     namespace = _text(group, "LabelNamespace") or ""
     if vendor is None and namespace.startswith("awswaf:managed:"):
         vendor = namespace.split(":")[2] or None
-    return _Candidate(vendor or "AWS", name, _text(wrapper, "Version"), entry)
+    return _Candidate(vendor or "AWS", name, _text(wrapper, "Version"), entry, vendor is not None)
 
 
 def _candidates(value: JValue, source: str) -> list[_Candidate]:
@@ -291,7 +325,7 @@ class ManagedRules(Protocol):
 
 
 class _Nothing:
-    """The choices that supply no rules at load: unset, "bundled" (not written yet), "log" (replay)."""
+    """The choices that supply no rules at load: unset, "bundled" (not written yet)."""
 
     def lookup(self, vendor: str, name: str, version: str | None) -> tuple[ast.RuleGroup, str] | None:
         return None
@@ -306,14 +340,33 @@ class _NoInnerMatch:
         return group, "none"
 
 
+class _FromLog:
+    """managed="log": a group without rules, replayed from each record (the statement records it).
+
+    The label namespace is the one AWS documents for the group, so a later `LabelMatchStatement`
+    sees the labels the record gives it; "" for a group wafpy does not know.
+    """
+
+    def lookup(self, vendor: str, name: str, version: str | None) -> tuple[ast.RuleGroup, str] | None:
+        namespace = MANAGED_LABEL_NAMESPACES.get(name, "") if vendor.upper() == "AWS" else ""
+        group = ast.RuleGroup(name=name, id="", arn="", capacity=None, rules=(), label_namespace=namespace)
+        return group, "log"
+
+
 @dataclass
 class _Files:
-    """Rule groups read from the user's files on first use, each built once."""
+    """Rule groups read from the user's files on first use, each built once.
+
+    `among_resources`: the files are the caller's `resources=`, which hold IP sets and customer
+    rule groups too; only rule groups that name a vendor (VendorName, or a managed label
+    namespace) count, and other documents are skipped.
+    """
 
     paths: tuple[str, ...]
     read: Callable[[str], tuple[JValue, str]]
     load: LoadEntry
     resolver: ResourceResolver
+    among_resources: bool = False
     _found: list[_Candidate] | None = None
     _built: dict[int, ast.RuleGroup] = field(default_factory=dict)
 
@@ -322,7 +375,13 @@ class _Files:
             found: list[_Candidate] = []
             for path in _expand(self.paths):
                 value, source = self.read(path)
-                found += _candidates(value, source)
+                if not self.among_resources:
+                    found += _candidates(value, source)
+                    continue
+                try:
+                    found += [c for c in _candidates(value, source) if c.named_vendor]
+                except RulesetErrors:
+                    continue  # an IP set, a regex pattern set: not a rule group document
             self._found = found
         return self._found
 
@@ -343,11 +402,36 @@ def managed_rules(
     read: Callable[[str], tuple[JValue, str]],
     load: LoadEntry,
     resolver: ResourceResolver,
+    resources: Sequence[str] = (),
 ) -> ManagedRules:
     """Where the builder finds a managed group's rules under `choice`. `read` reads one file as
-    positioned JSON, `load` builds a rule group, `resolver` resolves what the group references."""
+    positioned JSON, `load` builds a rule group, `resolver` resolves what the group references.
+
+    Without a choice, a managed group may come from the caller's resource files (`resources`): a
+    rule group there that names its vendor stands for the managed group of that vendor and name.
+    A choice, when given, decides (so `wafpy eval` replays from the log even then)."""
+    if choice.mode == "unset" and resources:
+        return _Files(tuple(resources), read, load, resolver, among_resources=True)
     if choice.mode == "none":
         return _NoInnerMatch()
+    if choice.mode == "log":
+        return _FromLog()
     if choice.mode == "files":
         return _Files(choice.paths, read, load, resolver)
     return _Nothing()
+
+
+# Why a live app (the middleware) refuses managed="log": its requests have no log record to ask.
+LOG_IS_REPLAY_ONLY: Final = (
+    'managed="log" takes a managed rule group\'s outcome from the AWS WAF log record being replayed '
+    '(wafpy eval); a live request has none: choose rule group files, "none" or "bundled"'
+)
+
+
+def from_the_log(model: ast.WebACL) -> list[str]:
+    """ "Vendor/Name" of each managed group of `model` loaded with managed="log" (replay only)."""
+    return [
+        f"{r.statement.vendor_name}/{r.statement.name}"
+        for r in model.rules
+        if isinstance(r.statement, ast.ManagedRuleGroup) and r.statement.rules_from == "log"
+    ]

@@ -2,11 +2,11 @@
 
 `wafpy.logs` reads every shape of every log and normalises it into a `LogEntry`, which
 `Request.from_log` then checks field by field again. That is the reference, and it stays the path
-for anything unusual. A replay reads millions of ordinary records, so here one AWS WAF record
-(or one ALB line) goes straight to the `Request`, with each field checked once, and the
-`httpRequest` object that `Request.to_http_request` would rebuild from bytes is built from the
-decoded strings instead. The formats registry (`wafpy.logs.formats`) names, per format, the fast
-decoder built on these functions beside its reference parser.
+for anything unusual. A replay reads millions of ordinary records, so here one AWS WAF record (or,
+in `wafpy.logs.decode_alb`, one ALB line) goes straight to the `Request`, with each field checked
+once, and the `httpRequest` object that `Request.to_http_request` would rebuild from bytes is
+built from the decoded strings instead. The formats registry (`wafpy.logs.formats`) names, per
+format, the fast decoder built on these functions beside its reference parser.
 
 The fast path gives exactly what the reference gives, or declines (returns None) and the
 caller takes the reference path, which also produces the error messages:
@@ -44,9 +44,10 @@ from typing import Any
 import msgspec
 
 from wafpy.logs.records import ALL_PARTS, LoggedOutcome, to_epoch_ms
+from wafpy.logs.rulegroups import logged_groups
 from wafpy.request import Request
 
-__all__ = ["Decoded", "decode_alb", "decode_waf", "decode_waf_line", "encode_record", "http_request_out"]
+__all__ = ["Decoded", "decode_waf", "decode_waf_line", "encode_record", "http_request_out"]
 
 # (request, available parts, logged outcome, httpRequest to write (a dict, or the decoded
 #  `_HttpRequest`: both encode alike), source name, source id, method, uri, client IP as the log
@@ -214,11 +215,17 @@ def decode_waf_line(raw: bytes) -> tuple[int | None, Decoded] | None:
                 break
     action = record.action
     rule_id = record.terminatingRuleId
+    labels = _names(record.labels, "name")
+    if labels is None:
+        return None
+    try:
+        groups = logged_groups(record.ruleGroupList, labels, record.captchaResponse, record.challengeResponse)
+    except ValueError:  # the reference parser words the error
+        return None
     logged: LoggedOutcome | None = None
     if action is not None or rule_id is not None:
-        labels = _names(record.labels, "name")
         rules = _names(record.nonTerminatingMatchingRules, "ruleId")
-        if labels is None or rules is None:
+        if rules is None:
             return None
         logged = _logged_outcome(action, rule_id, record.terminatingRuleType, labels, rules, status)
     method = http.httpMethod
@@ -250,6 +257,7 @@ def decode_waf_line(raw: bytes) -> tuple[int | None, Decoded] | None:
         timestamp,
         http.requestId,
         False,
+        groups,
     )
     source_name = record.httpSourceName
     source_id = record.httpSourceId
@@ -298,7 +306,9 @@ def _names(value: Any, key: str) -> tuple[str, ...] | None:
     return tuple(out)
 
 
-def _logged(record: dict[str, Any], action: str | None, rule_id: str | None) -> LoggedOutcome | None:
+def _logged(
+    record: dict[str, Any], action: str | None, rule_id: str | None, labels: tuple[str, ...]
+) -> LoggedOutcome | None:
     """The logged outcome, shared between equal ones; None to decline."""
     get = record.get
     rule_type = get("terminatingRuleType")
@@ -307,9 +317,8 @@ def _logged(record: dict[str, Any], action: str | None, rule_id: str | None) -> 
         status is not None and type(status) is not int
     ):
         return None
-    labels = _names(get("labels"), "name")
     rules = _names(get("nonTerminatingMatchingRules"), "ruleId")
-    if labels is None or rules is None:
+    if rules is None:
         return None
     return _logged_outcome(action, rule_id, rule_type, labels, rules, status)
 
@@ -397,9 +406,19 @@ def decode_waf(record: dict[str, Any], raw: bytes) -> tuple[int | None, Decoded]
     rule_id = record.get("terminatingRuleId")
     if (action is not None and type(action) is not str) or (rule_id is not None and type(rule_id) is not str):
         return None
+    get_field = record.get
+    labels = _names(get_field("labels"), "name")
+    if labels is None:
+        return None
+    try:
+        groups = logged_groups(
+            get_field("ruleGroupList"), labels, get_field("captchaResponse"), get_field("challengeResponse")
+        )
+    except ValueError:  # the reference parser words the error
+        return None
     logged: LoggedOutcome | None = None
     if action is not None or rule_id is not None:
-        logged = _logged(record, action, rule_id)
+        logged = _logged(record, action, rule_id, labels)
         if logged is None:
             return None
     timestamp = record.get("timestamp")
@@ -428,6 +447,7 @@ def decode_waf(record: dict[str, Any], raw: bytes) -> tuple[int | None, Decoded]
         timestamp,
         request_id,
         False,
+        groups,
     )
     out = http_request_out(
         client_ip, country, out_headers, uri, args, version, method, request_id, fragment, scheme, host
@@ -443,47 +463,3 @@ def decode_waf(record: dict[str, Any], raw: bytes) -> tuple[int | None, Decoded]
         uri,
         client_ip,
     )
-
-
-def decode_alb(
-    http: dict[str, Any], timestamp: int | None, available: frozenset[str], logged: LoggedOutcome | None
-) -> Decoded:
-    """The parts of an ALB line (`wafpy.logs.alblog.alb_fields`, all strings) -> Decoded."""
-    headers: list[dict[str, str]] = http["headers"]
-    fragment: str | None = http.get("fragment")
-    scheme: str | None = http.get("scheme")
-    host: str | None = http.get("host")
-    request_id: str | None = http.get("requestId")
-    client_ip: str = http["clientIp"]
-    uri: str = http["uri"]
-    args: str = http["args"]
-    method: str = http["httpMethod"]
-    version: str = http["httpVersion"] or "HTTP/1.1"
-    country: str = http["country"]
-    request = Request.from_log_parts(
-        method.encode(),
-        uri.encode(),
-        args.encode() if args else None,
-        fragment.encode() if fragment else None,
-        tuple([(h["name"].encode(), h["value"].encode()) for h in headers]),
-        client_ip,
-        None if country == "" or country == "-" else country,
-        version,
-        scheme,
-        host,
-        None,
-        None,
-        timestamp,
-        request_id,
-        False,
-    )
-    # `alb_fields` writes its keys in the order of `to_http_request`, with the same values
-    # except an empty fragment, which `to_http_request` leaves out.
-    out = (
-        http
-        if fragment != ""
-        else http_request_out(
-            client_ip, country, headers, uri, args, version, method, request_id, fragment, scheme, host
-        )
-    )
-    return request, available, logged, out, "ALB", "-", method, uri, client_ip

@@ -26,7 +26,8 @@ log record as a JSON string); request lines are wafpy's own (`wafpy.logs.jsonl`)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,9 +35,11 @@ import orjson
 
 from wafpy.errors import LogFormatError
 from wafpy.logs.alblog import alb_fields, is_alb_line, join_wrapped, parse_alb_line
-from wafpy.logs.decode import Decoded, decode_alb, decode_waf, decode_waf_line
+from wafpy.logs.decode import Decoded, decode_waf, decode_waf_line
+from wafpy.logs.decode_alb import decode_alb
 from wafpy.logs.jsonl import entry_from_request_line, parse_jsonl_line
 from wafpy.logs.records import LogEntry, LogKind
+from wafpy.logs.sources import STDIN, iter_sources
 from wafpy.logs.waflog import entry_from_sampled, entry_from_waf_record
 
 __all__ = [
@@ -52,6 +55,7 @@ __all__ = [
     "entry_from_json",
     "format_named",
     "parse_json_line",
+    "waf_records_only",
 ]
 
 Parser = Callable[[bytes, str, int], LogEntry]
@@ -229,3 +233,28 @@ def detect(raw: bytes) -> Format | None:
         if looks_like(raw):
             return fmt
     return None
+
+
+def waf_records_only(paths: Sequence[str], fmt: str = AUTO) -> bool:
+    """Whether every input is an AWS WAF log: its first record line is a record with `httpRequest`.
+
+    Stdin cannot be looked at without consuming it: it counts as an AWS WAF log only with
+    `--format waf`. Unreadable inputs are left to the replay, which reports them.
+    """
+    if fmt == "waf":
+        return True
+    if fmt != AUTO or not paths or STDIN in paths:
+        return False
+    found = False
+    for _, lines in iter_sources(paths, lambda error: None):
+        with contextlib.closing(lines):
+            for _, raw in lines:
+                try:
+                    obj = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    return False
+                if type(obj) is not dict or "httpRequest" not in obj:
+                    return False
+                found = True
+                break
+    return found

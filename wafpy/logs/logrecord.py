@@ -87,4 +87,8 @@ def decision_to_log_record(
         record["requestBodySizeInspectedByWAF"] = min(request.body_size, len(request.body))
     if decision.oversize_fields:
         record["oversizeFields"] = list(decision.oversize_fields)
+    if decision.undetermined:
+        # Not an AWS field: the action is UNDETERMINED (a managed group replayed from the log whose
+        # outcome the record cannot give), and this says which group and why.
+        record["wafpyUndetermined"] = [{"ruleGroupId": g, "reason": r} for g, r in decision.undetermined]
     return record

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from wafpy.loggedgroups import LoggedGroups
+
 __all__ = [
     "ALB_PARTS",
     "ALL_PARTS",
@@ -81,7 +83,9 @@ class LogEntry:
     ja3Fingerprint/ja4Fingerprint) with unknown values already removed: a REDACTED or hashed
     header is dropped, a REDACTED uri becomes "" — check `available` before trusting a part.
     `line` is the 1-based line of `source` where the entry starts. `record` is the original AWS
-    WAF record (None for other kinds) so a replay can write it back out.
+    WAF record (None for other kinds) so a replay can write it back out. `rule_groups` is what
+    an AWS WAF record says happened inside its rule groups (None when it has no `ruleGroupList`,
+    and for other kinds), which `managed="log"` replays.
     """
 
     http_request: dict[str, Any]
@@ -93,6 +97,7 @@ class LogEntry:
     available: frozenset[str]
     logged: LoggedOutcome | None = None
     record: dict[str, Any] | None = None
+    rule_groups: LoggedGroups | None = None
 
     def carries(self, part: str) -> bool:
         """True when the log carries `part` ("uri", "body", "header:user-agent", ...)."""

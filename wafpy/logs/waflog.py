@@ -17,6 +17,7 @@ import orjson
 
 from wafpy.errors import LogFormatError
 from wafpy.logs.records import ALL_PARTS, LogEntry, LoggedOutcome, to_epoch_ms
+from wafpy.logs.rulegroups import logged_groups
 
 __all__ = ["entry_from_sampled", "entry_from_waf_record", "is_hidden", "parse_waf_line"]
 
@@ -159,13 +160,16 @@ def entry_from_waf_record(record: Any, source: str, line: int) -> LogEntry:
                 parts.add(part)
         action = _opt(record, "action", str)
         rule_id = _opt(record, "terminatingRuleId", str)
+        labels = _names(record.get("labels"), "name", "labels")
+        get = record.get
+        groups = logged_groups(get("ruleGroupList"), labels, get("captchaResponse"), get("challengeResponse"))
         logged = None
         if action is not None or rule_id is not None:
             logged = LoggedOutcome(
                 action=action,
                 terminating_rule_id=rule_id,
                 terminating_rule_type=_opt(record, "terminatingRuleType", str),
-                labels=_names(record.get("labels"), "name", "labels"),
+                labels=labels,
                 non_terminating_rule_ids=_names(
                     record.get("nonTerminatingMatchingRules"), "ruleId", "nonTerminatingMatchingRules"
                 ),
@@ -174,7 +178,7 @@ def entry_from_waf_record(record: Any, source: str, line: int) -> LogEntry:
         timestamp = to_epoch_ms(record.get("timestamp"))
     except ValueError as exc:  # _Bad and bad timestamps
         raise LogFormatError(str(exc), file=source, line=line) from None
-    return LogEntry(http, timestamp, source, line, "waf", False, frozenset(parts), logged, record)
+    return LogEntry(http, timestamp, source, line, "waf", False, frozenset(parts), logged, record, groups)
 
 
 def parse_waf_line(raw: bytes, source: str, line: int) -> LogEntry:

@@ -30,7 +30,8 @@ from typing import Any, Final, Literal
 
 from wafpy.decision import ALLOW, Decision
 from wafpy.engine.services import Services
-from wafpy.load.managed import ManagedSpec, parse_managed
+from wafpy.errors import NotAvailableError
+from wafpy.load.managed import LOG_IS_REPLAY_ONLY, ManagedSpec, from_the_log, parse_managed
 from wafpy.middleware.body import BodyRead, ReplayReceive, read_body
 from wafpy.middleware.clientinfo import ClientInfo
 from wafpy.middleware.config import ClientConfig, LogConfig, TokenConfig, WatchConfig, group_options
@@ -180,6 +181,8 @@ class WAFMiddleware:
             )
         if managed is not None and isinstance(acl, WebACL):  # never dropped silently
             raise TypeError("managed= applies to an ACL the middleware loads; pass it to load_web_acl")
+        if managed == "log" or (isinstance(acl, WebACL) and from_the_log(acl.model)):
+            raise NotAvailableError(LOG_IS_REPLAY_ONLY)  # every request would be undetermined
         self.app = app
         self._source: AclSource = acl
         self._load_options: dict[str, Any] = {

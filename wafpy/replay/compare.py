@@ -26,7 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from wafpy.replay.outcome import Outcome
-from wafpy.replay.summary import clip
+from wafpy.replay.summary import clip, undetermined_table
 
 __all__ = ["RULE_CHANGE", "UNKNOWN_SUFFIX", "ChangeExample", "Comparison", "render_comparison"]
 
@@ -62,6 +62,10 @@ class Comparison:
         self.changes: Counter[str] = Counter()  # change kind ("ALLOW→BLOCK", RULE_CHANGE) -> count
         self.rules: dict[str, Counter[tuple[str, str]]] = {}  # kind -> (old rule, new rule) -> count
         self.examples: dict[str, list[ChangeExample]] = {}
+        # Requests not compared because the log cannot give the new outcome (a managed group
+        # replayed from the log, UNDETERMINED), per (group, reason): "cannot tell from this log".
+        self.cannot_tell = 0
+        self.undetermined: Counter[tuple[str, str]] = Counter()
 
     def add(self, outcome: Outcome) -> str | None:
         """Compare one outcome; return its change kind, or None when unchanged or not comparable."""
@@ -74,6 +78,10 @@ class Comparison:
             return None
         if logged.excluded:
             self.excluded[logged.note or "excluded"] += 1
+            return None
+        if outcome.undetermined:
+            self.cannot_tell += 1
+            self.undetermined.update(outcome.undetermined)
             return None
         self.compared += 1
         old = logged.action
@@ -131,6 +139,8 @@ class Comparison:
         self.compared += other.compared
         self.unchanged += other.unchanged
         self.no_ground_truth += other.no_ground_truth
+        self.cannot_tell += other.cannot_tell
+        self.undetermined.update(other.undetermined)
         self.excluded.update(other.excluded)
         self.matrix.update(other.matrix)
         self.changes.update(other.changes)
@@ -187,11 +197,15 @@ def render_comparison(console: Console, comparison: Comparison) -> None:
     head = f"[bold]Compared with the logged decisions[/]: {total:,} requests, {comparison.changed:,} changed"
     if comparison.unknown:
         head += f" ({comparison.unknown:,} of them by a logged rule the log cannot re-evaluate)"
+    if comparison.cannot_tell:
+        head += f", {comparison.cannot_tell:,} cannot tell from this log (not compared)"
     if comparison.no_ground_truth:
         head += f", {comparison.no_ground_truth:,} without a logged decision"
     for note, count in comparison.excluded.items():
         head += f", {count:,} excluded ({escape(clip(note))})"
     console.print(head)
+    if comparison.undetermined:
+        console.print(undetermined_table(comparison.undetermined, comparison.cannot_tell))
     if not comparison.changes:
         if total:
             console.print(

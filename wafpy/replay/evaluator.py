@@ -183,6 +183,7 @@ class Evaluator:
                 decision.not_evaluable + missing if missing else decision.not_evaluable,
                 logged,
                 record,
+                decision.undetermined,
             )
         )
 
@@ -199,7 +200,9 @@ def _from_entry(entry: LogEntry) -> Decoded | BadLine:
     """The reference path: `Request.from_log` on a `LogEntry`; its ValueError becomes a BadLine."""
     http = entry.http_request
     try:
-        request = Request.from_log(http, entry.timestamp_ms, body_available=entry.body_available)
+        request = Request.from_log(
+            http, entry.timestamp_ms, body_available=entry.body_available, logged_groups=entry.rule_groups
+        )
     except ValueError as exc:
         return BadLine(str(exc), entry.source, entry.line)
     source_name, source_id = "ALB", "-"

@@ -150,6 +150,8 @@ def _cards(summary: Summary, comparison: Comparison | None) -> str:
     cards.append(("bad lines skipped", f"{summary.bad_lines:,}", ""))
     if summary.requests_not_evaluable:
         cards.append(("partly not evaluable", f"{summary.requests_not_evaluable:,}", ""))
+    if summary.requests_undetermined:
+        cards.append(("cannot tell from this log", f"{summary.requests_undetermined:,}", ""))
     if comparison is not None:
         cards.append(("changed vs logged", f"{comparison.changed:,} / {comparison.compared:,}", ""))
     out = []
@@ -241,8 +243,10 @@ def render_html(
     title: str = "wafpy eval",
     inputs: Sequence[str] = (),
     rule_names: Sequence[str] = (),
+    warnings: Sequence[str] = (),
 ) -> str:
-    """The whole report page as a string."""
+    """The whole report page as a string; `warnings` (managed groups evaluated as "no inner rule
+    matched") head it."""
     from wafpy._version import __version__
 
     rules = [
@@ -252,7 +256,10 @@ def render_html(
     red = ACTION_COLORS["BLOCK"]
     ips = [(ip, n, red) for ip, n in summary.blocked_ips.top(10)]
     uris = [(uri, n, red) for uri, n in summary.blocked_uris.top(10)]
-    body = [_cards(summary, comparison)]
+    body = [
+        "".join(f"<p class='warning'><strong>warning</strong>: {_e(w)}</p>" for w in warnings),
+        _cards(summary, comparison),
+    ]
     body.append(
         f"<section id='timeline'><h2>Requests over time by action</h2>{stacked_bar_chart(summary)}</section>"
     )
@@ -269,9 +276,11 @@ def render_html(
     body.append("</div><div style='height:18px'></div>")
     if comparison is not None:
         missing = comparison.no_ground_truth
+        cannot = comparison.cannot_tell
         body.append(
             "<section id='compare'><h2>Logged → new action</h2>"
             f"<p class='muted'>{comparison.compared:,} requests compared, {comparison.changed:,} changed"
+            f"{f', {cannot:,} cannot tell from this log (not compared)' if cannot else ''}"
             f"{f', {missing:,} without a logged decision' if missing else ''}"
             f".</p>{_matrix(comparison) if comparison.matrix else ''}{_changes(comparison)}</section>"
         )
@@ -281,6 +290,15 @@ def render_html(
             "<section id='gaps'><h2>Statements the logs cannot evaluate</h2><p class='muted'>"
             "The log lacks what these statements inspect; they were evaluated as if it were absent.</p>"
             f"{_table(('statement: missing part', 'requests'), gaps)}</section>"
+        )
+    if summary.undetermined:
+        groups = [(group, reason, n) for (group, reason), n in summary.undetermined.most_common(20)]
+        body.append(
+            "<section id='undetermined'><h2>Cannot tell from this log: "
+            f"{summary.requests_undetermined:,} requests (UNDETERMINED)</h2><p class='muted'>Managed rule "
+            "groups replayed from the log (--managed log) where the record cannot give the outcome; "
+            "these requests are counted apart, not as ALLOW or BLOCK.</p>"
+            f"{_table(('managed rule group', 'reason', 'requests'), groups)}</section>"
         )
     if summary.bad_lines:
         rows = [
@@ -311,8 +329,11 @@ def write_html_report(
     title: str = "wafpy eval",
     inputs: Sequence[str] = (),
     rule_names: Sequence[str] = (),
+    warnings: Sequence[str] = (),
 ) -> None:
     """Write the report to `path` (UTF-8)."""
-    text = render_html(summary, comparison, title=title, inputs=inputs, rule_names=rule_names)
+    text = render_html(
+        summary, comparison, title=title, inputs=inputs, rule_names=rule_names, warnings=warnings
+    )
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)

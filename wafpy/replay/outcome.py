@@ -59,6 +59,9 @@ class Outcome(NamedTuple):
     not_evaluable: tuple[str, ...]
     logged: LoggedOutcome | None
     record: bytes | None  # the AWS WAF log record (JSON, no newline) when records are written
+    # (rule group id, reason) when the action is UNDETERMINED: a managed group replayed from the
+    # log (managed="log") whose outcome the record cannot give. Counted apart, never as ALLOW/BLOCK.
+    undetermined: tuple[tuple[str, str], ...] = ()
 
 
 class ReplayError(WafpyError):

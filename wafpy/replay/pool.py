@@ -50,7 +50,7 @@ def work_chunk(chunk: Chunk) -> tuple[list[Any], int]:
     # more than the rest of the outcome: ship the logged outcome as a plain tuple instead.
     for i, item in enumerate(items):
         if type(item) is Outcome and item.logged is not None:
-            items[i] = (*item[:-2], _logged_fields(item.logged), item.record)
+            items[i] = (*item[:-3], _logged_fields(item.logged), item.record, item.undetermined)
     return items, filtered
 
 
@@ -163,7 +163,7 @@ def from_worker(items: list[Any]) -> list[Outcome | BadLine]:
     """The results of `work_chunk` as they were in the worker (unpacked in place)."""
     for i, item in enumerate(items):
         if type(item) is tuple:
-            items[i] = Outcome._make((*item[:-2], LoggedOutcome(*item[-2]), item[-1]))
+            items[i] = Outcome._make((*item[:-3], LoggedOutcome(*item[-3]), *item[-2:]))
     return items
 
 

@@ -39,15 +39,19 @@ __all__ = [
     "format_ms",
     "name_path",
     "render_summary",
+    "undetermined_table",
 ]
 
-ACTION_ORDER = ("ALLOW", "BLOCK", "CAPTCHA", "CHALLENGE", "COUNT")
+# UNDETERMINED is not an AWS action: a managed group replayed from the log whose outcome the record
+# cannot give (`Outcome.undetermined`); it is counted apart, never as ALLOW or BLOCK.
+ACTION_ORDER = ("ALLOW", "BLOCK", "CAPTCHA", "CHALLENGE", "COUNT", "UNDETERMINED")
 ACTION_COLORS = {
     "ALLOW": "#2e9e5b",
     "BLOCK": "#d64545",
     "CAPTCHA": "#e8a33d",
     "CHALLENGE": "#8e5bd6",
     "COUNT": "#3b82c4",
+    "UNDETERMINED": "#7b8794",
 }
 BAD_EXAMPLES = 10
 INPUT_ERRORS = 100  # inputs that could not be read whole, kept with their message
@@ -175,6 +179,9 @@ class Summary:
         self.requests_counted = 0
         self._not_evaluable: Counter[str] = Counter()  # statement path -> requests
         self.requests_not_evaluable = 0
+        # (managed group, reason) -> requests whose outcome the log cannot give (managed="log")
+        self.undetermined: Counter[tuple[str, str]] = Counter()
+        self.requests_undetermined = 0
         # Requests name the same few tuples of rules / statement paths over and over: count the
         # tuples, and spread them over the names only when the counters are read.
         self._counted_tuples: dict[tuple[str, ...], int] = {}
@@ -191,7 +198,9 @@ class Summary:
 
     def add(self, outcome: Outcome) -> None:
         # Called for every request: one unpacking, no attribute lookups on the outcome.
-        _, _, ts, kind, _, uri, client_ip, action, rule_id, rule_type, labels, counted, gaps, _, _ = outcome
+        _, _, ts, kind, _, uri, client_ip, action, rule_id, rule_type, labels, counted, gaps, _, _, why = (
+            outcome
+        )
         self.total += 1
         self.by_action[action] += 1
         self.by_rule[(rule_id, rule_type, action)] += 1
@@ -211,6 +220,9 @@ class Summary:
             pending[counted] = pending.get(counted, 0) + 1
             if len(pending) > _PENDING_TUPLES:
                 _spread(pending, self._counted)
+        if why:
+            self.requests_undetermined += 1
+            self.undetermined.update(why)
         if gaps:
             self.requests_not_evaluable += 1
             pending = self._gap_tuples
@@ -263,6 +275,8 @@ class Summary:
         self.requests_counted += other.requests_counted
         self.not_evaluable.update(other.not_evaluable)
         self.requests_not_evaluable += other.requests_not_evaluable
+        self.undetermined.update(other.undetermined)
+        self.requests_undetermined += other.requests_undetermined
         self.bad_lines += other.bad_lines
         self.bad_examples.extend(other.bad_examples[: BAD_EXAMPLES - len(self.bad_examples)])
         self.unreadable_inputs += other.unreadable_inputs
@@ -300,6 +314,23 @@ def _spread(pending: dict[tuple[str, ...], int], counter: Counter[str]) -> None:
         for name in names:
             counter[name] += n
     pending.clear()
+
+
+def undetermined_table(counts: Counter[tuple[str, str]], requests: int) -> Table:
+    """Requests whose outcome the log cannot give, per managed group and reason."""
+    table = Table(
+        title=f"Cannot tell from this log: {requests:,} requests (UNDETERMINED)",
+        title_justify="left",
+        caption="Managed rule groups replayed from the log (--managed log) where the record cannot give "
+        "the outcome; these requests are counted apart, not as ALLOW or BLOCK.",
+        caption_justify="left",
+    )
+    table.add_column("managed rule group", overflow="fold")
+    table.add_column("reason", overflow="fold")
+    table.add_column("requests", justify="right")
+    for (group, reason), count in counts.most_common(15):
+        table.add_row(_plain(group), _plain(reason), f"{count:,}")
+    return table
 
 
 def format_ms(ms: int | None) -> str:
@@ -343,9 +374,18 @@ def name_path(path: str, rule_names: Sequence[str]) -> str:
 
 
 def render_summary(
-    console: Console, summary: Summary, *, title: str = "wafpy eval", rule_names: Sequence[str] = ()
+    console: Console,
+    summary: Summary,
+    *,
+    title: str = "wafpy eval",
+    rule_names: Sequence[str] = (),
+    warnings: Sequence[str] = (),
 ) -> None:
-    """Print the summary tables: actions, rules, labels, blocked IPs and URIs, gaps, bad lines."""
+    """Print the summary tables: actions, rules, labels, blocked IPs and URIs, gaps, bad lines.
+
+    `warnings` are printed first (managed groups evaluated as "no inner rule matched")."""
+    for warning in warnings:
+        console.print(Text("warning: " + warning, style="yellow"))
     total = summary.total
     kinds = ", ".join(f"{n:,} {escape(clip(k))}" for k, n in summary.by_kind.most_common())
     console.print(
@@ -411,6 +451,9 @@ def render_summary(
         for path, count in summary.not_evaluable.most_common(15):
             gaps.add_row(_plain(name_path(path, rule_names)), f"{count:,}")
         console.print(gaps)
+
+    if summary.undetermined:
+        console.print(undetermined_table(summary.undetermined, summary.requests_undetermined))
 
     if summary.bad_lines:
         bad = Table(title=f"Bad lines skipped: {summary.bad_lines:,}", title_justify="left")
