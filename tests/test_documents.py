@@ -235,9 +235,14 @@ def test_intrinsics_outside_a_template_are_refused() -> None:
     "text",
     ["AWSTemplateFormatVersion: '2010-09-09'\nResources: {}\n", "---\nName: acl\n", "# comment\nName: acl\n"],
 )
-def test_yaml_is_refused_with_a_json_only_message(text: str) -> None:
-    with pytest.raises(RulesetError, match="looks like YAML; wafpy reads JSON only"):
-        parse_document(text, expect="WebACL")
+def test_yaml_is_read_as_yaml(text: str) -> None:
+    # YAML is read now (tests/test_inputs_yaml.py), no longer refused as "not JSON".
+    try:
+        got = parse_document(text, expect="WebACL")
+    except RulesetError as exc:
+        assert "no AWS::WAFv2::WebACL resource" in exc.message
+    else:
+        assert to_python(got.value) == {"Name": "acl"}
 
 
 @pytest.mark.parametrize(

@@ -303,11 +303,30 @@ def _samples() -> dict[str, list[bytes]]:
         orjson.dumps({"uri": "/"}),
         b"{not json",
     ]
+    events = [
+        orjson.dumps(
+            {
+                "logStreamName": "us-east-1_web_0",
+                "timestamp": 1700000000000 + i,
+                "message": raw.decode(),
+                "ingestionTime": 1700000000100 + i,
+                "eventId": f"3803{i:052d}",
+            }
+        )
+        for i, raw in enumerate(waf)
+    ]
+    events += [
+        orjson.dumps({"eventId": "1", "message": "{not json"}),
+        orjson.dumps({"eventId": "1", "message": '{"uri": "/"}'}),  # a message that is no WAF record
+        orjson.dumps({"eventId": "1", "message": 5}),
+        b"{not json",
+    ]
     return {
+        "cloudwatch": events,
         "waf": [*waf, sampled, b"{not json"],
         "alb": [(line + "\n").encode() for line in ALB_LINES],
         "jsonl": requests,
-        "json": [*waf, sampled, *requests],
+        "json": [*waf, sampled, *requests, *events[:3]],
     }
 
 

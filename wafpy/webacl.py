@@ -98,7 +98,8 @@ def load_web_acl(
     `source` is a path, JSON text, bytes or a parsed dict, in any of the shapes AWS produces: a bare
     `WebACL`, `aws wafv2 get-web-acl` output, or a CloudFormation template / resource.
     `resources` maps ARN -> IP set / regex pattern set / rule group document, or lists files of
-    `get-*` outputs or CloudFormation templates. `search_string` says how `ByteMatchStatement`
+    `get-*` outputs or CloudFormation templates, and folders of them (their `.json`, `.yaml`...
+    files, recursively, in sorted order). `search_string` says how `ByteMatchStatement`
     search strings are written: "base64" (API output), "text" (CloudFormation) or "auto".
     `managed` says how AWS managed rule groups, whose rules AWS does not publish, are evaluated:
     a path or list of paths of rule group files (get-rule-group JSON, matched by VendorName, Name

@@ -197,16 +197,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def resource_files(paths: Sequence[str]) -> list[str]:
-    """`--resources` values: files as given, folders expanded to their files (sorted, hidden skipped)."""
-    out: list[str] = []
-    for path in paths:
-        if os.path.isdir(path):
-            for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                out.extend(os.path.join(root, f) for f in sorted(files) if not f.startswith("."))
-        else:
-            out.append(path)
-    return out
+    """`--resources` values: files as given, folders expanded to their document files (sorted)."""
+    from wafpy.load.loader import expand_resource_paths
+
+    return expand_resource_paths(paths)
 
 
 def _load(args: argparse.Namespace, managed: Any = None) -> tuple[WebACL, functools.partial[WebACL]] | None:
@@ -257,7 +251,8 @@ def eval_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     acl, loader = loaded
     warnings = [str(w) for w in acl.managed_warnings]
-    list(map(warn, warnings))
+    for warning in warnings:
+        warn(warning)
     close_rates = use_rate_backend(args.rate_backend, acl)
     if close_rates is None:
         return EXIT_USAGE

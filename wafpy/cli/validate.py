@@ -1,4 +1,9 @@
-"""`wafpy validate FILE`: check a web ACL or rule group, print each rule's WCU and every error.
+"""`wafpy validate FILE`: check a web ACL, rule group, IP set, regex pattern set or rule list, print
+each rule's WCU and every error.
+
+The kind is read from the document (the get-* output key, the CloudFormation Type, the members a
+bare object has); a rule list is what `aws wafv2 check-capacity --rules` takes (a JSON array of
+rules, or {"Scope": ..., "Rules": [...]}) and gets its capacity printed.
 
 Two separate statements: whether AWS WAF would accept the document (this decides the exit code),
 and whether wafpy can evaluate it offline, which for AWS managed rule groups takes `--managed`.
@@ -9,7 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from wafpy import model as ast
 from wafpy.errors import NotAvailableError, RulesetErrors, WafpyError
@@ -32,10 +37,12 @@ def add_document_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--resources",
         metavar="PATH",
-        nargs="+",
-        action="extend",
+        # One path per option, repeated for more: a list option (nargs="+") would also take the
+        # positional arguments written after it (`--resources DIR acl.json logs/`).
+        action="append",
         default=[],
-        help="IP sets, regex pattern sets, rule groups: files or folders of get-* outputs or templates",
+        help="IP sets, regex pattern sets, rule groups: a file or folder of get-* outputs or templates "
+        "(a folder: its .json/.yaml files, recursively); repeat the option for more",
     )
     p.add_argument("--account", metavar="ID", help="account id for label namespaces when the ARN has none")
     p.add_argument(
@@ -75,10 +82,17 @@ def add_validate_parser(subparsers: Any) -> None:
         epilog=VALIDATE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("file", metavar="FILE", help="web ACL JSON (bare, get-web-acl output or CloudFormation)")
+    p.add_argument(
+        "file",
+        metavar="FILE",
+        help="web ACL, rule group, IP set, regex pattern set or rule list (bare, get-* output, "
+        "CloudFormation); the kind is detected",
+    )
     add_document_options(p)
     add_managed_option(p)
-    p.add_argument("--rule-group", action="store_true", help="FILE is a rule group, not a web ACL")
+    p.add_argument(
+        "--rule-group", action="store_true", help="read FILE as a rule group (the kind is otherwise detected)"
+    )
     p.set_defaults(func=validate_command)
 
 
@@ -173,10 +187,9 @@ def _offline(loaded: Loaded, out: TextIO, err: TextIO) -> None:
 def validate_command(args: argparse.Namespace) -> int:
     """Exit 0 when AWS WAF would accept the document (warnings and offline notes allowed), 1 on any
     error, above 5,000 WCU or on a malformed or absent --managed value (a usage error)."""
-    from wafpy.load.loader import load_document
+    from wafpy.load.detect import load_detected
 
     out, err = sys.stdout, sys.stderr
-    kind: Literal["WebACL", "RuleGroup"] = "RuleGroup" if getattr(args, "rule_group", False) else "WebACL"
     try:
         managed = parse_managed(getattr(args, "managed", None))
     except ValueError as exc:
@@ -187,10 +200,10 @@ def validate_command(args: argparse.Namespace) -> int:
         print(f"error: --managed: no such file or folder: {', '.join(absent)}", file=err)
         return 1
     try:
-        loaded = load_document(
+        loaded, detected, origin = load_detected(
             args.file,
-            kind,
-            resources=args.resources or None,
+            kind="RuleGroup" if getattr(args, "rule_group", False) else None,
+            resources=args.resources or None,  # folders are expanded by the loader
             account=args.account,
             search_string=args.search_string,
             managed=managed,
@@ -202,12 +215,30 @@ def validate_command(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=out)
         return 1
     model = loaded.model
-    assert isinstance(model, (ast.WebACL, ast.RuleGroup))
-    print(
-        f"{kind} {model.name} ({loaded.origin} document, {len(model.rules)} rules): "
-        "valid (AWS WAF would accept it)",
-        file=out,
-    )
+    if isinstance(model, (ast.IPSet, ast.RegexPatternSet)):
+        count = (
+            f"{len(model.addresses)} addresses"
+            if isinstance(model, ast.IPSet)
+            else f"{len(model.patterns)} patterns"
+        )
+        print(
+            f"{detected} {model.name} ({origin} document, {count}): valid (AWS WAF would accept it)",
+            file=out,
+        )
+        return 0
+    kind = "WebACL" if isinstance(model, ast.WebACL) else "RuleGroup"
+    if detected == "Rules":
+        print(
+            f"rules ({len(model.rules)} rules, as `aws wafv2 check-capacity --rules` takes them): "
+            "valid (AWS WAF would accept them)",
+            file=out,
+        )
+    else:
+        print(
+            f"{kind} {model.name} ({origin} document, {len(model.rules)} rules): "
+            "valid (AWS WAF would accept it)",
+            file=out,
+        )
     report = acl_capacity(model)
     _table(report, out)
     _offline(loaded, out, err)

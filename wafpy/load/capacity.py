@@ -3,8 +3,9 @@
 The plain sum AWS documents: a base cost per statement, doubled for JsonBody, plus 10 per text
 transformation (NONE is free: the CLI example AND(ByteMatch EXACTLY+NONE, SizeConstraint+NONE)
 costs 3), 10 per pre-parse transformation (NONE free likewise), 10 for AllQueryArguments, and
-1 WCU per 5 rule labels across the ACL or group. AWS may charge less when it shares work between
-statements, so this is an upper bound; a document's stated Capacity below it is not an error.
+1 WCU per 5 rule labels across the ACL or group. For a web ACL the stated Capacity (get-* output)
+is AWS's own figure and only shown beside this one; a rule group's declared Capacity is what the
+group reserves, and `wafpy validate` refuses one below this sum, as AWS refuses to create it.
 """
 
 from __future__ import annotations

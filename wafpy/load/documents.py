@@ -16,7 +16,8 @@ Intrinsic functions (`Ref`, `Fn::GetAtt`, `Fn::Sub`...) are resolved where that 
 `Ref` to a template parameter with a `Default`, `Fn::GetAtt X.Arn` of a WAFv2 IP set / regex
 pattern set / rule group of the same template (a synthetic ARN, listed in `Unwrapped.arns`),
 `Fn::Sub` / `Fn::Join` / `Fn::If` built from those. Anything else is a `RulesetError` naming the
-function and its JSON path. Only JSON text is read; YAML templates are refused with a clear error.
+function and its JSON path. YAML templates are read too (`wafpy.load.yamldoc`, short-form tags
+such as `!Ref` mapped to their long form), when PyYAML is installed.
 """
 
 from __future__ import annotations
@@ -37,12 +38,14 @@ from wafpy.load.jsontree import (
     JValue,
 )
 from wafpy.load.parse import parse_json
+from wafpy.load.yamldoc import parse_yaml
 
 __all__ = [
     "DOCUMENT_KINDS",
     "CfnResource",
     "Unwrapped",
     "detect_resource",
+    "looks_like_yaml",
     "parse_document",
     "synthetic_arn",
     "unwrap",
@@ -170,20 +173,12 @@ def parse_document(
     logical_id: str | None = None,
     account: str | None = None,
 ) -> Unwrapped:
-    """`parse_json` then `unwrap`; text that looks like YAML gets a JSON-only message."""
-    try:
+    """`parse_json` (or `parse_yaml` for text that looks like YAML) then `unwrap`."""
+    if looks_like_yaml(text):
+        raw = bytes(text).decode("utf-8-sig") if isinstance(text, (bytes, bytearray)) else text
+        value = parse_yaml(raw, source=source)
+    else:
         value = parse_json(text, source=source)
-    except RulesetError as exc:
-        if _looks_like_yaml(text):
-            raise RulesetError(
-                "this looks like YAML; wafpy reads JSON only (convert a CloudFormation YAML "
-                "template to JSON first, e.g. with cfn-flip)",
-                line=exc.line,
-                column=exc.column,
-                source=source,
-                context=exc.context,
-            ) from None
-        raise
     try:
         return unwrap(value, expect=expect, logical_id=logical_id, account=account)
     except RulesetError as exc:
@@ -197,7 +192,8 @@ def parse_document(
 _YAML_START = re.compile(r"\A(?:---|%YAML|[A-Za-z_][\w:.-]*\s*:(?:\s|$)|-\s)")
 
 
-def _looks_like_yaml(text: str | bytes) -> bool:
+def looks_like_yaml(text: str | bytes) -> bool:
+    """Whether the first line that is not blank nor a comment starts as YAML does (and JSON does not)."""
     if isinstance(text, (bytes, bytearray)):
         text = bytes(text).decode("utf-8", "replace")
     for line in text.lstrip("\ufeff").splitlines():
@@ -328,7 +324,7 @@ def _refuse_intrinsics(value: JValue, path: str, origin: str) -> None:
                 name = node.members[0].key
                 raise _fail(
                     f"cannot load: {name} is a CloudFormation intrinsic function;"
-                    " give the whole template (JSON) so it can be resolved",
+                    " give the whole template (JSON or YAML) so it can be resolved",
                     node,
                     where,
                 )

@@ -7,11 +7,9 @@ the document is collected and raised together as `RulesetErrors`; nothing is hal
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from wafpy import model as ast
@@ -24,7 +22,7 @@ from wafpy.load.build import (
     build_web_acl,
 )
 from wafpy.load.build_parts import Context
-from wafpy.load.jsontree import JObject, JString, JValue, from_python
+from wafpy.load.jsontree import JObject, JString, JValue
 from wafpy.load.managed import (
     ManagedChoice,
     ManagedSpec,
@@ -34,6 +32,7 @@ from wafpy.load.managed import (
     parse_managed,
     unavailable_message,
 )
+from wafpy.load.reading import RESOURCE_SUFFIXES, Source, expand_resource_paths, read_source
 from wafpy.load.resources import (
     Entry,
     LoadEntry,
@@ -43,23 +42,27 @@ from wafpy.load.resources import (
     ResourceResolver,
     entries_of,
 )
+from wafpy.load.terraform import is_terraform, terraform_document, translate_errors
 from wafpy.load.validate import nesting_error, validate_document
 
 __all__ = [
+    "RESOURCE_SUFFIXES",
     "Loaded",
+    "document_object",
+    "expand_resource_paths",
     "load_rule_group_model",
     "load_value",
     "load_web_acl_model",
     "mapping_resolver",
     "read_source",
     "resolver_from_files",
+    "split_resources",
 ]
 
 Kind = Literal["WebACL", "RuleGroup", "IPSet", "RegexPatternSet"]
 Origin = Literal["api", "cloudformation", "bare"]
 SearchString = Literal["auto", "base64", "text"]
-Source = str | bytes | os.PathLike[str] | Mapping[str, Any]
-Resources = Mapping[str, Any] | Iterable[str | os.PathLike[str]]
+Resources = Mapping[str, Any] | Iterable[str | os.PathLike[str]] | str | os.PathLike[str]
 _BUILDERS = {
     "WebACL": build_web_acl,
     "RuleGroup": build_rule_group,
@@ -81,46 +84,6 @@ class Loaded:
     def managed_warnings(self) -> tuple[ManagedWarning, ...]:
         """Managed groups evaluated as "no inner rule matched" (managed="none")."""
         return managed_warnings(self.model)
-
-
-def _parse(text: str, source: str) -> JValue:
-    try:
-        from wafpy.load.parse import parse_json
-    except ImportError:  # parser not available: plain json, positions lost
-        try:
-            return from_python(json.loads(text))
-        except json.JSONDecodeError as exc:
-            raise RulesetErrors(
-                [RulesetError(f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno, source=source)],
-                source=source,
-            ) from None
-    try:
-        return parse_json(text, source=source)
-    except RulesetError as exc:
-        raise RulesetErrors([exc], source=source) from None
-
-
-def read_source(source: Source) -> tuple[JValue, str]:
-    """(positioned JSON, display name) of a path, JSON text, bytes, or an already-parsed object."""
-    if isinstance(source, Mapping):
-        return from_python(dict(source)), "<object>"
-    if isinstance(source, bytes):
-        return _parse(source.decode("utf-8-sig"), "<bytes>"), "<bytes>"
-    if isinstance(source, str) and source.lstrip()[:1] in ("{", "["):
-        return _parse(source, "<text>"), "<text>"
-    path = Path(source)
-    name = str(source)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise RulesetErrors(
-            [RulesetError(f"cannot read the file: {exc.strerror or exc}", source=name)], source=name
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise RulesetErrors(
-            [RulesetError(f"the file is not UTF-8 text ({exc.reason})", source=name)], source=name
-        ) from None
-    return _parse(text, name), name
 
 
 def _cfn_type(value: JValue) -> str | None:
@@ -167,12 +130,18 @@ def _unwrap(
     return u.value, path, u.origin, u.logical_id or logical_id, siblings
 
 
+# The document object of a parsed value (unwrapped from get-* output or a template).
+document_object = _unwrap
+
+
 def _resolver(
     resources: Resources | None, resolver: ResourceResolver | None, mode: SearchString, account: str | None
 ) -> ResourceResolver:
     base: ResourceResolver | None = None
     if isinstance(resources, Mapping):
         base = mapping_resolver(resources, search_string=mode, account=account)
+    elif isinstance(resources, (str, os.PathLike)):  # one path, not an iterable of characters
+        base = resolver_from_files([resources], search_string=mode, account=account)
     elif resources is not None:
         base = resolver_from_files(resources, search_string=mode, account=account)
     if resolver is None:
@@ -232,6 +201,17 @@ def load_value(
     # Unwrapping, template resolution and building recurse: refuse deep nesting before them.
     if (deep := nesting_error(value, path=path or "", source=source)) is not None:
         raise RulesetErrors([deep], source=source)
+    if (path is None or origin is None) and is_terraform(value):
+        return _load_terraform(
+            value,
+            kind,
+            source=source,
+            address=logical_id,
+            search_string=search_string,
+            account=account,
+            resolver=resolver,
+            managed=managed,
+        )
     if path is None or origin is None:
         obj, prefix, detected, logical_id, siblings = _unwrap(value, kind, logical_id, account, source)
         if path:
@@ -287,6 +267,46 @@ def load_value(
     return Loaded(model, source, detected, tuple(ctx.managed_missing), choice)
 
 
+def _load_terraform(
+    value: JValue,
+    kind: Kind,
+    *,
+    source: str,
+    address: str | None,
+    search_string: SearchString,
+    account: str | None,
+    resolver: ResourceResolver | None,
+    managed: ManagedChoice | None,
+) -> Loaded:
+    """A `terraform show -json` output: its `kind` resource in the API's form (`wafpy.load.terraform`),
+    the output's other WAFv2 resources resolvable by ARN, errors at Terraform addresses."""
+    try:
+        doc = terraform_document(
+            value, kind, address=address, account=account or DEFAULT_ACCOUNT, source=source
+        )
+    except RulesetErrors as exc:
+        raise RulesetErrors(exc.errors, source=source) from None
+    base: ResourceResolver = resolver or NullResolver()
+    if doc.siblings:
+        # Errors in a referenced resource read from its address: aws_wafv2_ip_set.bad.Addresses[0].
+        entries = {arn: Entry(v, source, d.address, "bare") for arn, (_, v, d) in doc.siblings.items()}
+        base = _Chain(mapping_resolver(entries, search_string=search_string, account=account), base)
+    try:
+        return load_value(
+            doc.value,
+            kind,
+            source=source,
+            path="",
+            origin="bare",  # the API's members; search_string is text, as the provider takes it
+            search_string=search_string,
+            account=account,
+            resolver=base,
+            managed=managed,
+        )
+    except RulesetErrors as exc:
+        raise translate_errors(exc, doc) from None
+
+
 def _entry_loader(search_string: SearchString, account: str | None) -> LoadEntry:
     """How a `MappingResolver` builds the documents it resolves: `load_value`, with these settings."""
 
@@ -326,13 +346,14 @@ def resolver_from_files(
     account: str | None = None,
     managed: Mapping[str, Any] | None = None,
 ) -> MappingResolver:
-    """A resolver over files: get-* outputs, CloudFormation templates, or ARN -> document bundles.
+    """A resolver over files or folders: get-* outputs, CloudFormation templates, or ARN -> document
+    bundles (a folder: see `expand_resource_paths`).
 
     CloudFormation resources have no ARN; they are registered under
     `arn:aws:wafv2:us-east-1:<account>:regional/<ipset|regexpatternset|rulegroup>/<Name>/<LogicalId>`.
     """
     docs: dict[str, Entry] = {}
-    for p in paths:
+    for p in expand_resource_paths(paths):
         value, source = read_source(p)
         for arn, entry in entries_of(value, source, account or "000000000000"):
             docs[arn] = entry
@@ -369,10 +390,7 @@ def load_document(
     choice = parse_managed(managed)
     value, name = read_source(source)
     mode = search_string
-    files: tuple[str, ...] = ()
-    if resources is not None and not isinstance(resources, Mapping):
-        files = tuple(os.fspath(p) for p in resources)
-        resources = files
+    resources, files = split_resources(resources)
     return load_value(
         value,
         kind,
@@ -383,6 +401,17 @@ def load_document(
         managed=choice,
         managed_resources=files,
     )
+
+
+def split_resources(resources: Resources | None) -> tuple[Resources | None, tuple[str, ...]]:
+    """(`resources` for the resolver, the resource files): one path or a list of paths and folders
+    become the files they stand for (`expand_resource_paths`); a mapping has no files."""
+    if resources is None or isinstance(resources, Mapping):
+        return resources, ()
+    if isinstance(resources, (str, os.PathLike)):  # one path, not an iterable of characters
+        resources = [resources]
+    files = tuple(expand_resource_paths(resources))
+    return files, files
 
 
 def _raise_unavailable(loaded: Loaded) -> None:

@@ -21,6 +21,7 @@ from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 from wafpy import model as ast
 from wafpy.errors import ResourceError, RulesetError, RulesetErrors
 from wafpy.load.jsontree import JMember, JObject, JString, JValue, from_python
+from wafpy.load.terraform import is_terraform, terraform_entries
 
 __all__ = ["Entry", "LoadEntry", "MappingResolver", "NullResolver", "ResourceKind", "ResourceResolver"]
 
@@ -168,6 +169,9 @@ def entries_of(value: JValue, source: str, account: str) -> list[tuple[str, Entr
             source=source,
         )
     out: list[tuple[str, Entry]] = []
+    if is_terraform(value):  # terraform show -json: its IP sets, regex pattern sets, rule groups
+        pairs = terraform_entries(value, account)
+        return [(arn, Entry(doc, source, address, "bare")) for arn, address, doc in pairs]
     keys = value.keys()
     wrapped = [k for k in keys if k in _KINDS]
     if wrapped:  # get-ip-set / get-regex-pattern-set / get-rule-group output

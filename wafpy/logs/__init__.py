@@ -40,7 +40,7 @@ __all__ = [
 
 # The `format` values (`FORMATS`, from the registry in `wafpy.logs.formats`), spelled out for
 # type checkers; a test holds the two equal.
-LogFormat = Literal["auto", "waf", "alb", "jsonl"]
+LogFormat = Literal["auto", "waf", "alb", "jsonl", "cloudwatch"]
 FORMATS: tuple[str, ...] = CHOICES
 
 

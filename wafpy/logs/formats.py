@@ -19,7 +19,9 @@ of `wafpy eval`, and the `--format` choices of the CLI. A format has
 Formats: https://docs.aws.amazon.com/waf/latest/developerguide/logging-fields.html (AWS WAF log
 records), https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-access-logs.html
 (ALB access logs), https://docs.aws.amazon.com/waf/latest/APIReference/API_GetSampledRequests.html
-(sampled requests); request lines are wafpy's own (`wafpy.logs.jsonl`).
+(sampled requests), https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_FilterLogEvents.html
+(CloudWatch Logs events, `aws logs filter-log-events` output, whose `message` is one AWS WAF
+log record as a JSON string); request lines are wafpy's own (`wafpy.logs.jsonl`).
 """
 
 from __future__ import annotations
@@ -97,6 +99,8 @@ def entry_from_json(obj: Any, source: str, line: int) -> LogEntry:
     if isinstance(obj, dict):
         if "httpRequest" in obj:
             return entry_from_waf_record(obj, source, line)
+        if _is_event_object(obj):
+            return _parse_waf_line(_event_message(obj, source, line), source, line)
         if isinstance(obj.get("Request"), dict):
             return entry_from_sampled(obj, source, line)
     return entry_from_request_line(obj, source, line)
@@ -147,8 +151,62 @@ def _fast_alb(raw: bytes, source: str, line: int) -> FastResult:
     return "alb", timestamp, decode_alb(http, timestamp, available, logged)
 
 
+def _is_event_object(obj: dict[str, Any]) -> bool:
+    """A CloudWatch Logs event (`filter-log-events` `events[]`, `get-log-events` too): a string
+    `message` beside the event's own members."""
+    return isinstance(obj.get("message"), str) and not _EVENT_MEMBERS.isdisjoint(obj)
+
+
+_EVENT_MEMBERS = frozenset({"eventId", "logStreamName", "ingestionTime"})
+
+
+def _event_message(obj: dict[str, Any], source: str, line: int) -> bytes:
+    message = obj.get("message")
+    if not isinstance(message, str):
+        raise LogFormatError("not a CloudWatch Logs event (no message string)", file=source, line=line)
+    return message.encode("utf-8", "surrogatepass")
+
+
+def _is_event_line(raw: bytes) -> bool:
+    """`detect` for CloudWatch Logs events: one event object per line (as the reader yields the
+    `events` of a `filter-log-events` document, or `jq -c '.events[]'` writes them)."""
+    if b'"message"' not in raw or raw.lstrip()[:1] != b"{":
+        return False
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(obj, dict) and "httpRequest" not in obj and _is_event_object(obj)
+
+
+def _parse_event(raw: bytes, source: str, line: int) -> LogEntry:
+    """`--format cloudwatch`: a CloudWatch Logs event whose message is an AWS WAF log record."""
+    try:
+        obj: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise LogFormatError(f"not valid JSON: {exc}", file=source, line=line) from None
+    if not isinstance(obj, dict):
+        raise LogFormatError("not a CloudWatch Logs event (not a JSON object)", file=source, line=line)
+    return _parse_waf_line(_event_message(obj, source, line), source, line)
+
+
+def _fast_event(raw: bytes, source: str, line: int) -> FastResult:
+    """The event's message through the msgspec fast path for AWS WAF records (`decode_waf_line`)."""
+    try:
+        obj: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise LogFormatError(f"not valid JSON: {exc}", file=source, line=line) from None
+    if not isinstance(obj, dict):
+        raise LogFormatError("not a CloudWatch Logs event (not a JSON object)", file=source, line=line)
+    message = _event_message(obj, source, line)
+    fast = decode_waf_line(message)
+    if fast is None:  # declined: the reference reading (which refuses what is no WAF record)
+        return _parse_waf_line(message, source, line)
+    return "waf", fast[0], fast[1]
+
+
 def _starts_json(raw: bytes) -> bool:
-    return raw.lstrip()[:1] in (b"{", b"[")
+    return raw.lstrip()[:1] in (b"{", b"[") and not _is_event_line(raw)
 
 
 # In the order of the `--format` choices after "auto"; `detect` functions do not overlap.
@@ -156,6 +214,7 @@ REGISTRY: tuple[Format, ...] = (
     Format("waf", _parse_waf_line, fast=_fast_waf),
     Format("alb", parse_alb_line, detect=is_alb_line, fast=_fast_alb, join=join_wrapped),
     Format("jsonl", parse_jsonl_line),
+    Format("cloudwatch", _parse_event, detect=_is_event_line, fast=_fast_event),
     Format("json", parse_json_line, detect=_starts_json, fast=_fast_json, choice=False),
 )
 _BY_NAME = {fmt.name: fmt for fmt in REGISTRY}

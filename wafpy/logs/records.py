@@ -23,7 +23,7 @@ __all__ = [
     "to_epoch_ms",
 ]
 
-LogKind = Literal["waf", "alb", "jsonl"]
+LogKind = Literal["waf", "alb", "jsonl", "cloudwatch"]  # a cloudwatch entry reads as "waf"
 
 # Names of request parts a log may or may not carry (`LogEntry.available`). A statement that
 # inspects a part missing from `available` is "not evaluable" for that entry (logging-fields;

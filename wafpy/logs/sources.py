@@ -3,7 +3,8 @@
 Everything streams line by line with bounded memory, with one documented exception: a file
 whose first record is a JSON array (`[ {...}, ... ]`, as some exports write) or a pretty-printed
 JSON object spread over several lines (the AWS documentation examples, `get-sampled-requests`
-output) cannot be split into lines, so such a file is read whole. Those files are small in
+output, `aws logs filter-log-events` output) cannot be split into lines, so such a file is read
+whole (its text; the records in its lists are decoded one at a time). Those files are small in
 practice; real AWS WAF logs (S3, Firehose, CloudWatch exports) are one record per line.
 
 Errors go to `on_error` as `LogFormatError`s. Those about an input as a whole (missing,
@@ -19,7 +20,7 @@ import os
 import sys
 import zlib
 from collections.abc import Callable, Generator, Iterator, Sequence
-from typing import IO, Any, cast
+from typing import IO, cast
 
 import orjson
 
@@ -27,6 +28,7 @@ from wafpy.errors import LogFormatError
 
 __all__ = [
     "GZIP_MAGIC",
+    "RECORD_LISTS",
     "SKIP_FIRST",
     "STDIN",
     "WS",
@@ -124,16 +126,23 @@ def _physical_lines(source: str, stream: IO[bytes], on_error: ErrorHandler) -> L
         on_error(_read_failed(source, number, exc))
 
 
+# Members of a whole-file JSON object that hold its records: `get-sampled-requests` output, and
+# `aws logs filter-log-events` (or `get-log-events`) output, whose events each carry one record.
+RECORD_LISTS = ("SampledRequests", "events")
+
+
 def looks_like_document(stripped: bytes) -> bool:
-    """A JSON array, or an object that does not end on its first line (pretty-printed)."""
+    """A JSON array, an object that does not end on its first line (pretty-printed), or an object
+    holding a list of records (`RECORD_LISTS`) written on one line."""
     if stripped[:1] == b"[":
         return True
     if stripped[:1] != b"{":
         return False
     try:
-        return not isinstance(orjson.loads(stripped), dict)
+        value = orjson.loads(stripped)
     except orjson.JSONDecodeError:
         return True
+    return not isinstance(value, dict) or any(isinstance(value.get(k), list) for k in RECORD_LISTS)
 
 
 def _split_lines(source: str, stream: IO[bytes], on_error: ErrorHandler) -> Lines:
@@ -169,7 +178,9 @@ def _document(source: str, start: int, first: bytes, rest: Lines, on_error: Erro
 
     Each record is re-serialised to one line so every parser sees the same thing, and numbered
     with the line where it starts. An array yields its elements; `get-sampled-requests` output
-    yields its `SampledRequests`.
+    yields its `SampledRequests`, `aws logs filter-log-events` output its `events` (each event
+    whole: the `cloudwatch` format reads the record in its `message`). The text is held whole,
+    the decoded records one at a time.
     """
     data = first + b"".join(line for _, line in rest)
     try:
@@ -189,21 +200,50 @@ def _document(source: str, start: int, first: bytes, rest: Lines, on_error: Erro
             offset += 1
         return offset
 
+    def array(pos: int) -> Generator[tuple[int, bytes], None, int]:
+        """Yield the elements of the array at `pos` one by one; return the offset after it."""
+        pos = skip(pos + 1)
+        while pos < end and text[pos] != "]":
+            value, after = decoder.raw_decode(text, pos)
+            yield line_at(pos), orjson.dumps(value)
+            pos = skip(skip(after), " \t\r\n,")
+        if pos >= end:
+            raise json.JSONDecodeError("unterminated array", text, pos)
+        return pos + 1
+
+    def obj(pos: int) -> Generator[tuple[int, bytes], None, int]:
+        """An object's record lists (`RECORD_LISTS`) element by element, so that a large
+        `filter-log-events` output is never held decoded whole; any other object whole."""
+        start, members, streamed = pos, {}, False
+        pos = skip(pos + 1)
+        while pos < end and text[pos] != "}":
+            key, after = decoder.raw_decode(text, pos)
+            pos = skip(after)
+            if not isinstance(key, str) or pos >= end or text[pos] != ":":
+                raise json.JSONDecodeError("expected a member name and ':'", text, pos)
+            pos = skip(pos + 1)
+            if key in RECORD_LISTS and text.startswith("[", pos):
+                pos = yield from array(pos)
+                streamed = True
+            else:
+                members[key], pos = decoder.raw_decode(text, pos)
+            pos = skip(skip(pos), " \t\r\n,")
+        if pos >= end:
+            raise json.JSONDecodeError("unterminated object", text, pos)
+        if not streamed:
+            yield line_at(start), orjson.dumps(members)
+        return pos + 1
+
     try:
         while (pos := skip(pos)) < end:
             if text[pos] == "[":
-                pos = skip(pos + 1)
-                while pos < end and text[pos] != "]":
-                    value, after = decoder.raw_decode(text, pos)
-                    yield line_at(pos), orjson.dumps(value)
-                    pos = skip(skip(after), " \t\r\n,")
-                if pos >= end:
-                    raise json.JSONDecodeError("unterminated array", text, pos)
-                pos += 1
-                continue
-            value, after = decoder.raw_decode(text, pos)
-            yield from _document_value(value, line_at(pos))
-            pos = after
+                pos = yield from array(pos)
+            elif text[pos] == "{":
+                pos = yield from obj(pos)
+            else:
+                value, after = decoder.raw_decode(text, pos)
+                yield line_at(pos), orjson.dumps(value)
+                pos = after
     except json.JSONDecodeError as exc:
         on_error(
             LogFormatError(
@@ -212,15 +252,6 @@ def _document(source: str, start: int, first: bytes, rest: Lines, on_error: Erro
         )
     except orjson.JSONEncodeError as exc:  # json accepts it, orjson cannot write it
         on_error(LogFormatError(f"unsupported JSON value: {exc}", file=source, line=line_at(pos)))
-
-
-def _document_value(value: Any, line: int) -> Lines:
-    sampled = value.get("SampledRequests") if isinstance(value, dict) else None
-    if isinstance(sampled, list):
-        for item in sampled:
-            yield line, orjson.dumps(item)
-    else:
-        yield line, orjson.dumps(value)
 
 
 def iter_sources(
