@@ -110,6 +110,7 @@ def _add_acl_arguments(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from wafpy._version import __version__
+    from wafpy.cli.diff import add_diff_parser
     from wafpy.cli.validate import add_validate_parser
     from wafpy.cli.waftest import add_test_parser
     from wafpy.logs.formats import AUTO, CHOICES
@@ -162,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_validate_parser(sub)
     add_test_parser(sub)
+    add_diff_parser(sub)
 
     p = sub.add_parser("explain", help="show, rule by rule, how the web ACL decides logged requests")
     _add_acl_arguments(p)
