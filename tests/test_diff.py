@@ -196,3 +196,24 @@ def test_cli_diff_exit_codes(
     values = {"old": old, "new": new, "log": log, "bad": bad, "tmp": tmp_path}
     got, _, err = run_cli(["diff", *(a.format(**values) for a in args)], capsys)
     assert got == code, err
+
+
+@pytest.mark.parametrize("command", ["eval", "validate", "test", "explain", "diff"])
+def test_every_command_help_has_examples(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli([command, "--help"], capsys)
+    assert code == 0
+    assert out.count("examples:") == 1
+    assert f"  wafpy {command} " in out
+
+
+def test_python_dash_m_wafpy_and_version() -> None:
+    import subprocess
+    import sys
+
+    from wafpy._version import __version__
+
+    done = subprocess.run(
+        [sys.executable, "-m", "wafpy", "--version"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"wafpy {__version__}"

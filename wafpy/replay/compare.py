@@ -235,10 +235,12 @@ def render_comparison(console: Console, comparison: Comparison) -> None:
             rules.add_row(Text(clip(old_rule)), Text(clip(new_rule)), f"{count:,}")
         console.print(rules)
         examples = Table(title=f"{title}: first examples", title_justify="left")
-        examples.add_column("where", no_wrap=True)
-        examples.add_column("request", overflow="fold", max_width=60)
-        examples.add_column(f"{label} → new", no_wrap=True)
-        examples.add_column("rule", overflow="fold")
+        # At 80 columns a long file path must not squeeze out the request and the rules: the
+        # path folds within its share, the request and rule columns keep a readable minimum.
+        examples.add_column("where", overflow="fold")
+        examples.add_column("request", overflow="fold", min_width=16, max_width=60)
+        examples.add_column(f"{label} → new", overflow="fold", min_width=9)
+        examples.add_column("rule", overflow="fold", min_width=14)
         for ex in comparison.examples[kind]:
             examples.add_row(
                 Text(clip(f"{ex.source}:{ex.line}")),
