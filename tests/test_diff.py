@@ -217,3 +217,28 @@ def test_python_dash_m_wafpy_and_version() -> None:
     )
     assert done.returncode == 0
     assert done.stdout.strip() == f"wafpy {__version__}"
+
+
+def test_managed_groups_replayed_from_the_log_on_both_sides(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.test_replay_managed import MISSING, TERMINATED, group_rule, label_block_rule
+    from tests.test_replay_managed import web_acl as managed_acl
+
+    # The group in Count mode; the new version blocks on the label it adds.
+    old = _write(tmp_path, "old.json", managed_acl(group_rule(override_count=True)))
+    new = _write(tmp_path, "new.json", managed_acl(group_rule(override_count=True), label_block_rule()))
+    log = write_jsonl(tmp_path / "waf.jsonl", [TERMINATED, MISSING])
+    data = tmp_path / "diff.json"
+    # No --managed: on AWS WAF logs both sides replay the group from the records, as eval does.
+    code, _, err = run_cli(["diff", str(old), str(new), str(log), "--json", str(data)], capsys)
+    assert code == 0, err
+    doc = json.loads(data.read_text())
+    assert doc["undetermined"] == 1  # the group is missing from one record: counted apart
+    assert doc["compared"] == 1
+    assert [c["change"] for c in doc["changes"]] == ["ALLOW→BLOCK"]  # the label now blocks
+    assert doc["changes"][0]["rules"][0] == {
+        "old_rule": "Default_Action",
+        "new_rule": "label-block",
+        "requests": 1,
+    }
