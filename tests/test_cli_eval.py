@@ -293,7 +293,9 @@ def test_not_evaluable_statements_are_counted_per_log_kind(
     waf = write_jsonl(tmp_path / "waf.jsonl", mixed_records()[:2])
     alb = tmp_path / "alb.log"
     alb.write_text("\n".join(alb_line(i, "/x") for i in range(3)) + "\n")
-    code, stdout, _ = run_cli(["eval", str(acl), str(waf), str(alb), "--search-string", "text"], capsys)
+    code, stdout, _ = run_cli(
+        ["eval", str(acl), str(waf), str(alb), "--search-string", "text", "--verbose"], capsys
+    )
     assert code == 0
     gap_lines = {
         line.split("│")[1].strip(): line.split("│")[2].strip()

@@ -110,6 +110,7 @@ def _add_acl_arguments(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from wafpy._version import __version__
+    from wafpy.cli.commands import finish_parser
     from wafpy.cli.validate import add_validate_parser
     from wafpy.cli.waftest import add_test_parser
     from wafpy.logs.formats import AUTO, CHOICES
@@ -156,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, metavar="N", help="stop after N requests")
     p.add_argument("--strict", action="store_true", help="stop at the first bad line (exit 3)")
     p.add_argument("--quiet", "-q", action="store_true", help="no summary and no progress bar")
+    p.add_argument("--verbose", "-v", action="store_true", help="every table: labels, blocked IPs, ...")
     add_managed_option(p)
     add_rate_backend_argument(p)
     p.set_defaults(func=eval_command)
@@ -175,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the Python code generated for the web ACL's rules instead (no LOG needed)",
     )
     p.set_defaults(func=explain_command)
+    finish_parser(parser, sub)
     return parser
 
 
@@ -349,6 +352,7 @@ def eval_command(args: argparse.Namespace) -> int:
             title=f"wafpy eval {acl.name}",
             rule_names=[r.name for r in acl.model.rules],
             warnings=warnings,
+            verbose=args.verbose,
         )
         if comparison is not None:
             render_comparison(out, comparison)

@@ -53,6 +53,9 @@ class Comparison:
 
     def __init__(self, *, examples: int = 5, rule_names: Sequence[str] = ()) -> None:
         self.max_examples = examples
+        # What the new decisions are held against, in headings: "logged" (what AWS logged), or
+        # "old" when `wafpy diff` compares two web ACL versions.
+        self.old_label = "logged"
         self.rule_names = tuple(rule_names)
         self.compared = 0
         self.unchanged = 0
@@ -194,7 +197,8 @@ class Comparison:
 def render_comparison(console: Console, comparison: Comparison) -> None:
     """Print the change table, then for each change the responsible rules and first examples."""
     total = comparison.compared
-    head = f"[bold]Compared with the logged decisions[/]: {total:,} requests, {comparison.changed:,} changed"
+    label = comparison.old_label
+    head = f"[bold]Compared with the {label} decisions[/]: {total:,} requests, {comparison.changed:,} changed"
     if comparison.unknown:
         head += f" ({comparison.unknown:,} of them by a logged rule the log cannot re-evaluate)"
     if comparison.cannot_tell:
@@ -208,9 +212,8 @@ def render_comparison(console: Console, comparison: Comparison) -> None:
         console.print(undetermined_table(comparison.undetermined, comparison.cannot_tell))
     if not comparison.changes:
         if total:
-            console.print(
-                "  [green]no change[/]: every compared request gets the action (and rule) AWS logged"
-            )
+            which = "AWS logged" if label == "logged" else f"the {label} web ACL gave"
+            console.print(f"  [green]no change[/]: every compared request gets the action (and rule) {which}")
         return
     table = Table(title="Changes", title_justify="left")
     table.add_column("change")
@@ -225,17 +228,19 @@ def render_comparison(console: Console, comparison: Comparison) -> None:
     for kind in comparison.ordered_kinds():
         title = escape(clip(kind))  # the logged action is text from the logs, as are the rules
         rules = Table(title=f"{title}: rules responsible", title_justify="left")
-        rules.add_column("logged terminating rule", overflow="fold")
+        rules.add_column(f"{label} terminating rule", overflow="fold")
         rules.add_column("new terminating rule", overflow="fold")
         rules.add_column("requests", justify="right")
         for (old_rule, new_rule), count in comparison.rules[kind].most_common(10):
             rules.add_row(Text(clip(old_rule)), Text(clip(new_rule)), f"{count:,}")
         console.print(rules)
         examples = Table(title=f"{title}: first examples", title_justify="left")
-        examples.add_column("where", no_wrap=True)
-        examples.add_column("request", overflow="fold", max_width=60)
-        examples.add_column("logged → new", no_wrap=True)
-        examples.add_column("rule", overflow="fold")
+        # At 80 columns a long file path must not squeeze out the request and the rules: the
+        # path folds within its share, the request and rule columns keep a readable minimum.
+        examples.add_column("where", overflow="fold")
+        examples.add_column("request", overflow="fold", min_width=16, max_width=60)
+        examples.add_column(f"{label} → new", overflow="fold", min_width=9)
+        examples.add_column("rule", overflow="fold", min_width=14)
         for ex in comparison.examples[kind]:
             examples.add_row(
                 Text(clip(f"{ex.source}:{ex.line}")),

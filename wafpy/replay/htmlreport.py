@@ -153,7 +153,9 @@ def _cards(summary: Summary, comparison: Comparison | None) -> str:
     if summary.requests_undetermined:
         cards.append(("cannot tell from this log", f"{summary.requests_undetermined:,}", ""))
     if comparison is not None:
-        cards.append(("changed vs logged", f"{comparison.changed:,} / {comparison.compared:,}", ""))
+        cards.append(
+            (f"changed vs {comparison.old_label}", f"{comparison.changed:,} / {comparison.compared:,}", "")
+        )
     out = []
     for label, n, color in cards:
         style = f' style="color:{color}"' if color else ""
@@ -182,7 +184,8 @@ def _matrix(comparison: Comparison) -> str:
                 style = "color:#9aa5b1"
             cells.append(f'<td class="cell" style="{style}">{n:,}</td>')
         rows.append(f"<tr><th>{_e(old)}</th>{''.join(cells)}</tr>")
-    return '<table class="matrix"><tr><th>logged ↓ / new →</th>' + head + "</tr>" + "".join(rows) + "</table>"
+    corner = f"{_e(comparison.old_label)} ↓ / new →"
+    return f'<table class="matrix"><tr><th>{corner}</th>' + head + "</tr>" + "".join(rows) + "</table>"
 
 
 def _action_rank(action: str) -> int:
@@ -190,8 +193,12 @@ def _action_rank(action: str) -> int:
 
 
 def _changes(comparison: Comparison) -> str:
+    label = comparison.old_label
     if not comparison.changes:
-        return '<p class="good">No change: every compared request gets the action (and rule) AWS logged.</p>'
+        which = "AWS logged" if label == "logged" else f"the {label} web ACL gave"
+        return (
+            f'<p class="good">No change: every compared request gets the action (and rule) {_e(which)}.</p>'
+        )
     out = []
     for kind in comparison.ordered_kinds():
         count = comparison.changes[kind]
@@ -207,9 +214,9 @@ def _changes(comparison: Comparison) -> str:
         )
         out.append(
             f"<h3>{_e(kind)} <span class='muted'>({count:,})</span></h3>"
-            "<table><tr><th>logged terminating rule</th><th>new terminating rule</th>"
+            f"<table><tr><th>{_e(label)} terminating rule</th><th>new terminating rule</th>"
             f"<th class='num'>requests</th></tr>{rules}</table>"
-            "<table style='margin-top:8px'><tr><th>where</th><th>request</th><th>logged → new</th>"
+            f"<table style='margin-top:8px'><tr><th>where</th><th>request</th><th>{_e(label)} → new</th>"
             f"<th>rule</th></tr>{examples}</table>"
         )
     return "".join(out)
@@ -278,10 +285,10 @@ def render_html(
         missing = comparison.no_ground_truth
         cannot = comparison.cannot_tell
         body.append(
-            "<section id='compare'><h2>Logged → new action</h2>"
+            f"<section id='compare'><h2>{_e(comparison.old_label.capitalize())} → new action</h2>"
             f"<p class='muted'>{comparison.compared:,} requests compared, {comparison.changed:,} changed"
             f"{f', {cannot:,} cannot tell from this log (not compared)' if cannot else ''}"
-            f"{f', {missing:,} without a logged decision' if missing else ''}"
+            f"{f', {missing:,} without a {comparison.old_label} decision' if missing else ''}"
             f".</p>{_matrix(comparison) if comparison.matrix else ''}{_changes(comparison)}</section>"
         )
     if summary.not_evaluable:

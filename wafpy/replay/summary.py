@@ -380,10 +380,14 @@ def render_summary(
     title: str = "wafpy eval",
     rule_names: Sequence[str] = (),
     warnings: Sequence[str] = (),
+    verbose: bool = True,
 ) -> None:
     """Print the summary tables: actions, rules, labels, blocked IPs and URIs, gaps, bad lines.
 
-    `warnings` are printed first (managed groups evaluated as "no inner rule matched")."""
+    `warnings` are printed first (managed groups evaluated as "no inner rule matched"). Without
+    `verbose`, the summary fits one screen: actions, the top terminating rules, undetermined
+    requests and bad lines as tables; Count matches and statements the logs cannot evaluate as
+    one line each; labels, blocked IPs and URIs left out (named in a closing hint)."""
     for warning in warnings:
         console.print(Text("warning: " + warning, style="yellow"))
     total = summary.total
@@ -414,13 +418,15 @@ def render_summary(
     rules.add_column("action")
     rules.add_column("requests", justify="right")
     rules.add_column("share", justify="right")
-    for (rule_id, rule_type, action), count in summary.by_rule.most_common(20):
+    for (rule_id, rule_type, action), count in summary.by_rule.most_common(20 if verbose else 8):
         rules.add_row(
             _plain(rule_id), _plain(rule_type), _action_text(clip(action)), f"{count:,}", _pct(count, total)
         )
     console.print(rules)
 
-    if summary.counted:
+    if not verbose:
+        _render_brief(console, summary)
+    if verbose and summary.counted:
         counted = Table(
             title=f"Non-terminating matches (Count rules): {summary.requests_counted:,} requests",
             title_justify="left",
@@ -431,14 +437,14 @@ def render_summary(
         for rule, count in summary.counted.most_common(15):
             counted.add_row(_plain(rule), f"{count:,}", _pct(count, total))
         console.print(counted)
-    if summary.labels.counts:
+    if verbose and summary.labels.counts:
         console.print(_top_table("Top labels", "label", summary.labels, total))
-    if summary.blocked_ips.counts:
+    if verbose and summary.blocked_ips.counts:
         blocked = summary.by_action.get("BLOCK", 0)
         console.print(_top_table("Top blocked client IPs", "client IP", summary.blocked_ips, blocked))
         console.print(_top_table("Top blocked URIs", "URI", summary.blocked_uris, blocked))
 
-    if summary.not_evaluable:
+    if verbose and summary.not_evaluable:
         gaps = Table(
             title=f"Statements the logs cannot evaluate "
             f"({summary.requests_not_evaluable:,} requests affected)",
@@ -467,3 +473,24 @@ def render_summary(
         if summary.bad_lines > len(summary.bad_examples):
             bad.add_row("...", f"{summary.bad_lines - len(summary.bad_examples):,} more")
         console.print(bad)
+
+
+def _render_brief(console: Console, summary: Summary) -> None:
+    """Without --verbose: one line per secondary count, and which tables --verbose adds."""
+    if summary.counted:
+        top = ", ".join(f"{escape(clip(rule))} {n:,}" for rule, n in summary.counted.most_common(3))
+        console.print(f"Count rules matched {summary.requests_counted:,} requests ({top})")
+    if summary.not_evaluable:
+        console.print(f"{summary.requests_not_evaluable:,} requests met statements the logs cannot evaluate")
+    hidden = [
+        name
+        for name, present in (
+            ("Count rules", summary.counted),
+            ("labels", summary.labels.counts),
+            ("blocked IPs and URIs", summary.blocked_ips.counts),
+            ("statements not evaluable", summary.not_evaluable),
+        )
+        if present
+    ]
+    if hidden:
+        console.print(f"[dim]more with --verbose: {', '.join(hidden)}[/]")
