@@ -10,10 +10,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from rich.console import Console
+
 from wafpy.errors import RulesetErrors, WafpyError
 from wafpy.webacl import WebACL, load_web_acl
 
 __all__ = [
+    "EXIT_EMPTY",
     "EXIT_FAIL_ON",
     "EXIT_INPUT",
     "EXIT_INTERRUPTED",
@@ -21,13 +24,14 @@ __all__ = [
     "EXIT_STRICT",
     "EXIT_USAGE",
     "EXIT_WORKER_DIED",
+    "StdoutConsole",
     "load_acl",
     "quiet_stdout",
     "resource_files",
 ]
 
 EXIT_OK, EXIT_USAGE, EXIT_FAIL_ON, EXIT_STRICT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-EXIT_INPUT, EXIT_WORKER_DIED = 4, 5
+EXIT_INPUT, EXIT_WORKER_DIED, EXIT_EMPTY = 4, 5, 6
 
 
 def resource_files(paths: Sequence[str]) -> list[str]:
@@ -63,3 +67,12 @@ def quiet_stdout() -> None:
     """Point stdout at /dev/null so the interpreter's final flush does not raise again."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
+
+
+class StdoutConsole(Console):
+    """A rich console on stdout that lets a closed pipe (`| head`) reach the command as a
+    `BrokenPipeError`: rich's own handler exits with 1 and would hide the command's exit code."""
+
+    def on_broken_pipe(self) -> None:
+        quiet_stdout()
+        raise BrokenPipeError

@@ -10,20 +10,24 @@ import time
 from typing import IO
 
 from rich.console import Console
-from rich.markup import escape
 
 from wafpy.cli.common import (
+    EXIT_EMPTY,
     EXIT_FAIL_ON,
     EXIT_INPUT,
     EXIT_OK,
     EXIT_STRICT,
     EXIT_USAGE,
     EXIT_WORKER_DIED,
+    StdoutConsole,
     load_acl,
     quiet_stdout,
 )
 from wafpy.cli.rates import use_rate_backend
 from wafpy.load.managed import managed_groups
+from wafpy.replay.compare import Comparison, render_comparison
+from wafpy.replay.summary import Summary, render_summary
+from wafpy.webacl import WebACL
 
 __all__ = ["ACTIONS", "eval_command"]
 
@@ -34,10 +38,8 @@ def eval_command(args: argparse.Namespace) -> int:
     """`wafpy eval`: replay, write records, print the summary, the comparison, the HTML report."""
     from wafpy.cli.progress import Progress
     from wafpy.logs.formats import waf_records_only
-    from wafpy.replay.compare import Comparison, render_comparison
     from wafpy.replay.outcome import BadLine, ReplayError, ReplayOptions, StrictStop, UnreadableInput
     from wafpy.replay.runner import Replay
-    from wafpy.replay.summary import Summary, render_summary
     from wafpy.replay.workers import WorkerDied
 
     err = Console(stderr=True)
@@ -65,7 +67,7 @@ def eval_command(args: argparse.Namespace) -> int:
     if close_rates is None:
         return EXIT_USAGE
     to_stdout = args.output == "-"
-    out = err if to_stdout else Console()
+    out = err if to_stdout else StdoutConsole()
     options = ReplayOptions(
         format=args.format,
         since=args.since,
@@ -142,29 +144,14 @@ def eval_command(args: argparse.Namespace) -> int:
                 sink.close()
     elapsed = time.perf_counter() - started
     summary.filtered = replay.filtered
-    if not args.quiet:
-        from_log = [g for g, _, st in managed_groups(acl.model) if st.rules_from == "log"]
-        if from_log:
-            out.print(
-                "managed rule groups replayed from the AWS WAF log records (--managed log): "
-                + ", ".join(from_log),
-                markup=False,
-                highlight=False,
-            )
-        render_summary(
-            out,
-            summary,
-            title=f"wafpy eval {acl.name}",
-            rule_names=[r.name for r in acl.model.rules],
-            warnings=warnings,
-        )
-        if comparison is not None:
-            render_comparison(out, comparison)
-        rate = summary.total / elapsed if elapsed > 0 else 0.0
-        out.print(
-            f"[dim]{summary.total:,} requests in {elapsed:.2f} s ({rate:,.0f}/s), "
-            f"{replay.workers_used} process{'es' if replay.workers_used > 1 else ''}[/]"
-        )
+    try:
+        if not args.quiet:
+            _render(out, args, acl, summary, comparison, warnings, elapsed, replay.workers_used)
+        if to_stdout:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # `wafpy eval ... | head`: stop printing, but the gates below still decide the exit code.
+        quiet_stdout()
     if args.report:
         from wafpy.replay.htmlreport import write_html_report
 
@@ -194,7 +181,8 @@ def eval_command(args: argparse.Namespace) -> int:
         more = summary.unreadable_inputs - len(summary.input_errors)
         print(f"error: and {more:,} more inputs could not be read whole", file=sys.stderr)
     if stopped is not None:
-        err.print(f"[red]error[/] (--strict): {escape(stopped.bad.describe())}", highlight=False)
+        # Plain: a console would wrap the line and split its file:line reference.
+        print(f"error (--strict): {stopped.bad.describe()}", file=sys.stderr)
         return EXIT_STRICT
     if unreadable:
         return EXIT_INPUT
@@ -208,4 +196,44 @@ def eval_command(args: argparse.Namespace) -> int:
     if hit:
         err.print(f"--fail-on: {', '.join(f'{got[a]:,} {a}' for a in hit)}", markup=False)
         return EXIT_FAIL_ON
+    if summary.total == 0 and (args.fail_on or not args.allow_empty):
+        # A gate that saw nothing has checked nothing: a pipeline must not read that as a pass.
+        why = f" ({summary.bad_lines:,} bad lines)" if summary.bad_lines else ""
+        print(f"error: no request evaluated{why}: {', '.join(args.logs)}", file=sys.stderr)
+        return EXIT_EMPTY
     return EXIT_OK
+
+
+def _render(
+    out: Console,
+    args: argparse.Namespace,
+    acl: WebACL,
+    summary: Summary,
+    comparison: Comparison | None,
+    warnings: list[str],
+    elapsed: float,
+    workers_used: int,
+) -> None:
+    """The summary, the comparison and the timing line."""
+    from_log = [g for g, _, st in managed_groups(acl.model) if st.rules_from == "log"]
+    if from_log:
+        out.print(
+            "managed rule groups replayed from the AWS WAF log records (--managed log): "
+            + ", ".join(from_log),
+            markup=False,
+            highlight=False,
+        )
+    render_summary(
+        out,
+        summary,
+        title=f"wafpy eval {acl.name}",
+        rule_names=[r.name for r in acl.model.rules],
+        warnings=warnings,
+    )
+    if comparison is not None:
+        render_comparison(out, comparison)
+    rate = summary.total / elapsed if elapsed > 0 else 0.0
+    out.print(
+        f"[dim]{summary.total:,} requests in {elapsed:.2f} s ({rate:,.0f}/s), "
+        f"{workers_used} process{'es' if workers_used > 1 else ''}[/]"
+    )

@@ -25,7 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from wafpy import model as ast
-from wafpy.cli.common import EXIT_OK, EXIT_USAGE, load_acl
+from wafpy.cli.common import EXIT_OK, EXIT_USAGE, StdoutConsole, load_acl
 from wafpy.decision import MATCH, NOT_APPLIED, Decision, MatchDetail, RuleTrace
 from wafpy.load.locations import LocationSources, describe, location_uses, unanswered
 from wafpy.webacl import WebACL
@@ -180,7 +180,7 @@ def explain_command(args: argparse.Namespace) -> int:
     from wafpy.logs import read_entries
     from wafpy.request import Request
 
-    err, out = Console(stderr=True), Console()
+    err, out = Console(stderr=True), StdoutConsole()
     if args.log is None and not args.scanner:
         err.print("error: give a LOG to explain a request, or --scanner", markup=False)
         return EXIT_USAGE

@@ -15,6 +15,9 @@ Exit codes of `wafpy eval`:
          input. A worker that dies once is replaced and its part replayed again (a warning on
          stderr), so the output is unchanged; the second time the run stops, the output holding
          what came before that part.
+    6    no request was evaluated: every input empty, a folder with no log in it, or only bad lines
+         (or `--since`/`--until` kept none). `--allow-empty` makes such a run exit 0, unless
+         `--fail-on` is given: a gate never passes on nothing.
     130  interrupted (Ctrl-C)
 
 Argparse's own exit code for usage errors (2) is replaced by 1 so that 2 always means `--fail-on`.
@@ -28,6 +31,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from wafpy.cli.common import (
+    EXIT_EMPTY,
     EXIT_FAIL_ON,
     EXIT_INPUT,
     EXIT_INTERRUPTED,
@@ -35,6 +39,7 @@ from wafpy.cli.common import (
     EXIT_STRICT,
     EXIT_USAGE,
     EXIT_WORKER_DIED,
+    quiet_stdout,
 )
 from wafpy.cli.evaluate import ACTIONS, eval_command
 from wafpy.cli.explain import explain_command
@@ -42,6 +47,7 @@ from wafpy.cli.rates import add_rate_backend_argument
 from wafpy.cli.validate import add_document_options, add_managed_option
 
 __all__ = [
+    "EXIT_EMPTY",
     "EXIT_FAIL_ON",
     "EXIT_INPUT",
     "EXIT_INTERRUPTED",
@@ -73,7 +79,10 @@ exit codes: 0 ok; 1 usage error or web ACL not loadable (errors printed with lin
 2 --fail-on matched; 3 --strict stopped at a bad line; 4 an input could not be read whole
 (missing, unreadable, truncated or corrupt gzip, removed or replaced during the run; printed
 even with --quiet); 5 a worker process died twice on the same part of the input;
-130 interrupted.
+6 no request evaluated (empty inputs, only bad lines; 0 with --allow-empty, unless --fail-on);
+130 interrupted. An input that is missing, unreadable or not a log (binary) is named once on
+stderr. Exit 4 takes precedence over 2 and 6, so --fail-on never passes on an input it could
+not read.
 """
 
 
@@ -155,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, metavar="N", help="stop after N requests")
     p.add_argument("--strict", action="store_true", help="stop at the first bad line (exit 3)")
     p.add_argument("--quiet", "-q", action="store_true", help="no summary and no progress bar")
+    p.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="exit 0, not 6, when no request was evaluated (never with --fail-on)",
+    )
     add_managed_option(p)
     add_rate_backend_argument(p)
     p.set_defaults(func=eval_command)
@@ -189,9 +203,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         code: int = args.func(args)
+        sys.stdout.flush()  # here, where a closed pipe can be caught, not at interpreter exit
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `wafpy ... | head`: the reader stopped reading; no traceback. Commands that decide
+        # something (eval's gates) catch it themselves so their exit code still says it.
+        quiet_stdout()
+        return EXIT_OK
     return code
 
 
