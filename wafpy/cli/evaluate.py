@@ -13,16 +13,14 @@ from rich.console import Console
 
 from wafpy.cli.common import (
     EXIT_EMPTY,
-    EXIT_FAIL_ON,
-    EXIT_INPUT,
     EXIT_OK,
-    EXIT_STRICT,
     EXIT_USAGE,
     EXIT_WORKER_DIED,
     StdoutConsole,
     load_acl,
     quiet_stdout,
 )
+from wafpy.cli.gates import check_gate_arguments, evaluate_checks, exit_code, write_ci_outputs
 from wafpy.cli.rates import use_rate_backend
 from wafpy.load.managed import managed_groups
 from wafpy.replay.compare import Comparison, render_comparison
@@ -43,6 +41,10 @@ def eval_command(args: argparse.Namespace) -> int:
     from wafpy.replay.workers import WorkerDied
 
     err = Console(stderr=True)
+    usage = check_gate_arguments(args)
+    if usage is not None:
+        print(f"wafpy eval: error: {usage}", file=sys.stderr)
+        return EXIT_USAGE
 
     def warn(message: str) -> None:
         err.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
@@ -183,25 +185,26 @@ def eval_command(args: argparse.Namespace) -> int:
     if stopped is not None:
         # Plain: a console would wrap the line and split its file:line reference.
         print(f"error (--strict): {stopped.bad.describe()}", file=sys.stderr)
-        return EXIT_STRICT
-    if unreadable:
-        return EXIT_INPUT
-    # COUNT never ends an evaluation: it means "a Count rule matched" (a rule tried out in count mode).
-    # UNDETERMINED requests are never counted as ALLOW or BLOCK; --fail-on UNDETERMINED fails on them.
-    got = {a: summary.requests_counted if a == "COUNT" else summary.by_action.get(a, 0) for a in args.fail_on}
-    hit = [a for a, n in got.items() if n]
     if args.fail_on and summary.requests_undetermined:
         per = "; ".join(f"{n:,} {g}: {r}" for (g, r), n in summary.undetermined.most_common())
         print(f"--fail-on: {summary.requests_undetermined:,} UNDETERMINED apart ({per})", file=sys.stderr)
-    if hit:
-        err.print(f"--fail-on: {', '.join(f'{got[a]:,} {a}' for a in hit)}", markup=False)
-        return EXIT_FAIL_ON
-    if summary.total == 0 and (args.fail_on or not args.allow_empty):
-        # A gate that saw nothing has checked nothing: a pipeline must not read that as a pass.
-        why = f" ({summary.bad_lines:,} bad lines)" if summary.bad_lines else ""
-        print(f"error: no request evaluated{why}: {', '.join(args.logs)}", file=sys.stderr)
-        return EXIT_EMPTY
-    return EXIT_OK
+    checks = evaluate_checks(args, summary, comparison, unreadable, None if stopped is None else stopped.bad)
+    failed = [c for c in checks if c.problem is not None]
+    hits = [c.problem for c in failed if c.name.startswith("--fail-on ")]
+    if hits:
+        err.print(f"--fail-on: {', '.join(p for p in hits if p)}", markup=False)
+    for check in failed:
+        if check.name.startswith("--fail-on-change"):
+            print(check.problem, file=sys.stderr)
+        elif check.code == EXIT_EMPTY and failed[0] is check:  # not when inputs failed already
+            # A gate that saw nothing has checked nothing: a pipeline must not read that as a pass.
+            why = f" ({summary.bad_lines:,} bad lines)" if summary.bad_lines else ""
+            print(f"error: no request evaluated{why}: {', '.join(args.logs)}", file=sys.stderr)
+    problem = write_ci_outputs(args, summary, comparison, checks, elapsed)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    return exit_code(checks)
 
 
 def _render(

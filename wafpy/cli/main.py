@@ -5,7 +5,8 @@ Exit codes of `wafpy eval`:
     0    done
     1    usage error, or the web ACL (or a resource) could not be loaded -- every error is
          printed with its line:column and nothing is evaluated
-    2    `--fail-on ACTION` matched: at least one request got that action
+    2    a gate failed: `--fail-on ACTION` matched (at least one request got that action), or
+         `--fail-on-change OLD->NEW` counted more changes than `--max-changes` allows
     3    `--strict` stopped at the first bad log line
     4    an input could not be read whole: missing, unreadable, a truncated or corrupt gzip file,
          a file removed or replaced during the run. Printed on stderr even with `--quiet`; the
@@ -43,6 +44,7 @@ from wafpy.cli.common import (
 )
 from wafpy.cli.evaluate import ACTIONS, eval_command
 from wafpy.cli.explain import explain_command
+from wafpy.cli.gates import add_gate_arguments
 from wafpy.cli.rates import add_rate_backend_argument
 from wafpy.cli.validate import add_document_options, add_managed_option
 
@@ -66,6 +68,12 @@ EVAL_EPILOG = """\
 LOG may be files, folders (read recursively) or - for stdin, plain or gzip; the format of each
 file is detected from its first record line unless --format says it.
 
+CI gates: --fail-on ACTION fails on any request given ACTION; with --compare, --fail-on-change
+ALLOW->BLOCK fails when requests change that way (more than --max-changes N or P% of those
+compared; default 0). --summary-json FILE writes the counts, changes and every gate's verdict;
+--junit FILE writes a JUnit XML report with one testcase per gate (inputs read whole, each
+--fail-on action, --fail-on-change, at least one request), the failed ones naming the requests.
+
 --workers N parses and evaluates in N processes, output kept in input order; each worker reads
 its own part of a plain (uncompressed) file, while stdin and gzip input are read by the main
 process and handed out in chunks. A worker that dies (killed, out of memory) is replaced and
@@ -76,9 +84,9 @@ rate counts need every request of a key in time order, and the key (custom keys,
 forwarded IPs) is not known before evaluation, so the stream cannot be partitioned safely.
 
 exit codes: 0 ok; 1 usage error or web ACL not loadable (errors printed with line:column);
-2 --fail-on matched; 3 --strict stopped at a bad line; 4 an input could not be read whole
-(missing, unreadable, truncated or corrupt gzip, removed or replaced during the run; printed
-even with --quiet); 5 a worker process died twice on the same part of the input;
+2 a gate failed (--fail-on, --fail-on-change); 3 --strict stopped at a bad line; 4 an input
+could not be read whole (missing, unreadable, truncated or corrupt gzip, removed or replaced
+during the run; printed even with --quiet); 5 a worker process died twice on the same part of the input;
 6 no request evaluated (empty inputs, only bad lines; 0 with --allow-empty, unless --fail-on);
 130 interrupted. An input that is missing, unreadable or not a log (binary) is named once on
 stderr. Exit 4 takes precedence over 2 and 6, so --fail-on never passes on an input it could
@@ -169,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 0, not 6, when no request was evaluated (never with --fail-on)",
     )
+    add_gate_arguments(p)
     add_managed_option(p)
     add_rate_backend_argument(p)
     p.set_defaults(func=eval_command)
