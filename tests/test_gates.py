@@ -145,3 +145,18 @@ def test_junit_and_json_on_an_empty_run(tmp_path: Path) -> None:
     root = ET.fromstring(report.read_bytes())
     assert root.get("failures") == "1"
     assert json.loads(counts.read_text(encoding="utf-8"))["exit_code"] == EXIT_EMPTY
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_fail_on_names_the_offending_requests(capsys: pytest.CaptureFixture[str], workers: str) -> None:
+    assert _eval("--fail-on", "BLOCK", "--workers", workers) == EXIT_FAIL_ON
+    err = capsys.readouterr().err
+    named = [line for line in err.splitlines() if ": BLOCK by " in line]
+    assert len(named) == 10  # capped, then how many more
+    assert named[0] == f"{SAMPLE}:6: BLOCK by block-sqli-query"  # file:line, in input order
+    assert "... and 73 more" in err
+
+
+def test_fail_on_count_names_the_counting_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _eval("--fail-on", "COUNT") == EXIT_FAIL_ON
+    assert f"{SAMPLE}:42: COUNT by tag-suspicious-client" in capsys.readouterr().err

@@ -192,9 +192,11 @@ def eval_command(args: argparse.Namespace) -> int:
     failed = [c for c in checks if c.problem is not None]
     hits = [c.problem for c in failed if c.name.startswith("--fail-on ")]
     if hits:
-        err.print(f"--fail-on: {', '.join(p for p in hits if p)}", markup=False)
+        print(f"--fail-on: {', '.join(p for p in hits if p)}", file=sys.stderr)
     for check in failed:
-        if check.name.startswith("--fail-on-change"):
+        if check.name.startswith("--fail-on ") and check.detail:
+            print(check.detail, file=sys.stderr)  # plain: file:line references stay whole
+        elif check.name.startswith("--fail-on-change"):
             print(check.problem, file=sys.stderr)
         elif check.code == EXIT_EMPTY and failed[0] is check:  # not when inputs failed already
             # A gate that saw nothing has checked nothing: a pipeline must not read that as a pass.

@@ -29,10 +29,12 @@ __all__ = [
     "check_gate_arguments",
     "evaluate_checks",
     "exit_code",
+    "offenders",
     "write_ci_outputs",
 ]
 
 T = TypeVar("T")
+SHOWN = 10  # offending requests printed per --fail-on action
 
 
 @dataclass
@@ -118,7 +120,14 @@ def evaluate_checks(
     # UNDETERMINED requests are never counted as ALLOW or BLOCK; --fail-on UNDETERMINED fails on them.
     for action in args.fail_on:
         n = summary.requests_counted if action == "COUNT" else summary.by_action.get(action, 0)
-        checks.append(Check(f"--fail-on {action}", f"{n:,} {action}" if n else None, EXIT_FAIL_ON))
+        checks.append(
+            Check(
+                f"--fail-on {action}",
+                f"{n:,} {action}" if n else None,
+                EXIT_FAIL_ON,
+                offenders(summary, action),
+            )
+        )
     if comparison is not None and args.fail_on_change:
         gate = change_gate(comparison.changes, comparison.compared, args.fail_on_change, args.max_changes)
         checks.append(
@@ -140,6 +149,16 @@ def evaluate_checks(
         Check("at least one request evaluated", "no request evaluated" if empty else None, EXIT_EMPTY)
     )
     return checks
+
+
+def offenders(summary: Summary, action: str, shown: int = SHOWN) -> str:
+    """The first requests given `action`, one `file:line: ACTION by RULE` a line, then how many more."""
+    examples = summary.action_examples.get(action, [])[:shown]
+    total = summary.requests_counted if action == "COUNT" else summary.by_action.get(action, 0)
+    lines = [f"{source}:{line}: {action} by {rule}" for source, line, rule in examples]
+    if total > len(examples):
+        lines.append(f"... and {total - len(examples):,} more")
+    return "\n".join(lines)
 
 
 def exit_code(checks: Sequence[Check]) -> int:

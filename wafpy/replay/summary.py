@@ -55,6 +55,7 @@ ACTION_COLORS = {
 }
 BAD_EXAMPLES = 10
 INPUT_ERRORS = 100  # inputs that could not be read whole, kept with their message
+ACTION_EXAMPLES = 20  # requests kept per action for `--fail-on` to name
 KEY_CHARS = 1000  # a longer URI, IP or label is counted by its first KEY_CHARS - 1 characters + "…"
 CELL_CHARS = 200  # a longer table cell is printed as its first CELL_CHARS - 1 characters + "…"
 
@@ -192,17 +193,25 @@ class Summary:
         self.input_errors: list[UnreadableInput] = []
         self.unreadable_inputs = 0
         self.filtered = 0
+        # The first requests given each action ("COUNT": a Count rule matched), for `--fail-on`
+        # to name: (file, line, terminating or counting rule).
+        self.action_examples: dict[str, list[tuple[str, int, str]]] = {}
         self.timeline = Timeline()
         self.first_ms: int | None = None
         self.last_ms: int | None = None
 
     def add(self, outcome: Outcome) -> None:
         # Called for every request: one unpacking, no attribute lookups on the outcome.
-        _, _, ts, kind, _, uri, client_ip, action, rule_id, rule_type, labels, counted, gaps, _, _, why = (
+        src, line, ts, kind, _, uri, ip, action, rule_id, rule_type, labels, counted, gaps, _, _, why = (
             outcome
         )
         self.total += 1
         self.by_action[action] += 1
+        examples = self.action_examples.get(action)
+        if examples is None:
+            self.action_examples[action] = [(src, line, rule_id)]
+        elif len(examples) < ACTION_EXAMPLES:
+            examples.append((src, line, rule_id))
         self.by_rule[(rule_id, rule_type, action)] += 1
         self.by_kind[kind] += 1
         if labels:
@@ -210,12 +219,15 @@ class Summary:
             for label in labels:
                 add_label(label if len(label) <= KEY_CHARS else clip(label, KEY_CHARS))
         if action == "BLOCK":
-            client_ip = client_ip or "-"
+            ip = ip or "-"
             uri = uri or "-"
-            self.blocked_ips.add(client_ip if len(client_ip) <= KEY_CHARS else clip(client_ip, KEY_CHARS))
+            self.blocked_ips.add(ip if len(ip) <= KEY_CHARS else clip(ip, KEY_CHARS))
             self.blocked_uris.add(uri if len(uri) <= KEY_CHARS else clip(uri, KEY_CHARS))
         if counted:
             self.requests_counted += 1
+            examples = self.action_examples.setdefault("COUNT", [])
+            if len(examples) < ACTION_EXAMPLES:
+                examples.append((src, line, counted[0]))
             pending = self._counted_tuples
             pending[counted] = pending.get(counted, 0) + 1
             if len(pending) > _PENDING_TUPLES:
@@ -282,6 +294,9 @@ class Summary:
         self.unreadable_inputs += other.unreadable_inputs
         self.input_errors.extend(other.input_errors[: INPUT_ERRORS - len(self.input_errors)])
         self.filtered += other.filtered
+        for action, theirs in other.action_examples.items():
+            ours = self.action_examples.setdefault(action, [])
+            ours.extend(theirs[: ACTION_EXAMPLES - len(ours)])
         self.timeline.merge(other.timeline)
         if other.first_ms is not None and (self.first_ms is None or other.first_ms < self.first_ms):
             self.first_ms = other.first_ms
