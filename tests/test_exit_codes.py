@@ -63,6 +63,14 @@ def _gzip_garbage(tmp: Path) -> str:
     return str(tmp / "waf.log.gz")
 
 
+def _csv(tmp: Path) -> str:
+    # Text, but no log: each line would otherwise be one "bad line".
+    (tmp / "export.csv").write_text(
+        "id,name\n" + "".join(f"{i},row {i}\n" for i in range(40)), encoding="utf-8"
+    )
+    return str(tmp / "export.csv")
+
+
 # (input, exit code, message naming the input on stderr)
 BAD_INPUTS: list[tuple[Callable[[Path], str], int, str]] = [
     (_missing, EXIT_INPUT, "no such file or folder"),
@@ -72,6 +80,7 @@ BAD_INPUTS: list[tuple[Callable[[Path], str], int, str]] = [
     (_s3_url, EXIT_INPUT, "no such file or folder"),
     (_nothing_readable, EXIT_EMPTY, "no request evaluated"),
     (_gzip_garbage, EXIT_INPUT, "not a log: binary data"),
+    (_csv, EXIT_INPUT, "not a log: its first 10 record lines"),
 ]
 
 
@@ -116,6 +125,14 @@ def test_a_binary_file_beside_a_log_does_not_hide_its_requests(
     assert main(_eval(random_log, str(SAMPLE), "--fail-on", "BLOCK", "-o", str(records))) == EXIT_INPUT
     assert capsys.readouterr().err.count(random_log) == 1
     assert records.read_bytes().count(b"\n") > 100  # the sample was replayed all the same
+
+
+def test_a_log_with_a_few_bad_first_lines_is_still_a_log(tmp_path: Path) -> None:
+    log = tmp_path / "waf.log"
+    log.write_bytes(b"garbage\n" * 9 + gzip.decompress(SAMPLE.read_bytes()))
+    records = tmp_path / "out.jsonl"
+    assert main(_eval(str(log), "-o", str(records))) == EXIT_OK
+    assert records.read_bytes().count(b"\n") > 100
 
 
 def test_a_log_with_a_bad_later_line_is_still_a_log(tmp_path: Path) -> None:
