@@ -8,10 +8,11 @@ Exit codes of `wafpy eval`:
     2    a gate failed: `--fail-on ACTION` matched (at least one request got that action), or
          `--fail-on-change OLD->NEW` counted more changes than `--max-changes` allows
     3    `--strict` stopped at the first bad log line
-    4    an input could not be read whole: missing, unreadable, a truncated or corrupt gzip file,
-         a file removed or replaced during the run. Printed on stderr even with `--quiet`; the
-         rest of that input is skipped, the other inputs are replayed (with `--strict`, the run
-         stops there). Takes precedence over 2.
+    4    an input could not be read whole: missing, unreadable, not a log (binary, or text in no
+         log format: named once, not as bad lines), a truncated or corrupt gzip file, a file
+         removed or replaced during the run. Printed on stderr even with `--quiet`; the rest of
+         that input is skipped, the other inputs are replayed (with `--strict`, the run stops
+         there). Takes precedence over 2 and 6: a gate never passes on what it could not read.
     5    `--workers`: a worker process died (killed, out of memory) twice on the same part of the
          input. A worker that dies once is replaced and its part replayed again (a warning on
          stderr), so the output is unchanged; the second time the run stops, the output holding
@@ -21,7 +22,7 @@ Exit codes of `wafpy eval`:
          `--fail-on` is given: a gate never passes on nothing.
     130  interrupted (Ctrl-C)
 
-Argparse's own exit code for usage errors (2) is replaced by 1 so that 2 always means `--fail-on`.
+Argparse's own exit code for usage errors (2) is replaced by 1 so that 2 always means a failed gate.
 """
 
 from __future__ import annotations
@@ -85,12 +86,12 @@ forwarded IPs) is not known before evaluation, so the stream cannot be partition
 
 exit codes: 0 ok; 1 usage error or web ACL not loadable (errors printed with line:column);
 2 a gate failed (--fail-on, --fail-on-change); 3 --strict stopped at a bad line; 4 an input
-could not be read whole (missing, unreadable, truncated or corrupt gzip, removed or replaced
-during the run; printed even with --quiet); 5 a worker process died twice on the same part of the input;
-6 no request evaluated (empty inputs, only bad lines; 0 with --allow-empty, unless --fail-on);
-130 interrupted. An input that is missing, unreadable or not a log (binary) is named once on
-stderr. Exit 4 takes precedence over 2 and 6, so --fail-on never passes on an input it could
-not read.
+could not be read whole (missing, unreadable, not a log, truncated or corrupt gzip, removed or
+replaced during the run; printed even with --quiet); 5 a worker process died twice on the same
+part of the input; 6 no request evaluated (empty inputs, only bad lines; 0 with --allow-empty,
+unless --fail-on); 130 interrupted. An input that is missing, unreadable or not a log (binary,
+or text in no log format) is named once on stderr. Exit 4 takes precedence over 2 and 6, so
+--fail-on never passes on an input it could not read.
 """
 
 
