@@ -256,7 +256,7 @@ def test_help_documents_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_every_exit_code_is_documented_in_help_readme_and_module(capsys: pytest.CaptureFixture[str]) -> None:
     codes = sorted(value for name, value in vars(cli).items() if name.startswith("EXIT_"))
-    assert codes == [0, 1, 2, 3, 4, 5, 130]
+    assert codes == [0, 1, 2, 3, 4, 5, 6, 130]
     _, stdout, _ = run_cli(["eval", "--help"], capsys)
     listed = " ".join(stdout.split("exit codes:")[1].split())
     readme = (ROOT / "README.md").read_text(encoding="utf-8")

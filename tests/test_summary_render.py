@@ -17,7 +17,8 @@ from tests.replay_fixtures import T0
 from wafpy.logs.records import LoggedOutcome
 from wafpy.replay import BadLine, Outcome
 from wafpy.replay.compare import Comparison, render_comparison
-from wafpy.replay.summary import CELL_CHARS, KEY_CHARS, Summary, render_summary
+from wafpy.replay.summary import CELL_CHARS, KEY_CHARS, Summary
+from wafpy.replay.summary_render import render_summary
 
 
 def blocked(uri: str, *, label: str = "awswaf:test:x", logged: str = "ALLOW") -> Outcome:

@@ -99,7 +99,7 @@ def diff_command(args: argparse.Namespace) -> int:
     from wafpy.replay.compare import render_comparison
     from wafpy.replay.diff import diff_comparison_json, diff_logs
     from wafpy.replay.outcome import ReplayOptions, StrictStop, UnreadableInput
-    from wafpy.replay.summary import undetermined_table
+    from wafpy.replay.summary_render import undetermined_table
 
     err, out = Console(stderr=True), Console()
     # As `wafpy eval`: AWS WAF records say what happened inside each managed rule group, so

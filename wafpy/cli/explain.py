@@ -14,7 +14,10 @@ records an ASN or the country of a forwarded IP, so those rules see the country 
 
 from __future__ import annotations
 
+import argparse
+import sys
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.padding import Padding
@@ -22,8 +25,10 @@ from rich.table import Table
 from rich.text import Text
 
 from wafpy import model as ast
+from wafpy.cli.common import EXIT_OK, EXIT_USAGE, StdoutConsole, load_acl
 from wafpy.decision import MATCH, NOT_APPLIED, Decision, MatchDetail, RuleTrace
 from wafpy.load.locations import LocationSources, describe, location_uses, unanswered
+from wafpy.webacl import WebACL
 
 _STYLES = {
     "ALLOW": "green",
@@ -156,3 +161,84 @@ def render_explanation(
         console.print(
             Text("could not be evaluated from this request: ", style="yellow") + Text(", ".join(unknown))
         )
+
+
+def acl_rate_based(acl: WebACL) -> bool:
+    from wafpy.replay.coverage import has_rate_based
+
+    return has_rate_based(acl.model)
+
+
+def request_line(http_request: dict[str, Any]) -> str:
+    return f"{http_request.get('httpMethod')} {http_request.get('uri')}"
+
+
+def explain_command(args: argparse.Namespace) -> int:
+    """`wafpy explain`: evaluate one logged request and print, rule by rule, what happened;
+    with `--scanner`, print the code generated for the web ACL's rules."""
+    from wafpy.errors import LogFormatError
+    from wafpy.logs import read_entries
+    from wafpy.request import Request
+
+    err, out = Console(stderr=True), StdoutConsole()
+    if args.log is None and not args.scanner:
+        err.print("error: give a LOG to explain a request, or --scanner", markup=False)
+        return EXIT_USAGE
+    loaded = load_acl(args)
+    if loaded is None:
+        return EXIT_USAGE
+    acl = loaded[0]
+    if args.scanner:
+        # Plain text: the code is meant to be read or saved as is, not wrapped or highlighted.
+        sys.stdout.write(acl.scanner_source)
+        return EXIT_OK
+    for warning in acl.managed_warnings:
+        err.print(
+            f"warning: managed rule group {warning.group} at {warning.path} is evaluated as if no inner "
+            "rule matched (--managed none): its real rules are not applied",
+            markup=False,
+        )
+
+    def skip(error: LogFormatError) -> None:
+        if args.line is not None and error.line == args.line:
+            err.print(f"error: {error}", markup=False)
+
+    entry = None
+    for candidate in read_entries([args.log], format=args.format, on_error=skip):
+        if args.line is None or candidate.line == args.line:
+            entry = candidate
+            break
+    if entry is None:
+        err.print(
+            f"error: no request {'on line ' + str(args.line) if args.line else 'found'} in {args.log}",
+            markup=False,
+        )
+        return EXIT_USAGE
+    request = Request.from_log(
+        entry.http_request,
+        entry.timestamp_ms,
+        body_available=entry.body_available,
+        logged_groups=entry.rule_groups,  # for --managed log
+    )
+    decision = acl.evaluate(request)
+    unlocated_warning, unlocated = location_warning(acl.model, entry.carries("country"))
+    if unlocated_warning is not None:
+        err.print(f"warning: {unlocated_warning}", markup=False, highlight=False, soft_wrap=True)
+    render_explanation(
+        decision,
+        out,
+        title=f"{entry.source}:{entry.line} {request_line(entry.http_request)}",
+        rule_names=[rule.name for rule in acl.model.rules],
+        unlocated=unlocated,
+        sources=rule_sources(acl.model),
+    )
+    if acl_rate_based(acl):
+        out.print(
+            "note: rate-based rules see only this request here; replay the log with `wafpy eval`",
+            markup=False,
+        )
+    if entry.logged is not None and entry.logged.action is not None:
+        out.print(
+            f"logged by AWS: {entry.logged.action} by {entry.logged.terminating_rule_id or '-'}", markup=False
+        )
+    return EXIT_OK

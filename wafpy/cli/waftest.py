@@ -24,7 +24,9 @@ __all__ = [
     "EXIT_NO_CASES",
     "EXIT_OK",
     "EXIT_USAGE",
+    "JUnitCase",
     "add_test_parser",
+    "junit_document",
     "junit_xml",
     "waftest_command",
 ]
@@ -151,49 +153,87 @@ def _x(text: str) -> str:
     return text.translate(_XML_SAFE)
 
 
-def junit_xml(results: list[FileResult], seconds: float) -> bytes:
-    """A JUnit XML report: a testsuite per case file, a testcase per request, an error per bad file."""
-    root = ET.Element("testsuites", name="wafpy test", time=f"{seconds:.3f}")
+@dataclass
+class JUnitCase:
+    """One testcase of a JUnit report; `problem` is None when it passed."""
+
+    name: str
+    classname: str
+    file: str | None = None
+    seconds: float = 0.0
+    problem: str | None = None  # the one-line message of a failure or an error
+    detail: str = ""
+    problem_type: str = "failure"
+    error: bool = False  # an <error> (could not run) rather than a <failure> (ran, wrong result)
+
+
+def junit_document(name: str, seconds: float, suites: list[tuple[str, float, list[JUnitCase]]]) -> bytes:
+    """A JUnit XML report: one testsuite per (name, seconds, cases)."""
+    root = ET.Element("testsuites", name=_x(name), time=f"{seconds:.3f}")
     totals = [0, 0, 0]
-    for result in results:
-        failures = sum(1 for o in result.outcomes if not o.passed)
-        errors = 1 if result.error is not None else 0
-        tests = len(result.outcomes) + errors
+    for suite_name, suite_seconds, cases in suites:
+        failures = sum(1 for c in cases if c.problem is not None and not c.error)
+        errors = sum(1 for c in cases if c.problem is not None and c.error)
         suite = ET.SubElement(
             root,
             "testsuite",
-            name=_x(result.path),
-            tests=str(tests),
+            name=_x(suite_name),
+            tests=str(len(cases)),
             failures=str(failures),
             errors=str(errors),
             skipped="0",
-            time=f"{result.seconds:.3f}",
+            time=f"{suite_seconds:.3f}",
         )
-        classname = _x(Path(result.path).name)
-        for outcome in result.outcomes:
-            case = ET.SubElement(
-                suite,
-                "testcase",
-                classname=classname,
-                name=_x(outcome.case.name),
-                file=_x(result.path),
-                time=f"{outcome.seconds:.6f}",
-            )
-            if not outcome.passed:
-                failure = ET.SubElement(case, "failure", message=_x("; ".join(outcome.failures)))
-                failure.set("type", "expectation")
-                failure.text = _x("\n".join(failure_lines(outcome)))
-        if result.error is not None:
-            case = ET.SubElement(suite, "testcase", classname=classname, name="(case file)")
-            case.set("file", _x(result.path))
-            error = ET.SubElement(case, "error", message=_x(result.error.splitlines()[0]), type="case file")
-            error.text = _x(result.error)
-        totals = [totals[0] + tests, totals[1] + failures, totals[2] + errors]
+        for case in cases:
+            element = ET.SubElement(suite, "testcase", classname=_x(case.classname), name=_x(case.name))
+            if case.file is not None:
+                element.set("file", _x(case.file))
+            element.set("time", f"{case.seconds:.6f}")
+            if case.problem is not None:
+                problem = ET.SubElement(
+                    element, "error" if case.error else "failure", message=_x(case.problem)
+                )
+                problem.set("type", case.problem_type)
+                problem.text = _x(case.detail)
+        totals = [totals[0] + len(cases), totals[1] + failures, totals[2] + errors]
     root.set("tests", str(totals[0]))
     root.set("failures", str(totals[1]))
     root.set("errors", str(totals[2]))
     data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return data
+
+
+def junit_xml(results: list[FileResult], seconds: float) -> bytes:
+    """A JUnit XML report: a testsuite per case file, a testcase per request, an error per bad file."""
+    suites = []
+    for result in results:
+        classname = Path(result.path).name
+        cases = [
+            JUnitCase(
+                outcome.case.name,
+                classname,
+                result.path,
+                outcome.seconds,
+                None if outcome.passed else "; ".join(outcome.failures),
+                "\n".join(failure_lines(outcome)),
+                "expectation",
+            )
+            for outcome in result.outcomes
+        ]
+        if result.error is not None:
+            cases.append(
+                JUnitCase(
+                    "(case file)",
+                    classname,
+                    result.path,
+                    problem=result.error.splitlines()[0],
+                    detail=result.error,
+                    problem_type="case file",
+                    error=True,
+                )
+            )
+        suites.append((result.path, result.seconds, cases))
+    return junit_document("wafpy test", seconds, suites)
 
 
 # ------------------------------------------------------------------------------------------------

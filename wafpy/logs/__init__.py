@@ -13,10 +13,19 @@ from typing import Literal
 
 from wafpy.errors import LogFormatError
 from wafpy.logs.alblog import parse_alb_line
-from wafpy.logs.formats import CHOICES, UNDETECTED, detect, entry_from_json, format_named, parse_json_line
+from wafpy.logs.formats import (
+    CHOICES,
+    NOT_A_LOG,
+    NOT_A_LOG_LINES,
+    UNDETECTED,
+    detect,
+    entry_from_json,
+    format_named,
+    parse_json_line,
+)
 from wafpy.logs.jsonl import parse_jsonl_line
 from wafpy.logs.records import ALB_PARTS, ALL_PARTS, LogEntry, LoggedOutcome, LogKind, to_epoch_ms
-from wafpy.logs.sources import iter_lines, iter_sources
+from wafpy.logs.sources import InputError, iter_lines, iter_sources
 from wafpy.logs.waflog import parse_waf_line
 
 __all__ = [
@@ -49,13 +58,20 @@ def _file_entries(
 ) -> Iterator[LogEntry]:
     chosen = format_named(fmt)
     if chosen is None:  # auto: decide on the first line that looks like something
+        undetected: list[LogFormatError] = []
         for number, raw in lines:
             chosen = detect(raw)
             if chosen is not None:
                 lines = itertools.chain([(number, raw)], lines)
                 break
-            report(LogFormatError(UNDETECTED, file=source, line=number))
-        else:
+            undetected.append(LogFormatError(UNDETECTED, file=source, line=number))
+            if len(undetected) == NOT_A_LOG_LINES:
+                # Not a log at all (a CSV, another kind of document): one error for the file.
+                report(InputError(NOT_A_LOG, file=source))
+                return
+        for error in undetected:
+            report(error)
+        if chosen is None:
             return
     if chosen.join is not None:
         lines = chosen.join(lines)

@@ -45,6 +45,8 @@ from wafpy.logs.waflog import entry_from_sampled, entry_from_waf_record
 __all__ = [
     "AUTO",
     "CHOICES",
+    "NOT_A_LOG",
+    "NOT_A_LOG_LINES",
     "REGISTRY",
     "UNDETECTED",
     "FastDecoder",
@@ -67,6 +69,11 @@ Lines = Iterable[tuple[int, bytes]]
 
 AUTO = "auto"  # `--format auto`: decide per file with `detect`
 UNDETECTED = "not an AWS WAF log record, ALB log entry or request line"
+NOT_A_LOG_LINES = 10  # undetected record lines that open a file before it is called no log at all
+NOT_A_LOG = (
+    f"not a log: its first {NOT_A_LOG_LINES} record lines are neither AWS WAF log records, "
+    "ALB log entries nor request lines"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,6 +131,24 @@ def _physical_lines(source: str, stream: IO[bytes], on_error: ErrorHandler) -> L
 RECORD_LISTS = ("SampledRequests", "events")
 
 
+# A file whose first record lines hold NUL bytes or are not UTF-8 is not a log (random bytes,
+# an image, a gzip file compressed twice): AWS WAF logs, ALB access logs and request lines are
+# UTF-8 text. Three lines, so a random file that happens to start with a short ASCII line is
+# still caught, while a log is never refused for a later damaged line.
+BINARY_CHECKED_LINES = 3
+NOT_A_LOG = "not a log: binary data, neither text nor gzip-compressed text"
+
+
+def _binary(line: bytes) -> bool:
+    if b"\0" in line:
+        return True
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
 def looks_like_document(stripped: bytes) -> bool:
     """A JSON array, an object that does not end on its first line (pretty-printed), or an object
     holding a list of records (`RECORD_LISTS`) written on one line."""
@@ -148,16 +166,23 @@ def looks_like_document(stripped: bytes) -> bool:
 def _split_lines(source: str, stream: IO[bytes], on_error: ErrorHandler) -> Lines:
     """Record lines of one input: blank lines and `#` comments skipped, documents expanded."""
     lines = _physical_lines(source, stream, on_error)
+    head: list[tuple[int, bytes]] = []
     for number, line in lines:
         stripped = line.strip(WS)
         if not stripped or stripped[:1] == b"#":
             continue
-        if looks_like_document(stripped):
+        if not head and looks_like_document(stripped):
             yield from _document(source, number, line, lines, on_error)
             return
-        yield number, line
-        break
-    else:
+        if _binary(line):
+            # Reported once for the file, not as one bad line per random newline.
+            on_error(InputError(NOT_A_LOG, file=source))
+            return
+        head.append((number, line))
+        if len(head) == BINARY_CHECKED_LINES:
+            break
+    yield from head
+    if len(head) < BINARY_CHECKED_LINES:
         return
     # The rest, in one loop: a line that starts with neither whitespace nor `#` (nearly all)
     # is a record line without stripping it.

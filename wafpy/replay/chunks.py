@@ -22,7 +22,16 @@ from collections.abc import Iterator, Sequence
 from typing import IO, NamedTuple
 
 from wafpy.errors import LogFormatError
-from wafpy.logs.formats import AUTO, CHOICES, UNDETECTED, Format, detect, format_named
+from wafpy.logs.formats import (
+    AUTO,
+    CHOICES,
+    NOT_A_LOG,
+    NOT_A_LOG_LINES,
+    UNDETECTED,
+    Format,
+    detect,
+    format_named,
+)
 from wafpy.logs.sources import (
     GZIP_MAGIC,
     SKIP_FIRST,
@@ -84,14 +93,21 @@ def read_chunks(paths: Sequence[str], fmt: str = "auto", chunk_lines: int = 2000
         lines: Iterator[tuple[int, bytes]] = file_lines
         chosen = forced
         if chosen is None:
-            for number, raw in lines:
+            for undetected, (number, raw) in enumerate(lines, 1):
                 chosen = detect(raw)
                 if chosen is not None:
                     chunk.append((chosen.name, source, [number], [raw]))
                     count += 1
                     break
+                if undetected == NOT_A_LOG_LINES:
+                    # None of its first record lines is in any format: the file is not a log (a
+                    # CSV, another kind of document). One input error, not a bad line per line.
+                    del chunk[len(chunk) - (undetected - 1) :]
+                    chunk.append(UnreadableInput(NOT_A_LOG, source, None))
+                    file_lines.close()
+                    break
                 chunk.append(BadLine(UNDETECTED, source, number))
-            else:
+            if chosen is None:
                 continue
         key = chosen.name
         if chosen.join is not None:

@@ -26,7 +26,8 @@ from rich.table import Table
 from rich.text import Text
 
 from wafpy.replay.outcome import Outcome
-from wafpy.replay.summary import clip, undetermined_table
+from wafpy.replay.summary import clip
+from wafpy.replay.summary_render import undetermined_table
 
 __all__ = ["RULE_CHANGE", "UNKNOWN_SUFFIX", "ChangeExample", "Comparison", "render_comparison"]
 

@@ -15,7 +15,8 @@ from importlib import resources
 from string import Template
 
 from wafpy.replay.compare import Comparison
-from wafpy.replay.summary import ACTION_COLORS, ACTION_ORDER, Summary, format_ms, name_path
+from wafpy.replay.summary import ACTION_COLORS, ACTION_ORDER, Summary
+from wafpy.replay.summary_render import format_ms, name_path
 
 __all__ = ["hbar_chart", "render_html", "stacked_bar_chart", "write_html_report"]
 
