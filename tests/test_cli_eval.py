@@ -230,6 +230,27 @@ def test_bad_web_acl_prints_every_error_with_line_and_column_and_evaluates_nothi
     row = next(i for i, line in enumerate(lines, 1) if "SOMEWHERE" in line)
     assert f":{row}:" in stderr
     assert not out.exists()
+    # The note on --managed log is about managed rule groups; a document error needs none of it.
+    lines_input = tmp_path / "requests.jsonl"
+    lines_input.write_text(json.dumps({"httpMethod": "GET", "uri": "/"}) + "\n")
+    code, _, stderr = run_cli(["eval", str(acl), str(lines_input), "--search-string", "text"], capsys)
+    assert code == 1 and "SOMEWHERE" in stderr and "--managed" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("log", "warned"),
+    [
+        ("samples/alb-access.log", True),  # an ALB access log records no country
+        ("samples/waf-logs.jsonl.gz", False),  # AWS WAF records do
+    ],
+)
+def test_rules_reading_a_country_the_log_does_not_record_are_named(
+    log: str, warned: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    demo = ["eval", str(ROOT / "rulesets/demo-webacl.json"), str(ROOT / log)]
+    code, _, stderr = run_cli([*demo, "--resources", str(ROOT / "rulesets/demo-resources"), "-q"], capsys)
+    assert code == 0
+    assert ("country: rule geo-block" in " ".join(stderr.split())) is warned
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.console import Console
 
-from wafpy.errors import RulesetErrors, WafpyError
+from wafpy.errors import NotAvailableError, RulesetErrors, WafpyError
 from wafpy.webacl import WebACL, load_web_acl
 
 __all__ = [
@@ -42,9 +42,11 @@ def resource_files(paths: Sequence[str]) -> list[str]:
 
 
 def load_acl(
-    args: argparse.Namespace, managed: Any = None
+    args: argparse.Namespace, managed: Any = None, *, unavailable_note: str | None = None
 ) -> tuple[WebACL, functools.partial[WebACL]] | None:
-    """The web ACL and a loader that reloads it; None (errors printed) when it cannot be loaded."""
+    """The web ACL and a loader that reloads it; None (errors printed) when it cannot be loaded.
+
+    `unavailable_note` is printed after the error when what is missing is a managed rule group."""
     loader = functools.partial(
         load_web_acl,
         args.acl,
@@ -58,6 +60,10 @@ def load_acl(
         return loader(), loader
     except RulesetErrors as exc:
         print(str(exc), file=sys.stderr)
+    except NotAvailableError as exc:
+        print(f"error: cannot load {args.acl}: {exc}", file=sys.stderr)
+        if unavailable_note is not None:
+            print(unavailable_note, file=sys.stderr)
     except (WafpyError, OSError, ValueError) as exc:
         print(f"error: cannot load {args.acl}: {exc}", file=sys.stderr)
     return None

@@ -35,6 +35,7 @@ ACTIONS = ("ALLOW", "BLOCK", "COUNT", "CAPTCHA", "CHALLENGE", "UNDETERMINED")
 
 def eval_command(args: argparse.Namespace) -> int:
     """`wafpy eval`: replay, write records, print the summary, the comparison, the HTML report."""
+    from wafpy.cli.explain import location_warning
     from wafpy.cli.progress import Progress
     from wafpy.logs.formats import waf_records_only
     from wafpy.replay.outcome import BadLine, ReplayError, ReplayOptions, StrictStop, UnreadableInput
@@ -52,18 +53,23 @@ def eval_command(args: argparse.Namespace) -> int:
 
     # AWS WAF records say what happened inside each managed rule group: replay them from there
     # unless told otherwise (https://docs.aws.amazon.com/waf/latest/developerguide/logging-fields.html).
-    waf_logs = args.managed is None and waf_records_only(args.logs, args.format)
-    loaded = load_acl(args, "log" if waf_logs else None)
+    only_waf = waf_records_only(args.logs, args.format)
+    waf_logs = args.managed is None and only_waf
+    note = None
+    if args.managed is None and not waf_logs:
+        note = (
+            "note: --managed log, the default on AWS WAF logs, needs AWS WAF log records (their "
+            "ruleGroupList); these inputs are not all AWS WAF logs (or are read from stdin)"
+        )
+    loaded = load_acl(args, "log" if waf_logs else None, unavailable_note=note)
     if loaded is None:
-        if args.managed is None and not waf_logs:
-            print(
-                "note: --managed log, the default on AWS WAF logs, needs AWS WAF log records (their "
-                "ruleGroupList); these inputs are not all AWS WAF logs (or are read from stdin)",
-                file=sys.stderr,
-            )
         return EXIT_USAGE
     acl, loader = loaded
     warnings = [str(w) for w in acl.managed_warnings]
+    # Rules reading a country or ASN the logs do not record (AWS WAF logs record the country).
+    unlocated, _ = location_warning(acl.model, carries_country=only_waf)
+    if unlocated is not None:
+        warnings.append(unlocated)
     for warning in warnings:
         warn(warning)
     close_rates = use_rate_backend(args.rate_backend, acl)
