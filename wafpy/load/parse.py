@@ -19,9 +19,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import lark.lexer as lark_lexer
-from lark import Lark, Token
-from lark.exceptions import LarkError, UnexpectedInput, VisitError
+try:
+    import lark.lexer as lark_lexer
+    from lark import Lark, Token
+    from lark.exceptions import LarkError, UnexpectedInput, VisitError
+except ImportError as exc:  # never a silent fallback: errors would lose their line:column
+    raise ImportError(
+        "wafpy reads web ACL documents with the lark parser (pip install lark): it gives every "
+        "error its line and column"
+    ) from exc
 
 from wafpy.errors import RulesetError
 from wafpy.load.jsontree import JArray, JBool, JMember, JNull, JNumber, JObject, JString, JValue

@@ -8,7 +8,6 @@ naming the source, with line and column when the text says where.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -32,16 +31,8 @@ def _parse(text: str, source: str) -> JValue:
             return parse_yaml(text, source=source)
         except RulesetError as exc:
             raise RulesetErrors([exc], source=source) from None
-    try:
-        from wafpy.load.parse import parse_json
-    except ImportError:  # parser not available: plain json, positions lost
-        try:
-            return from_python(json.loads(text))
-        except json.JSONDecodeError as exc:
-            raise RulesetErrors(
-                [RulesetError(f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno, source=source)],
-                source=source,
-            ) from None
+    from wafpy.load.parse import parse_json  # lark; a missing lark is an ImportError naming it
+
     try:
         return parse_json(text, source=source)
     except RulesetError as exc:

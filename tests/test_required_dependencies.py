@@ -1,4 +1,4 @@
-"""Without the RE2 engine (package google-re2) wafpy fails loudly, naming the package to install."""
+"""Without RE2 (package google-re2) or the lark parser wafpy fails loudly, naming the package to install."""
 
 from __future__ import annotations
 
@@ -53,3 +53,30 @@ def test_the_same_acl_loads_with_re2() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == "loaded"
+
+
+# Runs with lark blocked, and loads a document given as JSON text (which lark parses).
+LARK_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    for name in ("lark", "lark.lexer", "lark.exceptions"):
+        sys.modules[name] = None
+    try:
+        import wafpy
+        wafpy.load_web_acl('{"Name": "acl"}')
+    except ImportError as exc:
+        print("ImportError:", exc)
+        sys.exit(3)
+    except wafpy.RulesetErrors:
+        print("parsed without lark")
+    """
+)
+
+
+def test_missing_lark_is_an_import_error_naming_lark_not_a_parse_without_positions() -> None:
+    """Without lark, documents would be read by plain `json` and lose every line:column."""
+    result = subprocess.run(
+        [sys.executable, "-c", LARK_SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "pip install lark" in result.stdout
