@@ -323,7 +323,8 @@ def _samples() -> dict[str, list[bytes]]:
     ]
     return {
         "cloudwatch": events,
-        "waf": [*waf, sampled, b"{not json"],
+        # Request lines and odd JSON too: `--format waf` refuses them with the reference's words.
+        "waf": [*waf, sampled, *requests, b"[1, 2]", b'{"foo": 1}'],
         "alb": [(line + "\n").encode() for line in ALB_LINES],
         "jsonl": requests,
         "json": [*waf, sampled, *requests, *events[:3]],

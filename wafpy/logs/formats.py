@@ -145,10 +145,14 @@ def _fast_json(raw: bytes, source: str, line: int) -> FastResult:
 
 
 def _fast_waf(raw: bytes, source: str, line: int) -> FastResult:
-    """`_fast_json` for `--format waf`: a line that reads as a request line is refused."""
-    result = _fast_json(raw, source, line)
+    """`_fast_json` for `--format waf`. A line that is not an AWS WAF record, or that the fast
+    path cannot read, goes the reference way, so its error is the reference's own."""
+    try:
+        result = _fast_json(raw, source, line)
+    except LogFormatError:
+        return _parse_waf_line(raw, source, line)
     if type(result) is LogEntry and result.kind != "waf":
-        raise LogFormatError("not an AWS WAF log record (no httpRequest)", file=source, line=line)
+        return _parse_waf_line(raw, source, line)
     return result
 
 
