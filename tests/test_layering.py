@@ -43,7 +43,7 @@ STAGES: tuple[tuple[str, tuple[str, ...], int], ...] = (
     ("middleware", ("wafpy.middleware",), 5),
     ("replay", ("wafpy.replay",), 5),
     # Web ACL unit tests: the case files and the pytest plugin that collects them.
-    ("testing", ("wafpy.testing", "wafpy.pytest_plugin"), 5),
+    ("testing", ("wafpy.testing",), 5),
     ("cli", ("wafpy.cli",), 6),
     ("package", ("wafpy",), 7),  # the package root re-exports; nothing inside imports it
 )

@@ -31,7 +31,7 @@ def _json(doc: Any) -> str:
 
 def test_the_plugin_is_registered_as_an_entry_point() -> None:
     found = [e for e in entry_points(group="pytest11") if e.name == "wafpy"]
-    assert [e.value for e in found] == ["wafpy.pytest_plugin"]
+    assert [e.value for e in found] == ["wafpy.testing.pytest_plugin"]
 
 
 def test_case_files_are_collected_one_test_per_request(pytester: pytest.Pytester) -> None:
