@@ -65,6 +65,19 @@ class RulesetError(WafpyError):
         self.context = context
         super().__init__(self.describe())
 
+    def at(self, json_path: str) -> RulesetError:
+        """The same problem, located at another JSON path (a document read in another shape)."""
+        return RulesetError(
+            self.message,
+            json_path=json_path,
+            line=self.line,
+            column=self.column,
+            value=self.value,
+            expected=self.expected,
+            source=self.source,
+            context=self.context,
+        )
+
     @property
     def location(self) -> str:
         parts = []

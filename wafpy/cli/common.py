@@ -8,12 +8,16 @@ import functools
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from wafpy.errors import NotAvailableError, RulesetErrors, WafpyError
 from wafpy.webacl import WebACL, load_web_acl
+
+if TYPE_CHECKING:
+    from wafpy.replay.compare import Comparison
+    from wafpy.replay.summary import Summary
 
 __all__ = [
     "EXIT_EMPTY",
@@ -28,6 +32,7 @@ __all__ = [
     "load_acl",
     "quiet_stdout",
     "resource_files",
+    "write_report",
 ]
 
 EXIT_OK, EXIT_USAGE, EXIT_FAIL_ON, EXIT_STRICT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -42,14 +47,20 @@ def resource_files(paths: Sequence[str]) -> list[str]:
 
 
 def load_acl(
-    args: argparse.Namespace, managed: Any = None, *, unavailable_note: str | None = None
+    args: argparse.Namespace,
+    managed: Any = None,
+    *,
+    path: str | None = None,
+    unavailable_note: str | None = None,
 ) -> tuple[WebACL, functools.partial[WebACL]] | None:
-    """The web ACL and a loader that reloads it; None (errors printed) when it cannot be loaded.
+    """The web ACL (`path`, else `args.acl`) and a loader that reloads it; None (errors printed)
+    when it cannot be loaded.
 
     `unavailable_note` is printed after the error when what is missing is a managed rule group."""
+    path = args.acl if path is None else path
     loader = functools.partial(
         load_web_acl,
-        args.acl,
+        path,
         resources=resource_files(args.resources) or None,
         account=args.account,
         search_string=args.search_string,
@@ -61,11 +72,11 @@ def load_acl(
     except RulesetErrors as exc:
         print(str(exc), file=sys.stderr)
     except NotAvailableError as exc:
-        print(f"error: cannot load {args.acl}: {exc}", file=sys.stderr)
+        print(f"error: cannot load {path}: {exc}", file=sys.stderr)
         if unavailable_note is not None:
             print(unavailable_note, file=sys.stderr)
     except (WafpyError, OSError, ValueError) as exc:
-        print(f"error: cannot load {args.acl}: {exc}", file=sys.stderr)
+        print(f"error: cannot load {path}: {exc}", file=sys.stderr)
     return None
 
 
@@ -82,3 +93,18 @@ class StdoutConsole(Console):
     def on_broken_pipe(self) -> None:
         quiet_stdout()
         raise BrokenPipeError
+
+
+def write_report(
+    err: Console, path: str, summary: Summary, comparison: Comparison | None, **options: Any
+) -> bool:
+    """Write the HTML report (`wafpy.replay.htmlreport`); False, said on stderr, when the file
+    cannot be written."""
+    from wafpy.replay.htmlreport import write_html_report
+
+    try:
+        write_html_report(path, summary, comparison, **options)
+    except OSError as exc:
+        err.print(f"error: cannot write {path}: {exc.strerror or exc}", markup=False)
+        return False
+    return True

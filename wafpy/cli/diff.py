@@ -23,13 +23,11 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from wafpy.cli.common import EXIT_INPUT, EXIT_OK, EXIT_STRICT, EXIT_USAGE, load_acl, write_report
 from wafpy.cli.validate import add_document_options, add_managed_option
-from wafpy.errors import RulesetErrors, WafpyError
-from wafpy.webacl import WebACL, load_web_acl
+from wafpy.webacl import WebACL
 
 __all__ = ["DIFF_EPILOG", "add_diff_parser", "diff_command"]
-
-EXIT_OK, EXIT_USAGE, EXIT_STRICT, EXIT_INPUT = 0, 1, 3, 4
 
 DIFF_EPILOG = """\
 examples:
@@ -76,21 +74,8 @@ def add_diff_parser(subparsers: Any) -> None:
 
 
 def _load(path: str, args: argparse.Namespace, managed: Any) -> WebACL | None:
-    from wafpy.load.loader import expand_resource_paths
-
-    try:
-        return load_web_acl(
-            path,
-            resources=expand_resource_paths(args.resources) or None,
-            account=args.account,
-            search_string=args.search_string,
-            managed=managed,
-        )
-    except RulesetErrors as exc:
-        print(str(exc), file=sys.stderr)
-    except (WafpyError, OSError, ValueError) as exc:
-        print(f"error: cannot load {path}: {exc}", file=sys.stderr)
-    return None
+    loaded = load_acl(args, managed, path=path)
+    return None if loaded is None else loaded[0]
 
 
 def diff_command(args: argparse.Namespace) -> int:
@@ -148,21 +133,16 @@ def diff_command(args: argparse.Namespace) -> int:
         except OSError as exc:
             err.print(f"error: cannot write {args.json}: {exc.strerror or exc}", markup=False)
             return EXIT_USAGE
-    if args.report:
-        from wafpy.replay.htmlreport import write_html_report
-
-        try:
-            write_html_report(
-                args.report,
-                summary,
-                comparison,
-                title=f"wafpy diff: {old.name} → {new.name}",
-                inputs=args.logs,
-                rule_names=[r.name for r in new.model.rules],
-            )
-        except OSError as exc:
-            err.print(f"error: cannot write {args.report}: {exc.strerror or exc}", markup=False)
-            return EXIT_USAGE
+    if args.report and not write_report(
+        err,
+        args.report,
+        summary,
+        comparison,
+        title=f"wafpy diff: {old.name} → {new.name}",
+        inputs=args.logs,
+        rule_names=[r.name for r in new.model.rules],
+    ):
+        return EXIT_USAGE
     # Inputs not read whole go to stderr whatever --quiet says: the diff did not see everything.
     for bad in summary.input_errors:
         print(f"error: {bad.describe()}", file=sys.stderr)

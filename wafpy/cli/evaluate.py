@@ -19,6 +19,7 @@ from wafpy.cli.common import (
     StdoutConsole,
     load_acl,
     quiet_stdout,
+    write_report,
 )
 from wafpy.cli.gates import check_gate_arguments, evaluate_checks, exit_code, write_ci_outputs
 from wafpy.cli.rates import use_rate_backend
@@ -162,20 +163,16 @@ def eval_command(args: argparse.Namespace) -> int:
         # `wafpy eval ... | head`: stop printing, but the gates below still decide the exit code.
         quiet_stdout()
     if args.report:
-        from wafpy.replay.htmlreport import write_html_report
-
-        try:
-            write_html_report(
-                args.report,
-                summary,
-                comparison,
-                title=f"wafpy eval: {acl.name}",
-                inputs=args.logs,
-                rule_names=[r.name for r in acl.model.rules],
-                warnings=warnings,
-            )
-        except OSError as exc:
-            err.print(f"error: cannot write {args.report}: {exc.strerror or exc}", markup=False)
+        if not write_report(
+            err,
+            args.report,
+            summary,
+            comparison,
+            title=f"wafpy eval: {acl.name}",
+            inputs=args.logs,
+            rule_names=[r.name for r in acl.model.rules],
+            warnings=warnings,
+        ):
             return EXIT_USAGE
         if not args.quiet:
             out.print(f"report written to {args.report}", markup=False)

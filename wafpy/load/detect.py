@@ -154,18 +154,7 @@ def unwrap_rules_path(exc: RulesetErrors) -> RulesetErrors:
             path = ""
         elif path.startswith("Rules["):
             path = path.removeprefix("Rules")
-        fixed.append(
-            RulesetError(
-                e.message,
-                json_path=path,
-                line=e.line,
-                column=e.column,
-                value=e.value,
-                expected=e.expected,
-                source=e.source,
-                context=e.context,
-            )
-        )
+        fixed.append(e.at(path))
     return RulesetErrors(fixed, source=exc.source)
 
 

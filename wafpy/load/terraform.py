@@ -390,18 +390,7 @@ def translate_errors(exc: RulesetErrors, doc: TfDocument) -> RulesetErrors:
             translated = translate_path(inner, others[address].paths)
         else:
             translated = translate_path(path, doc.paths)
-        out.append(
-            RulesetError(
-                e.message,
-                json_path=translated,
-                line=e.line,
-                column=e.column,
-                value=e.value,
-                expected=e.expected,
-                source=e.source,
-                context=e.context,
-            )
-        )
+        out.append(e.at(translated))
     return RulesetErrors(out, source=exc.source)
 
 

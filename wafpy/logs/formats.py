@@ -190,26 +190,25 @@ def _is_event_line(raw: bytes) -> bool:
     return isinstance(obj, dict) and "httpRequest" not in obj and _is_event_object(obj)
 
 
-def _parse_event(raw: bytes, source: str, line: int) -> LogEntry:
-    """`--format cloudwatch`: a CloudWatch Logs event whose message is an AWS WAF log record."""
+def _event_record(raw: bytes, source: str, line: int) -> bytes:
+    """The AWS WAF log record a CloudWatch Logs event line carries (its `message`)."""
     try:
         obj: Any = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise LogFormatError(f"not valid JSON: {exc}", file=source, line=line) from None
     if not isinstance(obj, dict):
         raise LogFormatError("not a CloudWatch Logs event (not a JSON object)", file=source, line=line)
-    return _parse_waf_line(_event_message(obj, source, line), source, line)
+    return _event_message(obj, source, line)
+
+
+def _parse_event(raw: bytes, source: str, line: int) -> LogEntry:
+    """`--format cloudwatch`: a CloudWatch Logs event whose message is an AWS WAF log record."""
+    return _parse_waf_line(_event_record(raw, source, line), source, line)
 
 
 def _fast_event(raw: bytes, source: str, line: int) -> FastResult:
     """The event's message through the msgspec fast path for AWS WAF records (`decode_waf_line`)."""
-    try:
-        obj: Any = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise LogFormatError(f"not valid JSON: {exc}", file=source, line=line) from None
-    if not isinstance(obj, dict):
-        raise LogFormatError("not a CloudWatch Logs event (not a JSON object)", file=source, line=line)
-    message = _event_message(obj, source, line)
+    message = _event_record(raw, source, line)
     fast = decode_waf_line(message)
     if fast is None:  # declined: the reference reading (which refuses what is no WAF record)
         return _parse_waf_line(message, source, line)
