@@ -80,6 +80,39 @@ UNSPECIFIED_CHOICES: Final[Mapping[str, str]] = {
         "(VendorName beside RuleGroup, or a managed label namespace) supplies the managed group of "
         "that vendor, name and version; a managed= choice, when given, decides instead"
     ),
+    'managed="bundled": the groups': (
+        "wafpy's own equivalents, written by the project (not AWS's rules): "
+        "rulesets/managed/<Name>.json (get-rule-group output with VendorName AWS beside it, no "
+        "Version: it serves statements with any Version or none; its SearchStrings are base64 "
+        "whatever search_string says) with <Name>.fidelity.toml; found in the installed package "
+        "(wafpy/rulesets/managed/), else in the source checkout; a group of another vendor, or "
+        "not in the folder, is refused by name, listing the bundled ones"
+    ),
+    'managed="bundled": fidelity tiers': (
+        "each inner rule carries one tier: exact (AWS documents the test fully), "
+        "documented-examples (built from AWS's description and examples, erring toward fewer "
+        "matches) or heuristic (a best guess at an undocumented test), with a one-sentence basis; "
+        "the fidelity file must list every rule of the JSON once, in its order, or the group does "
+        "not load"
+    ),
+    'managed="bundled" among paths': (
+        '"bundled" may be listed with files and folders (managed=["my-groups/", "bundled"]); the '
+        "sources are searched in the order written and the first that has the group wins; none "
+        "and log stay alone"
+    ),
+    'managed="bundled": groups on private data': (
+        "Bot Control, ATP, ACFP and anti-DDoS stand on data AWS keeps (signatures, credential "
+        'databases, traffic baselines): never bundled, refused by name, pointing to managed="log" '
+        "or a file of the user's"
+    ),
+    'managed="bundled": IP-list groups': (
+        "the IP reputation and anonymous IP groups are bundled with AWS's rule names, order, "
+        "labels and default actions (AWSManagedIPDDoSList counts) and match the request's origin "
+        "IP against the user's lists (managed_ip_lists=, --managed-ip-lists: a JSON object rule "
+        "name -> CIDRs, IPv4 and IPv6 mixed, written and masked as in an IP set); every rule of a "
+        "group the web ACL uses needs an entry ([] matches nothing), an unknown rule name is an "
+        "error; without lists the groups are refused"
+    ),
     'managed="none"': (
         "the group is an empty rule group: no inner rule matches, no label is added, the web ACL's "
         "evaluation goes on to the next rule; each such group is listed in managed_warnings"
