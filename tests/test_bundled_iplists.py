@@ -199,3 +199,26 @@ def test_wafpy_eval_and_validate_take_managed_ip_lists(
     assert "evaluated with wafpy's bundled equivalent" in capsys.readouterr().out
     assert main(["validate", str(acl_file), "--managed", "none", "--managed-ip-lists", str(lists)]) == 1
     assert 'needs managed="bundled"' in capsys.readouterr().err
+
+
+def test_a_case_file_takes_bundled_and_its_ip_lists(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "acl.json").write_text(json.dumps(BOTH))
+    (tmp_path / "lists.json").write_text(json.dumps(LISTS))
+    case = {"request": {"clientIp": "203.0.113.50", "uri": "/"}, "expect": {"action": "BLOCK"}}
+    labelled = {
+        "request": {"clientIp": "198.51.100.7", "uri": "/"},
+        "expect": {"action": "ALLOW", "labels": [REP + "AWSManagedIPDDoSList"]},
+    }
+    doc = {
+        "webacl": "acl.json",
+        "managed": "bundled",
+        "managedIpLists": "lists.json",
+        "cases": [case, labelled],
+    }
+    (tmp_path / "ip.waftest.json").write_text(json.dumps(doc))
+    assert main(["test", str(tmp_path / "ip.waftest.json")]) == 0, capsys.readouterr().out
+    inline = {**doc, "managedIpLists": LISTS}
+    (tmp_path / "inline.waftest.json").write_text(json.dumps(inline))
+    assert main(["test", str(tmp_path / "inline.waftest.json")]) == 0, capsys.readouterr().out
