@@ -295,7 +295,7 @@ def unavailable_message(missing: Sequence[tuple[str, str]], choice: ManagedChoic
     plural = len(missing) != 1
     groups = f"managed rule group{'s' if plural else ''} {listed}"
     if choice.mode == "bundled":
-        where = f" nor in {', '.join(choice.paths)}" if choice.paths else ""
+        where = f" (not in {', '.join(choice.paths)} either)" if choice.paths else ""
         reasons = []
         for group, path in missing:
             vendor, name = [*group.split("/"), ""][:2]
