@@ -340,14 +340,22 @@ def test_worker_processes_enforce_one_global_limit(server: RedisServer, tmp_path
     try:
         for url, process in zip(urls, processes, strict=True):
             wait_ready(url, process)  # one request each, counted too
-        server.flush()  # start from zero
-        answered: list[tuple[int, str]] = []
-        for i in range(LIMIT + 1):
-            response = get_new_connection(urls[i % len(urls)])
-            answered.append((response.status_code, response.headers.get("x-worker-pid", "")))
-        assert [s for s, _ in answered] == [200] * LIMIT + [403]
-        pids = {pid for status, pid in answered if status == 200}
-        assert len(pids) == 2, f"one process answered everything: {answered}"
+        # The kernel decides which of two workers sharing a socket takes a connection; on a busy
+        # machine one may take all eleven. Each attempt must show one global limit; the test
+        # needs one attempt where both processes counted, to show they share the count.
+        rounds: list[list[tuple[int, str]]] = []
+        for _attempt in range(5):
+            server.flush()  # start from zero
+            answered: list[tuple[int, str]] = []
+            for i in range(LIMIT + 1):
+                response = get_new_connection(urls[i % len(urls)])
+                answered.append((response.status_code, response.headers.get("x-worker-pid", "")))
+            assert [s for s, _ in answered] == [200] * LIMIT + [403]
+            rounds.append(answered)
+            if len({pid for status, pid in answered if status == 200}) == 2:
+                break
+        else:
+            pytest.fail(f"one process answered everything in every attempt: {rounds}")
     finally:
         for process in processes:
             stop(process)
