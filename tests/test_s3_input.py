@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.replay_fixtures import write_acl
 from tests.s3_server import CREDENTIALS, S3Server, require_moto
 from wafpy.cli.main import main
 from wafpy.errors import NotAvailableError
@@ -161,17 +162,24 @@ def test_eval_on_s3_prints_and_writes_what_it_does_on_local_files(
 
 @pytest.mark.slow
 def test_eval_with_workers_and_the_endpoint_option(s3: S3Server, local: Path) -> None:
-    """--workers 2 (the main process lists and reads the objects, the workers evaluate) and
-    --s3-endpoint-url instead of the environment variable give the same output."""
-    (local_run, s3_run) = both(
-        ["eval", str(ACL), "INPUTS", "--resources", str(RESOURCES), "--workers", "2", "--format", "waf"],
-        ["AWSLogs/"],
-        local,
-        s3,
-        endpoint_option=True,
-    )
+    """--workers 2 (each worker reads its own objects) and --s3-endpoint-url instead of the
+    environment variable give the same output and records. The web ACL has no rate-based rule
+    (those run in one process), so the workers do run."""
+    acl = write_acl(local / "acl.json")
+    args = ["eval", str(acl), "INPUTS", "--workers", "2", "--compare", "-o", "OUT"]
+    runs = []
+    for base, out in ((LOCAL_BASE, "local.jsonl"), (S3_BASE, "s3.jsonl")):
+        command = [a.replace("OUT", out) for a in args]
+        at = command.index("INPUTS")
+        command[at : at + 1] = [base + "AWSLogs/", base + "samples/requests.jsonl"]
+        if base == S3_BASE:
+            command += ["--s3-endpoint-url", s3.url]
+        runs.append(wafpy(command, local))
+    (local_run, s3_run) = runs
     assert local_run[0] == 0, local_run[2]
+    assert "2 processes" in local_run[1] and "2 processes" in s3_run[1]
     assert (s3_run[0], normalised(s3_run[1])) == (local_run[0], normalised(local_run[1]))
+    assert (local / "s3.jsonl").read_bytes() == (local / "local.jsonl").read_bytes()
 
 
 @pytest.mark.slow

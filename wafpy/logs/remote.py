@@ -48,7 +48,8 @@ EXTRA = 'pip install "wafpy-engine[s3]"'
 # The standard variables for an S3-compatible endpoint, the service's own first
 # (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html).
 ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
-# Bytes asked for per request while reading an object line by line (read ahead, in order).
+# Bytes asked for by the first GET of an object, and at most by the next ones (read in order).
+FIRST_BYTES = 64 << 10
 BLOCK_BYTES = 8 << 20
 
 
@@ -138,35 +139,43 @@ def list_objects(url: str) -> list[str]:
 def open_object(url: str) -> IO[bytes]:
     """An object opened for reading in order, buffered (`peek` works, lines are read in C).
 
-    Failures are `OSError`s naming the reason (botocore's own errors are turned into one), as
-    for a local file.
+    Each read is one ranged GET: the first small (deciding an input's format, or whether every
+    input is an AWS WAF log, reads only the start of each object), the next ones growing up to
+    `BLOCK_BYTES`. Failures are `OSError`s naming the reason (botocore's own errors are turned into
+    one), as for a local file.
     """
     fs = filesystem()
     try:
-        raw = fs.open(_split(url)[1], "rb", block_size=BLOCK_BYTES, cache_type="readahead")
+        raw = fs.open(_split(url)[1], "rb", cache_type="none")
     except OSError:
         raise
     except Exception as exc:
         raise OSError(_why(exc)) from exc
-    return cast(IO[bytes], io.BufferedReader(_Raw(raw), buffer_size=1 << 20))
+    return cast(IO[bytes], io.BufferedReader(_Raw(raw), buffer_size=BLOCK_BYTES))
 
 
 class _Raw(io.RawIOBase):
-    """An fsspec file as a raw stream for `io.BufferedReader`; errors while reading become `OSError`s."""
+    """An fsspec file as a raw stream for `io.BufferedReader`: one ranged GET per read, growing
+    from `FIRST_BYTES` to `BLOCK_BYTES`; errors while reading become `OSError`s."""
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
+        self._ask = FIRST_BYTES
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
         try:
-            return int(self._inner.readinto(buffer))
+            data = self._inner.read(min(len(view), self._ask))
         except OSError:
             raise
         except Exception as exc:
             raise OSError(_why(exc)) from exc
+        view[: len(data)] = data
+        self._ask = min(self._ask * 4, BLOCK_BYTES)
+        return len(data)
 
     def close(self) -> None:
         try:
