@@ -81,9 +81,9 @@ compared; default 0). --summary-json FILE writes the counts, changes and every g
 
 --workers N parses and evaluates in N processes, output kept in input order; each worker reads
 its own part of a plain (uncompressed) file, or its own objects in S3, while stdin and local gzip
-input are read by the main process and handed out in chunks. A worker that dies (killed, out of memory) is replaced and
-its part replayed again, with a warning; if that part kills a worker twice, the run stops
-(exit 5). A web ACL with
+input are read by the main process and handed out in chunks. A worker that dies (killed, out of
+memory) is replaced and its part replayed again, with a warning; if that part kills a worker
+twice, the run stops (exit 5). A web ACL with
 rate-based rules is evaluated in one ordered process (--workers is ignored, with a warning):
 rate counts need every request of a key in time order, and the key (custom keys, labels,
 forwarded IPs) is not known before evaluation, so the stream cannot be partitioned safely.

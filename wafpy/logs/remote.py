@@ -49,8 +49,13 @@ EXTRA = 'pip install "wafpy-engine[s3]"'
 # (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html).
 ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 # Bytes asked for by the first GET of an object, and at most by the next ones (read in order).
-FIRST_BYTES = 64 << 10
+FIRST_BYTES = 1 << 20
 BLOCK_BYTES = 8 << 20
+
+
+# Object sizes seen when listing, by URL: opening an object listed in this process then needs no
+# HEAD request of its own (one request less per object; logs come in thousands of small objects).
+_SIZES: dict[str, int] = {}
 
 
 def is_remote(path: str) -> bool:
@@ -118,19 +123,21 @@ def list_objects(url: str) -> list[str]:
             return [url]
         if not key or key.endswith("/") or fs.isdir(path):
             base = path.rstrip("/") + "/"
-            found = fs.find(base, withdirs=False)
+            found = fs.find(base, withdirs=False, detail=True)
         else:  # a key prefix: the objects whose key starts with it
             parent, _, start = path.rpartition("/")
             base = parent + "/"
-            found = fs.find(parent, prefix=start, withdirs=False)
+            found = fs.find(parent, prefix=start, withdirs=False, detail=True)
     except Exception as exc:  # botocore and s3fs raise many kinds; each is this input's failure
         raise ListingError(f"cannot list: {_why(exc)}") from exc
     names = []
-    for name in found:
+    for name, info in found.items():
         below = name[len(base) :] if name.startswith(base) else name.rpartition("/")[2]
         if not below or name.endswith("/") or any(part.startswith(".") for part in below.split("/")):
             continue  # a folder marker, or hidden below the given prefix
         names.append(below)
+        if isinstance(info.get("size"), int):
+            _SIZES[f"{scheme}{base}{below}"] = info["size"]
     if not names:
         raise ListingError("no such object, folder or key prefix")
     return [f"{scheme}{base}{below}" for below in sorted(names, key=_folder_order)]
@@ -139,14 +146,14 @@ def list_objects(url: str) -> list[str]:
 def open_object(url: str) -> IO[bytes]:
     """An object opened for reading in order, buffered (`peek` works, lines are read in C).
 
-    Each read is one ranged GET: the first small (deciding an input's format, or whether every
-    input is an AWS WAF log, reads only the start of each object), the next ones growing up to
-    `BLOCK_BYTES`. Failures are `OSError`s naming the reason (botocore's own errors are turned into
+    Each read is one ranged GET, the first of `FIRST_BYTES` (deciding an input's format reads no
+    more), the next ones growing up to `BLOCK_BYTES`; an object listed in this process is opened
+    without a HEAD request. Failures are `OSError`s naming the reason (botocore's own errors are turned into
     one), as for a local file.
     """
     fs = filesystem()
     try:
-        raw = fs.open(_split(url)[1], "rb", cache_type="none")
+        raw = fs.open(_split(url)[1], "rb", cache_type="none", size=_SIZES.pop(url, None))
     except OSError:
         raise
     except Exception as exc:
