@@ -9,7 +9,7 @@ Decision itself never writes one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -80,6 +80,35 @@ class RuleTrace:
     labels_added: tuple[str, ...] = ()
 
 
+class FixedTrace:
+    """A trace already built: what a `Decision`'s `trace_builder` becomes when the Decision is pickled.
+
+    The engine's builder is a closure over the compiled ACL, which does not pickle (and should not
+    travel with every Decision): the trace is built once and carried as values instead. It equals
+    any builder that builds the same trace, so a Decision equals its own unpickled copy.
+    """
+
+    __slots__ = ("rules",)
+    __hash__ = None  # type: ignore[assignment]  # equal to unhashable builders; Decision is unhashable too
+
+    def __init__(self, rules: tuple[RuleTrace, ...]) -> None:
+        self.rules = rules
+
+    def __call__(self) -> tuple[RuleTrace, ...]:
+        return self.rules
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FixedTrace):
+            return self.rules == other.rules
+        return callable(other) and self.rules == other()
+
+    def __reduce__(self) -> tuple[type[FixedTrace], tuple[tuple[RuleTrace, ...]]]:
+        return FixedTrace, (self.rules,)
+
+    def __repr__(self) -> str:
+        return f"FixedTrace({len(self.rules)} rules)"
+
+
 @dataclass(slots=True)
 class Decision:
     """The outcome of evaluating one request against a web ACL."""
@@ -123,3 +152,16 @@ class Decision:
     @property
     def terminated(self) -> bool:
         return self.terminating_rule_id != "Default_Action"
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Every field by value; the trace is built now and carried as a `FixedTrace` (the engine's
+        builder is a closure), so a Decision crosses to another process or a cluster driver whole."""
+        state = {f.name: getattr(self, f.name) for f in fields(self)}
+        builder = self.trace_builder
+        if builder is not None and not isinstance(builder, FixedTrace):
+            state["trace_builder"] = FixedTrace(builder())
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)

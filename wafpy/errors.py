@@ -14,7 +14,7 @@ Hierarchy::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 __all__ = [
@@ -29,6 +29,32 @@ __all__ = [
 
 class WafpyError(Exception):
     """Base class of every error wafpy raises on purpose."""
+
+
+# What `__reduce__` of an error returns: (rebuild_error, its arguments, its state).
+Reduced = tuple[Callable[..., BaseException], tuple[Any, ...], dict[str, Any] | None]
+
+
+def rebuild_error(
+    cls: type[BaseException], args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> BaseException:
+    """Unpickle an error: call its constructor again (`reduce_error`)."""
+    return cls(*args, **kwargs)
+
+
+def reduce_error(
+    exc: BaseException, args: tuple[Any, ...], kwargs: Mapping[str, Any] | None = None
+) -> Reduced:
+    """`__reduce__` of an error whose constructor does not take its message: pickle the constructor's
+    own arguments, so the copy has the same message and attributes.
+
+    The default (`type(exc)(*exc.args)`) passes the formatted message where the constructor wants
+    its parts (keyword-only arguments, a record), so a worker's or a cluster executor's error would
+    fail to unpickle or come back with another message. The instance's other attributes (`__notes__`,
+    attributes set after construction) travel as its state.
+    """
+    state = dict(vars(exc)) if hasattr(exc, "__dict__") else None
+    return rebuild_error, (type(exc), args, dict(kwargs or {})), state or None
 
 
 def _show(value: Any) -> str:
@@ -64,6 +90,21 @@ class RulesetError(WafpyError):
         self.source = source
         self.context = context
         super().__init__(self.describe())
+
+    def __reduce__(self) -> Reduced:
+        return reduce_error(
+            self,
+            (self.message,),
+            {
+                "json_path": self.json_path,
+                "line": self.line,
+                "column": self.column,
+                "value": self.value,
+                "expected": self.expected,
+                "source": self.source,
+                "context": self.context,
+            },
+        )
 
     def at(self, json_path: str) -> RulesetError:
         """The same problem, located at another JSON path (a document read in another shape)."""
@@ -153,6 +194,9 @@ class RulesetErrors(WafpyError):
         lines += [f"  {e.describe()}" for e in self.errors]
         super().__init__("\n".join(lines))
 
+    def __reduce__(self) -> Reduced:
+        return reduce_error(self, (self.errors,), {"source": self.source})
+
 
 class ResourceError(WafpyError):
     """A referenced resource (IP set, regex pattern set, rule group, managed rule group) is missing or bad."""
@@ -171,3 +215,6 @@ class LogFormatError(WafpyError):
         self.line = line
         where = f"{file or '<input>'}:{line}" if line is not None else (file or "<input>")
         super().__init__(f"{where}: {message}")
+
+    def __reduce__(self) -> Reduced:
+        return reduce_error(self, (self.message,), {"file": self.file, "line": self.line})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from os import PathLike
 from typing import Any, Literal
 
@@ -32,6 +32,7 @@ class WebACL:
     ) -> None:
         self.model = model
         self.services = services or Services()
+        self._detector = detector
         self._compiled: CompiledACL = compile_acl(model, detector=detector)
         # Managed groups evaluated as "no inner rule matched" (managed="none"): outputs show them.
         self.managed_warnings: tuple[ManagedWarning, ...] = managed_warnings(model)
@@ -81,6 +82,26 @@ class WebACL:
 
     def __repr__(self) -> str:
         return f"<WebACL {self.name!r}: {len(self._compiled.rules)} rules>"
+
+    def __reduce__(self) -> tuple[Callable[..., WebACL], tuple[Any, ...]]:
+        """Pickled as its source and recompiled when unpickled (the compiled form holds generated
+        code and closures, which do not pickle).
+
+        The source is the model: the document as loaded, in its normalised form, with what it
+        referenced already resolved into it (IP sets, regex pattern sets, rule groups, managed rule
+        groups from files or bundled, or marked as replayed from the log) and with the positions of
+        its parts. So whatever the ACL was read from (a path, JSON or YAML text, a dict, a
+        CloudFormation template, `terraform show -json` output, resource folders) the copy needs none
+        of those files where it is unpickled (a worker, a Spark executor), and behaves the same.
+        The detector and the services travel with it: a `MemoryRateCounter` with its counts as
+        they are now; a geo or ASN resolver, a token validator or a clock must pickle themselves.
+        """
+        return _rebuild, (self.model, self._detector, self.services)
+
+
+def _rebuild(model: ast.WebACL, detector: Detector | None, services: Services) -> WebACL:
+    """Unpickle a `WebACL`: compile its model again."""
+    return WebACL(model, detector=detector, services=services)
 
 
 def load_web_acl(

@@ -29,9 +29,11 @@ __all__ = [
     "EXIT_USAGE",
     "EXIT_WORKER_DIED",
     "StdoutConsole",
+    "add_s3_option",
     "load_acl",
     "quiet_stdout",
     "resource_files",
+    "use_s3_options",
     "write_report",
 ]
 
@@ -79,6 +81,31 @@ def load_acl(
     except (WafpyError, OSError, ValueError) as exc:
         print(f"error: cannot load {path}: {exc}", file=sys.stderr)
     return None
+
+
+def add_s3_option(p: argparse.ArgumentParser) -> None:
+    """`--s3-endpoint-url` for commands reading logs, which may be `s3://` URLs (`wafpy.logs.remote`)."""
+    p.add_argument(
+        "--s3-endpoint-url",
+        metavar="URL",
+        help="read s3:// inputs from this S3-compatible server, not AWS (sets AWS_ENDPOINT_URL_S3)",
+    )
+
+
+def use_s3_options(args: argparse.Namespace, paths: Sequence[str | None]) -> bool:
+    """Apply `--s3-endpoint-url`; False (said on stderr) when an input is an S3 URL and the `s3`
+    extra is not installed."""
+    from wafpy.logs.remote import ENDPOINT_VARIABLES, require
+
+    if getattr(args, "s3_endpoint_url", None):
+        # The standard variable: botocore reads it, here and in every worker process.
+        os.environ[ENDPOINT_VARIABLES[0]] = args.s3_endpoint_url
+    try:
+        require(p for p in paths if p is not None)
+    except NotAvailableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def quiet_stdout() -> None:

@@ -23,7 +23,16 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from wafpy.cli.common import EXIT_INPUT, EXIT_OK, EXIT_STRICT, EXIT_USAGE, load_acl, write_report
+from wafpy.cli.common import (
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_STRICT,
+    EXIT_USAGE,
+    add_s3_option,
+    load_acl,
+    use_s3_options,
+    write_report,
+)
 from wafpy.cli.validate import add_document_options, add_managed_option
 from wafpy.webacl import WebACL
 
@@ -70,6 +79,7 @@ def add_diff_parser(subparsers: Any) -> None:
     )
     p.add_argument("--strict", action="store_true", help="stop at the first bad line (exit 3)")
     p.add_argument("--quiet", "-q", action="store_true", help="no terminal output")
+    add_s3_option(p)
     p.set_defaults(func=diff_command)
 
 
@@ -87,6 +97,8 @@ def diff_command(args: argparse.Namespace) -> int:
     from wafpy.replay.summary_render import undetermined_table
 
     err, out = Console(stderr=True), Console()
+    if not use_s3_options(args, args.logs):
+        return EXIT_USAGE
     # As `wafpy eval`: AWS WAF records say what happened inside each managed rule group, so
     # they are replayed from there unless --managed says otherwise, on both sides alike
     # (https://docs.aws.amazon.com/waf/latest/developerguide/logging-fields.html).

@@ -19,6 +19,7 @@ from wafpy.cli.common import (
     StdoutConsole,
     load_acl,
     quiet_stdout,
+    use_s3_options,
     write_report,
 )
 from wafpy.cli.gates import check_gate_arguments, evaluate_checks, exit_code, write_ci_outputs
@@ -48,6 +49,8 @@ def eval_command(args: argparse.Namespace) -> int:
     usage = check_gate_arguments(args)
     if usage is not None:
         print(f"wafpy eval: error: {usage}", file=sys.stderr)
+        return EXIT_USAGE
+    if not use_s3_options(args, args.logs):
         return EXIT_USAGE
 
     def warn(message: str) -> None:

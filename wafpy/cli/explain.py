@@ -26,7 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from wafpy import model as ast
-from wafpy.cli.common import EXIT_OK, EXIT_USAGE, StdoutConsole, load_acl
+from wafpy.cli.common import EXIT_OK, EXIT_USAGE, StdoutConsole, load_acl, use_s3_options
 from wafpy.decision import MATCH, NOT_APPLIED, Decision, MatchDetail, RuleTrace
 from wafpy.load.bundled import rule_tiers
 from wafpy.load.locations import LocationSources, describe, location_uses, unanswered
@@ -148,7 +148,6 @@ def render_explanation(
     if decision.response_code is not None:
         head.append(f", HTTP {decision.response_code}")
     console.print(head)
-    unknown = set(decision.not_evaluable)
     unknown_rules = _rules_not_evaluable(decision, rule_names) | set(unlocated)
     for trace in decision.trace:
         inner = trace.group is not None
@@ -172,7 +171,9 @@ def render_explanation(
         console.print(Text("headers inserted: ", style="dim") + Text(inserted))
     if decision.not_evaluable:
         console.print(
-            Text("could not be evaluated from this request: ", style="yellow") + Text(", ".join(unknown))
+            # In the order of evaluation (a set's order changes from run to run).
+            Text("could not be evaluated from this request: ", style="yellow")
+            + Text(", ".join(dict.fromkeys(decision.not_evaluable)))
         )
 
 
@@ -196,6 +197,8 @@ def explain_command(args: argparse.Namespace) -> int:
     err, out = Console(stderr=True), StdoutConsole()
     if args.log is None and not args.scanner:
         err.print("error: give a LOG to explain a request, or --scanner", markup=False)
+        return EXIT_USAGE
+    if not use_s3_options(args, [args.log]):
         return EXIT_USAGE
     loaded = load_acl(args)
     if loaded is None:

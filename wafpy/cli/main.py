@@ -41,6 +41,7 @@ from wafpy.cli.common import (
     EXIT_STRICT,
     EXIT_USAGE,
     EXIT_WORKER_DIED,
+    add_s3_option,
     quiet_stdout,
 )
 from wafpy.cli.evaluate import ACTIONS, eval_command
@@ -67,7 +68,10 @@ __all__ = [
 
 EVAL_EPILOG = """\
 LOG may be files, folders (read recursively) or - for stdin, plain or gzip; the format of each
-file is detected from its first record line unless --format says it.
+file is detected from its first record line unless --format says it. LOG may also be an S3 URL
+(s3://bucket/key, or s3://bucket/prefix/ for every object under it, in folder order), with the
+s3 extra (pip install "wafpy-engine[s3]") and the standard AWS credentials; --s3-endpoint-url
+(or AWS_ENDPOINT_URL_S3) for an S3-compatible server.
 
 CI gates: --fail-on ACTION fails on any request given ACTION; with --compare, --fail-on-change
 ALLOW->BLOCK fails when requests change that way (more than --max-changes N or P% of those
@@ -76,10 +80,10 @@ compared; default 0). --summary-json FILE writes the counts, changes and every g
 --fail-on action, --fail-on-change, at least one request), the failed ones naming the requests.
 
 --workers N parses and evaluates in N processes, output kept in input order; each worker reads
-its own part of a plain (uncompressed) file, while stdin and gzip input are read by the main
-process and handed out in chunks. A worker that dies (killed, out of memory) is replaced and
-its part replayed again, with a warning; if that part kills a worker twice, the run stops
-(exit 5). A web ACL with
+its own part of a plain (uncompressed) file, or its own objects in S3, while stdin and local gzip
+input are read by the main process and handed out in chunks. A worker that dies (killed, out of
+memory) is replaced and its part replayed again, with a warning; if that part kills a worker
+twice, the run stops (exit 5). A web ACL with
 rate-based rules is evaluated in one ordered process (--workers is ignored, with a warning):
 rate counts need every request of a key in time order, and the key (custom keys, labels,
 forwarded IPs) is not known before evaluation, so the stream cannot be partitioned safely.
@@ -183,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_gate_arguments(p)
     add_managed_option(p)
     add_rate_backend_argument(p)
+    add_s3_option(p)
     p.set_defaults(func=eval_command)
 
     add_validate_parser(sub)
@@ -199,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the Python code generated for the web ACL's rules instead (no LOG needed)",
     )
+    add_s3_option(p)
     p.set_defaults(func=explain_command)
     finish_parser(parser, sub)
     return parser

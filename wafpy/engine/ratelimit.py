@@ -16,12 +16,13 @@ Two ways to count, one semantics:
 
 from __future__ import annotations
 
+import copy
 import threading
 from bisect import bisect_right, insort
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class RateCounter(Protocol):
@@ -142,6 +143,18 @@ class MemoryRateCounter:
         self._lock = threading.Lock()
         self.evicted = 0  # keys under their limit dropped to make room
         self.dropped = 0  # requests counted without a key (the cap full of keys being limited)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled with its counts as they are now (taken under the lock), without the lock itself:
+        a copy shipped to a worker or a cluster executor counts on from there, on its own."""
+        with self._lock:
+            state = {name: value for name, value in vars(self).items() if name != "_lock"}
+            state["_keys"] = copy.deepcopy(self._keys)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         """How many keys are currently held."""

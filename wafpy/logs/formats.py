@@ -39,6 +39,7 @@ from wafpy.logs.decode import Decoded, decode_waf, decode_waf_line
 from wafpy.logs.decode_alb import decode_alb
 from wafpy.logs.jsonl import entry_from_request_line, parse_jsonl_line
 from wafpy.logs.records import LogEntry, LogKind
+from wafpy.logs.remote import ListingError, is_remote, list_objects
 from wafpy.logs.sources import STDIN, iter_sources
 from wafpy.logs.waflog import entry_from_sampled, entry_from_waf_record
 
@@ -245,18 +246,31 @@ def detect(raw: bytes) -> Format | None:
     return None
 
 
+def _first_object(path: str) -> str:
+    """`path`, or for an S3 URL the first object it stands for (itself when it cannot be listed)."""
+    if not is_remote(path):
+        return path
+    try:
+        return list_objects(path)[0]
+    except ListingError:
+        return path
+
+
 def waf_records_only(paths: Sequence[str], fmt: str = AUTO) -> bool:
     """Whether every input is an AWS WAF log: its first record line is a record with `httpRequest`.
 
     Stdin cannot be looked at without consuming it: it counts as an AWS WAF log only with
-    `--format waf`. Unreadable inputs are left to the replay, which reports them.
+    `--format waf`. An S3 folder or key prefix is judged by its first object: AWS delivers a web
+    ACL's logs under a prefix of their own, and looking into each of thousands of objects would
+    cost a request each before the replay starts. Unreadable inputs are left to the replay, which
+    reports them.
     """
     if fmt == "waf":
         return True
     if fmt != AUTO or not paths or STDIN in paths:
         return False
     found = False
-    for _, lines in iter_sources(paths, lambda error: None):
+    for _, lines in iter_sources([_first_object(p) for p in paths], lambda error: None):
         with contextlib.closing(lines):
             for _, raw in lines:
                 try:

@@ -25,6 +25,7 @@ from typing import IO, cast
 import orjson
 
 from wafpy.errors import LogFormatError
+from wafpy.logs.remote import ListingError, is_remote, list_objects, open_object
 
 __all__ = [
     "GZIP_MAGIC",
@@ -77,7 +78,8 @@ def _raise(error: LogFormatError) -> None:
 
 
 def iter_files(paths: Sequence[str], on_error: ErrorHandler = _raise) -> Iterator[str]:
-    """Expand `paths`: files as given, folders recursively in sorted order, `-` for stdin.
+    """Expand `paths`: files as given, folders recursively in sorted order, `-` for stdin, S3 URLs
+    (`s3://bucket/key`, `s3://bucket/prefix/`) to the objects they stand for (`wafpy.logs.remote`).
 
     Hidden files and folders (name starting with `.`) inside a folder are skipped, so editor
     swap files and `.DS_Store` never reach a parser; a hidden file named explicitly is read.
@@ -86,6 +88,11 @@ def iter_files(paths: Sequence[str], on_error: ErrorHandler = _raise) -> Iterato
     for path in paths:
         if path == STDIN:
             yield path
+        elif is_remote(path):
+            try:
+                yield from list_objects(path)
+            except ListingError as exc:
+                on_error(InputError(exc.strerror or str(exc), file=path))
         elif os.path.isdir(path):
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -101,10 +108,16 @@ def iter_files(paths: Sequence[str], on_error: ErrorHandler = _raise) -> Iterato
 def open_input(path: str) -> IO[bytes]:
     """Open a file (or stdin for `-`) for binary reading, decompressing gzip.
 
-    Compression is detected from the magic bytes, not the name: S3 keys end in `.gz` but
+    An S3 URL is opened through s3fs (`wafpy.logs.remote`). Compression is detected from the
+    magic bytes, not the name: S3 keys end in `.gz` but
     downloaded copies are often already inflated, and CloudWatch exports are gzip without it.
     """
-    raw: IO[bytes] = sys.stdin.buffer if path == STDIN else open(path, "rb")  # noqa: SIM115
+    if path == STDIN:
+        raw: IO[bytes] = sys.stdin.buffer
+    elif is_remote(path):
+        raw = open_object(path)
+    else:
+        raw = open(path, "rb")  # noqa: SIM115
     peek = getattr(raw, "peek", None)
     head = peek(2)[:2] if peek is not None else b""
     if head == GZIP_MAGIC:

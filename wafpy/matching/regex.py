@@ -34,7 +34,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from wafpy.errors import RulesetError
+from wafpy.errors import Reduced, RulesetError, reduce_error
 from wafpy.matching.re2engine import re2
 
 __all__ = [
@@ -88,7 +88,11 @@ _OPTIONS: Final = _options()
 
 class _Unsupported(Exception):
     def __init__(self, what: str, construct: str, offset: int) -> None:
+        self.parts = (what, construct, offset)
         super().__init__(f"{what} {construct} at offset {offset} is not supported by AWS WAF")
+
+    def __reduce__(self) -> Reduced:
+        return reduce_error(self, self.parts)
 
 
 def _hex(ch: str) -> str:

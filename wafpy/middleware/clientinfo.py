@@ -101,9 +101,15 @@ class MaxMindDatabase:
     def __init__(self, path: str | PathLike[str]) -> None:
         import maxminddb
 
-        self._reader = maxminddb.open_database(str(path))
+        self.path = str(path)
+        self._reader = maxminddb.open_database(self.path)
         self._last_ip: str | None = None
         self._last: Any = None
+
+    def __reduce__(self) -> tuple[type[MaxMindDatabase], tuple[str]]:
+        """Pickled as its path and opened again where unpickled (a reader holds an open file): on
+        a cluster, ship the database to every executor at the same path (e.g. `SparkContext.addFile`)."""
+        return MaxMindDatabase, (self.path,)
 
     def _get(self, ip: str) -> Any:
         if ip != self._last_ip:

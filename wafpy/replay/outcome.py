@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from wafpy.errors import WafpyError
+from wafpy.errors import Reduced, WafpyError, reduce_error
 from wafpy.logs.records import LoggedOutcome
 
 __all__ = ["BadLine", "Outcome", "ReplayError", "ReplayOptions", "StrictStop", "UnreadableInput"]
@@ -74,6 +74,9 @@ class StrictStop(WafpyError):
     def __init__(self, bad: BadLine) -> None:
         self.bad = bad
         super().__init__(bad.describe())
+
+    def __reduce__(self) -> Reduced:
+        return reduce_error(self, (self.bad,))
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,9 @@ task run again once); here are the tasks of a replay and the state of a worker. 
 its own `Evaluator`: a forked worker inherits the main process's (no second load of the web ACL,
 no pickling of closures), a spawned one builds it with the picklable `loader`. A task is a chunk
 (`work_chunk`: its outcomes, for iteration), a chunk counted into a summary of its own
-(`work_batch`), or a byte range of a plain file that the worker reads itself (`work_range`: its
-records go to a file, only its counts come back through the pipe).
+(`work_batch`), a byte range of a plain file that the worker reads itself (`work_range`: its
+records go to a file, only its counts come back through the pipe), or a whole input that the
+worker reads itself, an object in S3 (`work_input`, likewise).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from wafpy.logs.records import LoggedOutcome
-from wafpy.replay.chunks import Chunk, range_lines, run_format
+from wafpy.replay.chunks import Chunk, range_lines, read_chunks, run_format
 from wafpy.replay.compare import Comparison
 from wafpy.replay.evaluator import Evaluator
 from wafpy.replay.outcome import BadLine, Outcome, ReplayOptions, UnreadableInput
@@ -28,7 +29,7 @@ from wafpy.replay.summary import Summary
 from wafpy.replay.workers import Task, WorkerPool
 from wafpy.webacl import WebACL
 
-__all__ = ["from_worker", "run_tasks", "work_batch", "work_chunk", "work_range"]
+__all__ = ["from_worker", "run_tasks", "work_batch", "work_chunk", "work_input", "work_range"]
 
 
 # Worker-process state: set by the initializer (spawn) or inherited from the parent (fork).
@@ -131,6 +132,37 @@ def work_range(
         with open(out_path, "wb") as out:
             out.write(records)
         written = out_path
+    return written, replayed, filtered, stopped, summary, comparison
+
+
+def work_input(
+    task: tuple[str, str, int, str | None],
+    top_capacity: int,
+    compare: tuple[int, tuple[str, ...]] | None,
+    strict: bool,
+) -> tuple[str | None, int, int, BadLine | None, Summary, Comparison | None]:
+    """A whole input read here (an S3 object: each worker fetches its own, so the downloads of
+    several objects overlap): chunk by chunk, as `read_chunks` reads it in the main process, its
+    records to a file of `out_dir`, its counts into a summary of its own. A read error is a
+    `BadLine` or `UnreadableInput` in that summary, as in one process."""
+    path, fmt, chunk_lines, out_path = task
+    assert _WORKER is not None, "worker not initialised"
+    summary = Summary(top_capacity=top_capacity)
+    comparison = None if compare is None else Comparison(examples=compare[0], rule_names=compare[1])
+    replayed = filtered = 0
+    stopped: BadLine | None = None
+    written = None
+    with contextlib.ExitStack() as stack:
+        out = None if out_path is None else stack.enter_context(open(out_path, "wb"))
+        for chunk in read_chunks([path], fmt, chunk_lines):
+            records, done, left_out, stopped = _WORKER.process(chunk, summary, comparison, strict)
+            replayed += done
+            filtered += left_out
+            if records and out is not None:
+                out.write(records)
+                written = out_path
+            if stopped is not None:
+                break
     return written, replayed, filtered, stopped, summary, comparison
 
 

@@ -49,13 +49,14 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import IO, Any
 
 from wafpy.errors import LogFormatError
+from wafpy.logs.remote import is_remote
 from wafpy.logs.sources import iter_files
 from wafpy.replay.chunks import Chunk, bad_line, byte_ranges, chunk_label, range_format, read_chunks
 from wafpy.replay.compare import Comparison
 from wafpy.replay.coverage import has_rate_based
 from wafpy.replay.evaluator import PIECE_LINES, Evaluator
 from wafpy.replay.outcome import BadLine, Outcome, ReplayOptions, StrictStop, UnreadableInput
-from wafpy.replay.pool import from_worker, run_tasks, work_batch, work_chunk, work_range
+from wafpy.replay.pool import from_worker, run_tasks, work_batch, work_chunk, work_input, work_range
 from wafpy.replay.summary import Summary
 from wafpy.replay.workers import Task
 from wafpy.webacl import WebACL
@@ -252,7 +253,8 @@ class Replay:
         """The work of `batches` with workers, in input order.
 
         A plain file is cut into byte ranges that the workers read themselves (`work_range`),
-        so neither its lines nor its records go through the pipes; stdin, gzip files and JSON
+        so neither its lines nor its records go through the pipes; an object in S3 is read whole
+        by one worker (`work_input`: the downloads overlap); stdin, gzip files and JSON
         documents are read here and sent in chunks (`work_batch`). A file in `failed` gets no
         more ranges.
         """
@@ -267,6 +269,11 @@ class Replay:
             if errors:
                 yield Task(work_batch, errors, chunk_label(errors))
                 errors = []
+            if is_remote(path):
+                out = None if folder is None else os.path.join(folder, f"{index}.jsonl")
+                index += 1
+                yield Task(work_input, (path, options.format, options.chunk_lines, out), path)
+                continue
             chosen = range_format(path, options.format)
             if chosen is None:
                 for chunk in read_chunks([path], options.format, options.chunk_lines):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from wafpy.decision import Decision
-from wafpy.errors import RulesetErrors, WafpyError
+from wafpy.errors import Reduced, RulesetErrors, WafpyError, reduce_error
 from wafpy.request import Request
 from wafpy.webacl import WebACL, load_web_acl
 
@@ -90,6 +90,9 @@ class CaseFileError(WafpyError):
         self.column = column
         where = self.path if line is None else f"{self.path}:{line}:{column or 1}"
         super().__init__(f"{where}: {message}")
+
+    def __reduce__(self) -> Reduced:
+        return reduce_error(self, (self.path, self.message), {"line": self.line, "column": self.column})
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from typing import Any, Literal
 import pytest
 
 from wafpy.decision import Decision
+from wafpy.errors import Reduced, reduce_error
 from wafpy.request import Request
 from wafpy.testing import (
     CASE_SUFFIXES,
@@ -55,6 +56,9 @@ class WafTestFailure(Exception):
     def __init__(self, outcome: Outcome) -> None:
         super().__init__("; ".join(outcome.failures))
         self.outcome = outcome
+
+    def __reduce__(self) -> Reduced:
+        return reduce_error(self, (self.outcome,))
 
 
 class WafTestFile(pytest.File):

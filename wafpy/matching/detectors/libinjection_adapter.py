@@ -44,6 +44,10 @@ class LibinjectionDetector:
         self._is_sqli = _lib.is_sql_injection
         self._is_xss = _lib.is_xss
 
+    def __reduce__(self) -> tuple[type[LibinjectionDetector], tuple[()]]:
+        """Pickled by name: the copy binds libinjection's functions in its own process."""
+        return LibinjectionDetector, ()
+
     def sqli(self, data: bytes, sensitivity: str) -> Detection | None:
         result = self._is_sqli(data.decode("latin-1"))
         if result["is_sqli"]:
