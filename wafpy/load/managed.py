@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Final, Literal, Protocol, TypeAlias
 
 from wafpy import model as ast
-from wafpy.load.bundled import BundledRules, why_not_bundled
+from wafpy.load.bundled import BundledRules, bundled_label_rules, why_not_bundled
 from wafpy.load.groupfiles import GroupFiles
 from wafpy.load.iplists import IpListsSpec, read_ip_lists
 from wafpy.load.jsontree import JValue
@@ -132,10 +132,12 @@ UNSPECIFIED_CHOICES: Final[Mapping[str, str]] = {
     ),
     'managed="log": labels of a matched rule': (
         "the record says which labels the request got, not which rule added them: a record label "
-        "in the group's namespace whose last component equals a matched rule's name (in any case) "
-        "belongs to that rule; the group's other labels (Bot Control categories, signals, token "
-        "labels) belong to the group as a whole: kept when the candidate reaches every logged match "
-        "(also when none matched), dropped when it stops the group earlier"
+        "in the group's namespace belongs to the matched rule that adds it in AWS's documented "
+        "rule -> label table (read from wafpy's bundled file of the group, where there is one), "
+        "else to the matched rule its last component names (in any case); the group's other labels "
+        "(Bot Control categories, signals, token labels) belong to the group as a whole: kept when "
+        "the candidate reaches every logged match (also when none matched), dropped when it stops "
+        "the group earlier"
     ),
     'managed="log": label namespaces': (
         "the namespace AWS documents for each AWS managed group, plus awswaf:managed:token: for Bot "
@@ -364,12 +366,21 @@ class _FromLog:
     """managed="log": a group without rules, replayed from each record (the statement records it).
 
     The label namespace is the one AWS documents for the group, so a later `LabelMatchStatement`
-    sees the labels the record gives it; "" for a group wafpy does not know.
+    sees the labels the record gives it; "" for a group wafpy does not know. Where wafpy bundles
+    the group, its file says which rule adds which label (`label_rules`).
     """
 
     def lookup(self, vendor: str, name: str, version: str | None) -> tuple[ast.RuleGroup, str] | None:
         namespace = MANAGED_LABEL_NAMESPACES.get(name, "") if vendor.upper() == "AWS" else ""
-        group = ast.RuleGroup(name=name, id="", arn="", capacity=None, rules=(), label_namespace=namespace)
+        group = ast.RuleGroup(
+            name=name,
+            id="",
+            arn="",
+            capacity=None,
+            rules=(),
+            label_namespace=namespace,
+            label_rules=bundled_label_rules(vendor, name),
+        )
         return group, "log"
 
 
