@@ -264,6 +264,19 @@ def test_eval_says_which_groups_came_from_the_log(tmp_path: Path, capsys: pytest
     assert "1 requests, 0 changed" in out
 
 
+def test_the_html_report_says_which_groups_came_from_the_log(tmp_path: Path) -> None:
+    acl, log = _files(tmp_path, _record(BOT_BLOCKED, bot_blocked=True, user_agent="curl/8.4.0"))
+    report = tmp_path / "report.html"
+    argv = ["eval", str(acl), str(log), "--managed", "bundled", "--managed", "log", "--report", str(report)]
+    assert main([*argv, "--quiet"]) == EXIT_OK
+    html = report.read_text(encoding="utf-8")
+    assert f"(--managed log): AWS/{BOT}</p>" in html
+    assert main(["eval", str(acl), str(log), "--managed", "bundled", "--report", str(report), "--quiet"]) != 0
+    log_alone = ["eval", str(acl), str(log), "--managed", "log", "--report", str(report), "--quiet"]
+    assert main(log_alone) == EXIT_OK
+    assert f"(--managed log): AWS/{CRS}, AWS/{BOT}</p>" in report.read_text(encoding="utf-8")
+
+
 def test_validate_says_which_groups_come_from_the_log(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
