@@ -160,7 +160,8 @@ def test_parse_bundled_among_paths(case: str) -> None:
 REFUSED: dict[str, tuple[Any, Any, str]] = {
     "twice": (["bundled", "bundled"], None, "given twice"),
     "with none": (["bundled", "none"], None, 'managed="none" cannot be combined'),
-    "with log": (["log", "bundled"], None, 'managed="log" cannot be combined'),
+    "log with none": (["log", "bundled", "none"], None, 'managed="none" cannot be combined'),
+    "log twice": (["bundled", "log", "log"], None, 'managed="log" is given twice'),
     "ip lists without bundled": ("none", {"AnonymousIPList": []}, 'needs managed="bundled"'),
     "ip lists of another type": ("bundled", 3, "expected a path or a mapping"),
     "ip lists as one string": ("bundled", {"AnonymousIPList": "192.0.2.0/24"}, "rule name -> list of CIDRs"),

@@ -173,3 +173,58 @@ def test_the_fixtures(pytester: pytest.Pytester) -> None:
             "rule trace:",
         ]
     )
+
+
+ANONYMOUS_ACL: dict[str, Any] = {
+    **ACL,
+    "Rules": [
+        {
+            "Name": "anonymous",
+            "Priority": 0,
+            "OverrideAction": {"None": {}},
+            "VisibilityConfig": {
+                "SampledRequestsEnabled": True,
+                "CloudWatchMetricsEnabled": True,
+                "MetricName": "a",
+            },
+            "Statement": {
+                "ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": "AWSManagedRulesAnonymousIpList"}
+            },
+        }
+    ],
+}
+
+
+def test_waf_acl_takes_the_ip_lists_of_the_bundled_groups(pytester: pytest.Pytester) -> None:
+    """A path (from the test file's folder, as the loader's other paths) or a mapping, as
+    `load_web_acl(managed_ip_lists=...)` takes it."""
+    pytester.makefile(".json", webacl=_json(ANONYMOUS_ACL))
+    lists = {"AnonymousIPList": ["203.0.113.0/24"], "HostingProviderIPList": ["2001:db8:cafe::/48"]}
+    pytester.mkdir("lists").joinpath("ip-lists.json").write_text(_json(lists), encoding="utf-8")
+    pytester.makepyfile(
+        test_lists=f"""
+        import pytest
+        import wafpy
+
+        LISTS = {lists!r}
+        LABEL = "awswaf:managed:aws:anonymous-ip-list:"
+
+        @pytest.mark.parametrize("given", ["lists/ip-lists.json", LISTS], ids=["a path", "a mapping"])
+        def test_lists(waf_acl, waf_evaluate, given):
+            acl = waf_acl("webacl.json", managed="bundled", managed_ip_lists=given)
+            vpn = waf_evaluate(acl, wafpy.Request(uri="/", client_ip="203.0.113.9"))
+            assert (vpn.action, vpn.labels) == ("BLOCK", (LABEL + "AnonymousIPList",))
+            host = waf_evaluate(acl, wafpy.Request(uri="/", client_ip="2001:db8:cafe::1"))
+            assert host.labels == (LABEL + "HostingProviderIPList",)
+            assert waf_evaluate(acl, wafpy.Request(uri="/", client_ip="192.0.2.1")).action == "ALLOW"
+
+        def test_without_lists_the_group_is_refused(waf_acl):
+            with pytest.raises(wafpy.NotAvailableError, match="managed_ip_lists="):
+                waf_acl("webacl.json", managed="bundled")
+
+        def test_lists_need_bundled(waf_acl):
+            with pytest.raises(ValueError, match='needs managed="bundled"'):
+                waf_acl("webacl.json", managed="none", managed_ip_lists=LISTS)
+        """
+    )
+    _run(pytester).assert_outcomes(passed=4)

@@ -476,6 +476,7 @@ class RuleGroup(Node):
     description: str | None = None
     available_labels: tuple[str, ...] = ()
     consumed_labels: tuple[str, ...] = ()
+    label_rules: Mapping[str, str] = field(default_factory=dict)  # managed="log": label -> rule adding it
 
 
 @dataclass(frozen=True, slots=True)

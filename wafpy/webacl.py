@@ -130,7 +130,8 @@ def load_web_acl(
     "bundled" (wafpy's own equivalents, not AWS's rules, each inner rule with its fidelity tier;
     may be listed among paths, searched in the order written) or "log" (each group's outcome is
     replayed from the AWS WAF log record the request came from, `Request.logged_groups`: for
-    `wafpy eval`; a request without one is undetermined); a `resolver` whose
+    `wafpy eval`; a request without one is undetermined; listed with "bundled" or paths,
+    `["bundled", "log"]`, it takes every group they do not have); a `resolver` whose
     `managed_rule_group()` returns a group is asked first. `managed_ip_lists` (with "bundled"): a
     JSON file or a mapping rule name -> CIDRs, the lists the bundled IP-list groups evaluate.
     Raises `RulesetErrors` listing every problem (a bad document never half-loads), or

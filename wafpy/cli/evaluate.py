@@ -177,6 +177,7 @@ def eval_command(args: argparse.Namespace) -> int:
             rule_names=[r.name for r in acl.model.rules],
             warnings=warnings,
             tiers=bundled_label_tiers(acl.model),
+            from_log=_from_log(acl),
         ):
             return EXIT_USAGE
         if not args.quiet:
@@ -218,6 +219,11 @@ def eval_command(args: argparse.Namespace) -> int:
     return exit_code(checks)
 
 
+def _from_log(acl: WebACL) -> list[str]:
+    """The managed groups whose outcome is taken from the log records (--managed log)."""
+    return [g for g, _, st in managed_groups(acl.model) if st.rules_from == "log"]
+
+
 def _render(
     out: Console,
     args: argparse.Namespace,
@@ -229,7 +235,7 @@ def _render(
     workers_used: int,
 ) -> None:
     """The summary, the comparison and the timing line."""
-    from_log = [g for g, _, st in managed_groups(acl.model) if st.rules_from == "log"]
+    from_log = _from_log(acl)
     if from_log:
         out.print(
             "managed rule groups replayed from the AWS WAF log records (--managed log): "

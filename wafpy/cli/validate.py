@@ -64,7 +64,8 @@ def add_managed_option(p: argparse.ArgumentParser) -> None:
         help="how to evaluate AWS managed rule groups, whose rules AWS does not publish: none (as if no "
         "inner rule matched, with a warning), bundled (wafpy's own equivalents, not AWS's rules; may be "
         "repeated with files, searched in order), log (replayed from AWS WAF log "
-        "records: `wafpy eval` only, its default on AWS WAF logs), or a file "
+        "records: `wafpy eval` only, its default on AWS WAF logs; repeated with bundled or files, "
+        "it takes every group they lack), or a file "
         "or folder of rule groups in get-rule-group JSON (repeat to search several, in order)",
     )
     p.add_argument(
@@ -188,6 +189,12 @@ def _offline(loaded: Loaded, out: TextIO, err: TextIO) -> None:
                 print(
                     f"offline: {group} (at {path}) evaluated with wafpy's bundled equivalent, not AWS's "
                     f"rules (rule tiers: {counts})",
+                    file=out,
+                )
+            elif source == "log" and choice.log_rest:
+                print(
+                    f"offline: {group} (at {path}) replayed from AWS WAF log records (--managed log: "
+                    "`wafpy eval` on AWS WAF logs)",
                     file=out,
                 )
     for warning in loaded.managed_warnings:

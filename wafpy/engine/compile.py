@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from wafpy import model as ast
@@ -57,6 +57,9 @@ class CompiledGroup:
     # (wafpy.engine.fromlog), and the record's labels under these prefixes are the group's.
     from_log: bool = False
     label_prefixes: tuple[str, ...] = ()
+    # managed="log": logged label -> the inner rule that adds it, where documented (the bundled
+    # group's file); other labels are linked by name (wafpy.engine.fromlog).
+    label_rules: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +211,7 @@ def _compile_group(
         acl.custom_response_bodies,
         from_log,
         prefixes,
+        group.label_rules if from_log else {},
     )
 
 

@@ -263,7 +263,9 @@ def _run_logged_group(
     mark: int,
 ) -> _Terminal | None:
     """A managed group replayed from the request's log record (`managed="log"`, wafpy.engine.fromlog)."""
-    replay = replay_group(group.group_id, group.label_prefixes, group.overrides, group.excluded, ctx.request)
+    replay = replay_group(
+        group.group_id, group.label_prefixes, group.overrides, group.excluded, ctx.request, group.label_rules
+    )
     if replay.reason is not None:
         # The record cannot tell what the group does here: the evaluation stops, undetermined.
         reason = REASONS[replay.reason] + (f" ({replay.detail})" if replay.detail else "")

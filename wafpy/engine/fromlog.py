@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Final
 
 from wafpy import model as ast
@@ -37,6 +38,7 @@ __all__ = ["REASONS", "GroupReplay", "Step", "replay_group"]
 _ACTIONS = {"Allow": ALLOW, "Block": BLOCK, "Count": COUNT, "Captcha": CAPTCHA, "Challenge": CHALLENGE}
 _KINDS = {v: k for k, v in _ACTIONS.items()}
 TOKEN_COOKIE = b"aws-waf-token"
+_NO_TABLE: Final[Mapping[str, str]] = MappingProxyType({})
 
 # The reasons a group's outcome is undetermined (keys of `GroupReplay.reason`, for counting).
 REASONS: Final[Mapping[str, str]] = {
@@ -111,10 +113,14 @@ def _matches(
 
 
 def _labels(
-    logged: LoggedGroups, prefixes: tuple[str, ...], matches: list[LoggedRuleMatch]
+    logged: LoggedGroups,
+    prefixes: tuple[str, ...],
+    matches: list[LoggedRuleMatch],
+    label_rules: Mapping[str, str],
 ) -> tuple[dict[str, list[str]], list[str]]:
-    """The record's labels of the group, by the matched rule each names (its last component, in
-    any case), and the ones that name no matched rule (a group-wide label)."""
+    """The record's labels of the group, by the matched rule that adds each, and the ones no
+    matched rule adds (a group-wide label). A label's rule is the one `label_rules` documents
+    for it, else the rule its last component names (in any case)."""
     names = {m.rule_id.casefold() for m in matches}
     by_rule: dict[str, list[str]] = {}
     rest: list[str] = []
@@ -122,9 +128,10 @@ def _labels(
         return by_rule, rest
     for label in logged.labels:
         if label.startswith(prefixes):
-            last = label.rpartition(":")[2].casefold()
-            if last in names:
-                by_rule.setdefault(last, []).append(label)
+            owner = label_rules.get(label)
+            rule = owner.casefold() if owner is not None else label.rpartition(":")[2].casefold()
+            if rule in names:
+                by_rule.setdefault(rule, []).append(label)
             else:
                 rest.append(label)
     return by_rule, rest
@@ -136,8 +143,10 @@ def replay_group(
     overrides: Mapping[str, ast.Action],
     excluded: frozenset[str],
     request: Request,
+    label_rules: Mapping[str, str] = _NO_TABLE,
 ) -> GroupReplay:
-    """The candidate's outcome of one managed group, from the record the request came from."""
+    """The candidate's outcome of one managed group, from the record the request came from.
+    `label_rules`: label -> the inner rule that adds it, where documented (else by its name)."""
     logged = request.logged_groups
     if logged is None:
         return GroupReplay(reason="no record")
@@ -145,7 +154,7 @@ def replay_group(
     if found is None:
         return GroupReplay(reason="not in record")
     matches, logged_excluded, ended = found
-    by_rule, group_wide = _labels(logged, prefixes, matches)
+    by_rule, group_wide = _labels(logged, prefixes, matches, label_rules)
     out = GroupReplay()
     last = len(matches) - 1
     for i, match in enumerate(matches):

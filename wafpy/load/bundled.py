@@ -16,6 +16,7 @@ labels but evaluate the user's lists (`wafpy.load.iplists`).
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -34,6 +35,7 @@ __all__ = [
     "BundledRules",
     "bundled_folder",
     "bundled_groups",
+    "bundled_label_rules",
     "folder_override",
     "rule_tiers",
     "why_not_bundled",
@@ -102,6 +104,39 @@ def why_not_bundled(vendor: str, name: str, ip_lists: bool) -> str:
         )
     available = ", ".join(bundled_groups()) or "none"
     return f"wafpy bundles no equivalent of it (bundled: {available})"
+
+
+def bundled_label_rules(vendor: str, name: str) -> dict[str, str]:
+    """Each label (fully qualified) the group's rules add -> the rule that adds it, as AWS documents
+    them and the bundled file writes them; {} when the group is not bundled.
+
+    A label is not always its rule's name (the Core rule set's UserAgent_BadBots_HEADER adds
+    `...:core-rule-set:BadBots_Header`: https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html),
+    so a group replayed from the log (`managed="log"`) links a logged label to its rule by this.
+    Only names are read: the tests over rulesets/managed/ check the files themselves.
+    """
+    folder = bundled_folder()
+    if vendor.casefold() != "aws" or folder is None or not (folder / f"{name}.json").is_file():
+        return {}
+    try:
+        doc = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    group = doc.get("RuleGroup") if isinstance(doc, dict) else None
+    if not isinstance(group, dict):
+        return {}
+    namespace = group.get("LabelNamespace")
+    rules = group.get("Rules")
+    out: dict[str, str] = {}
+    for rule in rules if isinstance(namespace, str) and isinstance(rules, list) else ():
+        rule_name = rule.get("Name") if isinstance(rule, dict) else None
+        labels = rule.get("RuleLabels") if isinstance(rule, dict) else None
+        if not isinstance(rule_name, str) or not isinstance(labels, list):
+            continue
+        for label in labels:
+            if isinstance(label, dict) and isinstance(label.get("Name"), str):
+                out.setdefault(f"{namespace}{label['Name']}", rule_name)
+    return out
 
 
 def _text(node: JValue | None, key: str) -> str | None:

@@ -439,8 +439,9 @@ def load_web_acl_model(
     (base64 for get-* output, text otherwise). `resources`: mapping ARN -> document, or files.
     `managed`: how managed rule groups are evaluated (`wafpy.load.managed`): a path or list of paths
     of rule group files, "none", "bundled" (with paths too) or "log" (replayed from AWS WAF log
-    records); `resolver` is asked first. `managed_ip_lists` (with "bundled"): the user's lists for
-    the bundled IP-list groups (`wafpy.load.iplists`).
+    records; listed with the others, it takes every group they lack); `resolver` is asked first.
+    `managed_ip_lists` (with "bundled"): the user's lists for the bundled IP-list groups
+    (`wafpy.load.iplists`).
     Raises RulesetErrors (every problem) or NotAvailableError (a managed rule group nothing supplies,
     or one "bundled" cannot give).
     """

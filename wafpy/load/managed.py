@@ -17,7 +17,9 @@ ACL with a `ManagedRuleGroupStatement` can be evaluated offline only once the us
   `wafpy.load.iplists`);
 - `"log"`: each group's outcome taken from the AWS WAF log record being replayed (`wafpy eval` on
   AWS WAF logs): the group is built without rules and marked `rules_from="log"`, and the engine
-  rebuilds its outcome from `Request.logged_groups`; a request that carries none is undetermined;
+  rebuilds its outcome from `Request.logged_groups`; a request that carries none is undetermined.
+  Listed with "bundled" or paths (`["bundled", "log"]`), it takes every group the others do not
+  have (the private-data groups, say), wherever it is written;
 - nothing (None): a web ACL with a managed group fails at load, naming the groups and the choices.
 
 `parse_managed` is the only place that reads what the user wrote. The loader consults the choice
@@ -33,7 +35,7 @@ from dataclasses import dataclass
 from typing import Final, Literal, Protocol, TypeAlias
 
 from wafpy import model as ast
-from wafpy.load.bundled import BundledRules, why_not_bundled
+from wafpy.load.bundled import BundledRules, bundled_label_rules, why_not_bundled
 from wafpy.load.groupfiles import GroupFiles
 from wafpy.load.iplists import IpListsSpec, read_ip_lists
 from wafpy.load.jsontree import JValue
@@ -98,7 +100,13 @@ UNSPECIFIED_CHOICES: Final[Mapping[str, str]] = {
     'managed="bundled" among paths': (
         '"bundled" may be listed with files and folders (managed=["my-groups/", "bundled"]); the '
         "sources are searched in the order written and the first that has the group wins; none "
-        "and log stay alone"
+        "stays alone"
+    ),
+    'managed="log" among other sources': (
+        '"log" may be listed with "bundled" and paths (managed=["bundled", "log"]): the groups those '
+        "have are evaluated with their rules, and log takes every group left (the private-data groups, "
+        "any group not found), wherever it is written in the list; replay only (wafpy eval): the "
+        "middleware refuses it as it refuses log alone"
     ),
     'managed="bundled": groups on private data': (
         "Bot Control, ATP, ACFP and anti-DDoS stand on data AWS keeps (signatures, credential "
@@ -124,10 +132,12 @@ UNSPECIFIED_CHOICES: Final[Mapping[str, str]] = {
     ),
     'managed="log": labels of a matched rule': (
         "the record says which labels the request got, not which rule added them: a record label "
-        "in the group's namespace whose last component equals a matched rule's name (in any case) "
-        "belongs to that rule; the group's other labels (Bot Control categories, signals, token "
-        "labels) belong to the group as a whole: kept when the candidate reaches every logged match "
-        "(also when none matched), dropped when it stops the group earlier"
+        "in the group's namespace belongs to the matched rule that adds it in AWS's documented "
+        "rule -> label table (read from wafpy's bundled file of the group, where there is one), "
+        "else to the matched rule its last component names (in any case); the group's other labels "
+        "(Bot Control categories, signals, token labels) belong to the group as a whole: kept when "
+        "the candidate reaches every logged match (also when none matched), dropped when it stops "
+        "the group earlier"
     ),
     'managed="log": label namespaces': (
         "the namespace AWS documents for each AWS managed group, plus awswaf:managed:token: for Bot "
@@ -166,19 +176,28 @@ class ManagedChoice:
 
     With mode "bundled", `paths` are the files written with it and `bundled_at` where "bundled"
     stood among them (searched in that order); `ip_lists` feeds the bundled IP-list groups.
+    `log_rest` (modes "bundled" and "files"): "log" was listed too, and takes every group the
+    other sources do not have.
     """
 
     mode: Mode = "unset"
     paths: tuple[str, ...] = ()
     bundled_at: int = 0
     ip_lists: str | tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    log_rest: bool = False
+
+    @property
+    def replays_log(self) -> bool:
+        """Whether some group may be taken from the log record (replay only, never a live app)."""
+        return self.mode == "log" or self.log_rest
 
     def __str__(self) -> str:
+        rest = ', "log"' if self.log_rest else ""
         if self.mode == "files":
-            return "managed=" + ", ".join(self.paths)
-        if self.mode == "bundled" and self.paths:
+            return "managed=" + ", ".join(self.paths) + rest
+        if self.mode == "bundled" and (self.paths or self.log_rest):
             items = [*self.paths[: self.bundled_at], '"bundled"', *self.paths[self.bundled_at :]]
-            return "managed=" + ", ".join(items)
+            return "managed=" + ", ".join(items) + rest
         return f'managed="{self.mode}"' if self.mode != "unset" else "no managed= choice"
 
 
@@ -198,11 +217,12 @@ def _ip_lists(value: IpListsSpec) -> str | tuple[tuple[str, tuple[str, ...]], ..
 
 def parse_managed(value: ManagedSpec, ip_lists: IpListsSpec = None) -> ManagedChoice:
     """The user's `managed=` value as a choice: None, "none", "bundled", "log", or path(s), and
-    "bundled" among paths. `ip_lists` (a JSON file or a mapping rule name -> CIDRs) feeds the
-    bundled IP-list groups.
+    "bundled" and "log" among paths. `ip_lists` (a JSON file or a mapping rule name -> CIDRs)
+    feeds the bundled IP-list groups.
 
     A keyword is never a path: write `./none` for a file named `none`. Raises ValueError for an
-    empty value, "none" or "log" mixed with other values, or IP lists without "bundled".
+    empty value, "none" mixed with other values, a keyword given twice, or IP lists without
+    "bundled".
     """
     choice = _parse_managed(value)
     if ip_lists is None:
@@ -227,16 +247,19 @@ def _parse_managed(value: ManagedSpec) -> ManagedChoice:
         raise ValueError("managed=: an empty list names no rule group files")
     paths: list[str] = []
     bundled_at: int | None = None
+    log = False
     for item in items:
         if not isinstance(item, (str, os.PathLike)):
             raise ValueError(f"managed=: expected a keyword or a path, got {type(item).__name__}")
         text = os.fspath(item)
         if not text:
             raise ValueError("managed=: an empty string is neither a keyword nor a path")
-        if isinstance(item, str) and text == "bundled":
-            if bundled_at is not None:
-                raise ValueError('managed="bundled" is given twice')
-            bundled_at = len(paths)
+        if isinstance(item, str) and text in ("bundled", "log"):
+            if (bundled_at is not None) if text == "bundled" else log:
+                raise ValueError(f'managed="{text}" is given twice')
+            if text == "bundled":
+                bundled_at = len(paths)
+            log = log or text == "log"
             continue
         if isinstance(item, str) and text in KEYWORDS:
             if len(items) > 1:
@@ -244,8 +267,10 @@ def _parse_managed(value: ManagedSpec) -> ManagedChoice:
             return ManagedChoice(text)  # type: ignore[arg-type]  # one of KEYWORDS
         paths.append(text)
     if bundled_at is not None:
-        return ManagedChoice("bundled", tuple(paths), bundled_at)
-    return ManagedChoice("files", tuple(paths))
+        return ManagedChoice("bundled", tuple(paths), bundled_at, log_rest=log)
+    if not paths:
+        return ManagedChoice("log")
+    return ManagedChoice("files", tuple(paths), log_rest=log)
 
 
 @dataclass(frozen=True)
@@ -341,12 +366,21 @@ class _FromLog:
     """managed="log": a group without rules, replayed from each record (the statement records it).
 
     The label namespace is the one AWS documents for the group, so a later `LabelMatchStatement`
-    sees the labels the record gives it; "" for a group wafpy does not know.
+    sees the labels the record gives it; "" for a group wafpy does not know. Where wafpy bundles
+    the group, its file says which rule adds which label (`label_rules`).
     """
 
     def lookup(self, vendor: str, name: str, version: str | None) -> tuple[ast.RuleGroup, str] | None:
         namespace = MANAGED_LABEL_NAMESPACES.get(name, "") if vendor.upper() == "AWS" else ""
-        group = ast.RuleGroup(name=name, id="", arn="", capacity=None, rules=(), label_namespace=namespace)
+        group = ast.RuleGroup(
+            name=name,
+            id="",
+            arn="",
+            capacity=None,
+            rules=(),
+            label_namespace=namespace,
+            label_rules=bundled_label_rules(vendor, name),
+        )
         return group, "log"
 
 
@@ -384,8 +418,10 @@ def managed_rules(
         return _NoInnerMatch()
     if choice.mode == "log":
         return _FromLog()
-    if choice.mode == "files":
+    if choice.mode == "files" and not choice.log_rest:
         return GroupFiles(choice.paths, read, load, resolver)
+    if choice.mode == "files":  # "log" takes whatever the files do not have
+        return _InOrder((GroupFiles(choice.paths, read, load, resolver), _FromLog()))
     if choice.mode == "bundled":
         # The bundled files are get-rule-group output, read as such whatever the caller's
         # search_string (`load_bundled`); the IP lists are read (and checked) once per load.
@@ -401,6 +437,8 @@ def managed_rules(
         sources.append(bundled)
         if after:
             sources.append(GroupFiles(after, read, load, resolver))
+        if choice.log_rest:  # last whatever its place in the list: it has every group
+            sources.append(_FromLog())
         return _InOrder(tuple(sources))
     return _Nothing()
 
@@ -408,14 +446,12 @@ def managed_rules(
 # Why a live app (the middleware) refuses managed="log": its requests have no log record to ask.
 LOG_IS_REPLAY_ONLY: Final = (
     'managed="log" takes a managed rule group\'s outcome from the AWS WAF log record being replayed '
-    '(wafpy eval); a live request has none: choose rule group files, "none" or "bundled"'
+    '(wafpy eval); a live request has none: choose rule group files, "none" or "bundled" (and '
+    'drop "log" from a list such as ["bundled", "log"])'
 )
 
 
 def from_the_log(model: ast.WebACL) -> list[str]:
-    """ "Vendor/Name" of each managed group of `model` loaded with managed="log" (replay only)."""
-    return [
-        f"{r.statement.vendor_name}/{r.statement.name}"
-        for r in model.rules
-        if isinstance(r.statement, ast.ManagedRuleGroup) and r.statement.rules_from == "log"
-    ]
+    """ "Vendor/Name" of each managed group of `model` taken from the log (managed="log", alone or
+    listed with other sources; replay only)."""
+    return [f"{s.vendor_name}/{s.name}" for _, _, s in managed_groups(model) if s.rules_from == "log"]

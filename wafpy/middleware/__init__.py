@@ -1,5 +1,8 @@
 """The parts of `wafpy.WAFMiddleware` (`wafpy/middleware/asgi.py`), one concept per module.
 
+* `inforce` — the web ACL in force: loaded with the middleware's services, reloaded, watched, closed;
+* `handling` — the request paths besides HTTP's: evaluation, `on_error`, a client that left during
+  its body, WebSocket handshakes, the middleware's own endpoints;
 * `config` — the middleware's options by group: `ClientConfig`, `TokenConfig`, `LogConfig`,
   `WatchConfig` (exported here, with `WAFMiddleware`);
 * `scope` — the ASGI types, and the scope the app is handed (inserted headers, trace id, decision);

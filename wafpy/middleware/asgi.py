@@ -15,8 +15,11 @@ A client that leaves while its body is being read gets nothing and the app is no
 request is still evaluated on what arrived, counted and logged, marked as such (UNSPECIFIED_CHOICES).
 
 It is a plain ASGI callable (never `BaseHTTPMiddleware`): per-request state lives in locals, the
-compiled ACL is shared, and a blocked request costs less than a served one. Its parts: `config`
-(options), `scope` (what the app is handed), `clientinfo`, `requestlog`, `responses`, `reload`.
+compiled ACL is shared, and a blocked request costs less than a served one. This module holds its
+options (the constructor) and the HTTP path; `inforce` the ACL in force (reload, watching,
+closing) and `handling` the other request paths (evaluation, errors, a client that left,
+WebSockets, its own endpoints). Its other parts: `config` (options), `scope` (what the app is
+handed), `clientinfo`, `requestlog`, `responses`, `reload`.
 """
 
 from __future__ import annotations
@@ -24,33 +27,29 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from os import PathLike
 from typing import Any, Final, Literal
 
-from wafpy.decision import ALLOW, Decision
+from wafpy.decision import ALLOW
 from wafpy.engine.services import Services
 from wafpy.load.managed import IpListsSpec, ManagedSpec
 from wafpy.middleware import config
-from wafpy.middleware.body import BodyRead, ReplayReceive, read_body
+from wafpy.middleware.body import ReplayReceive, read_body
 from wafpy.middleware.clientinfo import ClientInfo
 from wafpy.middleware.config import ClientConfig, LogConfig, TokenConfig, WatchConfig
+from wafpy.middleware.handling import NO_TRACE, RequestHandling
+from wafpy.middleware.inforce import Active, logger
 from wafpy.middleware.logsink import Sink
 from wafpy.middleware.metrics import Metrics, metric_names
 from wafpy.middleware.notices import Notices
 from wafpy.middleware.ratebackend import configure_rate_backend
 from wafpy.middleware.reload import AclSource, LifespanObserver, PollingWatcher, load_acl, watched_paths
 from wafpy.middleware.requestlog import CLIENT_DISCONNECTED_FIELD, RequestLog
-from wafpy.middleware.responses import ERROR_BODY, Responder, send_metrics, send_solve
+from wafpy.middleware.responses import Responder
 from wafpy.middleware.scope import ASGIApp, Receive, Scope, Send, content_length, forward_scope
-from wafpy.middleware.tokens import HmacTokenValidator
 from wafpy.middleware.trace import new_trace, trace_of
-from wafpy.request import Request
-from wafpy.webacl import WebACL
 
 __all__ = ["CLIENT_DISCONNECTED_FIELD", "UNSPECIFIED_CHOICES", "WAFMiddleware"]
-
-logger = logging.getLogger("wafpy.middleware.asgi")
 
 # Where AWS documents nothing, the one choice the middleware makes (also in docs/unspecified.md).
 UNSPECIFIED_CHOICES: Final[Mapping[str, str]] = {
@@ -65,21 +64,8 @@ UNSPECIFIED_CHOICES: Final[Mapping[str, str]] = {
     ),
 }
 
-_NO_TRACE: Final = (None, None, False)  # trace_id=False: no request id, no header to add
 
-
-class _Active:
-    """The web ACL in force and what the hot path needs of it; replaced whole on reload."""
-
-    __slots__ = ("acl", "limit", "needs_body")
-
-    def __init__(self, acl: WebACL) -> None:
-        self.acl = acl
-        self.needs_body = acl.needs_body
-        self.limit = acl.body_inspection_limit
-
-
-class WAFMiddleware:
+class WAFMiddleware(RequestHandling):
     """Evaluate an AWS WAF web ACL before the wrapped ASGI app, as an ALB does.
 
     `acl`: a path to a web ACL document (any shape `load_web_acl` reads), a dict, or a `WebACL`.
@@ -227,7 +213,7 @@ class WAFMiddleware:
         self.metrics.managed_none = tuple(w.group for w in first.managed_warnings)
         if self._shared is not None:
             self._shared.counter.on_error = self.metrics.rate_backend_failed
-        self._active = _Active(first)
+        self._active = Active(first)
 
         # The watcher starts with the server (lifespan startup) or, when there is no lifespan, at the
         # first request; until then one flag on the hot path covers it and the endpoints.
@@ -235,105 +221,7 @@ class WAFMiddleware:
         self._extras = watching or bool(self._special)
 
     # ------------------------------------------------------------------------------------------
-    # The ACL in force
-
-    @property
-    def acl(self) -> WebACL:
-        """The web ACL currently in force."""
-        return self._active.acl
-
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        """What makes the ACL in force answer other than AWS would (`wafpy.middleware.notices`)."""
-        return self._notices.current
-
-    def _prepare(self, acl: WebACL) -> WebACL:
-        """Plug this middleware's resolvers and token validator into the ACL's services."""
-        overrides: dict[str, Any] = {}
-        if self._rate_counter is not None:
-            overrides["rate_counter"] = self._rate_counter
-        if self._clients.geo_db is not None:
-            overrides["geo"] = self._clients.geo_db.geo
-        if self._clients.asn_db is not None:
-            overrides["asn"] = self._clients.asn_db.asn
-        if self._token_secret is not None:
-            overrides["token_validator"] = HmacTokenValidator(self._token_secret, acl.model.token_domains)
-        if overrides:
-            # A new Services per ACL (sharing the rate counter): a reload never changes the services
-            # of an ACL that requests in flight are still using.
-            acl.services = replace(acl.services, **overrides)
-        return acl
-
-    def reload(self, source: AclSource | None = None) -> bool:
-        """Load the ACL again (or `source`) and put it in force atomically.
-
-        Requests already being evaluated finish with the ACL they started with. When the new ACL
-        fails to load, the old one stays in force, the error is logged (with line:column for a
-        document error) and kept in `last_error`, and False is returned.
-        """
-        with self._reload_lock:  # two reloads at once would race to install
-            try:
-                chosen = source if source is not None else self._source
-                acl = self._prepare(load_acl(chosen, self._load_options, self._services))
-            except Exception as exc:
-                self.last_error = exc
-                logger.error(
-                    "wafpy: the web ACL could not be loaded; the previous one stays in force:\n%s", exc
-                )
-                return False
-            if source is not None:
-                self._source = source
-            self._install(acl)
-            return True
-
-    def _install(self, acl: WebACL) -> None:
-        self.metrics.rename(*metric_names(acl))
-        self.metrics.managed_none = tuple(w.group for w in acl.managed_warnings)
-        self._active = _Active(acl)  # one attribute store: a request sees the old ACL or the new one
-        self.last_error = None
-        n = len(acl.rule_names)
-        logger.info("wafpy: web ACL %r reloaded and in force (%d rule%s)", acl.name, n, "s" * (n != 1))
-        self._notices.check(acl)
-
-    def _watched_paths(self) -> list[str]:
-        return watched_paths(self._source, self._load_options["resources"])
-
-    @property
-    def watching(self) -> bool:
-        """Whether the thread polling the ACL files (`watch=True`) is running."""
-        return self._watcher is not None and self._watcher.running
-
-    def _start_watch(self) -> None:
-        if self._watcher is None:
-            return
-        self._watcher.start()
-        self._watch_pending = False
-        self._extras = bool(self._special)
-
-    def _stop_watch(self, *, restartable: bool = True) -> None:
-        if self._watcher is None:
-            return
-        self._watcher.stop()
-        # After a lifespan shutdown the app may be served again: the next startup or request
-        # restarts the watcher. After close() it stays stopped.
-        self._watch_pending = restartable
-        self._extras = restartable or bool(self._special)
-
-    def reopen_logs(self) -> bool:
-        """Reopen the log file now (after a rotation); False if it failed or there is no file."""
-        reopen = getattr(self._sink, "reopen", None)
-        return bool(reopen()) if reopen is not None else False
-
-    def close(self) -> None:
-        """Stop watching and close the log file and databases (the server's shutdown does it too)."""
-        self._stop_watch(restartable=False)
-        close = getattr(self._sink, "close", None)
-        if close is not None:
-            close()
-        self._clients.close()
-
-    # ------------------------------------------------------------------------------------------
-    # ASGI
+    # ASGI: the HTTP path (the rest is in `handling`, the ACL in force in `inforce`)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The HTTP path is inline (no inner coroutine per request); everything it does not need on
@@ -371,7 +259,7 @@ class WAFMiddleware:
         # X-Amzn-Trace-Id: the request's own, or a new one. A new one is made only when something
         # will show it: the log record (now), the forwarded request (after an Allow).
         request_id, new_header, add_trace = (
-            trace_of(scope.get("headers") or (), self._sink is not None) if self._trace else _NO_TRACE
+            trace_of(scope.get("headers") or (), self._sink is not None) if self._trace else NO_TRACE
         )
         try:
             if self._shared is None:  # counted in the evaluation: no await on the usual path
@@ -411,89 +299,3 @@ class WAFMiddleware:
             await self.app(scope, LifespanObserver(self._start_watch, self._stop_watch, receive), send)
         else:
             await self.app(scope, receive, send)
-
-    def _evaluate(
-        self, acl: WebACL, scope: Scope, body: bytes, body_size: int | None, request_id: str | None
-    ) -> tuple[Request, Decision]:
-        """Build the request WAF sees (client address and location resolved) and evaluate it."""
-        now_ms = acl.services.clock_ms()
-        request = self._clients.request(scope, body, body_size, request_id, now_ms)
-        return request, acl.evaluate(request, now_ms=now_ms)
-
-    async def _decide(
-        self, acl: WebACL, scope: Scope, body: bytes, body_size: int | None, request_id: str | None
-    ) -> tuple[Request, Decision]:
-        """`_evaluate`, with the rate counts of a shared backend awaited in one call when there is one."""
-        if self._shared is None:
-            return self._evaluate(acl, scope, body, body_size, request_id)
-        now_ms = acl.services.clock_ms()
-        request = self._clients.request(scope, body, body_size, request_id, now_ms)
-        return request, await self._shared.evaluate(acl, request, now_ms)
-
-    async def _failed(self, scope: Scope, receive: Receive, send: Send, new_header: bytes | None) -> None:
-        self.metrics.errors += 1
-        if self._on_error_block:
-            logger.exception("wafpy: evaluating the web ACL failed; answering 500 (on_error='block')")
-            if scope["type"] == "http":
-                await self._responder.respond(send, 500, (("content-type", "text/html"),), ERROR_BODY)
-            else:
-                await self._responder.deny_websocket(scope, receive, send, 500, (), b"")
-            return
-        logger.exception("wafpy: evaluating the web ACL failed; forwarding the request (on_error='allow')")
-        await self.app(forward_scope(scope, None, new_header), receive, send)
-
-    async def _client_left(self, scope: Scope, read: BodyRead, active: _Active) -> None:
-        """The client left before its body ended: evaluate what arrived, count and log it (see
-        UNSPECIFIED_CHOICES); nothing is sent and the app is not called."""
-        self.metrics.client_disconnects += 1
-        request_id = (
-            trace_of(scope.get("headers") or (), True)[0] if self._trace and self._sink is not None else None
-        )
-        try:
-            body = read.body[: active.limit]
-            decision = (await self._decide(active.acl, scope, body, read.size, request_id))[1]
-        except Exception:
-            self.metrics.errors += 1
-            logger.exception("wafpy: evaluating the web ACL failed for a request whose client left")
-            return
-        self.metrics.record(decision)
-        if self._sink is not None:
-            self._requests.write(self.metrics, decision, scope, True, active.limit, client_left=True)
-
-    # ------------------------------------------------------------------------------------------
-    # WebSocket handshakes: evaluated like the HTTP GET they are.
-
-    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._watch_pending:
-            self._start_watch()
-        request_id, new_header, _ = trace_of(scope.get("headers") or (), True) if self._trace else _NO_TRACE
-        try:
-            handshake = {**scope, "method": "GET"}
-            decision = (await self._decide(self._active.acl, handshake, b"", 0, request_id))[1]
-        except Exception:
-            await self._failed(scope, receive, send, new_header)
-            return
-        self.metrics.record(decision)
-        if self._sink is not None:
-            self._requests.write(self.metrics, decision, scope, True, self._active.limit)
-        if decision.action == ALLOW:
-            await self.app(forward_scope(scope, decision, new_header), receive, send)
-        else:
-            await self._responder.deny_websocket(
-                scope,
-                receive,
-                send,
-                decision.response_code or 403,
-                decision.response_headers,
-                decision.response_body,
-            )
-
-    # ------------------------------------------------------------------------------------------
-    # Endpoints answered by the middleware itself (never evaluated)
-
-    async def _serve_metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send_metrics(send, self.metrics)
-
-    async def _serve_solve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert self._token_secret is not None
-        await send_solve(scope, send, self._token_secret)

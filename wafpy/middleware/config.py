@@ -214,17 +214,18 @@ def load_options(
     """What the middleware passes to `load_web_acl`, at construction and at every reload.
 
     `managed` is parsed once here (a malformed value raises now). It cannot apply to a `WebACL`
-    already loaded (it would be dropped silently), and "log" is refused: a live request has no
-    log record to take a managed group's outcome from, so every request would be undetermined.
+    already loaded (it would be dropped silently), and "log" is refused, alone or in a list: a live
+    request has no log record to take a managed group's outcome from, so it would be undetermined.
     """
     if managed is not None and isinstance(acl, WebACL):
         raise TypeError("managed= applies to an ACL the middleware loads; pass it to load_web_acl")
-    if managed == "log" or (isinstance(acl, WebACL) and from_the_log(acl.model)):
+    choice = parse_managed(managed, managed_ip_lists)
+    if choice.replays_log or (isinstance(acl, WebACL) and from_the_log(acl.model)):
         raise NotAvailableError(LOG_IS_REPLAY_ONLY)
     options: dict[str, Any] = {
         "resources": resources,
         "search_string": search_string,
-        "managed": parse_managed(managed, managed_ip_lists),
+        "managed": choice,
     }
     if account is not None:
         options["account"] = account

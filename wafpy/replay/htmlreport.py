@@ -286,10 +286,12 @@ def render_html(
     rule_names: Sequence[str] = (),
     warnings: Sequence[str] = (),
     tiers: Mapping[str, tuple[str, str, str]] | None = None,
+    from_log: Sequence[str] = (),
 ) -> str:
     """The whole report page as a string; `warnings` (managed groups evaluated as "no inner rule
     matched") head it. `tiers` (`bundled_label_tiers`): label -> (group, rule, fidelity tier) of the
-    rules of wafpy's bundled groups, shown wherever the report names one."""
+    rules of wafpy's bundled groups, shown wherever the report names one. `from_log`: the managed
+    groups ("Vendor/Name") whose outcome was taken from the log records (--managed log)."""
     from wafpy._version import __version__
 
     rules = [
@@ -301,6 +303,10 @@ def render_html(
     uris = [(uri, n, red) for uri, n in summary.blocked_uris.top(10)]
     body = [
         "".join(f"<p class='warning'><strong>warning</strong>: {_e(w)}</p>" for w in warnings),
+        f"<p class='muted' id='from-log'>Managed rule groups replayed from the AWS WAF log records "
+        f"(--managed log): {_e(', '.join(from_log))}</p>"
+        if from_log
+        else "",
         _cards(summary, comparison),
     ]
     body.append(
@@ -380,10 +386,18 @@ def write_html_report(
     rule_names: Sequence[str] = (),
     warnings: Sequence[str] = (),
     tiers: Mapping[str, tuple[str, str, str]] | None = None,
+    from_log: Sequence[str] = (),
 ) -> None:
     """Write the report to `path` (UTF-8)."""
     text = render_html(
-        summary, comparison, title=title, inputs=inputs, rule_names=rule_names, warnings=warnings, tiers=tiers
+        summary,
+        comparison,
+        title=title,
+        inputs=inputs,
+        rule_names=rule_names,
+        warnings=warnings,
+        tiers=tiers,
+        from_log=from_log,
     )
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)

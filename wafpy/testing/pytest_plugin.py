@@ -8,8 +8,8 @@ is a collection error naming the place. `-p no:wafpy` turns the plugin off.
 
 Fixtures, for tests written in Python:
 
-- `waf_acl(source, resources=..., account=..., search_string=..., managed=...)` loads a web ACL;
-  relative paths are taken from the test file's folder.
+- `waf_acl(source, resources=..., account=..., search_string=..., managed=...,
+  managed_ip_lists=...)` loads a web ACL; relative paths are taken from the test file's folder.
 - `waf_evaluate(acl, request, expect=None)` evaluates a `Request`, or a request written as in a
   case file, against a `WebACL` or a source for `waf_acl`; with `expect` (as in a case file) it
   fails the test, with the rule trace, when the decision differs.
@@ -146,6 +146,7 @@ def waf_acl(request: pytest.FixtureRequest) -> AclLoader:
         account: str | None = None,
         search_string: Literal["auto", "base64", "text"] = "auto",
         managed: str | Sequence[str] | None = None,
+        managed_ip_lists: str | os.PathLike[str] | Mapping[str, Sequence[str]] | None = None,
     ) -> WebACL:
         return load_acl(
             source,
@@ -154,6 +155,7 @@ def waf_acl(request: pytest.FixtureRequest) -> AclLoader:
             account=account,
             search_string=search_string,
             managed=managed,
+            managed_ip_lists=managed_ip_lists,
         )
 
     return load

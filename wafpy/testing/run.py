@@ -91,8 +91,10 @@ def load_acl(
     account: str | None = None,
     search_string: Literal["auto", "base64", "text"] = "auto",
     managed: str | Sequence[str] | None = None,
+    managed_ip_lists: str | os.PathLike[str] | Mapping[str, Sequence[str]] | None = None,
 ) -> WebACL:
-    """`load_web_acl` with relative paths (source, resources, managed files) taken from `base`."""
+    """`load_web_acl` with relative paths (source, resources, managed files, the IP lists file of
+    the bundled IP-list groups) taken from `base`."""
     root = Path(base) if base is not None else Path.cwd()
     if isinstance(source, (str, os.PathLike)):
         source = resolve_path(root, os.fspath(source))
@@ -102,8 +104,15 @@ def load_acl(
         managed = [managed]
     if managed is not None:
         managed = [m if m in MANAGED_WORDS else str(resolve_path(root, m)) for m in managed]
+    if isinstance(managed_ip_lists, (str, os.PathLike)):
+        managed_ip_lists = resolve_path(root, os.fspath(managed_ip_lists))
     return load_web_acl(
-        source, resources=resources, account=account, search_string=search_string, managed=managed
+        source,
+        resources=resources,
+        account=account,
+        search_string=search_string,
+        managed=managed,
+        managed_ip_lists=managed_ip_lists,
     )
 
 
