@@ -68,6 +68,11 @@ class Evaluator:
                     append(result)
         return out, filtered
 
+    def line(self, key: str, source: str, number: int, raw: bytes) -> Outcome | BadLine | None:
+        """One record line in format `key`: its outcome, a BadLine, or None when filtered out."""
+        fmt = run_format(key)
+        return self._one(fmt.fast or fmt.parse, source, number, raw)
+
     def process(
         self, chunk: Chunk, summary: Summary, comparison: Comparison | None, strict: bool
     ) -> tuple[bytes, int, int, BadLine | None]:

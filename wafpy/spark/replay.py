@@ -31,12 +31,12 @@ from wafpy.errors import LogFormatError
 from wafpy.logs.sources import iter_files
 from wafpy.replay.chunks import bad_line
 from wafpy.replay.compare import Comparison
+from wafpy.replay.ordered import merge_comparison_in_order, merge_in_order, position_of
 from wafpy.replay.outcome import ReplayOptions
 from wafpy.replay.partition import RatePlan, rate_plan
 from wafpy.replay.summary import Summary
 from wafpy.spark.aclsource import AclSource, compiled
 from wafpy.spark.athena import COLUMNS, ddl
-from wafpy.spark.summaries import merge_comparison_in_order, merge_in_order, position_of
 from wafpy.spark.tasks import KEYED, LINES, RECORDS, TaskSpec, evaluate_lines, key_lines, read_files
 
 if TYPE_CHECKING:
@@ -67,6 +67,7 @@ def local_session(master: str = "local[2]", app_name: str = "wafpy") -> SparkSes
         SparkSession.builder.master(master)
         .appName(app_name)
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "8")
         .config("spark.pyspark.python", os.environ["PYSPARK_PYTHON"])
         .getOrCreate()

@@ -27,11 +27,11 @@ from wafpy.logs.sources import lines_of_bytes
 from wafpy.replay.chunks import Chunk, read_chunks
 from wafpy.replay.compare import Comparison
 from wafpy.replay.evaluator import request_of
+from wafpy.replay.ordered import merge_comparison_in_order, merge_in_order, position_of
 from wafpy.replay.outcome import BadLine, Outcome, ReplayOptions, UnreadableInput
 from wafpy.replay.partition import partition_value
 from wafpy.replay.summary import Summary
 from wafpy.spark.aclsource import AclSource, compiled
-from wafpy.spark.summaries import merge_comparison_in_order, merge_in_order, position_of
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -1,13 +1,15 @@
-"""Merging the summaries of Spark tasks into the one `wafpy eval` prints, whatever the task order.
+"""Merging partial summaries of parts of the input, whatever order the parts were evaluated in.
 
-Counts add up in any order. What does not are the examples a summary keeps: the first few
-requests per action, the first bad lines, the first unreadable inputs, and the comparison's
-first examples per change. On one machine they are the first in input order. Here each partial
-summary keeps the first ones *in input order among its own requests* (a task adds its requests
-sorted by input position), so the first N of the union, sorted by position, are the first N of
-the whole input: `merge_in_order` keeps exactly those.
+A replay split by rate key (worker processes each owning some keys, `wafpy.replay.keyed`; Spark
+tasks, `wafpy.spark`) counts each part into a summary of its own. Counts add up in any order.
+What does not are the examples a summary keeps: the first few requests per action, the first bad
+lines, the first unreadable inputs, and the comparison's first examples per change, which in one
+ordered pass are the first in input order. Each partial summary keeps the first ones *in input
+order among its own requests* (its part is added in input order), so the first N of the union,
+sorted by position, are the first N of the whole input: `merge_in_order` keeps exactly those.
+(Top-N tables order equal counts by first sight, which may differ: the counts do not.)
 
-A position is (rank of the input file, line): `Positions` maps each file's name to its rank.
+A position is (rank of the input file, file, line): `position_of` maps each file to its rank.
 """
 
 from __future__ import annotations
