@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.builders import rule, web_acl
+from tests.builders import byte_match, rule, web_acl
 from tests.replay_fixtures import T0, waf_record, write_acl, write_jsonl
 from tests.shared import ROOT, shared_dir
 from wafpy.replay.compare import Comparison
@@ -30,9 +30,15 @@ pytest.importorskip("pyarrow")
 from pyspark.sql import SparkSession
 
 from wafpy.spark import AclSource, evaluate, local_session, replay
-from wafpy.spark.aclsource import compiled_count, forget
+from wafpy.spark.aclsource import forget
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.slow,
+    # pyspark leaves the sockets of collect() to the garbage collector.
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
 
 DEMO = ROOT / "rulesets" / "demo-webacl.json"
 DEMO_RESOURCES = ROOT / "rulesets" / "demo-resources"
@@ -193,7 +199,12 @@ def burst_log(path: Path) -> Path:
             "AggregateKeyType": "CUSTOM_KEYS",
             "CustomKeys": [{"IP": {}}, {"UriPath": {"TextTransformations": [NO_TRANSFORM]}}],
         },
-        {"Limit": 20, "EvaluationWindowSec": 60, "AggregateKeyType": "CONSTANT"},
+        {
+            "Limit": 20,
+            "EvaluationWindowSec": 60,
+            "AggregateKeyType": "CONSTANT",
+            "ScopeDownStatement": byte_match({"UriPath": {}}, "/login", "EXACTLY"),
+        },
     ],
     ids=["ip", "forwarded", "custom-ip-and-path", "constant"],
 )
@@ -240,12 +251,10 @@ def test_an_executor_that_lost_its_compiled_acl_compiles_it_again(
     records = [waf_record(i, "/admin" if i % 2 else "/") for i in range(50)]
     logs = [str(write_jsonl(tmp_path / "waf.jsonl", records))]
     first = replay(spark, source, logs, str(tmp_path / "one"))
-    context = spark.sparkContext
-    before = context.parallelize(range(4), 4).map(lambda _: compiled_count()).collect()
-    context.parallelize(range(4), 4).foreach(lambda _: forget())
+    # Every idle Python worker drops its compiled web ACLs (as a new executor process starts).
+    spark.sparkContext.parallelize(range(16), 16).foreach(lambda _: forget())
     second = replay(spark, source, logs, str(tmp_path / "two"))
-    after = context.parallelize(range(4), 4).map(lambda _: compiled_count()).collect()
-    assert max(after) > max(before)  # compiled again from the same text
+    assert second.compiled > 0  # tasks compiled it again, from the same text
     assert digest(spark_lines(tmp_path / "one")) == digest(spark_lines(tmp_path / "two"))
     assert summary_view(first.summary) == summary_view(second.summary)
 

@@ -102,10 +102,9 @@ def eval_command(args: argparse.Namespace) -> int:
         return _conclude(args, acl, summary, comparison, warnings, elapsed, tasks, strict, out, err)
     replay = Replay(acl, args.logs, options, loader=loader, warn=warn)
     if args.workers > 1 and replay.rate_based and not replay.keyed:
-        err.print(
-            "[yellow]warning[/]: the web ACL has rate-based rules, which need one ordered pass here "
-            f"({replay.plan.reason or 'with --limit or --strict'}); --workers is ignored",
-            markup=False,
+        warn(
+            "the web ACL has rate-based rules, which need one ordered pass here "
+            f"({replay.plan.reason or 'with --limit or --strict'}); --workers is ignored"
         )
     summary = Summary()
     comparison = Comparison(rule_names=[r.name for r in acl.model.rules]) if args.compare else None

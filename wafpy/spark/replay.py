@@ -9,10 +9,12 @@ and returns the records DataFrame with the merged `Summary` (and `Comparison`) -
 
 Rate-based rules: when every rate-based statement keys on one component that can be read before
 evaluating (client IP, a forwarded IP: `wafpy.replay.partition`), the lines are repartitioned by
-its value and each partition sorted by (value, timestamp, input position), so every key's counter
-sees its requests in time order in one task, as on one machine when each key's requests are
-in time order in the input (as AWS writes its logs). Otherwise one ordered task evaluates
-everything, and `SparkReplay.plan` says why.
+its value and each partition sorted by (value, input position), so every key's counter sees its
+requests in one task, in the order `wafpy eval` counts them: the records are those of one
+machine. `rate_order="time"` sorts by (value, timestamp, input position) instead, for inputs
+whose files are not in time order (the same records whenever each key's requests are in time
+order in the input, as AWS writes its logs). Otherwise one ordered task evaluates everything,
+and `SparkReplay.plan` says why.
 
 The web ACL travels to executors as its documents' text (`AclSource`), compiled once per Python
 worker process (`wafpy.spark.aclsource`).
@@ -33,7 +35,7 @@ from wafpy.replay.chunks import bad_line
 from wafpy.replay.compare import Comparison
 from wafpy.replay.ordered import merge_comparison_in_order, merge_in_order, position_of
 from wafpy.replay.outcome import ReplayOptions
-from wafpy.replay.partition import RatePlan, rate_plan
+from wafpy.replay.partition import CLIENT_IP, RatePlan, rate_plan
 from wafpy.replay.summary import Summary
 from wafpy.spark.aclsource import AclSource, compiled
 from wafpy.spark.athena import COLUMNS, ddl
@@ -56,6 +58,7 @@ class SparkReplay:
     comparison: Comparison | None
     plan: RatePlan
     partitions: int
+    compiled: int = 0  # tasks that compiled the web ACL (their Python worker had not yet)
 
 
 def local_session(master: str = "local[2]", app_name: str = "wafpy") -> SparkSession:
@@ -106,6 +109,7 @@ def _evaluate_lines(
     partials: Any,
     compare: tuple[int, tuple[str, ...]] | None,
     partitions: int | None,
+    rate_order: str = "input",
 ) -> tuple[DataFrame, RatePlan, int]:
     """Record lines (`LINES`) -> records (`RECORDS`), partitioned as the rate-based rules allow."""
     acl = compiled(source, options).acl  # on the driver too: loading errors show here, once
@@ -115,10 +119,16 @@ def _evaluate_lines(
     if plan.rate_based and plan.component is not None:
         component = plan.component
         keyed = lines.mapInArrow(lambda batches: key_lines(batches, component), KEYED)
-        lines = keyed.repartition(wanted, "pkey").sortWithinPartitions("pkey", "ts", "rank", "line")
+        order: tuple[str, ...] = ("pkey", "rank", "line")
+        if rate_order == "time":
+            order = ("pkey", "ts", "rank", "line")
+        lines = keyed.repartition(wanted, "pkey").sortWithinPartitions(*order)
     elif plan.rate_based:  # one ordered pass
         wanted = 1
-        lines = lines.repartition(1).sortWithinPartitions("rank", "line")
+        order = ("ts", "rank", "line") if rate_order == "time" else ("rank", "line")
+        if rate_order == "time":  # the timestamps, without a key to reset counters on
+            lines = lines.mapInArrow(lambda batches: key_lines(batches, CLIENT_IP), KEYED).drop("pkey")
+        lines = lines.repartition(1).sortWithinPartitions(*order)
     elif partitions:
         lines = lines.repartition(partitions)
     else:
@@ -205,6 +215,7 @@ def replay(
     compare: bool = False,
     rule_names: Sequence[str] = (),
     partitions: int | None = None,
+    rate_order: str = "input",
     mode: str = "overwrite",
 ) -> SparkReplay:
     """Replay `logs` (local paths, folders, or URLs Spark reads) through `acl`; write the records.
@@ -213,7 +224,12 @@ def replay(
     columns, `wafpy.spark.athena`); `partition_by`: "date" (UTC day of each request, `date=YYYY-MM-DD`
     folders) or None. With `output` None nothing is written; the records are evaluated once for
     the summary. `partitions`: how many tasks evaluate (default: the cluster's parallelism).
+    `rate_order`: in what order each rate key's requests are counted: "input" (input position,
+    as `wafpy eval` counts them) or "time" (timestamp, then input position: for inputs whose
+    files are not in time order).
     """
+    if rate_order not in ("input", "time"):
+        raise ValueError(f"rate_order must be input or time, got {rate_order!r}")
     if format not in ("json", "parquet"):
         raise ValueError(f"format must be json or parquet, got {format!r}")
     source = _source(acl)
@@ -240,7 +256,9 @@ def replay(
         raw = spark.read.format("binaryFile").load(files)
         batch_rows, chosen = BATCH_ROWS, log_format
         lines = raw.mapInArrow(lambda batches: read_files(batches, names, chosen, batch_rows), LINES)
-        records, plan, used = _evaluate_lines(lines, source, options, partials, comparison_spec, partitions)
+        records, plan, used = _evaluate_lines(
+            lines, source, options, partials, comparison_spec, partitions, rate_order
+        )
         _write(records, output, format, partition_by, mode)
     else:
         records = spark.createDataFrame([], RECORDS)
@@ -249,12 +267,14 @@ def replay(
     summary = Summary()
     comparison = Comparison(rule_names=rule_names) if compare else None
     merge_in_order(summary, driver, position)
+    recompiled = 0
     for partition in sorted(partials.value):
-        part, part_comparison, _ = pickle.loads(partials.value[partition])
+        part, part_comparison, _, fresh = pickle.loads(partials.value[partition])
+        recompiled += fresh
         merge_in_order(summary, part, position)
         if comparison is not None and part_comparison is not None:
             merge_comparison_in_order(comparison, part_comparison, position)
-    return SparkReplay(records, summary, comparison, plan, used)
+    return SparkReplay(records, summary, comparison, plan, used, recompiled)
 
 
 def _inputs(logs: Sequence[str], driver: Summary) -> tuple[dict[str, tuple[int, str]], list[str], list[str]]:

@@ -31,7 +31,7 @@ from wafpy.replay.ordered import merge_comparison_in_order, merge_in_order, posi
 from wafpy.replay.outcome import BadLine, Outcome, ReplayOptions, UnreadableInput
 from wafpy.replay.partition import partition_value
 from wafpy.replay.summary import Summary
-from wafpy.spark.aclsource import AclSource, compiled
+from wafpy.spark.aclsource import AclSource, compiled, compiled_count
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -177,7 +177,9 @@ def evaluate_lines(batches: Iterable[pa.RecordBatch], spec: TaskSpec) -> Iterato
     import pyarrow as pa
     from pyspark import TaskContext
 
+    before = compiled_count()
     evaluator = compiled(spec.source, spec.options)
+    fresh = compiled_count() > before  # this task compiled the web ACL (its process had not)
     services = evaluator.acl.services
     services.rate_counter = MemoryRateCounter()
     summary = Summary(top_capacity=spec.top_capacity)
@@ -228,7 +230,7 @@ def evaluate_lines(batches: Iterable[pa.RecordBatch], spec: TaskSpec) -> Iterato
             merge_comparison_in_order(comparison, part_comparison, position)
     context = TaskContext.get()
     partition = context.partitionId() if context is not None else 0
-    spec.partials.add({partition: pickle.dumps((summary, comparison, ranks))})
+    spec.partials.add({partition: pickle.dumps((summary, comparison, ranks, fresh))})
 
 
 _NO_KEY = object()
