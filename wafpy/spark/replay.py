@@ -61,13 +61,19 @@ class SparkReplay:
     compiled: int = 0  # tasks that compiled the web ACL (their Python worker had not yet)
 
 
-def local_session(master: str = "local[2]", app_name: str = "wafpy") -> SparkSession:
-    """A SparkSession whose Python workers run this interpreter (where wafpy is installed)."""
+def local_session(
+    master: str = "local[2]", app_name: str = "wafpy", *, memory: str | None = None
+) -> SparkSession:
+    """A SparkSession whose Python workers run this interpreter (where wafpy is installed); the
+    session that exists, if any (spark-submit, AWS Glue, EMR). `memory`: the driver's heap."""
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder
+    if memory is not None:
+        builder = builder.config("spark.driver.memory", memory)
     return (
-        SparkSession.builder.master(master)
+        builder.master(master)
         .appName(app_name)
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
