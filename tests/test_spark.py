@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -243,6 +243,11 @@ def test_parquet_has_the_columns_of_athenas_waf_table(spark: SparkSession, tmp_p
     assert sorted({p.name for p in out.iterdir() if p.is_dir()}) == ["date=2024-05-14"]
 
 
+def forgetting(batches: Iterable[Any]) -> Iterator[Any]:
+    forget()
+    yield from batches
+
+
 def test_an_executor_that_lost_its_compiled_acl_compiles_it_again(
     spark: SparkSession, tmp_path: Path
 ) -> None:
@@ -251,8 +256,9 @@ def test_an_executor_that_lost_its_compiled_acl_compiles_it_again(
     records = [waf_record(i, "/admin" if i % 2 else "/") for i in range(50)]
     logs = [str(write_jsonl(tmp_path / "waf.jsonl", records))]
     first = replay(spark, source, logs, str(tmp_path / "one"))
-    # Every idle Python worker drops its compiled web ACLs (as a new executor process starts).
-    spark.sparkContext.parallelize(range(16), 16).foreach(lambda _: forget())
+    # Every idle Python worker of Arrow functions drops its compiled web ACLs (as a new executor
+    # process starts without them).
+    spark.range(16, numPartitions=16).mapInArrow(forgetting, "id long").collect()
     second = replay(spark, source, logs, str(tmp_path / "two"))
     assert second.compiled > 0  # tasks compiled it again, from the same text
     assert digest(spark_lines(tmp_path / "one")) == digest(spark_lines(tmp_path / "two"))
