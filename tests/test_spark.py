@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.builders import byte_match, rule, web_acl
-from tests.replay_fixtures import T0, waf_record, write_acl, write_jsonl
+from tests.replay_fixtures import T0, run_cli, waf_record, write_acl, write_jsonl
 from tests.shared import ROOT, shared_dir
 from wafpy.replay.compare import Comparison
 from wafpy.replay.outcome import ReplayOptions
@@ -272,3 +272,26 @@ def test_evaluate_turns_a_dataframe_of_lines_into_records(spark: SparkSession, t
     records = evaluate(spark.createDataFrame(rows, "value STRING"), source)
     actions = sorted(r.action for r in records.select("action").collect())
     assert actions == ["ALLOW"] * 5 + ["BLOCK"] * 5
+
+
+def test_eval_with_engine_spark_prints_what_eval_prints(
+    spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    samples = ROOT / "samples"
+    common = [str(DEMO), str(samples / "waf-logs.jsonl.gz"), "--resources", str(DEMO_RESOURCES), "--compare"]
+    code, local, _ = run_cli(["eval", *common, "-o", str(tmp_path / "local.jsonl")], capsys)
+    assert code == 0
+    code, distributed, stderr = run_cli(
+        ["eval", *common, "--engine", "spark", "-o", str(tmp_path / "spark")], capsys
+    )
+    assert code == 0, stderr
+    assert "partitioned by client IP" in stderr
+    assert digest(spark_lines(tmp_path / "spark")) == digest(
+        (tmp_path / "local.jsonl").read_bytes().splitlines()
+    )
+    # Everything but the timing line; rows of equal counts may come in another order (a table
+    # lists ties in the order first seen, and Spark's tasks see the input in another order).
+    assert sorted(local.splitlines()[:-1]) == sorted(distributed.splitlines()[:-1])
+    code, _, stderr = run_cli(["eval", *common, "--engine", "spark", "--limit", "3"], capsys)
+    assert code == 1 and "--limit is not available with --engine spark" in stderr
