@@ -94,10 +94,10 @@ def digest_lines(paths: list[Path]) -> str:
     return h.hexdigest()
 
 
-def run_eval(logs: list[str], out: Path, workers: int) -> dict[str, Any]:
+def run_eval(acl: str, logs: list[str], out: Path, workers: int) -> dict[str, Any]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    command = [sys.executable, "-m", "wafpy", "eval", str(ACL), *logs, "--resources", str(RESOURCES)]
+    command = [sys.executable, "-m", "wafpy", "eval", acl, *logs, "--resources", str(RESOURCES)]
     command += ["--managed", "log", "-q", "--workers", str(workers), "-o", str(out)]
     subprocess.run(command, check=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -115,7 +115,7 @@ def spark_child(args: argparse.Namespace) -> None:
     spark.sparkContext.setLogLevel("ERROR")
     start_cpu = tree_cpu(me)
     start_wall = time.perf_counter() - started
-    source = AclSource.from_files(str(ACL), resources=[str(RESOURCES)], managed="log")
+    source = AclSource.from_files(args.acl, resources=[str(RESOURCES)], managed="log")
     # A first replay warms up what a running cluster has warm: the JVM's compiled code, the
     # Python workers and their compiled web ACL. Its cost is reported apart.
     warm = Path(args.out) / "warm-up.jsonl"
@@ -129,7 +129,8 @@ def spark_child(args: argparse.Namespace) -> None:
     for partitions in args.partitions:
         out = Path(args.out) / f"p{partitions}"
         cpu0, wall0 = tree_cpu(me), time.perf_counter()
-        done = replay(spark, source, args.logs, str(out), partition_by=None, partitions=partitions)
+        # 0: as many tasks as Spark reads the files in (no repartition without rate-based rules).
+        done = replay(spark, source, args.logs, str(out), partition_by=None, partitions=partitions or None)
         results.append(
             {
                 "partitions": partitions,
@@ -146,8 +147,9 @@ def spark_child(args: argparse.Namespace) -> None:
     spark.stop()
 
 
-def run_spark(logs: list[str], out: Path, partitions: list[int], cores: int = 2) -> dict[str, Any]:
+def run_spark(acl: str, logs: list[str], out: Path, partitions: list[int], cores: int = 2) -> dict[str, Any]:
     command = [sys.executable, "-m", "bench.spark_bench", "--child", "--out", str(out), "--cores", str(cores)]
+    command += ["--acl", acl]
     command += ["--partitions", *map(str, partitions), "--logs", *logs]
     done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -163,6 +165,11 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=20_000)
     parser.add_argument("--scaling", type=int, default=100_000)
     parser.add_argument("--keep", help="folder for the generated logs (default: a temporary one)")
+    parser.add_argument(
+        "--no-rate", action="store_true", help="the demo web ACL without its rate-based rules (no shuffle)"
+    )
+    parser.add_argument("--only-ratio", action="store_true", help="skip the per-task and scaling runs")
+    parser.add_argument("--acl", default=str(ACL), help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--cores", type=int, default=2, help=argparse.SUPPRESS)
@@ -174,11 +181,16 @@ def main() -> None:
         return
     folder = Path(args.keep or tempfile.mkdtemp(prefix="wafpy-spark-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
+    if args.no_rate:
+        document = json.loads(ACL.read_text())
+        document["Rules"] = [r for r in document["Rules"] if "RateBasedStatement" not in r["Statement"]]
+        args.acl = str(folder / "demo-without-rates.json")
+        Path(args.acl).write_text(json.dumps(document))
     report: dict[str, Any] = {}
     (folder / "big").mkdir()
     big = generate(folder / "big", args.records, args.files)
-    local = run_eval(big, folder / "eval.jsonl", 2)
-    spark = run_spark(big, folder / "spark-big", [2])
+    local = run_eval(args.acl, big, folder / "eval.jsonl", 2)
+    spark = run_spark(args.acl, big, folder / "spark-big", [0] if args.no_rate else [2])
     run = spark["runs"][0]
     report["records"] = args.records
     report["eval --workers 2"] = {"cpu_s": round(local["cpu"], 1), "wall_s": round(local["wall"], 1)}
@@ -190,9 +202,12 @@ def main() -> None:
     }
     report["cpu_ratio"] = round(run["cpu"] / local["cpu"], 2)
     report["same_records"] = run["digest"] == local["digest"]
+    if args.only_ratio:
+        print(json.dumps(report, indent=2))
+        return
     (folder / "small").mkdir()
     small = generate(folder / "small", args.small, 4)
-    tasks = run_spark(small, folder / "spark-small", [2, 8, 32])["runs"]
+    tasks = run_spark(args.acl, small, folder / "spark-small", [2, 8, 32])["runs"]
     slope = (tasks[-1]["cpu"] - tasks[0]["cpu"]) / (tasks[-1]["tasks"] - tasks[0]["tasks"])
     report["per_task"] = {
         "runs": [{k: r[k] for k in ("tasks", "cpu", "wall")} for r in tasks],
@@ -202,7 +217,7 @@ def main() -> None:
     mid = generate(folder / "scaling", args.scaling, 8)
     report["scaling"] = [
         {k: round(r[k], 2) if isinstance(r[k], float) else r[k] for k in ("tasks", "cpu", "wall")}
-        for r in run_spark(mid, folder / "spark-scaling", [2, 4, 8, 16])["runs"]
+        for r in run_spark(args.acl, mid, folder / "spark-scaling", [2, 4, 8, 16])["runs"]
     ]
     print(json.dumps(report, indent=2))
 
