@@ -183,7 +183,8 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     if args.no_rate:
         document = json.loads(ACL.read_text())
-        document["Rules"] = [r for r in document["Rules"] if "RateBasedStatement" not in r["Statement"]]
+        acl = document["WebACL"]
+        acl["Rules"] = [r for r in acl["Rules"] if "RateBasedStatement" not in r["Statement"]]
         args.acl = str(folder / "demo-without-rates.json")
         Path(args.acl).write_text(json.dumps(document))
     report: dict[str, Any] = {}
