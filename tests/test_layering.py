@@ -44,8 +44,10 @@ STAGES: tuple[tuple[str, tuple[str, ...], int], ...] = (
     ("replay", ("wafpy.replay",), 5),
     # Web ACL unit tests: the case files and the pytest plugin that collects them.
     ("testing", ("wafpy.testing",), 5),
-    ("cli", ("wafpy.cli",), 6),
-    ("package", ("wafpy",), 7),  # the package root re-exports; nothing inside imports it
+    # Replays on Apache Spark: the replay's evaluation, in Spark tasks.
+    ("spark", ("wafpy.spark",), 6),
+    ("cli", ("wafpy.cli",), 7),
+    ("package", ("wafpy",), 8),  # the package root re-exports; nothing inside imports it
 )
 
 

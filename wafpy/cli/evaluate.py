@@ -27,6 +27,7 @@ from wafpy.cli.rates import use_rate_backend
 from wafpy.load.managed import managed_groups
 from wafpy.replay.compare import Comparison, render_comparison
 from wafpy.replay.htmlreport import bundled_label_tiers
+from wafpy.replay.outcome import StrictStop
 from wafpy.replay.summary import Summary
 from wafpy.replay.summary_render import render_summary
 from wafpy.webacl import WebACL
@@ -41,7 +42,7 @@ def eval_command(args: argparse.Namespace) -> int:
     from wafpy.cli.explain import location_warning
     from wafpy.cli.progress import Progress
     from wafpy.logs.formats import waf_records_only
-    from wafpy.replay.outcome import BadLine, ReplayError, ReplayOptions, StrictStop, UnreadableInput
+    from wafpy.replay.outcome import BadLine, ReplayError, ReplayOptions
     from wafpy.replay.runner import Replay
     from wafpy.replay.workers import WorkerDied
 
@@ -91,11 +92,23 @@ def eval_command(args: argparse.Namespace) -> int:
         workers=args.workers,
         write_records=args.output is not None,
     )
+    if args.engine == "spark":
+        from wafpy.cli.spark_eval import spark_eval
+
+        managed = "log" if waf_logs else args.managed
+        ran = spark_eval(args, managed, [r.name for r in acl.model.rules], warn)
+        close_rates()
+        if ran is None:
+            return EXIT_USAGE
+        summary, comparison, elapsed, tasks = ran
+        first = summary.bad_examples[0] if args.strict and summary.bad_examples else None
+        strict = None if first is None else StrictStop(first)
+        return _conclude(args, acl, summary, comparison, warnings, elapsed, tasks, strict, out, err)
     replay = Replay(acl, args.logs, options, loader=loader, warn=warn)
-    if args.workers > 1 and replay.rate_based:
-        err.print(
-            "[yellow]warning[/]: the web ACL has rate-based rules, which need one ordered pass; "
-            "--workers is ignored"
+    if args.workers > 1 and replay.rate_based and not replay.keyed:
+        warn(
+            "the web ACL has rate-based rules, which need one ordered pass here "
+            f"({replay.plan.reason or 'with --limit or --strict'}); --workers is ignored"
         )
     summary = Summary()
     comparison = Comparison(rule_names=[r.name for r in acl.model.rules]) if args.compare else None
@@ -158,9 +171,30 @@ def eval_command(args: argparse.Namespace) -> int:
                 sink.close()
     elapsed = time.perf_counter() - started
     summary.filtered = replay.filtered
+    return _conclude(
+        args, acl, summary, comparison, warnings, elapsed, replay.workers_used, stopped, out, err
+    )
+
+
+def _conclude(
+    args: argparse.Namespace,
+    acl: WebACL,
+    summary: Summary,
+    comparison: Comparison | None,
+    warnings: list[str],
+    elapsed: float,
+    workers_used: int,
+    stopped: StrictStop | None,
+    out: Console,
+    err: Console,
+) -> int:
+    """After the replay: the summary, the HTML report, the errors on stderr, the gates' exit code."""
+    from wafpy.replay.outcome import UnreadableInput
+
+    to_stdout = args.output == "-"
     try:
         if not args.quiet:
-            _render(out, args, acl, summary, comparison, warnings, elapsed, replay.workers_used)
+            _render(out, args, acl, summary, comparison, warnings, elapsed, workers_used)
         if to_stdout:
             sys.stdout.flush()
     except BrokenPipeError:

@@ -48,6 +48,7 @@ from wafpy.cli.evaluate import ACTIONS, eval_command
 from wafpy.cli.explain import explain_command
 from wafpy.cli.gates import add_gate_arguments
 from wafpy.cli.rates import add_rate_backend_argument
+from wafpy.cli.spark_eval import add_spark_arguments
 from wafpy.cli.validate import add_document_options, add_managed_option
 
 __all__ = [
@@ -188,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_managed_option(p)
     add_rate_backend_argument(p)
     add_s3_option(p)
+    add_spark_arguments(p)
     p.set_defaults(func=eval_command)
 
     add_validate_parser(sub)

@@ -15,6 +15,7 @@ an `InputError` the rest of the input, so callers may want to treat it more seri
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import sys
@@ -38,6 +39,7 @@ __all__ = [
     "iter_files",
     "iter_lines",
     "iter_sources",
+    "lines_of_bytes",
     "looks_like_document",
     "open_input",
 ]
@@ -308,6 +310,17 @@ def iter_sources(
             on_error(InputError(f"cannot open: {exc.strerror or exc}", file=name))
             continue
         yield name, _closing(stream, _split_lines(name, stream, on_error), path != STDIN)
+
+
+def lines_of_bytes(
+    name: str, data: bytes, on_error: ErrorHandler = _raise
+) -> Generator[tuple[int, bytes], None, None]:
+    """(line number, record line) of one whole input held in memory, read as `iter_sources`
+    reads a file (gzip detected from its magic bytes): for readers that get files as bytes."""
+    stream: IO[bytes] = io.BytesIO(data)
+    if data[:2] == GZIP_MAGIC:
+        stream = cast(IO[bytes], gzip.GzipFile(fileobj=stream, mode="rb"))
+    return _closing(stream, _split_lines(name, stream, on_error), True)
 
 
 def _closing(stream: IO[bytes], lines: Lines, close: bool) -> Generator[tuple[int, bytes], None, None]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from typing import IO, NamedTuple
 
 from wafpy.errors import LogFormatError
@@ -37,6 +37,7 @@ from wafpy.logs.sources import (
     SKIP_FIRST,
     STDIN,
     WS,
+    ErrorHandler,
     InputError,
     iter_sources,
     looks_like_document,
@@ -47,6 +48,7 @@ __all__ = [
     "ByteRange",
     "Chunk",
     "Run",
+    "Sources",
     "bad_line",
     "byte_ranges",
     "chunk_label",
@@ -80,8 +82,16 @@ def run_format(key: str) -> Format:
     return fmt
 
 
-def read_chunks(paths: Sequence[str], fmt: str = "auto", chunk_lines: int = 2000) -> Iterator[Chunk]:
-    """The record lines of `paths` in order, in chunks; read errors become `BadLine`s in place."""
+# What opens the inputs for `read_chunks`: given the error handler, (name, record lines) per input.
+Sources = Callable[[ErrorHandler], Iterable[tuple[str, Generator[tuple[int, bytes], None, None]]]]
+
+
+def read_chunks(
+    paths: Sequence[str], fmt: str = "auto", chunk_lines: int = 2000, *, sources: Sources | None = None
+) -> Iterator[Chunk]:
+    """The record lines of `paths` in order, in chunks; read errors become `BadLine`s in place.
+
+    `sources` opens the inputs instead of `iter_sources(paths)` (inputs already in memory)."""
     forced = _forced_format(fmt)
     chunk: Chunk = []
 
@@ -89,7 +99,8 @@ def read_chunks(paths: Sequence[str], fmt: str = "auto", chunk_lines: int = 2000
         chunk.append(bad_line(error))
 
     count = 0
-    for source, file_lines in iter_sources(paths, report):
+    opened = iter_sources(paths, report) if sources is None else sources(report)
+    for source, file_lines in opened:
         lines: Iterator[tuple[int, bytes]] = file_lines
         chosen = forced
         if chosen is None:

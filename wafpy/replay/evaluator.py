@@ -24,7 +24,7 @@ from wafpy.replay.summary import Summary
 from wafpy.request import Request
 from wafpy.webacl import WebACL
 
-__all__ = ["PIECE_LINES", "Evaluator"]
+__all__ = ["PIECE_LINES", "Evaluator", "request_of"]
 
 # Lines evaluated at a time by `Evaluator.process`, and the chunk size of a replay in one
 # process: a few hundred lines, their requests and records stay in the CPU caches.
@@ -67,6 +67,11 @@ class Evaluator:
                 else:
                     append(result)
         return out, filtered
+
+    def line(self, key: str, source: str, number: int, raw: bytes) -> Outcome | BadLine | None:
+        """One record line in format `key`: its outcome, a BadLine, or None when filtered out."""
+        fmt = run_format(key)
+        return self._one(fmt.fast or fmt.parse, source, number, raw)
 
     def process(
         self, chunk: Chunk, summary: Summary, comparison: Comparison | None, strict: bool
@@ -186,6 +191,26 @@ class Evaluator:
                 decision.undetermined,
             )
         )
+
+
+def request_of(key: str, source: str, number: int, raw: bytes) -> tuple[Request, int | None] | None:
+    """The request of one record line in format `key` and its timestamp; None for a bad line.
+
+    What a replay split by a rate-key component (`wafpy.replay.partition`) reads before evaluating.
+    """
+    fmt = run_format(key)
+    try:
+        result = (fmt.fast or fmt.parse)(raw, source, number)
+    except LogFormatError:
+        return None
+    if type(result) is LogEntry:
+        decoded = _from_entry(result)
+        if type(decoded) is BadLine:
+            return None
+        request: Request = decoded[0]  # type: ignore[assignment]
+        return request, result.timestamp_ms
+    _, timestamp, fast = result  # type: ignore[misc]
+    return fast[0], timestamp
 
 
 def _new_outcome(values: tuple[Any, ...]) -> Outcome:

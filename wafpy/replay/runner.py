@@ -30,13 +30,13 @@ Memory is bounded whatever the input size: at most `2 * workers + 2` chunks are 
 each result is consumed and dropped by the caller (`Summary` keeps bounded counters).
 
 Rate-based rules and workers: a rate-based rule counts requests per key over time, so every
-request of one key must be evaluated by one counter, in time order. Partitioning the stream by key
-is not possible in general: the key can be a custom combination of headers, cookies, query
-arguments, labels added by earlier rules or a forwarded IP, known only after evaluating the rules
-before it. Partitioning by client IP would be exact only for IP-keyed rules and would still give
-up the output order. So when the web ACL holds any rate-based statement (rule groups included),
-the replay evaluates in one ordered process and `workers_used` is 1; the caller warns that
-`--workers` was ignored.
+request of one key must be evaluated by one counter, in input order. When all the rate-based
+statements of the web ACL share a key component read before evaluating (client IP, a forwarded
+IP: `wafpy.replay.partition`), `batches` runs one process per partition of that component's
+values (`wafpy.replay.keyed`), output still in input order, byte for byte that of one process.
+Otherwise (a constant key, label-namespace keys, mixed keys), and when iterating or with
+`strict`, the replay evaluates in one ordered process and `workers_used` is 1; the caller warns
+that `--workers` was ignored (`plan.describe()` says why).
 """
 
 from __future__ import annotations
@@ -55,7 +55,9 @@ from wafpy.replay.chunks import Chunk, bad_line, byte_ranges, chunk_label, range
 from wafpy.replay.compare import Comparison
 from wafpy.replay.coverage import has_rate_based
 from wafpy.replay.evaluator import PIECE_LINES, Evaluator
+from wafpy.replay.keyed import keyed_batches
 from wafpy.replay.outcome import BadLine, Outcome, ReplayOptions, StrictStop, UnreadableInput
+from wafpy.replay.partition import RatePlan, rate_plan
 from wafpy.replay.pool import from_worker, run_tasks, work_batch, work_chunk, work_input, work_range
 from wafpy.replay.summary import Summary
 from wafpy.replay.workers import Task
@@ -165,11 +167,17 @@ class Replay:
         self.warn = warn
         self.filtered = 0
         self.rate_based = has_rate_based(acl.model)
-        self.workers_used = 1 if self.rate_based else max(1, options.workers)
+        self.plan = rate_plan(acl.model) if self.rate_based else RatePlan(False)
+        # Split by rate key: only `batches`, without strict (a strict stop needs one ordered pass).
+        self.keyed = (
+            self.rate_based and self.plan.component is not None and options.workers > 1 and not options.strict
+        )
+        self.workers_used = max(1, options.workers) if not self.rate_based or self.keyed else 1
 
     def __iter__(self) -> Iterator[Outcome | BadLine]:
         chunks = read_chunks(self.paths, self.options.format, self._chunk_lines())
-        results = self._serial(chunks) if self.workers_used == 1 else self._parallel(chunks)
+        serial = self.workers_used == 1 or self.rate_based
+        results = self._serial(chunks) if serial else self._parallel(chunks)
         limit, strict = self.options.limit, self.options.strict
         replayed = 0
         if limit is not None and limit <= 0:
@@ -203,6 +211,22 @@ class Replay:
         options = self.options
         if options.limit is not None:
             raise ValueError("batches() does not apply limit; iterate over the Replay instead")
+        if self.keyed:
+            assert self.plan.component is not None
+            chunks = read_chunks(self.paths, options.format, options.chunk_lines)
+            for records, replayed, filtered in keyed_batches(
+                self.acl,
+                options,
+                chunks,
+                self.plan.component,
+                summary,
+                comparison,
+                loader=self.loader,
+                warn=self.warn,
+            ):
+                self.filtered += filtered
+                yield Batch(records, replayed, None)
+            return
         if self.workers_used == 1:
             chunks = read_chunks(self.paths, options.format, self._chunk_lines())
             evaluator = Evaluator(self.acl, options)
