@@ -140,7 +140,7 @@ def measure(quick: bool) -> dict[str, list[list[float]]]:
 # SVG
 
 _W, _H = 380, 260  # one panel
-_LEFT, _RIGHT, _TOP, _BOTTOM = 58, 16, 34, 46
+_LEFT, _RIGHT, _TOP, _BOTTOM = 58, 30, 34, 46
 
 
 def _log_ticks(low: float, high: float) -> list[float]:
