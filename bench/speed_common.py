@@ -69,6 +69,6 @@ def machine() -> str:
 
 
 def markdown(rows: list[Row]) -> str:
-    lines = ["| | measure | value | target | | |", "|---|---|---:|---|---|---|"]
+    lines = ["| part | measure | value | target | | detail |", "|---|---|---:|---|---|---|"]
     lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
     return "\n".join(lines)
