@@ -203,8 +203,10 @@ class Request:
             except AttributeError:
                 pending = None
             if pending is not None:
-                self._pending = None
+                # Filled before `_pending` is cleared: another thread reading meanwhile fills
+                # the same values again rather than finding neither.
                 pending[0](self, *pending[1:])
+                self._pending = None
                 return object.__getattribute__(self, name)
         else:
             compute = _MEMOS.get(name)
