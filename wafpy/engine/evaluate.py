@@ -36,6 +36,9 @@ ACTION_NAMES = {"Allow": ALLOW, "Block": BLOCK, "Count": COUNT, "Captcha": CAPTC
 HEADER_PREFIX = "x-amzn-waf-"
 
 
+_Event = RuleTrace | tuple[str, int, str, str | None] | list[RuleTrace]  # list: rules skipped at once
+
+
 @dataclass(slots=True)
 class _Terminal:
     action: str
@@ -54,7 +57,7 @@ class _State:
     rates: list[dict[str, Any]] = field(default_factory=list)
     # Trace entries of rules that matched or were not applied, with the top-level rule index they
     # belong to; rules without an entry did not match (see `_trace`).
-    events: list[tuple[int, RuleTrace | tuple[str, int, str, str | None]]] = field(default_factory=list)
+    events: list[tuple[int, _Event]] = field(default_factory=list)
     index: int = 0  # top-level rule being handled
     captcha: dict[str, Any] | None = None
     challenge: dict[str, Any] | None = None
@@ -226,7 +229,13 @@ def _run_group(rule: CompiledRule, ctx: EvalContext, state: _State) -> _Terminal
             return None
     if group.from_log:
         return _run_logged_group(rule, group, ctx, state, entry, mark)
-    for inner in group.rules:
+    rules, i = group.rules, 0
+    while i < len(rules):
+        i, skipped = group.skip(i, ctx)
+        if skipped is not None:
+            state.events.append((state.index, skipped))  # proven not to match: no test run
+            continue
+        inner, i = rules[i], i + 1
         terminal = _run_rule(inner, ctx, state, group, entry)
         if terminal is None:
             continue
@@ -416,21 +425,20 @@ def _allowed_by_default(acl: CompiledACL, ctx: EvalContext, groups: list[dict[st
 def _trace_builder(
     rules: tuple[CompiledRule, ...],
     last: int,
-    events: list[tuple[int, RuleTrace | tuple[str, int, str, str | None]]],
+    events: list[tuple[int, _Event]],
 ) -> Callable[[], tuple[RuleTrace, ...]]:
     """Build the trace only when asked: the scanner records nothing for rules that did not match."""
 
     def build() -> tuple[RuleTrace, ...]:
-        by_index: dict[int, list[RuleTrace | tuple[str, int, str, str | None]]] = {}
+        by_index: dict[int, list[_Event]] = {}
         for index, entry in events:
             by_index.setdefault(index, []).append(entry)
         out: list[RuleTrace] = []
         for index in range(last + 1):
             rule = rules[index]
             entries = by_index.get(index) or [(rule.name, rule.priority, NO_MATCH, None)]
-            out += [
-                e if isinstance(e, RuleTrace) else RuleTrace(e[0], e[1], e[2], group=e[3]) for e in entries
-            ]
+            flat = [t for e in entries for t in (e if isinstance(e, list) else (e,))]
+            out += [e if isinstance(e, RuleTrace) else RuleTrace(e[0], e[1], e[2], group=e[3]) for e in flat]
         return tuple(out)
 
     return build
