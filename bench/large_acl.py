@@ -20,19 +20,21 @@ from tests.builders import byte_match, rule, size_constraint, sqli_match, transf
 FIELDS: list[dict[str, Any]] = [
     {"UriPath": {}},
     {"QueryString": {}},
+    {"SingleHeader": {"Name": "user-agent"}},
     {"AllQueryArguments": {}},
     {"Body": {"OversizeHandling": "CONTINUE"}},
-    {"SingleHeader": {"Name": "user-agent"}},
     {"SingleHeader": {"Name": "referer"}},
     {"Cookies": {"MatchPattern": {"All": {}}, "MatchScope": "ALL", "OversizeHandling": "CONTINUE"}},
 ]
+FIELD_WEIGHTS = [30, 15, 15, 10, 15, 5, 10]
 CHAINS: list[tuple[str, ...]] = [
-    ("URL_DECODE", "HTML_ENTITY_DECODE"),
-    ("URL_DECODE",),
-    ("LOWERCASE",),
     ("URL_DECODE", "LOWERCASE"),
+    ("LOWERCASE",),
     (),
+    ("URL_DECODE",),
+    ("URL_DECODE", "HTML_ENTITY_DECODE"),
 ]
+CHAIN_WEIGHTS = [30, 25, 20, 15, 10]
 TOKENS = [
     "union", "select", "sleep(", "benchmark(", "waitfor", "information_schema", "xp_cmdshell",
     "<script", "javascript:", "onerror", "onload", "document.cookie", "eval(", "alert(",
@@ -48,9 +50,9 @@ def _token(rng: random.Random, i: int) -> str:
     return base if rng.random() < 0.3 else f"{base}{i % 97}"
 
 
-def _leaf(rng: random.Random, i: int) -> dict[str, Any]:
-    field = rng.choice(FIELDS)
-    chain = rng.choice(CHAINS)
+def _leaf(rng: random.Random, i: int, literal_less: float) -> dict[str, Any]:
+    field = rng.choices(FIELDS, FIELD_WEIGHTS)[0]
+    chain = rng.choices(CHAINS, CHAIN_WEIGHTS)[0]
     token = _token(rng, i)
     roll = rng.random()
     if roll < 0.45:
@@ -59,7 +61,7 @@ def _leaf(rng: random.Random, i: int) -> dict[str, Any]:
             token = "".join(c for c in token if c.isalnum() or c == "_") or "union"
         return byte_match(field, token, constraint, *chain)
     escaped = "".join("\\" + c if c in ".\\()[]{}$^*+?|" else c for c in token)
-    if roll < 0.95:
+    if roll < 1 - literal_less:
         pattern = rng.choice([f"(?i){escaped}\\s*[=(]?", f"{escaped}[a-z0-9_]*", f"(?:{escaped}|{escaped}x)"])
     else:
         pattern = rng.choice(["[\\x00-\\x08]{4,}", "^[^a-z]{64,}$", "(?i)[a-z]{2}[0-9]{40,}"])  # no literal
@@ -72,39 +74,46 @@ def _leaf(rng: random.Random, i: int) -> dict[str, Any]:
     }
 
 
-def _statement(rng: random.Random, i: int) -> dict[str, Any]:
+def _statement(rng: random.Random, i: int, other: float) -> dict[str, Any]:
+    """Mostly a literal-bearing test; a share `other` of rules are tests no literal can rule out
+    (regexes without a literal, Not, size, SQLi), as in managed groups."""
+    roll = rng.random()
+    if roll < other:
+        kind = rng.random()
+        if kind < 0.4:
+            return _leaf(rng, i, literal_less=1.0)
+        if kind < 0.6:
+            return {"NotStatement": {"Statement": _leaf(rng, i, 0.0)}}
+        if kind < 0.8:
+            return size_constraint(rng.choices(FIELDS, FIELD_WEIGHTS)[0], "GT", 8192, "NONE")
+        return sqli_match(rng.choice(FIELDS[:4]), "URL_DECODE")
     roll = rng.random()
     if roll < 0.85:
-        return _leaf(rng, i)
-    if roll < 0.92:
+        return _leaf(rng, i, 0.0)
+    if roll < 0.93:
         uri = byte_match({"UriPath": {}}, f"/{_token(rng, i).strip('/<$.')}", "STARTS_WITH", "LOWERCASE")
-        return {"AndStatement": {"Statements": [uri, _leaf(rng, i)]}}
-    if roll < 0.97:
-        return {"OrStatement": {"Statements": [_leaf(rng, i), _leaf(rng, i + 1)]}}
-    if roll < 0.98:
-        return {"NotStatement": {"Statement": _leaf(rng, i)}} if rng.random() < 0.2 else _leaf(rng, i)
-    if roll < 0.99:
-        return size_constraint(rng.choice(FIELDS), "GT", rng.choice([2048, 8192]), "NONE")
-    return sqli_match(rng.choice(FIELDS[:4]), "URL_DECODE")
+        return {"AndStatement": {"Statements": [uri, _leaf(rng, i, 0.0)]}}
+    return {"OrStatement": {"Statements": [_leaf(rng, i, 0.0), _leaf(rng, i + 1, 0.0)]}}
 
 
-def generated_rules(n: int, *, first_priority: int = 100, seed: int = 11) -> list[dict[str, Any]]:
+def generated_rules(
+    n: int, *, first_priority: int = 100, seed: int = 11, other: float = 0.05
+) -> list[dict[str, Any]]:
+    """`n` rules; a share `other` of them cannot be ruled out by a literal."""
     rng = random.Random(seed)
     out = []
     for i in range(n):
-        statement = _statement(rng, i)
-        if "NotStatement" in statement:
-            # A NOT around an attack test matches nearly every request: keep it a Count.
-            out.append(rule(f"gen-{i}", first_priority + i, statement, "Count"))
-        else:
-            out.append(rule(f"gen-{i}", first_priority + i, statement, "Count" if i % 10 == 0 else "Block"))
+        statement = _statement(rng, i, other)
+        # A NOT around an attack test matches nearly every request: keep it a Count, as every tenth.
+        count = "NotStatement" in statement or i % 10 == 0
+        out.append(rule(f"gen-{i}", first_priority + i, statement, "Count" if count else "Block"))
     return out
 
 
-def web_acl(total: int) -> dict[str, Any]:
+def web_acl(total: int, *, other: float = 0.05) -> dict[str, Any]:
     """The realistic 20-rule web ACL with generated rules after it, `total` rules in all."""
     document = copy.deepcopy(realistic_acl.web_acl())
-    document["Rules"] += generated_rules(total - len(document["Rules"]))
+    document["Rules"] += generated_rules(total - len(document["Rules"]), other=other)
     return document
 
 

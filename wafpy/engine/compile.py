@@ -44,7 +44,17 @@ def compile_statement(statement: ast.Statement, cc: CompileContext) -> Matcher:
     builder = BUILDERS.get(type(statement))
     if builder is None:
         raise NotAvailableError(f"{type(statement).__name__} cannot be nested at {cc.path}")
-    return builder(statement, cc.at(ast.STATEMENT_NAMES[type(statement)]))
+    matcher = builder(statement, cc.at(ast.STATEMENT_NAMES[type(statement)]))
+    leaf = cc.prefilter.leaf(statement, scanner=False) if cc.prefilter is not None else None
+    if leaf is None:
+        return matcher
+    # A text test whose literals the request lacks is false: its own search is skipped.
+    key, hits, mask = leaf[0].memo_key, leaf[0].hits, leaf[1]
+
+    def filtered(ctx: EvalContext) -> bool:
+        return bool((ctx.memo.get(key) or hits(ctx)) & mask) and matcher(ctx)
+
+    return filtered
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +146,7 @@ def _compile_rule(
         compile_statement=compile_statement,
         detector=detector,
         flags=flags,
+        prefilter=prefilter,
     )
     statement = rule.statement
     captcha = rule.captcha_immunity or scope.captcha_immunity

@@ -36,13 +36,14 @@ from wafpy.engine.statements.base import Flags
 from wafpy.engine.statements.logic import contains_geo
 from wafpy.engine.statements.match import SINGLE_VALUED
 from wafpy.matching.fields import extractor
-from wafpy.matching.literals import LiteralSearch, required_literals
+from wafpy.matching.literals import FOLD, LiteralSearch, fold, required_literals
 
 # Fields whose extraction is visible (an oversize flag, a body missing from a log record): their
 # group must be computed exactly where the statement would read them.
 _WITH_SIDE_EFFECTS = (ast.Body, ast.JsonBody, ast.Headers, ast.Cookies, ast.HeaderOrder)
+_MANY_VALUED = (ast.Headers, ast.Cookies, ast.AllQueryArguments, ast.JsonBody)
 _ALL = -1  # every rule of the group is a candidate (all bits set)
-MIN_USERS = 3  # rules needing literals in one group before the group is searched
+MIN_USERS = 2  # tests needing literals in one field before its search pays (many-valued: 1)
 _NONE = 1  # bit 0 is always set: a computed result is never 0, so `memo.get(k) or ...` works
 
 
@@ -53,6 +54,7 @@ class Group:
     memo_key: int
     fetch: Callable[[EvalContext], tuple[bool | None, list[bytes]]]
     pure: bool  # reading the field has no visible side effect
+    min_users: int  # tests that must use the group for its search to pay
     literals: dict[bytes, int] = field(default_factory=dict)  # literal -> mask of rule bits
     next_bit: int = 1
     users: int = 0  # rules that need a literal here (`Prefilter.survey`)
@@ -86,7 +88,7 @@ class Group:
             assert self.search is not None, "Prefilter.finish() was not called"
             masks = self.masks
             result = _NONE
-            for i in self.search.found(text.lower()):
+            for i in self.search.found(text.translate(FOLD)):
                 result |= masks[i]
         memo[self.memo_key] = result
         return result
@@ -153,6 +155,10 @@ class Prefilter:
         field_to_match = statement.field_to_match
         pre_parse = tuple(t.type for t in statement.pre_parse_transformations)
         chain = tuple(t.type for t in statement.text_transformations if t.type != "NONE")
+        # The search is case-folded anyway, so a chain and the same chain then LOWERCASE (or
+        # UPPERCASE: ASCII only, within the search's folding) share one search and skip that step.
+        while chain and chain[-1] in ("LOWERCASE", "UPPERCASE"):
+            chain = chain[:-1]
         ex = extractor(field_to_match, pre_parse, self.body_limit)
         flags = self.flags
         attribute = SINGLE_VALUED.get(type(field_to_match))
@@ -172,22 +178,16 @@ class Prefilter:
         group = self.groups.get(key)
         if group is None:
             pure = not isinstance(field_to_match, _WITH_SIDE_EFFECTS)
-            group = self.groups[key] = Group(flags.intern(("prefilter", key)), fetch, pure)
+            # A test of a many-valued field runs once per element; one search replaces them all.
+            few = 1 if isinstance(field_to_match, _MANY_VALUED) else MIN_USERS
+            group = self.groups[key] = Group(flags.intern(("prefilter", key)), fetch, pure, few)
         return group
 
     def _parts(self, statement: ast.Statement, scanner: bool) -> list[tuple[Group, frozenset[bytes]]] | None:
-        literals: frozenset[bytes] | None = None
-        if isinstance(statement, ast.ByteMatch):
-            search = statement.search_string
-            literals = frozenset([search.lower()]) if search else None
-        elif isinstance(statement, ast.RegexMatch):
-            literals = required_literals(statement.regex_string)
-        elif isinstance(statement, ast.RegexPatternSetReference):
-            patterns = statement.pattern_set.patterns if statement.pattern_set is not None else ()
-            found = [required_literals(p) for p in patterns]
-            if found and all(f is not None for f in found):
-                literals = frozenset().union(*found)  # type: ignore[arg-type]
-        elif isinstance(statement, ast.And) and not contains_geo(statement):
+        literals = self._literals(statement)
+        if literals is not None:
+            return [(self._group(statement, scanner), literals)]
+        if isinstance(statement, ast.And) and not contains_geo(statement):
             for i, child in enumerate(statement.statements):
                 parts = self._parts(child, scanner)
                 if parts is not None:
@@ -203,21 +203,48 @@ class Prefilter:
                     return None
                 out += parts
             return out or None
-        if literals is None:
-            return None
-        return [(self._group(statement, scanner), literals)]
+        return None
+
+    def _literals(self, statement: ast.Statement) -> frozenset[bytes] | None:
+        """What a text test needs in its transformed field; None for other statements."""
+        if isinstance(statement, ast.ByteMatch):
+            search = statement.search_string
+            return frozenset([fold(search)]) if search else None
+        if isinstance(statement, ast.RegexMatch):
+            return required_literals(statement.regex_string)
+        if isinstance(statement, ast.RegexPatternSetReference):
+            patterns = statement.pattern_set.patterns if statement.pattern_set is not None else ()
+            found = [required_literals(p) for p in patterns]
+            if found and all(f is not None for f in found):
+                return frozenset().union(*found)  # type: ignore[arg-type]
+        return None
 
     def survey(self, statement: ast.Statement, *, scanner: bool) -> None:
-        """Count the rules that would use each group, before any `need` is asked."""
-        for group in {id(g): g for g, _ in self._parts(statement, scanner) or ()}.values():
-            group.users += 1
+        """Count the tests that would use each group, before any `need` or `leaf` is asked."""
+        if self._literals(statement) is not None:
+            self._group(statement, scanner).users += 1
+        for child in getattr(statement, "statements", None) or ():
+            self.survey(child, scanner=scanner)
+        if isinstance(statement, ast.Not):
+            self.survey(statement.statement, scanner=scanner)
+
+    def leaf(self, statement: ast.Statement, *, scanner: bool) -> tuple[Group, int] | None:
+        """For a text test anywhere in a statement (under Not, beside a detector): its group and
+        bit, when its literals' absence proves it false. Its field is read where it stands."""
+        literals = self._literals(statement)
+        if literals is None:
+            return None
+        group = self._group(statement, scanner)
+        if group.users < group.min_users:
+            return None
+        return group, group.allocate(literals)
 
     def need(self, statement: ast.Statement, *, scanner: bool) -> Need | None:
         """Register a rule's statement; what it needs to possibly match, or None (always tested).
 
         A group that few rules use is not worth its search: testing those rules costs no more."""
         parts = self._parts(statement, scanner)
-        if parts is None or any(g.users < MIN_USERS for g, _ in parts):
+        if parts is None or any(g.users < g.min_users for g, _ in parts):
             return None
         out: list[tuple[Group, int]] = []
         for group, literals in parts:

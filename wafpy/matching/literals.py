@@ -17,10 +17,10 @@ repetition); where they may disagree the answer is None:
 Everything else that is not a plain literal (classes, `.`, anchors, repetitions that may be
 absent, backreferences) just ends the literal being read: dropping a literal is always safe.
 
-Literals are kept in lower case, and texts are searched in lower case: that finds every match a
-case-sensitive literal finds, and every ASCII case variant a `(?i)` literal matches. RE2 in
-Latin-1 mode may fold non-ASCII letters under `(?i)`, so there a byte at or above 0x80 ends the
-literal too. AWS runs a regex on the transformed value
+Literals are kept case-folded (`FOLD`: ASCII letters and Latin-1 letters to lower case), and
+texts are searched folded the same way: that finds every match a case-sensitive literal finds, and
+every case variant a `(?i)` literal matches, whether RE2 in Latin-1 mode folds ASCII letters only
+or Latin-1 letters too. AWS runs a regex on the transformed value
 (https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-regex-match.html),
 which is what the prefilter searches.
 
@@ -32,6 +32,7 @@ asked for, so a literal inside another (`elect` in `select`) is never hidden.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from re import _constants as C
@@ -40,7 +41,7 @@ from typing import Any, Final
 
 import ahocorasick_rs
 
-__all__ = ["LiteralSearch", "required_literals"]
+__all__ = ["FOLD", "LiteralSearch", "fold", "required_literals"]
 
 Literals = frozenset[bytes]
 
@@ -49,8 +50,22 @@ _POSIX_CLASS: Final = (("[:", ":]"), ("[.", ".]"), ("[=", "=]"))
 _MAX_ALTERNATIVES: Final = 64  # a wider disjunction buys little and costs automaton size
 
 
-def _lower(byte: int) -> int:
-    return byte + 32 if 65 <= byte <= 90 else byte
+def _fold_table() -> bytes:
+    table = bytearray(range(256))
+    for upper in [*range(0x41, 0x5B), *range(0xC0, 0xD7), *range(0xD8, 0xDF)]:
+        table[upper] = upper + 0x20
+    return bytes(table)
+
+
+# Case folding of every pair of letters within Latin-1 (A-Z, and À-Þ but ×): what `(?i)` may fold
+# in RE2's Latin-1 mode, and more than the ASCII-only LOWERCASE and PCRE's `(?i)`. Folding both the
+# literals and the text keeps every case variant a match could take.
+FOLD: Final = _fold_table()
+
+
+def fold(text: bytes) -> bytes:
+    """`text` case-folded as the literals are (`FOLD`)."""
+    return text.translate(FOLD)
 
 
 def _best(candidates: list[Literals]) -> Literals | None:
@@ -61,7 +76,7 @@ def _best(candidates: list[Literals]) -> Literals | None:
     return max(usable, key=lambda c: (min(len(x) for x in c), -len(c)))
 
 
-def _sequence(items: Sequence[tuple[Any, Any]], folds: bool) -> tuple[bytes | None, Literals | None]:
+def _sequence(items: Sequence[tuple[Any, Any]]) -> tuple[bytes | None, Literals | None]:
     """(the exact text the items match, if only one; a requirement of theirs, or None)."""
     run = bytearray()
     exact = True
@@ -75,14 +90,13 @@ def _sequence(items: Sequence[tuple[Any, Any]], folds: bool) -> tuple[bytes | No
             run.clear()
 
     for op, av in items:
-        if op is C.LITERAL and not (folds and av >= 0x80):
-            run.append(_lower(av))
+        if op is C.LITERAL:
+            run.append(FOLD[av])
         elif op is C.SUBPATTERN:
             _group, add, remove, sub = av
             if (add | remove) & C.SRE_FLAG_VERBOSE:
                 raise ValueError("extended mode")
-            inner_folds = (folds or bool(add & C.SRE_FLAG_IGNORECASE)) and not remove & C.SRE_FLAG_IGNORECASE
-            text, need = _sequence(sub, inner_folds)
+            text, need = _sequence(sub)
             if text is not None:
                 run.extend(text)
             else:
@@ -90,14 +104,14 @@ def _sequence(items: Sequence[tuple[Any, Any]], folds: bool) -> tuple[bytes | No
                 if need is not None:
                     candidates.append(need)
         elif op is C.BRANCH:
-            alternatives = [_sequence(alt, folds) for alt in av[1]]
+            alternatives = [_sequence(alt) for alt in av[1]]
             cut()
             needs = [frozenset([text]) if text is not None else need for text, need in alternatives]
             if all(n is not None for n in needs):
                 candidates.append(frozenset().union(*needs))  # type: ignore[arg-type]
         elif op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
             low, _high, sub = av
-            text, need = _sequence(sub, folds)
+            text, need = _sequence(sub)
             cut()
             if low >= 1:
                 found = frozenset([text]) if text is not None else need
@@ -112,13 +126,39 @@ def _sequence(items: Sequence[tuple[Any, Any]], folds: bool) -> tuple[bytes | No
     return None, _best(candidates)
 
 
+def _without_classes(pattern: str) -> str:
+    """`pattern` without its bracketed classes (a `{` inside one is a plain character)."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+        elif c == "[":
+            j = i + 1
+            if j < n and pattern[j] == "^":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1  # a `]` first in a class is a member
+            while j < n and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            out.append("[]")
+            i = j + 1
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=4096)
 def required_literals(pattern: str) -> Literals | None:
-    """Lower-case literals, one of which every match of `pattern` contains; None when unsure."""
+    """Case-folded literals, one of which every match of `pattern` contains; None when unsure."""
     for opener, closer in _POSIX_CLASS:
         start = pattern.find(opener)
         if start >= 0 and pattern.find(closer, start + 2) >= 0:
             return None  # maybe a POSIX class, which Python reads as a class and a literal `]`
-    if "{" in _QUANTIFIER.sub("", pattern):
+    if "{" in _QUANTIFIER.sub("", _without_classes(pattern)):
         return None
     # One character per byte, as wafpy's translation reads the pattern (UTF-8 bytes, Latin-1 RE2).
     text = pattern.encode("utf-8").decode("latin-1")
@@ -130,7 +170,7 @@ def required_literals(pattern: str) -> Literals | None:
     if flags & C.SRE_FLAG_VERBOSE:
         return None
     try:
-        exact, need = _sequence(parsed.data, bool(flags & C.SRE_FLAG_IGNORECASE))
+        exact, need = _sequence(parsed.data)
     except (ValueError, RecursionError):
         return None
     if exact is not None:
@@ -139,7 +179,7 @@ def required_literals(pattern: str) -> Literals | None:
 
 
 class LiteralSearch:
-    """Which of `literals` (lower case) occur in a text, searched in lower case."""
+    """Which of `literals` (case-folded) occur in a text (case-folded by the caller)."""
 
     __slots__ = ("_automaton", "_literals", "_small")
 
@@ -150,7 +190,7 @@ class LiteralSearch:
         self._automaton = None if self._small else ahocorasick_rs.BytesAhoCorasick(list(self._literals))
 
     def found(self, text: bytes) -> set[int]:
-        """Indexes of the literals that occur in `text` (lowered by the caller)."""
+        """Indexes of the literals that occur in `text`."""
         if self._small:
             return {i for i, literal in enumerate(self._literals) if literal in text}
         assert self._automaton is not None
