@@ -48,6 +48,31 @@ _NONE = 1  # bit 0 is always set: a computed result is never 0, so `memo.get(k) 
 
 
 @dataclass(eq=False)
+class FieldSearch:
+    """The literals of every chain of one field, in one automaton. Chains often leave a field as it
+    was (URL_DECODE of a JSON body): a text already searched for this request is not searched again."""
+
+    memo_key: int
+    literals: dict[bytes, int] = field(default_factory=dict)  # literal -> index in the automaton
+    search: LiteralSearch | None = None
+
+    def finish(self) -> None:
+        if self.search is None:
+            self.search = LiteralSearch(list(self.literals))
+
+    def found(self, ctx: EvalContext, text: bytes) -> set[int]:
+        """Indexes of the literals in `text` (folded), remembered per text for this request."""
+        seen: dict[bytes, set[int]] | None = ctx.memo.get(self.memo_key)
+        if seen is None:
+            seen = ctx.memo[self.memo_key] = {}
+        found = seen.get(text)
+        if found is None:
+            assert self.search is not None, "Prefilter.finish() was not called"
+            found = seen[text] = self.search.found(text)
+        return found
+
+
+@dataclass(eq=False)
 class Group:
     """One field after one transformation chain, and the literals rules look for there."""
 
@@ -55,22 +80,19 @@ class Group:
     fetch: Callable[[EvalContext], tuple[bool | None, list[bytes]]]
     pure: bool  # reading the field has no visible side effect
     min_users: int  # tests that must use the group for its search to pay
-    literals: dict[bytes, int] = field(default_factory=dict)  # literal -> mask of rule bits
+    shared: FieldSearch
+    masks: dict[int, int] = field(default_factory=dict)  # literal index -> mask of rule bits
     next_bit: int = 1
     users: int = 0  # rules that need a literal here (`Prefilter.survey`)
-    search: LiteralSearch | None = None
-    masks: tuple[int, ...] = ()
 
     def allocate(self, literals: frozenset[bytes]) -> int:
         bit = 1 << self.next_bit
         self.next_bit += 1
+        indexes = self.shared.literals
         for literal in literals:
-            self.literals[literal] = self.literals.get(literal, 0) | bit
+            i = indexes.setdefault(literal, len(indexes))
+            self.masks[i] = self.masks.get(i, 0) | bit
         return bit
-
-    def finish(self) -> None:
-        self.search = LiteralSearch(list(self.literals))
-        self.masks = tuple(self.literals.values())
 
     def hits(self, ctx: EvalContext) -> int:
         """The mask of rules that may match, computed once per request."""
@@ -85,11 +107,10 @@ class Group:
             result = _NONE
         else:
             text = elements[0] if len(elements) == 1 else b"\x00".join(elements)
-            assert self.search is not None, "Prefilter.finish() was not called"
             masks = self.masks
             result = _NONE
-            for i in self.search.found(text.translate(FOLD)):
-                result |= masks[i]
+            for i in self.shared.found(ctx, text.translate(FOLD)):
+                result |= masks.get(i, 0)
         memo[self.memo_key] = result
         return result
 
@@ -150,6 +171,7 @@ class Prefilter:
         self.flags = flags
         self.body_limit = body_limit
         self.groups: dict[Hashable, Group] = {}
+        self.fields: dict[Hashable, FieldSearch] = {}
 
     def _group(self, statement: Any, scanner: bool) -> Group:
         field_to_match = statement.field_to_match
@@ -180,7 +202,10 @@ class Prefilter:
             pure = not isinstance(field_to_match, _WITH_SIDE_EFFECTS)
             # A test of a many-valued field runs once per element; one search replaces them all.
             few = 1 if isinstance(field_to_match, _MANY_VALUED) else MIN_USERS
-            group = self.groups[key] = Group(flags.intern(("prefilter", key)), fetch, pure, few)
+            shared = self.fields.get((ex.key, mode))
+            if shared is None:
+                shared = self.fields[ex.key, mode] = FieldSearch(flags.intern(("prefilter", ex.key, mode)))
+            group = self.groups[key] = Group(flags.intern(("prefilter", key)), fetch, pure, few, shared)
         return group
 
     def _parts(self, statement: ast.Statement, scanner: bool) -> list[tuple[Group, frozenset[bytes]]] | None:
@@ -256,8 +281,8 @@ class Prefilter:
         return tuple(out)
 
     def finish(self) -> None:
-        for group in self.groups.values():
-            group.finish()
+        for shared in self.fields.values():
+            shared.finish()
 
 
 def check(need: Need) -> Callable[[EvalContext], bool]:

@@ -13,6 +13,7 @@ repetition); where they may disagree the answer is None:
 * POSIX classes (`[[:alpha:]]`: Python reads a class and a literal `]`) and equivalence classes;
 * a `{` that is not an escaped brace nor a plain `{n}`, `{n,}`, `{n,m}` quantifier (newer PCRE
   reads `{,3}` and `{ 1, 3 }` as quantifiers, Python as text);
+* `\\v` (a character to Python, PCRE's vertical-space class), `\\u`, `\\U`, `\\N`;
 * extended mode `(?x)`, and anything Python's parser refuses (`\\Q...\\E`, `\\x{41}`, `\\h`, ...).
 Everything else that is not a plain literal (classes, `.`, anchors, repetitions that may be
 absent, backreferences) just ends the literal being read: dropping a literal is always safe.
@@ -126,6 +127,20 @@ def _sequence(items: Sequence[tuple[Any, Any]]) -> tuple[bytes | None, Literals 
     return None, _best(candidates)
 
 
+# Escapes Python reads as one character and PCRE does not: `\v` is PCRE's vertical-space class.
+_OTHER_ESCAPES: Final = frozenset("vuUN")
+
+
+def _python_reads_alike(pattern: str) -> bool:
+    """No escape whose meaning differs between Python's parser and PCRE."""
+    i = pattern.find("\\")
+    while 0 <= i < len(pattern) - 1:
+        if pattern[i + 1] in _OTHER_ESCAPES:
+            return False
+        i = pattern.find("\\", i + 2)
+    return True
+
+
 def _without_classes(pattern: str) -> str:
     """`pattern` without its bracketed classes (a `{` inside one is a plain character)."""
     out: list[str] = []
@@ -158,7 +173,7 @@ def required_literals(pattern: str) -> Literals | None:
         start = pattern.find(opener)
         if start >= 0 and pattern.find(closer, start + 2) >= 0:
             return None  # maybe a POSIX class, which Python reads as a class and a literal `]`
-    if "{" in _QUANTIFIER.sub("", _without_classes(pattern)):
+    if "{" in _QUANTIFIER.sub("", _without_classes(pattern)) or not _python_reads_alike(pattern):
         return None
     # One character per byte, as wafpy's translation reads the pattern (UTF-8 bytes, Latin-1 RE2).
     text = pattern.encode("utf-8").decode("latin-1")
