@@ -164,7 +164,12 @@ def test_bundled_groups_agree(bundled: tuple[str, Path]) -> None:
             managed=str(path),
             search_string="text",
         )
-        compare(acl.model, _probes() + [(_attack(t, "query"), 0) for t in _tokens(acl.model)[:200]])
+        places = ["uri", "query", "body", "user-agent", "cookie", "referer"]
+        hows = ["same", "upper", "miss", "encoded"]
+        attacks = [
+            (_attack(_variant(t, hows[i % 4]), places[i % 6]), 0) for i, t in enumerate(_tokens(acl.model))
+        ]
+        compare(acl.model, _probes() + attacks)
 
 
 def test_standin_groups_agree() -> None:
