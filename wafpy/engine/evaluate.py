@@ -36,6 +36,8 @@ ACTION_NAMES = {"Allow": ALLOW, "Block": BLOCK, "Count": COUNT, "Captcha": CAPTC
 HEADER_PREFIX = "x-amzn-waf-"
 
 
+
+
 @dataclass(slots=True)
 class _Terminal:
     action: str
@@ -233,7 +235,13 @@ def _run_group(rule: CompiledRule, ctx: EvalContext, state: _State) -> _Terminal
             return None
     if group.from_log:
         return _run_logged_group(rule, group, ctx, state, entry, mark)
-    for inner in group.rules:
+    rules, i = group.rules, 0
+    while i < len(rules):
+        i, skipped = group.skip(i, ctx)
+        if skipped is not None:
+            state.events.append((state.index, skipped))  # proven not to match: no test run
+            continue
+        inner, i = rules[i], i + 1
         terminal = _run_rule(inner, ctx, state, group, entry)
         if terminal is None:
             continue

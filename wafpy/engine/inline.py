@@ -325,6 +325,14 @@ def statement_code(
     member = ast.STATEMENT_NAMES[type(statement)]
     here = cc.at(member)
     if isinstance(statement, TEXT_STATEMENTS):
+        leaf = cc.prefilter.leaf(statement, scanner=True) if cc.prefilter is not None else None
+        if leaf is not None:
+            # False when the request lacks its literals (wafpy.engine.prefilter): no search.
+            hits = src.bind("prefilter", leaf[0].hits)
+            src.emit(indent, f"if (memo.get({leaf[0].memo_key}) or {hits}(ctx)) & {leaf[1]}:")
+            _text_leaf(statement, here, src, var, indent + 4)
+            src.emit(indent, "else:", f"    {var} = False")
+            return
         _text_leaf(statement, here, src, var, indent)
         return
     if isinstance(statement, (ast.And, ast.Or)) and not contains_geo(statement):

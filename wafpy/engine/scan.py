@@ -24,6 +24,7 @@ from typing import Any
 from wafpy import model as ast
 from wafpy.engine.context import EvalContext, Matcher, NotApplied
 from wafpy.engine.inline import Source, identifier, statement_code
+from wafpy.engine.prefilter import Group, Need, condition
 from wafpy.engine.statements.base import CompileContext
 from wafpy.engine.statements.logic import contains_geo
 
@@ -54,6 +55,44 @@ class ScannerSource:
         self.acl_name = acl_name
         self.source = Source({})
         self.count = 0
+        # An open run of consecutive rules that each have a prefilter need: (its first line, its
+        # first rule index, each group it reads with the mask of the run's rules there, in the
+        # order the rules first read them). One `if` around the run skips it all when no group
+        # holds a literal any of its rules needs.
+        self.run: tuple[int, int, dict[Group, int]] | None = None
+        self.hits_names: dict[int, str] = {}
+
+    def _hits(self, role: str, value: Any) -> str:
+        """One bound name per group's `hits` method, however many rules use it."""
+        name = self.hits_names.get(id(value.__self__))
+        if name is None:
+            name = self.hits_names[id(value.__self__)] = self.source.bind(role, value)
+        return name
+
+    def _close_run(self) -> None:
+        run, self.run = self.run, None
+        if run is None:
+            return
+        line, first, masks = run
+        lines = self.source.lines
+        if self.count - first < 2:
+            del lines[line]  # one rule: its own check suffices
+            return
+        need = condition(tuple(masks.items()), self._hits)
+        lines[line] = f"    if start <= {self.count - 1} and ({need}):"
+        lines[line + 1 :] = ["    " + text for text in lines[line + 1 :]]
+
+    def _extend_run(self, need: Need | None) -> None:
+        """Add a rule with `need` to the open run (opening one), or close the run before it."""
+        if need is None:
+            self._close_run()
+            return
+        if self.run is None:
+            self.source.lines.append("")  # the run's `if`, written when it closes
+            self.run = (len(self.source.lines) - 1, self.count, {})
+        masks = self.run[2]
+        for group, mask in need:
+            masks[group] = masks.get(group, 0) | mask
 
     def add_rule(
         self,
@@ -64,13 +103,19 @@ class ScannerSource:
         name: str = "",
         priority: int = 0,
         path: str = "",
+        need: Need | None = None,
     ) -> None:
         src = self.source
+        self._extend_run(need)
         index = self.count
         self.count += 1
         src.owner = identifier(name)
         src.emit(4, f"# rule {name!r}, priority {priority} ({path})")
-        src.emit(4, f"if start <= {index}:", "    try:")
+        if need is not None:
+            # Proven false unless the request holds a literal it needs (wafpy.engine.prefilter).
+            src.emit(4, f"if start <= {index} and ({condition(need, self._hits)}):", "    try:")
+        else:
+            src.emit(4, f"if start <= {index}:", "    try:")
         if self.inline:
             statement_code(statement, cc, compile_statement, src, "m", 12)
         else:
@@ -84,6 +129,7 @@ class ScannerSource:
         src.emit(8, "if details:", "    del details[:]")
 
     def add_group(self, *, name: str = "", priority: int = 0, path: str = "") -> None:
+        self._close_run()
         self.source.emit(
             4, f"# rule {name!r}, priority {priority} ({path}): a rule group, run outside the scanner"
         )
@@ -92,6 +138,7 @@ class ScannerSource:
 
     def build(self) -> tuple[Scanner, str]:
         """The scanner function and its source text."""
+        self._close_run()
         head = [
             "def scan(ctx, start):",
             "    request = ctx.request",

@@ -13,11 +13,12 @@ from wafpy.decision import NO_MATCH, RuleTrace
 from wafpy.engine.compile import CompiledRule
 
 # (rule, priority, result, group) for a rule that did not match or was not applied; the eight
-# RuleTrace fields in order for one that matched; or a RuleTrace.
-TraceEntry = RuleTrace | tuple[Any, ...]
+# RuleTrace fields in order for one that matched; a RuleTrace; or a list of RuleTraces (the rules
+# of a group the prefilter skipped at once).
+TraceEntry = RuleTrace | tuple[Any, ...] | list[RuleTrace]
 
 
-def _trace_entry(entry: TraceEntry) -> RuleTrace:
+def _trace_entry(entry: RuleTrace | tuple[Any, ...]) -> RuleTrace:
     if isinstance(entry, RuleTrace):
         return entry
     if len(entry) == 4:
@@ -40,7 +41,11 @@ def trace_builder(
         for index in range(last + 1):
             rule = rules[index]
             entries = by_index.get(index) or [(rule.name, rule.priority, NO_MATCH, None)]
-            out += [_trace_entry(e) for e in entries]
+            for entry in entries:
+                if isinstance(entry, list):
+                    out += entry
+                else:
+                    out.append(_trace_entry(entry))
         return tuple(out)
 
     return build
