@@ -12,6 +12,7 @@ conformance web ACLs exercise the prefilter too.
 from __future__ import annotations
 
 import json
+import pickle
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +29,7 @@ from wafpy.engine import prefilter
 from wafpy.engine.compile import CompiledACL, compile_acl
 from wafpy.engine.evaluate import evaluate
 from wafpy.engine.services import Services
-from wafpy.matching.literals import fold, required_literals
+from wafpy.matching.literals import LiteralSearch, fold, required_literals
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = sorted((ROOT / "tests" / "conformance").glob("*.json"))
@@ -288,3 +289,9 @@ def test_latin1_letters_are_folded_on_both_sides() -> None:
     # RE2 in Latin-1 mode may fold É and é under (?i): the literal and the text are both folded.
     assert required_literals("(?i)caf\\xc9x") == frozenset([b"caf\xe9x"])
     assert b"caf\xe9x" in fold(b"CAF\xe9X") and b"caf\xe9x" in fold(b"caf\xc9x")
+
+
+def test_a_literal_search_pickles() -> None:
+    search = LiteralSearch([b"select", b"elect", b"union", b"<script"])
+    copy = pickle.loads(pickle.dumps(search))
+    assert copy.found(b"xselect union") == search.found(b"xselect union") == {0, 1, 2}

@@ -16,6 +16,13 @@ What a rule needs (`Prefilter.need`), proven from its statement:
 * anything else, and Not above all (it is true when its child is false), needs nothing that can be
   proven: the rule is always tested. So are And / Or holding a GeoMatch (each child runs).
 
+Where it is used: the generated scanner (`wafpy.engine.scan`) and a rule group's loop
+(`CompiledGroup.skip`) wrap each run of consecutive rules that have needs in one check, and check
+each rule of an opened run on its own; a text test inside a rule that cannot be skipped whole (an
+Or beside an XSS match, a Not) checks its own literals before its search (`Prefilter.leaf`). All
+chains of one field share one automaton (`FieldSearch`), and a chain that leaves the text as
+another left it costs a lookup, not a second search.
+
 Evaluation stays exactly equal to rule-by-rule evaluation, including its side effects: a field is
 extracted where the rule that first reads it stands, not earlier, so the order of oversize flags
 is kept; the groups of an Or are computed in order and stop at the first one that finds a literal,

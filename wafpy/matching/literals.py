@@ -204,6 +204,10 @@ class LiteralSearch:
         self._small = len(self._literals) <= 3
         self._automaton = None if self._small else ahocorasick_rs.BytesAhoCorasick(list(self._literals))
 
+    def __reduce__(self) -> tuple[type[LiteralSearch], tuple[list[bytes]]]:
+        # The automaton does not pickle: it is rebuilt from the literals.
+        return LiteralSearch, (list(self._literals),)
+
     def found(self, text: bytes) -> set[int]:
         """Indexes of the literals that occur in `text`."""
         if self._small:
