@@ -176,8 +176,19 @@ def _compile_rule(
     if scanner is not None:
         # Top-level rules run inside the generated scanner; only group rules keep a matcher.
         need = prefilter.need(statement, scanner=scanner.inline) if prefilter is not None else None
+        action = rule.action
+        plain_count = (
+            kind == "REGULAR" and action is not None and action.kind == "Count" and not action.insert_headers
+        )
         scanner.add_rule(
-            statement, cc, compile_statement, name=rule.name, priority=rule.priority, path=path, need=need
+            statement,
+            cc,
+            compile_statement,
+            name=rule.name,
+            priority=rule.priority,
+            path=path,
+            need=need,
+            count_labels=fq_labels if plain_count else None,
         )
     else:
         matcher = compile_statement(statement, cc)

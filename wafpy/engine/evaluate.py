@@ -36,8 +36,6 @@ ACTION_NAMES = {"Allow": ALLOW, "Block": BLOCK, "Count": COUNT, "Captcha": CAPTC
 HEADER_PREFIX = "x-amzn-waf-"
 
 
-
-
 @dataclass(slots=True)
 class _Terminal:
     action: str
@@ -361,6 +359,13 @@ def evaluate(
         # The common case: no rule needed attention and the default action is a plain Allow.
         return _allowed_by_default(acl, ctx, quiet)
     state = _State()
+    if ctx.events is not None:
+        # Count rules the scanner concluded before this one: the loop goes on with their entries.
+        state.events, state.non_terminating = ctx.events, ctx.non_terminating  # type: ignore[assignment]
+        state.non_terminating_names = ctx.non_terminating_names  # type: ignore[assignment]
+    else:
+        ctx.events, ctx.non_terminating = state.events, state.non_terminating
+        ctx.non_terminating_names = state.non_terminating_names
     if quiet:
         state.groups += quiet
     while True:
@@ -418,7 +423,9 @@ def _allowed_by_default(acl: CompiledACL, ctx: EvalContext, groups: list[dict[st
         terminating_rule_id="Default_Action",
         terminating_rule_type="REGULAR",
         labels=tuple(ctx.labels) if ctx.labels else (),
-        trace_builder=trace_builder(acl.rules, len(acl.rules) - 1, []),
+        non_terminating_matching_rules=tuple(ctx.non_terminating_names) if ctx.non_terminating_names else (),
+        trace_builder=trace_builder(acl.rules, len(acl.rules) - 1, ctx.events or []),
+        log_non_terminating=tuple(ctx.non_terminating) if ctx.non_terminating else (),
         rule_group_list=tuple(groups) if groups else (),
         oversize_fields=tuple(ctx.oversize) if ctx.oversize else (),
         not_evaluable=tuple(dict.fromkeys(ctx.not_evaluable)) if ctx.not_evaluable else (),

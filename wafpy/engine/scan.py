@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from wafpy import model as ast
+from wafpy.decision import COUNT, MATCH
 from wafpy.engine.context import EvalContext, Matcher, NotApplied
 from wafpy.engine.inline import Source, identifier, statement_code
 from wafpy.engine.prefilter import Group, Need, condition
@@ -41,6 +42,36 @@ def flush_labels(ctx: EvalContext) -> None:
     for label in ctx.pending_labels:
         ctx.add_label(label)
     ctx.pending_labels.clear()
+
+
+def counter(index: int, name: str, priority: int, labels: tuple[str, ...]) -> Callable[[EvalContext], None]:
+    """What the evaluation loop does for a top-level Count rule that matched (labels, trace entry,
+    log entry), done inside the scanner, which then goes on: no return to the loop per match.
+
+    Only for a plain Count (no inserted headers, not rate-based): the same outcome as the loop's
+    https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-action.html
+    """
+
+    def counted(ctx: EvalContext) -> None:
+        details = tuple(ctx.details)
+        if ctx.pending_labels:
+            # Labels the statement produced land first, then the rule's own (as in the loop).
+            flush_labels(ctx)
+        for label in labels:
+            ctx.add_label(label)
+        if ctx.events is None:
+            ctx.events, ctx.non_terminating, ctx.non_terminating_names = [], [], []
+        ctx.events.append((index, (name, priority, MATCH, COUNT, None, None, details, labels)))
+        ctx.non_terminating.append(  # type: ignore[union-attr]
+            {
+                "ruleId": name,
+                "action": COUNT,
+                "ruleMatchDetails": [d.to_log() for d in details if d.condition_type],
+            }
+        )
+        ctx.non_terminating_names.append(name)  # type: ignore[union-attr]
+
+    return counted
 
 
 # Numbers the pseudo-filenames: two compilations of one web ACL (a reload) never share an entry.
@@ -104,7 +135,10 @@ class ScannerSource:
         priority: int = 0,
         path: str = "",
         need: Need | None = None,
+        count_labels: tuple[str, ...] | None = None,
     ) -> None:
+        """Add a top-level rule; `count_labels` (the rule's labels) for a plain Count rule, which
+        the inline scanner concludes itself when it matches."""
         src = self.source
         self._extend_run(need)
         index = self.count
@@ -122,10 +156,17 @@ class ScannerSource:
             matcher = src.bind("matcher", compile_statement(statement, cc))
             src.emit(12, f"m = {matcher}(ctx)")
         src.emit(8, "except NotApplied:", f"    return {index}, None")
-        src.emit(8, "if m:", f"    return {index}, m")
-        if contains_geo(statement):
-            # Only GeoMatch adds labels as it goes (match or not); they land after the rule.
-            src.emit(8, "if ctx.pending_labels:", "    flush_labels(ctx)")
+        geo = contains_geo(statement)
+        if count_labels is not None and self.inline:
+            counted = src.bind("counted", counter(index, name, priority, count_labels))
+            src.emit(8, "if m:", f"    {counted}(ctx)")
+            if geo:
+                src.emit(8, "elif ctx.pending_labels:", "    flush_labels(ctx)")
+        else:
+            src.emit(8, "if m:", f"    return {index}, m")
+            if geo:
+                # Only GeoMatch adds labels as it goes (match or not); they land after the rule.
+                src.emit(8, "if ctx.pending_labels:", "    flush_labels(ctx)")
         src.emit(8, "if details:", "    del details[:]")
 
     def add_group(self, *, name: str = "", priority: int = 0, path: str = "") -> None:
