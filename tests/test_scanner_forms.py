@@ -8,6 +8,7 @@ case here compares the two forms on the whole Decision a user can see.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -155,3 +156,21 @@ def test_count_rules_are_concluded_inside_the_scanner() -> None:
     logged = [e["ruleId"] for e in decision.log_non_terminating]
     assert logged == list(decision.non_terminating_matching_rules)
     assert "awswaf:111122223333:webacl:forms:flow:office" in decision.labels
+
+
+def _fields(decision: wafpy.Decision) -> dict[str, Any]:
+    out = {f.name: getattr(decision, f.name) for f in dataclasses.fields(decision)}
+    out["trace_builder"] = decision.trace
+    return out
+
+
+@pytest.mark.parametrize("default", ["Allow", "Block"])
+def test_an_empty_web_acl_decides_like_the_general_path(default: str) -> None:
+    acl = wafpy.load_web_acl(builders.web_acl([], name="empty", default=default))
+    compiled = compile_acl(acl.model)
+    # Rules given as a list, not the tuple the fast path tests for: the general path.
+    general = dataclasses.replace(compiled, rules=[])  # type: ignore[arg-type]
+    request = wafpy.Request(uri="/x", query="a=1", headers=[("Host", "example.com")], timestamp_ms=5)
+    fast = evaluate(compiled, request, Services())
+    assert _fields(fast) == _fields(evaluate(general, request, Services()))
+    assert fast.action == default.upper()

@@ -338,13 +338,28 @@ def _run_logged_group(
     return None
 
 
+def _no_trace() -> tuple[RuleTrace, ...]:
+    return ()
+
+
 def evaluate(
     acl: CompiledACL, request: Request, services: Services, *, now_ms: int | None = None
 ) -> Decision:
     if now_ms is None:
         now_ms = request.timestamp_ms if request.timestamp_ms is not None else services.clock_ms()
-    ctx = EvalContext(request, services, now_ms)
     rules = acl.rules
+    if rules == () and acl.plain_default:
+        # Nothing to evaluate (no rules, a plain Allow default): no context, no scanner call.
+        return Decision(
+            action=ALLOW,
+            terminating_rule_id="Default_Action",
+            terminating_rule_type="REGULAR",
+            trace_builder=_no_trace,
+            web_acl_arn=acl.model.arn,
+            request=request,
+            evaluated_at_ms=now_ms,
+        )
+    ctx = EvalContext(request, services, now_ms)
     scan = acl.scan
     count = len(rules)
     terminal: _Terminal | None = None
