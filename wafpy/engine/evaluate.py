@@ -25,6 +25,7 @@ from wafpy.decision import (
 )
 from wafpy.engine.compile import CompiledACL, CompiledGroup, CompiledRule
 from wafpy.engine.context import EvalContext, NotApplied
+from wafpy.engine.defaults import allowed_by_default, empty_decision, share_counted
 from wafpy.engine.fromlog import REASONS, action_of, replay_group
 from wafpy.engine.responses import Response, block_response, captcha_response, challenge_response
 from wafpy.engine.scan import GROUP
@@ -338,10 +339,6 @@ def _run_logged_group(
     return None
 
 
-def _no_trace() -> tuple[RuleTrace, ...]:
-    return ()
-
-
 def evaluate(
     acl: CompiledACL, request: Request, services: Services, *, now_ms: int | None = None
 ) -> Decision:
@@ -349,16 +346,7 @@ def evaluate(
         now_ms = request.timestamp_ms if request.timestamp_ms is not None else services.clock_ms()
     rules = acl.rules
     if rules == () and acl.plain_default:
-        # Nothing to evaluate (no rules, a plain Allow default): no context, no scanner call.
-        return Decision(
-            action=ALLOW,
-            terminating_rule_id="Default_Action",
-            terminating_rule_type="REGULAR",
-            trace_builder=_no_trace,
-            web_acl_arn=acl.model.arn,
-            request=request,
-            evaluated_at_ms=now_ms,
-        )
+        return empty_decision(acl, request, now_ms)  # nothing to evaluate: no context, no scan
     ctx = EvalContext(request, services, now_ms)
     scan = acl.scan
     count = len(rules)
@@ -372,15 +360,10 @@ def evaluate(
         index, matched = scan(ctx, index + 1)
     if index >= count and acl.plain_default:
         # The common case: no rule needed attention and the default action is a plain Allow.
-        return _allowed_by_default(acl, ctx, quiet)
+        return allowed_by_default(acl, ctx, quiet)
     state = _State()
-    if ctx.events is not None:
-        # Count rules the scanner concluded before this one: the loop goes on with their entries.
-        state.events, state.non_terminating = ctx.events, ctx.non_terminating  # type: ignore[assignment]
-        state.non_terminating_names = ctx.non_terminating_names  # type: ignore[assignment]
-    else:
-        ctx.events, ctx.non_terminating = state.events, state.non_terminating
-        ctx.non_terminating_names = state.non_terminating_names
+    # Count rules the scanner concluded itself: one set of lists, in rule order, for both.
+    share_counted(ctx, state)
     if quiet:
         state.groups += quiet
     while True:
@@ -429,25 +412,6 @@ def _quiet_entry(group: CompiledGroup | None) -> dict[str, Any]:
         "excludedRules": None,
         "customerConfig": None,
     }
-
-
-def _allowed_by_default(acl: CompiledACL, ctx: EvalContext, groups: list[dict[str, Any]] | None) -> Decision:
-    """Decision for a request no rule acted on, under a default Allow without inserted headers."""
-    return Decision(
-        action=ALLOW,
-        terminating_rule_id="Default_Action",
-        terminating_rule_type="REGULAR",
-        labels=tuple(ctx.labels) if ctx.labels else (),
-        non_terminating_matching_rules=tuple(ctx.non_terminating_names) if ctx.non_terminating_names else (),
-        trace_builder=trace_builder(acl.rules, len(acl.rules) - 1, ctx.events or []),
-        log_non_terminating=tuple(ctx.non_terminating) if ctx.non_terminating else (),
-        rule_group_list=tuple(groups) if groups else (),
-        oversize_fields=tuple(ctx.oversize) if ctx.oversize else (),
-        not_evaluable=tuple(dict.fromkeys(ctx.not_evaluable)) if ctx.not_evaluable else (),
-        web_acl_arn=acl.model.arn,
-        request=ctx.request,
-        evaluated_at_ms=ctx.now_ms,
-    )
 
 
 def _finish(
