@@ -32,6 +32,7 @@ def _outcome(decision: wafpy.Decision) -> tuple[Any, ...]:
         decision.terminating_rule_id,
         decision.labels,
         decision.non_terminating_matching_rules,
+        decision.log_non_terminating,
         decision.response_code,
         [
             (t.rule, t.result, t.action, [(d.statement, d.path, d.matched, d.field_name) for d in t.details])

@@ -197,6 +197,12 @@ def test_forked_workers_do_not_repeat_trace_ids() -> None:
     assert theirs and theirs[11:] != ours[11:]
 
 
+def test_trace_ids_stay_distinct_hex_across_refills_of_the_random_digits() -> None:
+    ids = [new_trace()[0][11:] for _ in range(3 * trace._BATCH + 7)]
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 24 and int(i, 16) >= 0 and i == i.lower() for i in ids)
+
+
 def _request_id_reference(value: str) -> str:
     for part in value.split(";"):
         key, _, found = part.strip().partition("=")

@@ -11,6 +11,7 @@ import base64
 import binascii
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
+from urllib.parse import quote
 
 # WAF sees at most the first 200 headers / 8 KB of header data and the first 200 cookies / 8 KB
 # of cookie data (https://docs.aws.amazon.com/waf/latest/developerguide/waf-oversize-request-components.html).
@@ -180,25 +181,31 @@ def _optional_str(value: Any, field: str) -> str | None:
     raise ValueError(f"httpRequest.{field} must be a string, got {type(value).__name__}")
 
 
-def _log_headers(value: Any) -> tuple[Header, ...]:
+def _log_headers(value: Any) -> list[tuple[str, str]]:
+    """The checked `(name, value)` text pairs of `httpRequest.headers` (encoded later, when read)."""
     if value is None:
-        return ()
+        return []
     if not isinstance(value, list):
         raise ValueError(f"httpRequest.headers must be a list, got {type(value).__name__}")
     out = []
     for i, item in enumerate(value):
-        if not isinstance(item, Mapping):
+        # `type(...) is dict` first: the usual JSON object skips the ABC check of Mapping.
+        if type(item) is not dict and not isinstance(item, Mapping):
             raise ValueError(f"httpRequest.headers[{i}] must be an object with name and value")
         name = item.get("name")
         val = item.get("value")
-        if not isinstance(name, str):
+        if type(name) is not str and not isinstance(name, str):
             raise ValueError(f"httpRequest.headers[{i}].name must be a string")
         if val is None:
             val = ""
-        elif not isinstance(val, str):
+        elif type(val) is not str and not isinstance(val, str):
             raise ValueError(f"httpRequest.headers[{i}].value must be a string")
-        out.append((name.encode("utf-8"), val.encode("utf-8")))
-    return tuple(out)
+        out.append((name, val))
+    return out
+
+
+def encode_log_headers(pairs: list[tuple[str, str]]) -> tuple[Header, ...]:
+    return tuple([(name.encode("utf-8"), value.encode("utf-8")) for name, value in pairs])
 
 
 def _log_body(text_body: Any, b64_body: Any) -> bytes:
@@ -240,6 +247,8 @@ class RequestFields(Protocol):
     timestamp_ms: int | None
     request_id: str | None
     body_available: bool
+    # The inputs of the parts not made yet (`Request.__getattr__` makes them on first use).
+    _pending: tuple[Any, ...] | None
 
 
 def read_http_request(
@@ -291,16 +300,8 @@ def read_http_request(
         body_size = len(body)
 
     host = _optional_str(get("host"), "host")
-    if host is None:
-        for name, value in headers:
-            if name.lower() == b"host":
-                host = to_text(value)
-                break
-    request.method = method.encode("utf-8")
-    request.uri = uri.encode("utf-8")
-    request.query = args.encode("utf-8") if args else None
-    request.fragment = fragment.encode("utf-8") if fragment else None
-    request.headers = headers
+    # Checked now, encoded when first read (`fill_from_log`): the values kept are immutable text.
+    request._pending = (fill_from_log, method, uri, args, fragment, headers, host)
     request.body = body
     request.body_size = body_size
     request.client_ip = client_ip
@@ -308,12 +309,35 @@ def read_http_request(
     request.asn = None
     request.http_version = version or "HTTP/1.1"
     request.scheme = _optional_str(get("scheme"), "scheme")
-    request.host = host
     request.ja3 = ja3 if ja3 is not None else _optional_str(get("ja3Fingerprint"), "ja3Fingerprint")
     request.ja4 = ja4 if ja4 is not None else _optional_str(get("ja4Fingerprint"), "ja4Fingerprint")
     request.timestamp_ms = timestamp
     request.request_id = _optional_str(get("requestId"), "requestId")
     request.body_available = body_available
+
+
+def fill_from_log(
+    request: RequestFields,
+    method: str,
+    uri: str,
+    args: str | None,
+    fragment: str | None,
+    headers: list[tuple[str, str]],
+    host: str | None,
+) -> None:
+    """The encoded parts of a `from_log` view, made when the first is read."""
+    encoded = encode_log_headers(headers)
+    if host is None:
+        for name, value in encoded:
+            if name.lower() == b"host":
+                host = to_text(value)
+                break
+    request.method = method.encode("utf-8")
+    request.uri = uri.encode("utf-8")
+    request.query = args.encode("utf-8") if args else None
+    request.fragment = fragment.encode("utf-8") if fragment else None
+    request.headers = encoded
+    request.host = host
 
 
 def http_request_object(request: RequestFields) -> dict[str, Any]:
@@ -349,3 +373,60 @@ def split_query(query: bytes | None, pre_parse: Callable[[bytes], bytes] | None)
                 name, _, value = piece.partition(b"=")
                 args.append((name, value))
     return args
+
+
+# RFC 3986 pchar plus "/": characters that may appear unescaped in a path. Used only when an
+# ASGI server gives no raw_path and the decoded path must be re-encoded.
+_PATH_SAFE = "/:@!$&'()*+,;=~"
+
+
+# from_asgi runs per request: the usual methods and ASGI versions are looked up, not re-encoded.
+_ASGI_METHODS = {
+    m: m.encode("latin-1")
+    for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE")
+}
+_ASGI_VERSIONS = {"1.0": "HTTP/1.0", "1.1": "HTTP/1.1", "2": "HTTP/2.0", "3": "HTTP/3.0"}
+
+
+def fill_asgi(
+    self: RequestFields,
+    raw: bytes | None,
+    path: str | None,
+    query: bytes | None,
+    headers: tuple[Any, ...],
+    method: str,
+    version: str | None,
+    scheme: str | None,
+) -> None:
+    """The parts of a `from_asgi` view that need decoding, made when the first is read."""
+    if raw is None:
+        raw = quote(path or "/", safe=_PATH_SAFE).encode("ascii")
+    fragment: bytes | None = None
+    # Some servers put the whole target in raw_path; WAF's UriPath stops at `?` and `#`.
+    # (An int operand: `0x3F in raw` is a memchr, `b"?" in raw` costs 8 times as much.)
+    if 0x3F in raw:  # b"?"
+        raw = raw.partition(b"?")[0]
+    if 0x23 in raw:  # b"#"
+        raw, _, fragment = raw.partition(b"#")
+    # Servers give 2-tuples; the spec allows any 2-item iterables (checked on the first item
+    # only: a server is uniform).
+    if headers and type(headers[0]) is not tuple:
+        headers = tuple([(bytes(n), bytes(v)) for n, v in headers])
+    host: str | None = None
+    for name, value in headers:
+        # The length test first: most names are not 4 bytes long and skip the lower().
+        if len(name) == 4 and (name == b"host" or name.lower() == b"host"):
+            host = value.decode("latin-1")
+            break
+    version = version or "1.1"
+    self.method = _ASGI_METHODS.get(method) or method.encode("latin-1")
+    self.uri = raw
+    self.query = query or None
+    self.fragment = fragment
+    self.headers = headers
+    # AWS logs write HTTP/2.0; ASGI says "2".
+    self.http_version = _ASGI_VERSIONS.get(version) or "HTTP/" + (
+        version if "." in version else version + ".0"
+    )
+    self.scheme = scheme or "http"
+    self.host = host

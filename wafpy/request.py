@@ -5,10 +5,15 @@ object of an AWS WAF log record (`wafpy eval`, conformance files, `Request.from_
 is kept as raw bytes, exactly as WAF would see it: the path is not percent-decoded, the query string
 is not split, header names keep the case they arrived in.
 
-Building the view is cheap (plain slot assignments, about half a microsecond) because the ASGI
-middleware builds one per request. Derived parts (visible headers, a header index, cookies, query
-arguments) are computed the first time a rule needs them and memoized on the instance; a request
-that only meets IP rules never parses a cookie.
+Building the view is cheap because the ASGI middleware builds one per request: `from_asgi` and
+`from_log` take what they are given and decode nothing. The parts that need decoding or encoding
+(method, path, query, headers, host...) are left unset and made, all at once, the first time
+anything reads one of them (`__getattr__`, which Python calls only for an unset slot, so a part
+already made costs a plain slot read). Derived parts (visible headers, a header index, cookies,
+query arguments) are computed the first time a rule needs them and memoized the same way; a
+request that only meets IP rules never parses a cookie, and one that meets no rule at all never
+decodes its headers. `from_log` still checks every field when it is called, so a malformed
+record fails there, as before.
 
 The view is immutable by convention: slots are assigned directly (an enforcing ``__setattr__``
 would triple the construction cost). Use `Request.replace` to derive a changed copy.
@@ -24,7 +29,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from wafpy._requestparts import (
     COOKIE_BYTES_LIMIT,
@@ -34,6 +38,7 @@ from wafpy._requestparts import (
     Header,
     HeadersInput,
     QueryArg,
+    fill_asgi,
     header_tuple,
     http_request_object,
     read_http_request,
@@ -77,18 +82,6 @@ _PUBLIC = (
     "logged_groups",
 )
 
-# RFC 3986 pchar plus "/": characters that may appear unescaped in a path. Used only when an
-# ASGI server gives no raw_path and the decoded path must be re-encoded.
-_PATH_SAFE = "/:@!$&'()*+,;=~"
-
-
-# from_asgi runs per request: the usual methods and ASGI versions are looked up, not re-encoded.
-_ASGI_METHODS = {
-    m: m.encode("latin-1")
-    for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE")
-}
-_ASGI_VERSIONS = {"1.0": "HTTP/1.0", "1.1": "HTTP/1.1", "2": "HTTP/2.0", "3": "HTTP/3.0"}
-
 
 class Request:
     """A request as AWS WAF sees it; attributes are documented in docs/architecture.md.
@@ -116,6 +109,7 @@ class Request:
         "_cookies_oversize",
         "_headers_oversize",
         "_index",
+        "_pending",
         "_query_args",
         "_visible",
     )
@@ -148,6 +142,8 @@ class Request:
     _cookies: list[tuple[bytes, bytes]]
     _cookies_oversize: bool
     _query_args: dict[Hashable, list[QueryArg]]
+    # (filler, its arguments...) of the parts not made yet; None once made (see `__getattr__`).
+    _pending: tuple[Any, ...] | None
 
     def __init__(
         self,
@@ -195,6 +191,35 @@ class Request:
         self.logged_groups = logged_groups
 
     # ----------------------------------------------------------------------------------------
+    # Parts made on first use
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only when a slot is unset. A view built by `from_asgi` / `from_log` holds the
+        # inputs of its lazy parts in `_pending` until one is read; the memoized derived parts
+        # are computed here the first time too.
+        if name in _LAZY:
+            try:
+                pending = self._pending
+            except AttributeError:
+                pending = None
+            if pending is not None:
+                # Filled before `_pending` is cleared: another thread reading meanwhile fills
+                # the same values again rather than finding neither.
+                pending[0](self, *pending[1:])
+                self._pending = None
+                return object.__getattribute__(self, name)
+        else:
+            compute = _MEMOS.get(name)
+            if compute is not None:
+                compute(self)
+                return object.__getattribute__(self, name)
+        raise AttributeError(f"'Request' object has no attribute {name!r}")
+
+    def __getstate__(self) -> tuple[None, dict[str, Any]]:
+        # Pickled and copied whole: the lazy parts are made first, the memos are left out.
+        return None, {name: getattr(self, name) for name in _PUBLIC}
+
+    # ----------------------------------------------------------------------------------------
     # Value semantics
 
     def _public(self) -> tuple[Any, ...]:
@@ -238,42 +263,34 @@ class Request:
     def _compute_visible(self) -> None:
         self._visible, self._headers_oversize = visible_headers(self.headers)
 
+    def _compute_index(self) -> None:
+        index: dict[bytes, list[bytes]] = {}
+        for name, value in self.visible_headers:
+            key = name.lower()
+            found = index.get(key)
+            if found is None:
+                index[key] = [value]
+            else:
+                found.append(value)
+        self._index = index
+
+    # An unset memo slot reaches `__getattr__`, which computes it: no try/except on the way.
     @property
     def visible_headers(self) -> tuple[Header, ...]:
         """The headers WAF can see: the first 200 and within 8,192 bytes (waf-oversize-request-components)."""
-        try:
-            return self._visible
-        except AttributeError:
-            self._compute_visible()
-            return self._visible
+        return self._visible
 
     @property
     def headers_oversize(self) -> bool:
         """True when the request has more than 200 headers or more than 8,192 bytes of them."""
-        try:
-            return self._headers_oversize
-        except AttributeError:
-            self._compute_visible()
-            return self._headers_oversize
+        return self._headers_oversize
 
     def header_values(self, lower_name: bytes) -> list[bytes]:
         """Values of every visible header named `lower_name` (ASCII lower case), in order.
 
         The returned list is shared with the memo: do not modify it.
         """
-        try:
-            index = self._index
-        except AttributeError:
-            index = {}
-            for name, value in self.visible_headers:
-                key = name.lower()
-                found = index.get(key)
-                if found is None:
-                    index[key] = [value]
-                else:
-                    found.append(value)
-            self._index = index
-        return index.get(lower_name) or []
+        return self._index.get(lower_name) or []
 
     # ----------------------------------------------------------------------------------------
     # Cookies
@@ -284,20 +301,12 @@ class Request:
     @property
     def cookies(self) -> list[tuple[bytes, bytes]]:
         """Visible `(name, value)` cookies from every Cookie header, values not decoded."""
-        try:
-            return self._cookies
-        except AttributeError:
-            self._compute_cookies()
-            return self._cookies
+        return self._cookies
 
     @property
     def cookies_oversize(self) -> bool:
         """True when there are more than 200 cookies or more than 8,192 bytes of cookie data."""
-        try:
-            return self._cookies_oversize
-        except AttributeError:
-            self._compute_cookies()
-            return self._cookies_oversize
+        return self._cookies_oversize
 
     # ----------------------------------------------------------------------------------------
     # Query arguments
@@ -312,10 +321,7 @@ class Request:
         empty value; empty pieces are skipped. Results are memoized per `key`, which must
         identify `pre_parse` (None for no chain). No query string gives an empty list.
         """
-        try:
-            memo = self._query_args
-        except AttributeError:
-            memo = self._query_args = {}
+        memo = self._query_args
         found = memo.get(key)
         if found is not None:
             return found
@@ -440,52 +446,30 @@ class Request:
         arrive lower-cased from ASGI servers, unlike the client's casing that AWS sees.
         `client_ip` overrides `scope["client"]`; without either it is "" (unknown).
         """
-        raw = scope.get("raw_path")
-        if raw is None:
-            raw = quote(scope.get("path", "/"), safe=_PATH_SAFE).encode("ascii")
-        fragment: bytes | None = None
-        # Some servers put the whole target in raw_path; WAF's UriPath stops at `?` and `#`.
-        # (An int operand: `0x3F in raw` is a memchr, `b"?" in raw` costs 8 times as much.)
-        if 0x3F in raw:  # b"?"
-            raw = raw.partition(b"?")[0]
-        if 0x23 in raw:  # b"#"
-            raw, _, fragment = raw.partition(b"#")
+        # Only what the scope holds is taken now (immutable values and a snapshot of the header
+        # list, which the app may change later); `fill_asgi` decodes it on first use.
         headers = scope.get("headers") or ()
-        # Servers give a list of 2-tuples; the spec allows any 2-item iterables (checked on the
-        # first item only: a server is uniform, and this runs on every request).
-        if type(headers) is not tuple or (headers and type(headers[0]) is not tuple):
-            if headers and type(headers[0]) is tuple:
-                headers = tuple(headers)
-            else:
-                headers = tuple([(bytes(n), bytes(v)) for n, v in headers])
-        host: str | None = None
-        for name, value in headers:
-            # The length test first: most names are not 4 bytes long and skip the lower().
-            if len(name) == 4 and (name == b"host" or name.lower() == b"host"):
-                host = value.decode("latin-1")
-                break
+        if type(headers) is not tuple:
+            headers = tuple(headers)
         if client_ip is None:
             client = scope.get("client")
             client_ip = client[0] if client else ""
-        method = scope["method"]
-        version = scope.get("http_version") or "1.1"
         self = cls.__new__(cls)
-        self.method = _ASGI_METHODS.get(method) or method.encode("latin-1")
-        self.uri = raw
-        self.query = scope.get("query_string") or None
-        self.fragment = fragment
-        self.headers = headers
+        self._pending = (
+            fill_asgi,
+            scope.get("raw_path"),
+            scope.get("path"),
+            scope.get("query_string"),
+            headers,
+            scope["method"],
+            scope.get("http_version"),
+            scope.get("scheme"),
+        )
         self.body = body
         self.body_size = len(body) if body_size is None else body_size
         self.client_ip = client_ip
         self.country = country
         self.asn = asn
-        # AWS logs write HTTP/2.0; ASGI says "2".
-        self.http_version = _ASGI_VERSIONS.get(version) or "HTTP/" + (
-            version if "." in version else version + ".0"
-        )
-        self.scheme = scope.get("scheme") or "http"
-        self.host = host
         self.ja3 = ja3
         self.ja4 = ja4
         self.timestamp_ms = timestamp_ms
@@ -497,3 +481,20 @@ class Request:
     def to_http_request(self) -> dict[str, Any]:
         """The `httpRequest` object of an AWS WAF log record for this request (logging-fields)."""
         return http_request_object(self)
+
+
+def _new_query_memo(self: Request) -> None:
+    self._query_args = {}
+
+
+# Public parts a lazy view makes on first use (`from_asgi`: all of these; `from_log`: the ones it
+# encodes), and the memoized derived parts with what computes them.
+_LAZY = frozenset({"method", "uri", "query", "fragment", "headers", "http_version", "scheme", "host"})
+_MEMOS: dict[str, Callable[[Request], None]] = {
+    "_visible": Request._compute_visible,
+    "_headers_oversize": Request._compute_visible,
+    "_index": Request._compute_index,
+    "_cookies": Request._compute_cookies,
+    "_cookies_oversize": Request._compute_cookies,
+    "_query_args": _new_query_memo,
+}

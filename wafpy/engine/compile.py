@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wafpy import model as ast
-from wafpy.engine.context import Matcher
+from wafpy.decision import NO_MATCH, RuleTrace
+from wafpy.engine.context import EvalContext, Matcher
+from wafpy.engine.prefilter import Group, Prefilter, check
 from wafpy.engine.scan import Scanner, ScannerSource
 from wafpy.engine.statements import labels, logic, match, network, rate
 from wafpy.engine.statements.base import CompileContext, Flags
@@ -42,7 +44,17 @@ def compile_statement(statement: ast.Statement, cc: CompileContext) -> Matcher:
     builder = BUILDERS.get(type(statement))
     if builder is None:
         raise NotAvailableError(f"{type(statement).__name__} cannot be nested at {cc.path}")
-    return builder(statement, cc.at(ast.STATEMENT_NAMES[type(statement)]))
+    matcher = builder(statement, cc.at(ast.STATEMENT_NAMES[type(statement)]))
+    leaf = cc.prefilter.leaf(statement, scanner=False) if cc.prefilter is not None else None
+    if leaf is None:
+        return matcher
+    # A text test whose literals the request lacks is false: its own search is skipped.
+    key, hits, mask = leaf[0].memo_key, leaf[0].hits, leaf[1]
+
+    def filtered(ctx: EvalContext) -> bool:
+        return bool((ctx.memo.get(key) or hits(ctx)) & mask) and matcher(ctx)
+
+    return filtered
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +72,25 @@ class CompiledGroup:
     # managed="log": logged label -> the inner rule that adds it, where documented (the bundled
     # group's file); other labels are linked by name (wafpy.engine.fromlog).
     label_rules: Mapping[str, str] = field(default_factory=dict)
+    # The prefilter (wafpy.engine.prefilter): per rule, whether it may match (None: always tested);
+    # runs of rules sharing one check, by first index: (end index, check); and each rule's trace
+    # entry when it is skipped. Empty when compiled without the prefilter.
+    checks: tuple[Callable[[EvalContext], bool] | None, ...] = ()
+    runs: Mapping[int, tuple[int, Callable[[EvalContext], bool]]] = field(default_factory=dict)
+    skipped: tuple[RuleTrace, ...] = ()
+
+    def skip(self, i: int, ctx: EvalContext) -> tuple[int, list[RuleTrace] | None]:
+        """(the rule to go on from, the trace of rules from `i` that the prefilter proves do not
+        match, or None when rule `i` must be tested)."""
+        if not self.checks:
+            return i, None
+        run = self.runs.get(i)
+        if run is not None and not run[1](ctx):
+            return run[0], list(self.skipped[i : run[0]])
+        check = self.checks[i]
+        if check is not None and not check(ctx):
+            return i + 1, [self.skipped[i]]
+        return i, None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +138,7 @@ def _compile_rule(
     detector: Detector,
     flags: Flags,
     acl: ast.WebACL,
+    prefilter: Prefilter | None,
     scanner: ScannerSource | None = None,
 ) -> CompiledRule:
     cc = CompileContext(
@@ -117,13 +149,14 @@ def _compile_rule(
         compile_statement=compile_statement,
         detector=detector,
         flags=flags,
+        prefilter=prefilter,
     )
     statement = rule.statement
     captcha = rule.captcha_immunity or scope.captcha_immunity
     challenge = rule.challenge_immunity or scope.challenge_immunity
     fq_labels = tuple(scope.label_prefix + label for label in rule.rule_labels)
     if isinstance(statement, (ast.RuleGroupReference, ast.ManagedRuleGroup)):
-        group = _compile_group(statement, cc, path, detector, flags, acl, captcha, challenge)
+        group = _compile_group(statement, cc, path, detector, flags, acl, captcha, challenge, prefilter)
         kind = GROUP_RULE_KINDS[type(statement)]
         if scanner is not None:
             scanner.add_group(name=rule.name, priority=rule.priority, path=path)
@@ -145,7 +178,21 @@ def _compile_rule(
     matcher: Matcher | None = None
     if scanner is not None:
         # Top-level rules run inside the generated scanner; only group rules keep a matcher.
-        scanner.add_rule(statement, cc, compile_statement, name=rule.name, priority=rule.priority, path=path)
+        need = prefilter.need(statement, scanner=scanner.inline) if prefilter is not None else None
+        action = rule.action
+        plain_count = (
+            kind == "REGULAR" and action is not None and action.kind == "Count" and not action.insert_headers
+        )
+        scanner.add_rule(
+            statement,
+            cc,
+            compile_statement,
+            name=rule.name,
+            priority=rule.priority,
+            path=path,
+            need=need,
+            count_labels=fq_labels if plain_count else None,
+        )
     else:
         matcher = compile_statement(statement, cc)
     return CompiledRule(
@@ -171,6 +218,7 @@ def _compile_group(
     acl: ast.WebACL,
     captcha: int,
     challenge: int,
+    prefilter: Prefilter | None,
 ) -> CompiledGroup:
     group = statement.rule_group
     scope_down = None
@@ -198,10 +246,14 @@ def _compile_group(
     scope = _Scope(
         group.label_namespace, group.custom_response_bodies, captcha, challenge, f"{cc.rule_uid}@{group_id}"
     )
+    ordered = sorted(enumerate(group.rules), key=lambda item: item[1].priority)
     rules = tuple(
-        _compile_rule(r, scope, f"{path}>{group.name}.Rules[{i}]", detector, flags, acl)
-        for i, r in sorted(enumerate(group.rules), key=lambda item: item[1].priority)
+        _compile_rule(r, scope, f"{path}>{group.name}.Rules[{i}]", detector, flags, acl, prefilter)
+        for i, r in ordered
     )
+    filtered: dict[str, Any] = {}
+    if prefilter is not None and not from_log:
+        filtered = _group_prefilter(prefilter, [r.statement for _, r in ordered], rules, group_id)
     return CompiledGroup(
         group_id,
         rules,
@@ -212,18 +264,68 @@ def _compile_group(
         from_log,
         prefixes,
         group.label_rules if from_log else {},
+        **filtered,
     )
 
 
-def compile_acl(acl: ast.WebACL, *, detector: Detector | None = None, inline: bool = True) -> CompiledACL:
-    """Compile `acl`; `inline=False` keeps every statement a closure call (the reference form)."""
+def _group_prefilter(
+    prefilter: Prefilter,
+    statements: list[ast.Statement],
+    rules: tuple[CompiledRule, ...],
+    group_id: str,
+) -> dict[str, Any]:
+    """The prefilter checks of a rule group's rules, and runs of rules that share one field."""
+    needs = [prefilter.need(s, scanner=False) for s in statements]
+    if not any(needs):
+        return {}
+    runs: dict[int, tuple[int, Callable[[EvalContext], bool]]] = {}
+    i = 0
+    while i < len(needs):
+        # A run of consecutive rules with needs: one check, over the groups in the order the rules
+        # first read them, skips them all (wafpy.engine.prefilter).
+        end = i
+        masks: dict[Group, int] = {}
+        while end < len(needs) and (need := needs[end]) is not None:
+            for group, mask in need:
+                masks[group] = masks.get(group, 0) | mask
+            end += 1
+        if end - i > 1:
+            runs[i] = (end, check(tuple(masks.items())))
+        i = max(end, i + 1)
+    return {
+        "checks": tuple(check(n) if n is not None else None for n in needs),
+        "runs": runs,
+        "skipped": tuple(RuleTrace(r.name, r.priority, NO_MATCH, group=group_id) for r in rules),
+    }
+
+
+def _survey(prefilter: Prefilter, acl: ast.WebACL, inline: bool) -> None:
+    """Tell the prefilter every rule it may filter, top-level (in the scanner) and in groups."""
+    for rule in (*acl.pre_process_rules, *acl.rules, *acl.post_process_rules):
+        statement = rule.statement
+        if isinstance(statement, (ast.RuleGroupReference, ast.ManagedRuleGroup)):
+            if statement.rule_group is not None:
+                for inner in statement.rule_group.rules:
+                    prefilter.survey(inner.statement, scanner=False)
+        else:
+            prefilter.survey(statement, scanner=inline)
+
+
+def compile_acl(
+    acl: ast.WebACL, *, detector: Detector | None = None, inline: bool = True, prefilter: bool = True
+) -> CompiledACL:
+    """Compile `acl`; `inline=False` keeps every statement a closure call and `prefilter=False`
+    tests every rule in turn (together, the reference form)."""
     detector = detector or default_detector()
     flags = Flags()
+    literals = Prefilter(flags, acl.body_inspection_limit) if prefilter else None
     scope = _Scope(
         acl.label_namespace, acl.custom_response_bodies, acl.captcha_immunity, acl.challenge_immunity, acl.arn
     )
     compiled: list[CompiledRule] = []
     scanner = ScannerSource(inline=inline, acl_name=acl.name)
+    if literals is not None:
+        _survey(literals, acl, inline)
     for member, rules in (
         ("PreProcessFirewallManagerRuleGroups", acl.pre_process_rules),
         ("Rules", acl.rules),
@@ -231,8 +333,11 @@ def compile_acl(acl: ast.WebACL, *, detector: Detector | None = None, inline: bo
     ):
         ordered = sorted(enumerate(rules), key=lambda item: item[1].priority)
         compiled += [
-            _compile_rule(r, scope, f"{member}[{i}]", detector, flags, acl, scanner) for i, r in ordered
+            _compile_rule(r, scope, f"{member}[{i}]", detector, flags, acl, literals, scanner)
+            for i, r in ordered
         ]
+    if literals is not None:
+        literals.finish()
     default = acl.default_action
     plain_default = default.kind == "Allow" and not default.insert_headers
     scan, source = scanner.build()

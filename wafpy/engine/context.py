@@ -37,9 +37,12 @@ Plan = tuple[tuple[int, Callable[[bytes], bytes] | None], ...]
 class EvalContext:
     __slots__ = (
         "details",
+        "events",
         "label_set",
         "labels",
         "memo",
+        "non_terminating",
+        "non_terminating_names",
         "not_evaluable",
         "now_ms",
         "oversize",
@@ -59,6 +62,11 @@ class EvalContext:
         self.pending_labels: list[str] = []
         self.oversize: list[str] = []
         self.not_evaluable: list[str] = []
+        # Count rules the scanner concluded itself (wafpy.engine.scan): made on the first one.
+        # Trace entries by top-level rule index, then the log entries and names of the matches.
+        self.events: list[tuple[int, Any]] | None = None
+        self.non_terminating: list[dict[str, Any]] | None = None
+        self.non_terminating_names: list[str] | None = None
 
     def add_label(self, label: str) -> None:
         if label not in self.label_set:

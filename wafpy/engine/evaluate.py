@@ -5,7 +5,6 @@ https://docs.aws.amazon.com/waf/latest/developerguide/web-acl-rule-actions.html
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,10 +25,12 @@ from wafpy.decision import (
 )
 from wafpy.engine.compile import CompiledACL, CompiledGroup, CompiledRule
 from wafpy.engine.context import EvalContext, NotApplied
+from wafpy.engine.defaults import allowed_by_default, empty_decision, share_counted
 from wafpy.engine.fromlog import REASONS, action_of, replay_group
 from wafpy.engine.responses import Response, block_response, captcha_response, challenge_response
 from wafpy.engine.scan import GROUP
 from wafpy.engine.services import Services
+from wafpy.engine.tracing import TraceEntry, trace_builder
 from wafpy.request import Request
 
 ACTION_NAMES = {"Allow": ALLOW, "Block": BLOCK, "Count": COUNT, "Captcha": CAPTCHA, "Challenge": CHALLENGE}
@@ -53,8 +54,9 @@ class _State:
     groups: list[dict[str, Any]] = field(default_factory=list)
     rates: list[dict[str, Any]] = field(default_factory=list)
     # Trace entries of rules that matched or were not applied, with the top-level rule index they
-    # belong to; rules without an entry did not match (see `_trace`).
-    events: list[tuple[int, RuleTrace | tuple[str, int, str, str | None]]] = field(default_factory=list)
+    # belong to; rules without an entry did not match (see `_trace_builder`). An entry is a
+    # RuleTrace, or the arguments of one, made only if the trace is read.
+    events: list[tuple[int, TraceEntry]] = field(default_factory=list)
     index: int = 0  # top-level rule being handled
     captcha: dict[str, Any] | None = None
     challenge: dict[str, Any] | None = None
@@ -144,27 +146,15 @@ def _conclude(
         if entry is not None:
             state.rates.append({"rateBasedRuleId": rule.path, "rateBasedRuleName": rule.name, **entry})
     name = ACTION_NAMES[action.kind]
+    # The RuleTrace itself is made only if someone reads the trace.
     state.events.append(
-        (
-            state.index,
-            RuleTrace(rule.name, rule.priority, MATCH, name, overridden, group_id, details, rule.labels),
-        )
+        (state.index, (rule.name, rule.priority, MATCH, name, overridden, group_id, details, rule.labels))
     )
-
-    def record_non_terminating(entry: dict[str, Any]) -> None:
-        if group_entry is not None:
-            group_entry["nonTerminatingMatchingRules"].append(entry)
-            if excluded:
-                excluded_list = group_entry["excludedRules"] or []
-                excluded_list.append({"exclusionType": "EXCLUDED_AS_COUNT", "ruleId": rule.name})
-                group_entry["excludedRules"] = excluded_list
-        else:
-            state.non_terminating.append(entry)
-            state.non_terminating_names.append(rule.name)
-
     if name == COUNT:
         _stage(state, action.insert_headers)
-        record_non_terminating(_match_entry(rule, COUNT, overridden, details))
+        _record_non_terminating(
+            state, rule, group_entry, excluded, _match_entry(rule, COUNT, overridden, details)
+        )
         return None
     if name == ALLOW:
         _stage(state, action.insert_headers)
@@ -183,7 +173,7 @@ def _conclude(
         info = {"responseCode": 0, "solveTimestamp": check.solve_timestamp}
         entry = _match_entry(rule, name, overridden, details)
         entry[key] = info
-        record_non_terminating(entry)
+        _record_non_terminating(state, rule, group_entry, excluded, entry)
         _set_token_response(state, name, info)
         return None
     accept = ctx.request.header_values(b"accept")
@@ -192,6 +182,24 @@ def _conclude(
         state, name, {"responseCode": response[0], "solveTimestamp": 0, "failureReason": check.failure_reason}
     )
     return _Terminal(name, rule, response, False, details)
+
+
+def _record_non_terminating(
+    state: _State,
+    rule: CompiledRule,
+    group_entry: dict[str, Any] | None,
+    excluded: bool,
+    entry: dict[str, Any],
+) -> None:
+    if group_entry is not None:
+        group_entry["nonTerminatingMatchingRules"].append(entry)
+        if excluded:
+            excluded_list = group_entry["excludedRules"] or []
+            excluded_list.append({"exclusionType": "EXCLUDED_AS_COUNT", "ruleId": rule.name})
+            group_entry["excludedRules"] = excluded_list
+    else:
+        state.non_terminating.append(entry)
+        state.non_terminating_names.append(rule.name)
 
 
 def _set_token_response(state: _State, name: str, info: dict[str, Any]) -> None:
@@ -226,7 +234,13 @@ def _run_group(rule: CompiledRule, ctx: EvalContext, state: _State) -> _Terminal
             return None
     if group.from_log:
         return _run_logged_group(rule, group, ctx, state, entry, mark)
-    for inner in group.rules:
+    rules, i = group.rules, 0
+    while i < len(rules):
+        i, skipped = group.skip(i, ctx)
+        if skipped is not None:
+            state.events.append((state.index, skipped))  # proven not to match: no test run
+            continue
+        inner, i = rules[i], i + 1
         terminal = _run_rule(inner, ctx, state, group, entry)
         if terminal is None:
             continue
@@ -332,8 +346,10 @@ def evaluate(
 ) -> Decision:
     if now_ms is None:
         now_ms = request.timestamp_ms if request.timestamp_ms is not None else services.clock_ms()
-    ctx = EvalContext(request, services, now_ms)
     rules = acl.rules
+    if rules == () and acl.plain_default:
+        return empty_decision(acl, request, now_ms)  # nothing to evaluate: no context, no scan
+    ctx = EvalContext(request, services, now_ms)
     scan = acl.scan
     count = len(rules)
     terminal: _Terminal | None = None
@@ -346,8 +362,10 @@ def evaluate(
         index, matched = scan(ctx, index + 1)
     if index >= count and acl.plain_default:
         # The common case: no rule needed attention and the default action is a plain Allow.
-        return _allowed_by_default(acl, ctx, quiet)
+        return allowed_by_default(acl, ctx, quiet)
     state = _State()
+    # Count rules the scanner concluded itself: one set of lists, in rule order, for both.
+    share_counted(ctx, state)
     if quiet:
         state.groups += quiet
     while True:
@@ -398,46 +416,6 @@ def _quiet_entry(group: CompiledGroup | None) -> dict[str, Any]:
     }
 
 
-def _allowed_by_default(acl: CompiledACL, ctx: EvalContext, groups: list[dict[str, Any]] | None) -> Decision:
-    """Decision for a request no rule acted on, under a default Allow without inserted headers."""
-    return Decision(
-        action=ALLOW,
-        terminating_rule_id="Default_Action",
-        terminating_rule_type="REGULAR",
-        labels=tuple(ctx.labels) if ctx.labels else (),
-        trace_builder=_trace_builder(acl.rules, len(acl.rules) - 1, []),
-        rule_group_list=tuple(groups) if groups else (),
-        oversize_fields=tuple(ctx.oversize) if ctx.oversize else (),
-        not_evaluable=tuple(dict.fromkeys(ctx.not_evaluable)) if ctx.not_evaluable else (),
-        web_acl_arn=acl.model.arn,
-        request=ctx.request,
-        evaluated_at_ms=ctx.now_ms,
-    )
-
-
-def _trace_builder(
-    rules: tuple[CompiledRule, ...],
-    last: int,
-    events: list[tuple[int, RuleTrace | tuple[str, int, str, str | None]]],
-) -> Callable[[], tuple[RuleTrace, ...]]:
-    """Build the trace only when asked: the scanner records nothing for rules that did not match."""
-
-    def build() -> tuple[RuleTrace, ...]:
-        by_index: dict[int, list[RuleTrace | tuple[str, int, str, str | None]]] = {}
-        for index, entry in events:
-            by_index.setdefault(index, []).append(entry)
-        out: list[RuleTrace] = []
-        for index in range(last + 1):
-            rule = rules[index]
-            entries = by_index.get(index) or [(rule.name, rule.priority, NO_MATCH, None)]
-            out += [
-                e if isinstance(e, RuleTrace) else RuleTrace(e[0], e[1], e[2], group=e[3]) for e in entries
-            ]
-        return tuple(out)
-
-    return build
-
-
 def _finish(
     acl: CompiledACL, ctx: EvalContext, state: _State, terminal: _Terminal | None, last: int
 ) -> Decision:
@@ -475,7 +453,7 @@ def _finish(
         response_headers=headers,
         response_body=body,
         inserted_request_headers=tuple(state.staged.values()) if action == ALLOW and state.staged else (),
-        trace_builder=_trace_builder(acl.rules, last, state.events),
+        trace_builder=trace_builder(acl.rules, last, state.events),
         terminating_rule_match_details=tuple([d for d in details if d.condition_type]) if details else (),
         log_non_terminating=tuple(state.non_terminating) if state.non_terminating else (),
         rule_group_list=tuple(state.groups) if state.groups else (),

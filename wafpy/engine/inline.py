@@ -12,6 +12,7 @@ logic holding a geo statement) stays a call of its compiled closure. The closure
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -23,6 +24,7 @@ from wafpy.engine.statements.base import CompileContext
 from wafpy.engine.statements.logic import contains_geo
 from wafpy.engine.statements.match import SINGLE_VALUED, size_text
 from wafpy.matching.fields import extractor
+from wafpy.matching.iptools import CidrSet, parse_ip
 from wafpy.matching.regex import compile_regex, compile_regex_set
 
 _WORD = b"A-Za-z0-9_"
@@ -325,6 +327,14 @@ def statement_code(
     member = ast.STATEMENT_NAMES[type(statement)]
     here = cc.at(member)
     if isinstance(statement, TEXT_STATEMENTS):
+        leaf = cc.prefilter.leaf(statement, scanner=True) if cc.prefilter is not None else None
+        if leaf is not None:
+            # False when the request lacks its literals (wafpy.engine.prefilter): no search.
+            hits = src.bind("prefilter", leaf[0].hits)
+            src.emit(indent, f"if (memo.get({leaf[0].memo_key}) or {hits}(ctx)) & {leaf[1]}:")
+            _text_leaf(statement, here, src, var, indent + 4)
+            src.emit(indent, "else:", f"    {var} = False")
+            return
         _text_leaf(statement, here, src, var, indent)
         return
     if isinstance(statement, (ast.And, ast.Or)) and not contains_geo(statement):
@@ -354,5 +364,45 @@ def statement_code(
             )
             src.emit(indent, f"if {var}:", f"    details.append({detail})")
         return
+    if (
+        isinstance(statement, ast.IPSetReference)
+        and statement.forwarded_ip_config is None
+        and statement.ip_set is not None
+    ):
+        _ip_set(statement, here, src, var, indent)
+        return
     matcher = src.bind("matcher", compile_statement(statement, cc))
     src.emit(indent, f"{var} = {matcher}(ctx)")
+
+
+def _ip_set(statement: ast.IPSetReference, cc: CompileContext, src: Source, var: str, indent: int) -> None:
+    """The client address (parsed once per request, as `client_address` memoises it) bisected into
+    the set's merged ranges, inline; the detail is recorded by a call only on a match."""
+    assert statement.ip_set is not None
+    version = 6 if statement.ip_set.ip_address_version == "IPV6" else 4
+    cidrs = CidrSet(statement.ip_set.addresses, version)
+    starts, ends = src.bind("starts", cidrs._starts), src.bind("ends", cidrs._ends)
+    if cc.record_details:
+        path = cc.path
+
+        def hit(ctx: EvalContext, address: tuple[int, int]) -> bool:
+            text = ctx.request.client_ip.encode()
+            found = cidrs.containing_cidr(address[1])
+            ctx.details.append(MatchDetail("IPSetReferenceStatement", path, "CLIENT_IP", None, text, found))
+            return True
+
+        record = f"{src.bind('ip_hit', hit)}(ctx, a)"
+    else:
+        record = "True"
+    parse = src.bind("parse_ip", parse_ip)
+    bisect = src.bind("bisect", bisect_right)
+    src.emit(
+        indent,
+        'a = memo.get("client_ip")',
+        "if a is None:",
+        f'    a = memo["client_ip"] = {parse}(request.client_ip) or (0, -1)',
+        f"if a[0] == {version} and (i := {bisect}({starts}, a[1]) - 1) >= 0 and a[1] <= {ends}[i]:",
+        f"    {var} = {record}",
+        "else:",
+        f"    {var} = False",
+    )

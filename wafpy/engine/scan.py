@@ -22,8 +22,10 @@ from collections.abc import Callable
 from typing import Any
 
 from wafpy import model as ast
+from wafpy.decision import COUNT, MATCH
 from wafpy.engine.context import EvalContext, Matcher, NotApplied
 from wafpy.engine.inline import Source, identifier, statement_code
+from wafpy.engine.prefilter import Group, Need, condition
 from wafpy.engine.statements.base import CompileContext
 from wafpy.engine.statements.logic import contains_geo
 
@@ -42,6 +44,36 @@ def flush_labels(ctx: EvalContext) -> None:
     ctx.pending_labels.clear()
 
 
+def counter(index: int, name: str, priority: int, labels: tuple[str, ...]) -> Callable[[EvalContext], None]:
+    """What the evaluation loop does for a top-level Count rule that matched (labels, trace entry,
+    log entry), done inside the scanner, which then goes on: no return to the loop per match.
+
+    Only for a plain Count (no inserted headers, not rate-based): the same outcome as the loop's
+    https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-action.html
+    """
+
+    def counted(ctx: EvalContext) -> None:
+        details = tuple(ctx.details)
+        if ctx.pending_labels:
+            # Labels the statement produced land first, then the rule's own (as in the loop).
+            flush_labels(ctx)
+        for label in labels:
+            ctx.add_label(label)
+        if ctx.events is None:
+            ctx.events, ctx.non_terminating, ctx.non_terminating_names = [], [], []
+        ctx.events.append((index, (name, priority, MATCH, COUNT, None, None, details, labels)))
+        ctx.non_terminating.append(  # type: ignore[union-attr]
+            {
+                "ruleId": name,
+                "action": COUNT,
+                "ruleMatchDetails": [d.to_log() for d in details if d.condition_type],
+            }
+        )
+        ctx.non_terminating_names.append(name)  # type: ignore[union-attr]
+
+    return counted
+
+
 # Numbers the pseudo-filenames: two compilations of one web ACL (a reload) never share an entry.
 _serial = itertools.count(1)
 
@@ -54,6 +86,44 @@ class ScannerSource:
         self.acl_name = acl_name
         self.source = Source({})
         self.count = 0
+        # An open run of consecutive rules that each have a prefilter need: (its first line, its
+        # first rule index, each group it reads with the mask of the run's rules there, in the
+        # order the rules first read them). One `if` around the run skips it all when no group
+        # holds a literal any of its rules needs.
+        self.run: tuple[int, int, dict[Group, int]] | None = None
+        self.hits_names: dict[int, str] = {}
+
+    def _hits(self, role: str, value: Any) -> str:
+        """One bound name per group's `hits` method, however many rules use it."""
+        name = self.hits_names.get(id(value.__self__))
+        if name is None:
+            name = self.hits_names[id(value.__self__)] = self.source.bind(role, value)
+        return name
+
+    def _close_run(self) -> None:
+        run, self.run = self.run, None
+        if run is None:
+            return
+        line, first, masks = run
+        lines = self.source.lines
+        if self.count - first < 2:
+            del lines[line]  # one rule: its own check suffices
+            return
+        need = condition(tuple(masks.items()), self._hits)
+        lines[line] = f"    if start <= {self.count - 1} and ({need}):"
+        lines[line + 1 :] = ["    " + text for text in lines[line + 1 :]]
+
+    def _extend_run(self, need: Need | None) -> None:
+        """Add a rule with `need` to the open run (opening one), or close the run before it."""
+        if need is None:
+            self._close_run()
+            return
+        if self.run is None:
+            self.source.lines.append("")  # the run's `if`, written when it closes
+            self.run = (len(self.source.lines) - 1, self.count, {})
+        masks = self.run[2]
+        for group, mask in need:
+            masks[group] = masks.get(group, 0) | mask
 
     def add_rule(
         self,
@@ -64,26 +134,43 @@ class ScannerSource:
         name: str = "",
         priority: int = 0,
         path: str = "",
+        need: Need | None = None,
+        count_labels: tuple[str, ...] | None = None,
     ) -> None:
+        """Add a top-level rule; `count_labels` (the rule's labels) for a plain Count rule, which
+        the inline scanner concludes itself when it matches."""
         src = self.source
+        self._extend_run(need)
         index = self.count
         self.count += 1
         src.owner = identifier(name)
         src.emit(4, f"# rule {name!r}, priority {priority} ({path})")
-        src.emit(4, f"if start <= {index}:", "    try:")
+        if need is not None:
+            # Proven false unless the request holds a literal it needs (wafpy.engine.prefilter).
+            src.emit(4, f"if start <= {index} and ({condition(need, self._hits)}):", "    try:")
+        else:
+            src.emit(4, f"if start <= {index}:", "    try:")
         if self.inline:
             statement_code(statement, cc, compile_statement, src, "m", 12)
         else:
             matcher = src.bind("matcher", compile_statement(statement, cc))
             src.emit(12, f"m = {matcher}(ctx)")
         src.emit(8, "except NotApplied:", f"    return {index}, None")
-        src.emit(8, "if m:", f"    return {index}, m")
-        if contains_geo(statement):
-            # Only GeoMatch adds labels as it goes (match or not); they land after the rule.
-            src.emit(8, "if ctx.pending_labels:", "    flush_labels(ctx)")
+        geo = contains_geo(statement)
+        if count_labels is not None and self.inline:
+            counted = src.bind("counted", counter(index, name, priority, count_labels))
+            src.emit(8, "if m:", f"    {counted}(ctx)")
+            if geo:
+                src.emit(8, "elif ctx.pending_labels:", "    flush_labels(ctx)")
+        else:
+            src.emit(8, "if m:", f"    return {index}, m")
+            if geo:
+                # Only GeoMatch adds labels as it goes (match or not); they land after the rule.
+                src.emit(8, "if ctx.pending_labels:", "    flush_labels(ctx)")
         src.emit(8, "if details:", "    del details[:]")
 
     def add_group(self, *, name: str = "", priority: int = 0, path: str = "") -> None:
+        self._close_run()
         self.source.emit(
             4, f"# rule {name!r}, priority {priority} ({path}): a rule group, run outside the scanner"
         )
@@ -92,6 +179,7 @@ class ScannerSource:
 
     def build(self) -> tuple[Scanner, str]:
         """The scanner function and its source text."""
+        self._close_run()
         head = [
             "def scan(ctx, start):",
             "    request = ctx.request",

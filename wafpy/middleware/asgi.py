@@ -263,7 +263,10 @@ class WAFMiddleware(RequestHandling):
         )
         try:
             if self._shared is None:  # counted in the evaluation: no await on the usual path
-                request, decision = self._evaluate(acl, scope, body, body_size, request_id)
+                # `_decide`, inline: no coroutine on the usual path.
+                now_ms = acl.services.clock_ms()
+                request = self._clients.request(scope, body, body_size, request_id, now_ms)
+                decision = acl.evaluate(request, now_ms=now_ms)
             else:
                 request, decision = await self._decide(acl, scope, body, body_size, request_id)
         except Exception:

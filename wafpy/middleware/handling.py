@@ -38,22 +38,16 @@ class RequestHandling(AclInForce):
     _requests: RequestLog
     _responder: Responder
 
-    def _evaluate(
-        self, acl: WebACL, scope: Scope, body: bytes, body_size: int | None, request_id: str | None
-    ) -> tuple[Request, Decision]:
-        """Build the request WAF sees (client address and location resolved) and evaluate it."""
-        now_ms = acl.services.clock_ms()
-        request = self._clients.request(scope, body, body_size, request_id, now_ms)
-        return request, acl.evaluate(request, now_ms=now_ms)
-
     async def _decide(
         self, acl: WebACL, scope: Scope, body: bytes, body_size: int | None, request_id: str | None
     ) -> tuple[Request, Decision]:
-        """`_evaluate`, with the rate counts of a shared backend awaited in one call when there is one."""
-        if self._shared is None:
-            return self._evaluate(acl, scope, body, body_size, request_id)
+        """Build the request WAF sees (client address and location resolved) and evaluate it, the
+        rate counts of a shared backend awaited in one call when there is one (the HTTP path in
+        `asgi` has this inline, without a coroutine, when there is none)."""
         now_ms = acl.services.clock_ms()
         request = self._clients.request(scope, body, body_size, request_id, now_ms)
+        if self._shared is None:
+            return request, acl.evaluate(request, now_ms=now_ms)
         return request, await self._shared.evaluate(acl, request, now_ms)
 
     async def _failed(self, scope: Scope, receive: Receive, send: Send, new_header: bytes | None) -> None:

@@ -4,8 +4,8 @@ An ALB adds `X-Amzn-Trace-Id: Root=1-<8 hex digits of epoch seconds>-<24 hex dig
 request that has none and keeps the one it has; the WAF log's `requestId` carries the trace id.
 
 This runs for every request the middleware forwards, so it is kept small: the
-`1-<epoch seconds>-` prefix is formatted once per second, the random part is 12 bytes of a
-non-cryptographic generator as hex.
+`1-<epoch seconds>-` prefix is formatted once per second, and the random part is 24 hex digits
+cut from a string of a non-cryptographic generator's bits made 256 ids at a time.
 """
 
 from __future__ import annotations
@@ -22,10 +22,39 @@ TRACE_HEADER = b"x-amzn-trace-id"
 _random = random.Random()
 _getrandbits = _random.getrandbits
 _clock = time.time
+_BATCH = 256  # ids per refill of the random digits
+
+
+class _Digits:
+    """Random hex digits made in bulk; each id takes the next 24 (one slice instead of three calls)."""
+
+    __slots__ = ("pos", "text")
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.pos = 0
+
+    def reset(self) -> None:
+        _random.seed()
+        self.text = ""
+        self.pos = 0
+
+
+_digits = _Digits()
 if hasattr(os, "register_at_fork"):
     # A worker forked from a process that imported wafpy (gunicorn --preload) would otherwise
     # repeat the parent's sequence, and its siblings' trace ids with it.
-    os.register_at_fork(after_in_child=_random.seed)
+    os.register_at_fork(after_in_child=_digits.reset)
+
+
+def _random24() -> str:
+    digits = _digits
+    pos = digits.pos
+    if pos >= len(digits.text):
+        digits.text = _getrandbits(96 * _BATCH).to_bytes(12 * _BATCH, "little").hex()
+        pos = 0
+    digits.pos = pos + 24
+    return digits.text[pos : pos + 24]
 
 
 class _Prefix:
@@ -54,7 +83,7 @@ def new_request_id() -> str:
     prefix = _prefix
     # Both bounds: the wall clock may also step backwards.
     text = prefix.text if prefix.start <= now < prefix.end else prefix.refresh(now)
-    return text + _getrandbits(96).to_bytes(12, "little").hex()
+    return text + _random24()
 
 
 def new_trace() -> tuple[str, bytes]:
@@ -62,7 +91,7 @@ def new_trace() -> tuple[str, bytes]:
     now = _clock()
     prefix = _prefix
     text = prefix.text if prefix.start <= now < prefix.end else prefix.refresh(now)
-    request_id = text + _getrandbits(96).to_bytes(12, "little").hex()
+    request_id = text + _random24()
     return request_id, b"Root=" + request_id.encode()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from wafpy.matching.transforms import TRANSFORMS
 
@@ -34,6 +34,12 @@ class Flags:
         return tuple(steps)
 
 
+class LeafFilter(Protocol):
+    """`wafpy.engine.prefilter.Prefilter` as statements see it: a text test's group and bit."""
+
+    def leaf(self, statement: ast.Statement, *, scanner: bool) -> tuple[Any, int] | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class CompileContext:
     label_prefix: str  # prefix of the web ACL or rule group where the statement is defined
@@ -45,6 +51,8 @@ class CompileContext:
     flags: Flags = field(default_factory=Flags)
     # False under a NotStatement: the inner statement's match details would be thrown away.
     record_details: bool = True
+    # Skips literal-bearing tests whose literals the request lacks (wafpy.engine.prefilter).
+    prefilter: LeafFilter | None = None
 
     def at(self, suffix: str) -> CompileContext:
         return replace(self, path=f"{self.path}.{suffix}" if self.path else suffix)
