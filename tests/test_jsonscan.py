@@ -124,8 +124,8 @@ _PROBE = """
 import sys
 import wafpy
 from wafpy import WAFMiddleware
-heavy = ("lark", "hashlib", "_hashlib", "rich", "difflib", "socket", "yaml", "wafpy.cli", "wafpy.replay",
-         "wafpy.load.parse")
+heavy = ("lark", "hashlib", "_hashlib", "rich", "difflib", "socket", "yaml", "msgspec", "tempfile",
+         "wafpy.cli", "wafpy.replay", "wafpy.logs", "wafpy.load.parse")
 print(sorted(m for m in heavy if m in sys.modules))
 wafpy.load_web_acl('''{"Name": "a", "DefaultAction": {"Allow": {}}, "Rules": [{"Name": "r", "Priority": 1,
   "Statement": {"ByteMatchStatement": {"SearchString": "x", "FieldToMatch": {"UriPath": {}},
