@@ -15,9 +15,11 @@ the value.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json.decoder
 import re
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from wafpy.load.jsontree import JArray, JBool, JMember, JNull, JNumber, JObject, JString, JValue
@@ -159,8 +161,17 @@ def scan_json(text: str) -> JValue | None:
         return None
 
 
+@cache
+def _lark_installed() -> bool:
+    return importlib.util.find_spec("lark") is not None  # finds, does not import
+
+
 def parse_json(text: str | bytes, *, source: str | None = None) -> JValue:
     """`wafpy.load.parse.parse_json`, which imports lark only for text the scanner gives up on."""
+    if not _lark_installed():
+        # lark stays a required dependency: without it a document fails at once, with the
+        # ImportError naming it, not only the first time one has an error to report.
+        import wafpy.load.parse  # noqa: F401  # raises that ImportError
     decoded: str | None = None
     if isinstance(text, str):
         decoded = text
