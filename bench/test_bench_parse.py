@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 
+from wafpy.load.jsonscan import parse_json
 from wafpy.load.loader import load_document
-from wafpy.load.parse import get_parser, parse_json
+from wafpy.load.parse import get_parser
+from wafpy.load.parse import parse_json as parse_json_lark
 
 DOCUMENTS = ["webacl-1500wcu", "ipset-10000"]
 
@@ -58,7 +60,12 @@ def load_and_validate(text: str) -> Any:
     return load_document(text, "WebACL", resources=resources).model
 
 
-STAGES: dict[str, Callable[[str], Any]] = {"parse_json": parse_json, "load_and_validate": load_and_validate}
+# parse_json is what a load uses (the lark-free scanner); parse_json_lark the parser errors come from.
+STAGES: dict[str, Callable[[str], Any]] = {
+    "parse_json": parse_json,
+    "parse_json_lark": parse_json_lark,
+    "load_and_validate": load_and_validate,
+}
 
 
 def _interleaved_ratio(text: str, func: Callable[[str], Any], rounds: int = 15) -> tuple[float, float, float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from os import PathLike
 from typing import Any, Literal
@@ -146,4 +147,26 @@ def load_web_acl(
         managed=managed,
         managed_ip_lists=managed_ip_lists,
     )
-    return WebACL(model, detector=detector, services=services)
+    acl = WebACL(model, detector=detector, services=services)
+    _release_freed_memory()
+    return acl
+
+
+def _release_freed_memory() -> None:
+    """Give the heap pages that loading freed back to the operating system (glibc only).
+
+    Parsing, validating and compiling a document allocate many short-lived objects; glibc keeps
+    the freed pages for reuse, so a process that only evaluates afterwards would hold them for
+    good: about 4 MB for a 1,500-WCU web ACL. `malloc_trim(0)` returns them
+    (https://man7.org/linux/man-pages/man3/malloc_trim.3.html); it takes well under a millisecond.
+    Elsewhere (macOS, musl) there is no such call and nothing is done.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes  # imported here: a module that is never needed on other systems
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return
+    trim(0)

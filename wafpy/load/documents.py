@@ -32,6 +32,7 @@ from typing import Literal
 from wafpy.errors import RulesetError
 from wafpy.load.cloudformation import INTRINSIC_KEYS, CfnResource, Resolver
 from wafpy.load.cloudformation import fail as _fail
+from wafpy.load.jsonscan import parse_json
 from wafpy.load.jsontree import (
     JSON_TYPE_NAMES,
     JArray,
@@ -39,7 +40,6 @@ from wafpy.load.jsontree import (
     JString,
     JValue,
 )
-from wafpy.load.parse import parse_json
 from wafpy.load.yamldoc import parse_yaml
 
 __all__ = [

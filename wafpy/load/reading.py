@@ -1,9 +1,10 @@
 """Reading a document: a path, JSON or YAML text, bytes, or an already-parsed object, to positioned
 JSON (`wafpy.load.jsontree`); and what a folder given as resources stands for.
 
-JSON goes through the lark parser (`wafpy.load.parse`), YAML (a `.yaml` / `.yml` file, or text
-whose first line reads as YAML) through `wafpy.load.yamldoc`. Every failure is a `RulesetErrors`
-naming the source, with line and column when the text says where.
+JSON goes through `wafpy.load.jsonscan` (the lark parser of `wafpy.load.parse` on an error),
+YAML (a `.yaml` / `.yml` file, or text whose first line reads as YAML) through
+`wafpy.load.yamldoc`. Every failure is a `RulesetErrors` naming the source, with line and column
+when the text says where.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ def _parse(text: str, source: str) -> JValue:
             return parse_yaml(text, source=source)
         except RulesetError as exc:
             raise RulesetErrors([exc], source=source) from None
-    from wafpy.load.parse import parse_json  # lark; a missing lark is an ImportError naming it
+    from wafpy.load.jsonscan import (
+        parse_json,  # lark only on an error; its absence is an ImportError naming it
+    )
 
     try:
         return parse_json(text, source=source)

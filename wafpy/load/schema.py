@@ -9,9 +9,9 @@ document may come from a template.
 from __future__ import annotations
 
 import json
+import pkgutil
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from typing import Any, Literal
 
 from wafpy.matching.re2engine import re2
@@ -71,8 +71,12 @@ class Shape:
 
 @cache
 def _raw() -> dict[str, Any]:
-    text = resources.files("wafpy").joinpath("data/wafv2-shapes.json").read_text(encoding="utf-8")
-    data: dict[str, Any] = json.loads(text)
+    # pkgutil, not importlib.resources: that one imports tempfile, shutil, zipfile, bz2 and lzma
+    # (about 1 MB resident) to serve a file the package loader reads directly (even from a zip).
+    raw = pkgutil.get_data("wafpy", "data/wafv2-shapes.json")
+    if raw is None:  # a loader that cannot read package data
+        raise FileNotFoundError("wafpy/data/wafv2-shapes.json is not readable through the package loader")
+    data: dict[str, Any] = json.loads(raw.decode("utf-8"))
     return data
 
 

@@ -9,7 +9,6 @@ Semantic rules that the shapes cannot express (placement, uniqueness, labels, ..
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 
@@ -57,6 +56,8 @@ def _closest(word: str, candidates: tuple[str, ...] | list[str]) -> str | None:
     lowered = {c.lower(): c for c in candidates}
     if word.lower() in lowered:
         return lowered[word.lower()]
+    import difflib  # only when a name is wrong; not kept in every process
+
     hits = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return hits[0] if hits else None
 

@@ -7,13 +7,14 @@ A 10,000-CIDR set answers in well under a microsecond (PERF-LIMITS: 0.44 µs), w
 from __future__ import annotations
 
 import ipaddress
-import socket
+
+# The C module, not `socket`: socket.py builds its enums and imports selectors (about 1.5 MB
+# resident) for three names.
+from _socket import AF_INET as _AF4
+from _socket import AF_INET6 as _AF6
+from _socket import inet_pton as _inet_pton
 from bisect import bisect_right
 from collections.abc import Iterable
-
-_inet_pton = socket.inet_pton
-_AF4 = socket.AF_INET
-_AF6 = socket.AF_INET6
 
 
 def parse_ip(text: str) -> tuple[int, int] | None:

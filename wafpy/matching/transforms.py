@@ -21,7 +21,6 @@ why); each place that implements one of those choices refers to its key.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -125,11 +124,16 @@ def _trim_right(data: bytes) -> bytes:
 
 def _md5(data: bytes) -> bytes:
     """MD5: the raw 16-byte digest (binary, not hex)."""
+    # Imported on use: hashlib loads OpenSSL (about 4 MB resident), and few rules hash.
+    import hashlib
+
     return hashlib.md5(data, usedforsecurity=False).digest()
 
 
 def _sha256(data: bytes) -> bytes:
     """SHA256: the raw 32-byte digest."""
+    import hashlib
+
     return hashlib.sha256(data).digest()
 
 

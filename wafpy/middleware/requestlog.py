@@ -9,8 +9,10 @@ client that left before its body ended, that nothing was sent or forwarded. It t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from wafpy.decision import Decision
-from wafpy.logs.logrecord import decision_to_log_record
 from wafpy.middleware.config import LogConfig
 from wafpy.middleware.logfile import FailureReport, LogRecordLost
 from wafpy.middleware.logsink import LoggingFilter, Redactor, Sink, make_sink
@@ -26,10 +28,17 @@ CLIENT_DISCONNECTED_FIELD = "wafpyClientDisconnected"
 class RequestLog:
     """Writes the log record of each decision; `sink` is None when there is nowhere to write."""
 
-    __slots__ = ("_failures", "_filter", "_redactor", "_source_id", "sink")
+    __slots__ = ("_failures", "_filter", "_redactor", "_source_id", "_to_record", "sink")
 
     def __init__(self, config: LogConfig) -> None:
         self.sink: Sink | None = make_sink(config.destination) if config.destination is not None else None
+        self._to_record: Callable[..., dict[str, Any]] | None = None
+        if self.sink is not None:
+            # Imported only when there is a log to write: wafpy.logs brings the log readers and
+            # msgspec (about 2 MB resident), which a middleware without a log never uses.
+            from wafpy.logs.logrecord import decision_to_log_record
+
+            self._to_record = decision_to_log_record
         self._failures = FailureReport("logging requests")  # a sink or a record that raised
         self._filter = LoggingFilter(config.filter) if config.filter is not None else None
         redacted = list(config.redacted_fields)
@@ -49,7 +58,10 @@ class RequestLog:
         try:
             if self._filter is not None and not self._filter.keep(decision):
                 return
-            record = decision_to_log_record(decision, http_source_name="ALB", http_source_id=self._source_id)
+            to_record = self._to_record
+            if to_record is None:  # no sink: the middleware does not call write
+                return
+            record = to_record(decision, http_source_name="ALB", http_source_id=self._source_id)
             if not body_read:
                 # The body was not needed and not read: report what the client announced.
                 size = content_length(scope) or 0

@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import json
 import os
 import re
@@ -133,6 +131,11 @@ def _payload_json(payload: Mapping[str, Any]) -> bytes:
 
 
 def _signature(key: bytes, body: str) -> str:
+    # hashlib and hmac on use: they load OpenSSL (about 4 MB resident), which a process that
+    # never issues nor reads a token does not need.
+    import hashlib
+    import hmac
+
     return _b64(hmac.new(key, body.encode("ascii"), hashlib.sha256).digest())
 
 
@@ -166,6 +169,8 @@ def _read(key: bytes, token: str) -> dict[str, Any] | None:
     body, signature = match.group(1, 2)
     # The pattern admits only the canonical 43-character spelling of 32 bytes, so comparing the
     # text compares the MACs (in constant time), with nothing to decode.
+    import hmac
+
     if not hmac.compare_digest(signature, _signature(key, body)):
         return None
     # Authentic: only this secret's holder could have made it. Its shape is still checked, so that
