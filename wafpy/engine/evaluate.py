@@ -36,8 +36,6 @@ ACTION_NAMES = {"Allow": ALLOW, "Block": BLOCK, "Count": COUNT, "Captcha": CAPTC
 HEADER_PREFIX = "x-amzn-waf-"
 
 
-
-
 @dataclass(slots=True)
 class _Terminal:
     action: str

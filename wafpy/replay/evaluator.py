@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from wafpy.errors import LogFormatError
-from wafpy.logs.decode import Decoded, encode_record
+from wafpy.logs.decode import Decoded
+from wafpy.logs.fastrecord import encode_replay_record
 from wafpy.logs.formats import FastDecoder, Parser
-from wafpy.logs.logrecord import decision_to_log_record
 from wafpy.logs.records import LogEntry
 from wafpy.replay.chunks import Chunk, pieces, run_format
 from wafpy.replay.compare import Comparison
@@ -157,15 +157,7 @@ class Evaluator:
             missing = self._missing[available] = missing_statements(self._parts, available)
         record = None
         if self.write_records:
-            record = encode_record(
-                decision_to_log_record(
-                    decision,
-                    http_source_name=source_name,
-                    http_source_id=source_id,
-                    timestamp_ms=timestamp,
-                    http_request=http_out,
-                )
-            )
+            record = encode_replay_record(decision, source_name, source_id, timestamp, http_out)
         return _new_outcome(
             (
                 source,

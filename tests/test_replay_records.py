@@ -1,0 +1,104 @@
+"""The replay's log records, written mostly from bytes kept per rule and action, equal the reference.
+
+`encode_replay_record` must write exactly what `encode_record(decision_to_log_record(...))`
+writes, for the records it writes from kept parts (the same rule, action, source and labels,
+twice: once to keep the parts, once from them) and for those it leaves to the reference.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.replay_fixtures import acl_document, alb_line
+from tests.test_replay_fastpath import CLOCK_MS, _line, _variants
+from wafpy.engine.services import Services
+from wafpy.errors import LogFormatError
+from wafpy.logs import parse_alb_line, parse_json_line
+from wafpy.logs.decode import encode_record
+from wafpy.logs.fastrecord import encode_replay_record
+from wafpy.logs.logrecord import decision_to_log_record
+from wafpy.logs.records import LogEntry
+from wafpy.request import Request
+from wafpy.webacl import WebACL, load_web_acl
+
+
+@pytest.fixture(scope="module")
+def acls() -> list[WebACL]:
+    services = Services(clock_ms=lambda: CLOCK_MS)
+    return [
+        load_web_acl(acl_document(), search_string="text", services=services),
+        load_web_acl(acl_document(managed=True), search_string="text", managed="log", services=services),
+    ]
+
+
+def _entries() -> list[LogEntry]:
+    entries = []
+    for name, record in _variants():
+        try:
+            entries.append(parse_json_line(_line(record, name), "log", 1))
+        except LogFormatError:
+            continue
+    for line in (alb_line(1), alb_line(2, ua="sqlmap/1.0"), alb_line(3, "/admin/x?a=1", blocked=True)):
+        entries.append(parse_alb_line(line.encode(), "log", 1))
+    return entries
+
+
+def _written(entry: LogEntry, acl: WebACL, timestamp: Any) -> tuple[bytes, bytes]:
+    try:
+        request = Request.from_log(
+            entry.http_request,
+            entry.timestamp_ms,
+            body_available=entry.body_available,
+            logged_groups=entry.rule_groups,
+        )
+    except ValueError:
+        pytest.skip("not a request")
+    decision = acl.evaluate(request)
+    http = request.to_http_request()
+    reference = encode_record(
+        decision_to_log_record(
+            decision,
+            http_source_name="ALB",
+            http_source_id="src-1",
+            timestamp_ms=timestamp,
+            http_request=http,
+        )
+    )
+    return encode_replay_record(decision, "ALB", "src-1", timestamp, http), reference
+
+
+@pytest.mark.parametrize("timestamp", [None, 0, 1_715_677_200_000, -5])
+def test_replay_records_equal_the_reference_encoding(acls: list[WebACL], timestamp: int | None) -> None:
+    entries = _entries()
+    assert len(entries) > 10
+    for acl in acls:
+        for entry in entries:
+            when = entry.timestamp_ms if timestamp == 0 else timestamp
+            for _ in range(2):  # the second time from the parts kept by the first
+                fast, reference = _written(entry, acl, when)
+                assert fast == reference
+
+
+def test_labels_and_sources_are_part_of_what_is_kept(acls: list[WebACL]) -> None:
+    acl = acls[0]
+    decision = acl.evaluate(Request(uri="/", headers=[("Host", "a.example.com")], timestamp_ms=5))
+    http = {
+        "clientIp": "1.2.3.4",
+        "country": "-",
+        "headers": [],
+        "uri": "/",
+        "args": "",
+        "httpVersion": "HTTP/1.1",
+        "httpMethod": "GET",
+    }
+    for labels in ((), ("a:b",), ("a:b", 'quote"d,"httpRequest":null')):
+        for source in ("ALB", "CF"):
+            decision.labels = labels
+            reference = encode_record(
+                decision_to_log_record(
+                    decision, http_source_name=source, http_source_id="x", timestamp_ms=7, http_request=http
+                )
+            )
+            assert encode_replay_record(decision, source, "x", 7, http) == reference
