@@ -1,8 +1,9 @@
-"""The replay's log records, written mostly from bytes kept per rule and action, equal the reference.
+"""The replay's batch paths equal their reference: log records and summaries counted by piece.
 
 `encode_replay_record` must write exactly what `encode_record(decision_to_log_record(...))`
 writes, for the records it writes from kept parts (the same rule, action, source and labels,
 twice: once to keep the parts, once from them) and for those it leaves to the reference.
+`Summary.add_many` must leave a summary exactly as `Summary.add` does, one outcome at a time.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.replay_fixtures import acl_document, alb_line
-from tests.test_replay_fastpath import CLOCK_MS, _line, _variants
+from tests.test_replay_fastpath import CLOCK_MS, _line, _outcomes, _variants
 from wafpy.engine.services import Services
 from wafpy.errors import LogFormatError
 from wafpy.logs import parse_alb_line, parse_json_line
@@ -20,6 +21,8 @@ from wafpy.logs.decode import encode_record
 from wafpy.logs.fastrecord import encode_replay_record
 from wafpy.logs.logrecord import decision_to_log_record
 from wafpy.logs.records import LogEntry
+from wafpy.replay import Outcome
+from wafpy.replay.summary import ACTION_EXAMPLES, Summary
 from wafpy.request import Request
 from wafpy.webacl import WebACL, load_web_acl
 
@@ -102,3 +105,39 @@ def test_labels_and_sources_are_part_of_what_is_kept(acls: list[WebACL]) -> None
                 )
             )
             assert encode_replay_record(decision, source, "x", 7, http) == reference
+
+
+def _state(summary: Summary) -> dict[str, Any]:
+    """Every counter of a summary, with the order of its keys (tables list them in that order)."""
+    state = {}
+    for name, value in vars(summary).items():
+        if name.startswith("_"):
+            continue
+        if isinstance(value, dict):
+            state[name] = list(value.items())
+        elif hasattr(value, "counts"):
+            state[name] = (list(value.counts.items()), value.error)
+        elif hasattr(value, "buckets"):
+            state[name] = (value.width_ms, [(t, list(c.items())) for t, c in value.buckets.items()])
+        else:
+            state[name] = value
+    state["counted"] = list(summary.counted.items())
+    state["not_evaluable"] = list(summary.not_evaluable.items())
+    return state
+
+
+@pytest.mark.parametrize("size", [1, 7, 256, 5000])
+def test_summary_add_many_equals_add_one_by_one(size: int) -> None:
+    outcomes = [o for o in _outcomes(6000, seed=size) if type(o) is Outcome]
+    # Rare kinds too: undetermined groups, huge keys, an action named COUNT beside counted rules.
+    outcomes[3] = outcomes[3]._replace(undetermined=(("G", "why"),), action="UNDETERMINED")
+    outcomes[5] = outcomes[5]._replace(uri="u" * 2000, action="BLOCK", labels=("l" * 1500,))
+    outcomes[8] = outcomes[8]._replace(action="COUNT", counted=("c1",))
+    one = Summary(top_capacity=20)
+    batched = Summary(top_capacity=20)
+    for start in range(0, len(outcomes), size):
+        for outcome in outcomes[start : start + size]:
+            one.add(outcome)
+        batched.add_many(outcomes[start : start + size])
+    assert _state(batched) == _state(one)
+    assert max(len(found) for found in one.action_examples.values()) == ACTION_EXAMPLES
