@@ -109,7 +109,7 @@ def test_labels_and_sources_are_part_of_what_is_kept(acls: list[WebACL]) -> None
 
 def _state(summary: Summary) -> dict[str, Any]:
     """Every counter of a summary, with the order of its keys (tables list them in that order)."""
-    state = {}
+    state: dict[str, Any] = {}
     for name, value in vars(summary).items():
         if name.startswith("_"):
             continue

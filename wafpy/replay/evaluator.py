@@ -92,10 +92,10 @@ class Evaluator:
                 outcomes: list[Outcome] = items  # type: ignore[assignment]
                 add_many(outcomes)
                 if compare is not None:
-                    for outcome in outcomes:
-                        compare(outcome)
+                    for done in outcomes:
+                        compare(done)
                 if write_records:
-                    blobs.append(_join([outcome[14] for outcome in outcomes]))  # Outcome.record
+                    blobs.append(_join([done[14] for done in outcomes]))  # type: ignore[misc]  # records
                 replayed += len(outcomes)
                 continue
             records: list[bytes] = []
