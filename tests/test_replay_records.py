@@ -3,11 +3,13 @@
 `encode_replay_record` must write exactly what `encode_record(decision_to_log_record(...))`
 writes, for the records it writes from kept parts (the same rule, action, source and labels,
 twice: once to keep the parts, once from them) and for those it leaves to the reference.
+`alblog._split_standard` must cut an ALB line as `split_alb` does.
 `Summary.add_many` must leave a summary exactly as `Summary.add` does, one outcome at a time.
 """
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from tests.test_replay_fastpath import CLOCK_MS, _line, _outcomes, _variants
 from wafpy.engine.services import Services
 from wafpy.errors import LogFormatError
 from wafpy.logs import parse_alb_line, parse_json_line
+from wafpy.logs.alblog import _FIELDS_READ, _split_standard, split_alb
 from wafpy.logs.decode import encode_record
 from wafpy.logs.fastrecord import encode_replay_record
 from wafpy.logs.logrecord import decision_to_log_record
@@ -141,3 +144,27 @@ def test_summary_add_many_equals_add_one_by_one(size: int) -> None:
         batched.add_many(outcomes[start : start + size])
     assert _state(batched) == _state(one)
     assert max(len(found) for found in one.action_examples.values()) == ACTION_EXAMPLES
+
+
+def test_standard_alb_split_equals_the_general_one() -> None:
+    lines = [
+        alb_line(i, path, ua=ua, blocked=i % 2 == 0)
+        for i, (path, ua) in enumerate(
+            [("/", "Mozilla/5.0"), ("/a?b=c#d", "curl/8"), ("/x", "-"), ("/q?x=1 2", "a b  c")]
+        )
+    ]
+    taken = 0
+    rng = random.Random(5)
+    alphabet = ['"', " ", "\t", "x", "\u00a0", '""', " - "]
+    for line in lines:
+        assert _split_standard(line) == split_alb(line, _FIELDS_READ)[:23]
+        for _ in range(3000):
+            chars = list(line)
+            for _ in range(rng.randrange(1, 3)):
+                chars.insert(rng.randrange(len(chars) + 1), rng.choice(alphabet))
+            text = "".join(chars)
+            fields = _split_standard(text)
+            if fields is not None:
+                taken += 1
+                assert fields == split_alb(text, _FIELDS_READ)[:23], text
+    assert taken > 1000
