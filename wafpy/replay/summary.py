@@ -245,6 +245,92 @@ class Summary:
             if last is None or ts > last:
                 self.last_ms = ts
 
+    def add_many(self, outcomes: list[Outcome]) -> None:
+        """`add` for each outcome, in order, with the same result.
+
+        A replay counts a few hundred outcomes at a time: the counters are looked up once for
+        all of them, and (action, rule, type, kind), which repeat, are counted together first.
+        """
+        if not outcomes:
+            return
+        rules: dict[tuple[str, str, str, str], int] = {}
+        examples_of = self.action_examples
+        full: set[str] = {a for a, found in examples_of.items() if len(found) >= ACTION_EXAMPLES}
+        labels_add = self.labels.add
+        timeline = self.timeline
+        buckets = timeline.buckets
+        first, last = self.first_ms, self.last_ms
+        for outcome in outcomes:
+            src, line, ts, kind, _, uri, ip, action, rule_id, rule_type, labels, counted, gaps, _, _, why = (
+                outcome
+            )
+            key = (action, rule_id, rule_type, kind)
+            rules[key] = rules.get(key, 0) + 1
+            if action not in full:
+                examples = examples_of.get(action)
+                if examples is None:
+                    examples_of[action] = [(src, line, rule_id)]
+                elif len(examples) < ACTION_EXAMPLES:
+                    examples.append((src, line, rule_id))
+                else:
+                    full.add(action)
+            if labels:
+                for label in labels:
+                    labels_add(label if len(label) <= KEY_CHARS else clip(label, KEY_CHARS))
+            if action == "BLOCK":
+                ip = ip or "-"
+                uri = uri or "-"
+                self.blocked_ips.add(ip if len(ip) <= KEY_CHARS else clip(ip, KEY_CHARS))
+                self.blocked_uris.add(uri if len(uri) <= KEY_CHARS else clip(uri, KEY_CHARS))
+            if counted or why or gaps:
+                self._add_rare(src, line, counted, gaps, why)
+            if ts is not None:
+                bucket = buckets.get(ts - ts % timeline.width_ms)
+                if bucket is None:
+                    timeline.add(ts, action)
+                    buckets = timeline.buckets  # widening replaces the dict
+                else:
+                    bucket[action] += 1
+                if first is None or ts < first:
+                    first = ts
+                if last is None or ts > last:
+                    last = ts
+        self.first_ms, self.last_ms = first, last
+        self.total += len(outcomes)
+        by_action, by_rule, by_kind = self.by_action, self.by_rule, self.by_kind
+        for (action, rule_id, rule_type, kind), n in rules.items():
+            by_action[action] += n
+            by_rule[(rule_id, rule_type, action)] += n
+            by_kind[kind] += n
+
+    def _add_rare(
+        self,
+        src: str,
+        line: int,
+        counted: tuple[str, ...],
+        gaps: tuple[str, ...],
+        why: tuple[tuple[str, str], ...],
+    ) -> None:
+        """The part of `add` for outcomes with counted rules, undetermined groups or gaps."""
+        if counted:
+            self.requests_counted += 1
+            examples = self.action_examples.setdefault("COUNT", [])
+            if len(examples) < ACTION_EXAMPLES:
+                examples.append((src, line, counted[0]))
+            pending = self._counted_tuples
+            pending[counted] = pending.get(counted, 0) + 1
+            if len(pending) > _PENDING_TUPLES:
+                _spread(pending, self._counted)
+        if why:
+            self.requests_undetermined += 1
+            self.undetermined.update(why)
+        if gaps:
+            self.requests_not_evaluable += 1
+            pending = self._gap_tuples
+            pending[gaps] = pending.get(gaps, 0) + 1
+            if len(pending) > _PENDING_TUPLES:
+                _spread(pending, self._not_evaluable)
+
     @property
     def counted(self) -> Counter[str]:
         """Rule -> requests it matched without terminating (Count rules and the like)."""
