@@ -13,6 +13,12 @@ sets `autocomplete_headers: false`:
   `^POST|PUT|PATCH|DELETE$`) are added when absent;
 * headers are sent sorted by name; the request target and version are sent as written.
 
+One change, made for every engine alike: `Host: localhost` (what go-ftw sends to a WAF on the test
+machine, not part of any payload) becomes `Host: www.example.com`. AWS's Known bad inputs group
+blocks a `localhost` Host header by design (`Host_localhost_HEADER`), which would otherwise "detect"
+nearly every CRS test for a reason that has nothing to do with the attack under test. Tests whose
+Host is the point (an IP address, an empty or missing Host) keep theirs.
+
 go-ftw looks header names up with their exact case, so a test that writes `content-type` gets a
 second `Content-Type` header, as it does on the wire. `encoded_request` stages are parsed as the
 raw request they are (a chunked body de-chunked, as a server hands it to the WAF).
@@ -36,6 +42,11 @@ _PL = re.compile(r"paranoia-level/(\d)")
 # go-ftw's methodsWithBodyRegex, unanchored alternatives and all: "^POST|PUT|PATCH|DELETE$".
 _BODY_METHOD = re.compile(r"^POST|PUT|PATCH|DELETE$")
 FAMILIES = ("942", "941", "930", "931", "932", "933", "920")
+NEUTRAL_HOST = "www.example.com"
+
+
+def _is_test_host(name: str, value: str) -> bool:
+    return name.lower() == "host" and value.lower() == "localhost"
 
 
 def paranoia_levels(rules_dir: Path) -> dict[int, int]:
@@ -146,6 +157,7 @@ def crs_cases(tests_dir: Path, levels: dict[int, int]) -> list[Case]:
                     if not (output.get("log") or {}).get("expect_ids"):
                         continue
                     method, target, version, headers, body = build_stage(input_)
+                    headers = [(n, NEUTRAL_HOST if _is_test_host(n, v) else v) for n, v in headers]
                     cases.append(
                         Case(
                             set=f"crs-{family}",

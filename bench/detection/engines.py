@@ -140,8 +140,9 @@ def load_bundled(document: dict[str, Any], managed: str) -> tuple[WebACL, str]:
         except (NotAvailableError, RulesetErrors, ValueError, TypeError):
             if managed == "bundled":
                 raise
-    folder = MANAGED_DIR if managed in ("auto", "bundled") else Path(managed)
-    return load_web_acl(document, managed=[str(folder)]), "managed=[rulesets/managed]"
+    if managed in ("auto", "bundled"):
+        return load_web_acl(document, managed=[str(MANAGED_DIR)]), "managed=[rulesets/managed]"
+    return load_web_acl(document, managed=[managed]), f"managed=[{Path(managed).name}] (group files)"
 
 
 def blocking_labels(groups: Sequence[dict[str, Any]]) -> dict[str, str]:

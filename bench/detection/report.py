@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.detection.cases import GOAL_FAMILIES, SETS, Case
+from bench.detection.cases import BROWSER_HEADERS, GOAL_FAMILIES, SETS, Case
 from bench.detection.engines import Outcome
 
 DETECTION_MARGIN = 5.0  # points below CRS PL1 the goals allow on CRS's own tests
@@ -135,6 +135,24 @@ def goals(found: Sequence[Row], outcomes: Sequence[Outcome], crs: str | None) ->
     return lines
 
 
+# Headers every CRS test or browser-like request carries: not where a payload sits.
+_ORDINARY_HEADERS = {"host", "accept", "connection", "content-length", "accept-language", "accept-encoding"}
+_ORDINARY_VALUES = {"OWASP CRS test agent", "application/x-www-form-urlencoded", BROWSER_HEADERS[1][1]}
+
+
+def payload_text(case: Case, width: int = 150) -> str:
+    """The request in one line: method and target, unusual headers, body; cut at `width`."""
+    text = f"{case.method} {case.target}"
+    for name, value in case.headers:
+        if name.lower() in _ORDINARY_HEADERS or value in _ORDINARY_VALUES:
+            continue
+        text += f" [{name}: {value}]"
+    if case.body:
+        text += " body " + case.body.decode("utf-8", "replace")
+    text = text.replace("`", "'").replace("\n", "\\n").replace("\r", "\\r").replace("|", "\\|")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def missed_examples(
     cases: Sequence[Case], outcomes: Sequence[Outcome], crs: str | None, per_set: int = 4
 ) -> list[str]:
@@ -151,12 +169,8 @@ def missed_examples(
         if not missed:
             continue
         lines.append(f"- {label}: {len(missed)} requests, e.g.")
-        for c in missed[:per_set]:
-            where = f"{c.method} {c.target}"
-            if c.body:
-                where += " body " + c.body.decode("utf-8", "replace")
-            where = where.replace("`", "'").replace("\n", "\\n").replace("|", "\\|")
-            lines.append(f"  - `{c.name}`: `{where[:140]}`")
+        step = max(1, len(missed) // per_set)  # spread over the set, not the first rule's tests only
+        lines += [f"  - `{c.name}`: `{payload_text(c)}`" for c in missed[::step][:per_set]]
     return lines
 
 
@@ -167,8 +181,7 @@ def false_positive_examples(cases: Sequence[Case], wafpy: Outcome, per_set: int 
             continue
         fps = [(c, wafpy.groups[i]) for i, c in enumerate(cases) if c.set == key and wafpy.blocked[i]]
         for c, groups in fps[:per_set]:
-            text = f"{c.method} {c.target}".replace("`", "'")[:120]
-            lines.append(f"- {label} `{c.name}` ({', '.join(groups) or '?'}): `{text}`")
+            lines.append(f"- {label} `{c.name}` ({', '.join(groups) or '?'}): `{payload_text(c)}`")
     return lines
 
 

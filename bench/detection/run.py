@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import sys
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", default=str(ROOT / "docs" / "detection.md"), help='the page to write ("-": none)'
     )
-    parser.add_argument("--json", type=Path, help="also write every figure as JSON here")
+    parser.add_argument("--json", type=Path, help="every figure as JSON (default: beside the page)")
     args = parser.parse_args(argv)
 
     crs_dir = args.corpora / "crs-rules" / CRS_VERSION
@@ -175,10 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.out != "-":
         Path(args.out).write_text(text, encoding="utf-8")
     print(text)
-    if args.json:
-        import json
-
-        args.json.write_text(json.dumps(report.figures(cases, outcomes), indent=1), encoding="utf-8")
+    json_path = args.json or (Path(args.out).with_suffix(".json") if args.out != "-" else None)
+    if json_path is not None:
+        json_path.write_text(json.dumps(report.figures(cases, outcomes), indent=1) + "\n", encoding="utf-8")
     return 0
 
 
