@@ -31,21 +31,23 @@ PER_SET = 100
 RECORDED = ROOT / "docs" / "detection.json"
 CRS_ENGINE = "ModSecurity + CRS PL1"
 
-# Attack family -> the bundled groups whose rules are meant to catch it. A family is checked once
-# one of its groups is in rulesets/managed. CRS 920 (HTTP protocol enforcement) is left out: AWS
-# WAF does not check that requests are valid HTTP, and neither do its managed rule groups.
+# Attack family -> the bundled groups whose rules are meant to catch it; a family is checked once
+# one of its groups is in rulesets/managed. These are the families the project's goal names (SQLi,
+# XSS, LFI, RCE) and libinjection's SQLi/XSS samples. Measured in docs/detection.md but not
+# asserted: CRS 931 RFI (AWS documents its RFI rules as URLs with an IPv4 address, a narrower test
+# than CRS's), CRS 933 PHP (CRS's tests reach past the PHP functions and variables AWS documents)
+# and CRS 920 (AWS WAF does not check that requests are valid HTTP, nor do its managed groups).
 COVERED: dict[str, tuple[str, ...]] = {
     "crs-942": ("AWSManagedRulesSQLiRuleSet",),
     "crs-941": ("AWSManagedRulesCommonRuleSet",),
     "crs-930": ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesLinuxRuleSet"),
-    "crs-931": ("AWSManagedRulesCommonRuleSet",),
     "crs-932": ("AWSManagedRulesUnixRuleSet", "AWSManagedRulesLinuxRuleSet", "AWSManagedRulesWindowsRuleSet"),
-    "crs-933": ("AWSManagedRulesPHPRuleSet",),
     "libinjection-sqli": ("AWSManagedRulesSQLiRuleSet",),
     "libinjection-xss": ("AWSManagedRulesCommonRuleSet",),
 }
 
-# Families the bundled groups do not reach yet: measured, reported, not failed. Each says why.
+# Covered families whose goal the bundled groups do not meet yet: measured and shown as expected
+# failures (pytest -ra lists them with the figures), not hidden. Remove an entry once it passes.
 KNOWN_GAPS: dict[str, str] = {}
 
 
