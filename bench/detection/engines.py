@@ -97,15 +97,16 @@ def _visibility(name: str) -> dict[str, Any]:
 
 
 def bundled_groups(folder: Path = MANAGED_DIR) -> list[dict[str, Any]]:
-    """The RuleGroup objects of the group files in `folder`, in AWS's order, then by name."""
+    """The RuleGroup objects of the `GROUP_ORDER` groups among the files in `folder`, in that order."""
     groups = []
     for path in sorted(folder.glob("*.json")):
         document = json.loads(path.read_text(encoding="utf-8"))
         group = document.get("RuleGroup", document)
         if isinstance(group, dict) and "Rules" in group:
             groups.append(group)
+    # Only the groups measured here: IP-list groups need the user's lists, and match no payload.
     rank = {name: i for i, name in enumerate(GROUP_ORDER)}
-    return sorted(groups, key=lambda g: (rank.get(g["Name"], len(rank)), g["Name"]))
+    return sorted((g for g in groups if g["Name"] in rank), key=lambda g: rank[g["Name"]])
 
 
 def web_acl(names: Sequence[str], *, count: bool = False) -> dict[str, Any]:
