@@ -102,6 +102,26 @@ def group_table(cases: Sequence[Case], wafpy: Outcome, names: Sequence[str]) -> 
     return lines
 
 
+def summary(found: Sequence[Row], outcomes: Sequence[Outcome]) -> list[str]:
+    """The short table of the README: the goal families, false positives, CPU per request."""
+    engines = [o.engine for o in outcomes]
+    lines = ["| | " + " | ".join(engines) + " |", "|---|" + "---|" * len(engines)]
+    by_key = {r.key: r for r in found}
+    for key in GOAL_FAMILIES:
+        if key in by_key:
+            row = by_key[key]
+            cells = " | ".join(_pct(row.rate(e)) for e in engines)
+            lines.append(f"| {row.label} ({row.n}) | {cells} |")
+    benign = [r for r in found if not r.attack]
+    total = sum(r.n for r in benign)
+    fps = [sum(r.hits[e] for r in benign) for e in engines]
+    lines.append(f"| false positives, benign sets ({total}) | " + " | ".join(str(f) for f in fps) + " |")
+    cpu = [total_cpu_us(o) for o in outcomes]
+    cells = [f"{_us(cpu[0])} µs"] + [f"{_us(c)} µs ({_ratio(c, cpu[0])})" for c in cpu[1:]]
+    lines.append("| CPU per request, all requests | " + " | ".join(cells) + " |")
+    return lines
+
+
 def goals(found: Sequence[Row], outcomes: Sequence[Outcome], crs: str | None) -> list[str]:
     """Each goal, the figures it is judged on, and whether it is met."""
     wafpy = outcomes[0].engine
