@@ -110,8 +110,8 @@ def summary(found: Sequence[Row], outcomes: Sequence[Outcome]) -> list[str]:
     for key in GOAL_FAMILIES:
         if key in by_key:
             row = by_key[key]
-            cells = " | ".join(_pct(row.rate(e)) for e in engines)
-            lines.append(f"| {row.label} ({row.n}) | {cells} |")
+            rates = " | ".join(_pct(row.rate(e)) for e in engines)
+            lines.append(f"| {row.label} ({row.n}) | {rates} |")
     benign = [r for r in found if not r.attack]
     total = sum(r.n for r in benign)
     fps = [sum(r.hits[e] for r in benign) for e in engines]
