@@ -64,7 +64,10 @@ def _us(value: float) -> str:
 
 
 def _ratio(peer: float, base: float) -> str:
-    return f"{peer / base:,.0f}×" if base and peer == peer and base == base else "–"
+    if not base or peer != peer or base != base:
+        return "–"
+    ratio = peer / base
+    return f"{ratio:.1f}×" if ratio < 10 else f"{ratio:,.0f}×"
 
 
 def table(found: Sequence[Row], engines: Sequence[str]) -> list[str]:
