@@ -54,6 +54,8 @@ class Outcome:
     batches: list[tuple[str, int, float]]
     # wafpy only: per case, the bundled groups that would have blocked it.
     groups: list[tuple[str, ...]] = field(default_factory=list)
+    # wafpy only: per case, the labels of the rules that would have blocked it.
+    rules: list[tuple[str, ...]] = field(default_factory=list)
     errors: int = 0
     note: str = ""
 
@@ -183,14 +185,16 @@ class WafpyEngine:
     def verdict(self, case: Case) -> bool:
         return self.acl.evaluate(to_request(case)).action == "BLOCK"
 
-    def attribute(self, case: Case) -> tuple[str, ...]:
-        """The groups that would have blocked the case, each with its rules' own actions."""
-        labels = self.count_acl.evaluate(to_request(case)).labels
-        return tuple(sorted({self.labels[x] for x in labels if x in self.labels}))
+    def attribute(self, case: Case) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The groups, and the rules' labels, that would have blocked the case."""
+        labels = [x for x in self.count_acl.evaluate(to_request(case)).labels if x in self.labels]
+        return tuple(sorted({self.labels[x] for x in labels})), tuple(labels)
 
     def run(self, cases: Sequence[Case]) -> Outcome:
         outcome = timed(cases, self.verdict, self.name)
-        outcome.groups = [self.attribute(c) for c in cases]
+        attributed = [self.attribute(c) for c in cases]
+        outcome.groups = [groups for groups, _ in attributed]
+        outcome.rules = [rules for _, rules in attributed]
         outcome.note = f"{len(self.names)} bundled groups, {self.how}"
         return outcome
 

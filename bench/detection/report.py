@@ -198,13 +198,22 @@ def missed_examples(
 
 
 def false_positive_examples(cases: Sequence[Case], wafpy: Outcome, per_set: int = 4) -> list[str]:
-    lines = []
+    """Benign requests wafpy blocks: how many per rule, then a few per set with their rules."""
+    counts: dict[str, int] = {}
+    for i, c in enumerate(cases):
+        if not c.attack and wafpy.blocked[i]:
+            for rule in wafpy.rules[i]:
+                counts[rule] = counts.get(rule, 0) + 1
+    lines = [f"- `{rule}`: {n}" for rule, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    if lines:
+        lines = ["Rules behind them (benign requests each would block):", "", *lines, ""]
     for key, (label, attack) in SETS.items():
         if attack:
             continue
-        fps = [(c, wafpy.groups[i]) for i, c in enumerate(cases) if c.set == key and wafpy.blocked[i]]
-        for c, groups in fps[:per_set]:
-            lines.append(f"- {label} `{c.name}` ({', '.join(groups) or '?'}): `{payload_text(c)}`")
+        fps = [(c, wafpy.rules[i]) for i, c in enumerate(cases) if c.set == key and wafpy.blocked[i]]
+        for c, rules in fps[:per_set]:
+            names = ", ".join(r.rsplit(":", 1)[-1] for r in rules) or "?"
+            lines.append(f"- {label} `{c.name}` ({names}): `{payload_text(c)}`")
     return lines
 
 
