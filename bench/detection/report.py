@@ -197,6 +197,33 @@ def missed_examples(
     return lines
 
 
+def weakest_rules(
+    cases: Sequence[Case], outcomes: Sequence[Outcome], crs: str | None, top: int = 15
+) -> list[str]:
+    """The CRS test files where wafpy blocks the fewest of the requests CRS PL1 blocks."""
+    if crs is None:
+        return []
+    wafpy = outcomes[0]
+    peer = next(o for o in outcomes if o.engine == crs)
+    by_rule: dict[int, list[int]] = {}
+    for i, c in enumerate(cases):
+        if c.rule is not None:
+            by_rule.setdefault(c.rule, []).append(i)
+    gaps = []
+    for rule, index in by_rule.items():
+        theirs = sum(peer.blocked[i] for i in index)
+        both = sum(peer.blocked[i] and wafpy.blocked[i] for i in index)
+        if theirs > both:
+            gaps.append((theirs - both, rule, len(index), theirs, sum(wafpy.blocked[i] for i in index)))
+    gaps.sort(key=lambda g: (-g[0], g[1]))
+    head = "| CRS test file (PL) | tests | CRS PL1 blocks | wafpy blocks | CRS-only |"
+    lines = [head, "|---|---|---|---|---|"]
+    for missed, rule, n, theirs, ours in gaps[:top]:
+        pl = next((c.pl for c in cases if c.rule == rule), None)
+        lines.append(f"| {rule}.yaml ({pl or '?'}) | {n} | {theirs} | {ours} | {missed} |")
+    return lines
+
+
 def false_positive_examples(cases: Sequence[Case], wafpy: Outcome, per_set: int = 4) -> list[str]:
     """Benign requests wafpy blocks: how many per rule, then a few per set with their rules."""
     counts: dict[str, int] = {}
