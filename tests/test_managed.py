@@ -13,6 +13,7 @@ import pytest
 from wafpy import NotAvailableError, Request, RulesetErrors, load_web_acl
 from wafpy import model as ast
 from wafpy.cli.main import EXIT_USAGE, main
+from wafpy.load import bundled
 from wafpy.load.capacity import acl_capacity
 from wafpy.load.loader import load_document, mapping_resolver
 from wafpy.load.managed import ManagedChoice, ManagedSpec, ManagedWarning, parse_managed
@@ -145,26 +146,28 @@ def test_default_names_every_group_and_the_choices() -> None:
     assert "resolver=" not in message
 
 
-# choice -> (NotAvailableError words, or None when it loads)
-CHOICES: dict[str, tuple[Any, str | None]] = {
-    "unset": (None, "cannot be evaluated: AWS does not publish the rules"),
-    "none": ("none", None),
-    "bundled": ("bundled", "no bundled equivalents of managed rule groups yet"),
+BOT_CONTROL = "AWSManagedRulesBotControlRuleSet"  # never bundled: it stands on AWS's private data
+
+# choice -> (group, NotAvailableError words, or None when it loads)
+CHOICES: dict[str, tuple[Any, str, str | None]] = {
+    "unset": (None, CRS, "cannot be evaluated: AWS does not publish the rules"),
+    "none": ("none", CRS, None),
+    "bundled": ("bundled", BOT_CONTROL, "wafpy cannot bundle it: it stands on AWS's bot signatures"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CHOICES))
 def test_each_keyword_choice(case: str) -> None:
-    value, refusal = CHOICES[case]
-    doc = web_acl(managed_rule(CRS))
+    value, group, refusal = CHOICES[case]
+    doc = web_acl(managed_rule(group))
     if refusal is None:
         acl = load_web_acl(doc, managed=value)
-        assert acl.managed_warnings == (ManagedWarning(f"AWS/{CRS}", CRS_AT),)
+        assert acl.managed_warnings == (ManagedWarning(f"AWS/{group}", CRS_AT),)
         return
     with pytest.raises(NotAvailableError) as info:
         load_web_acl(doc, managed=value)
     assert refusal in str(info.value)
-    assert f"AWS/{CRS}" in str(info.value)  # the groups are named
+    assert f"AWS/{group}" in str(info.value)  # the groups are named
 
 
 def test_log_loads_each_group_without_rules_marked_from_the_log() -> None:
@@ -327,7 +330,7 @@ def test_resolver_is_asked_before_managed(tmp_path: Path) -> None:
 VALIDATE: dict[str, tuple[list[str], int, str, str]] = {
     "unset": ([], 0, f"1 managed rule group needs --managed to be evaluated: AWS/{CRS} (at {CRS_AT})", ""),
     "none": (["none"], 0, "", f"warning: managed rule group AWS/{CRS} at {CRS_AT} is evaluated as if no"),
-    "bundled": (["bundled"], 0, "wafpy has no bundled equivalents yet", ""),
+    "bundled": (["bundled"], 0, f"AWS/{CRS} (at {CRS_AT}) is not available: wafpy bundles no equivalent", ""),
     "log": (["log"], 0, "--managed log replays managed rule groups from AWS WAF log records", ""),
     "file": (["{file}"], 0, f"offline: AWS/{CRS} (at {CRS_AT}) evaluated with the rules of {{file}}", ""),
     "file without the group": (["{other}"], 0, "1 managed rule group not found in the --managed files", ""),
@@ -337,8 +340,12 @@ VALIDATE: dict[str, tuple[list[str], int, str, str]] = {
 
 
 @pytest.mark.parametrize("case", sorted(VALIDATE))
-def test_validate_managed(case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_managed(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     values, code, out_words, err_words = VALIDATE[case]
+    (tmp_path / "no-bundled-groups").mkdir()
+    monkeypatch.setattr(bundled, "folder_override", tmp_path / "no-bundled-groups")
     names = {
         "file": str(write(tmp_path / "crs.json", rule_group(CRS, "/x"))),
         "other": str(write(tmp_path / "other.json", rule_group(BAD_INPUTS, "/x"))),

@@ -63,13 +63,15 @@ def test_managed_group_without_a_choice_fails_at_construction() -> None:
 @pytest.mark.parametrize(
     ("managed", "expected"),
     [
-        ("bundled", "no bundled equivalents"),
+        ("bundled", "wafpy cannot bundle it"),
         ("log", "replayed"),
     ],
 )
-def test_managed_bundled_and_log_are_refused(managed: str, expected: str) -> None:
+def test_managed_bundled_private_data_and_log_are_refused(managed: str, expected: str) -> None:
+    # Bot Control stands on AWS's private data: never bundled, whatever rulesets/managed holds.
+    group = "AWSManagedRulesBotControlRuleSet"
     with pytest.raises(NotAvailableError, match=expected):
-        WAFMiddleware(EchoApp(), web_acl(managed_rule(CRS)), managed=managed)
+        WAFMiddleware(EchoApp(), web_acl(managed_rule(group)), managed=managed)
 
 
 def test_a_web_acl_loaded_for_replay_from_the_log_is_refused() -> None:

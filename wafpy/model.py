@@ -368,7 +368,8 @@ class ManagedRuleGroup(StatementNode):
     rule_group: RuleGroup | None = None  # resolved at load when a resolver supplies one
     # Where `rule_group` came from: "resolver" (resolver=), "none" (managed="none": an empty group,
     # no inner rule matches), "log" (managed="log": no rules, the outcome is replayed from the AWS
-    # WAF log record) or "file:<path>" (managed=PATH); None while unresolved.
+    # WAF log record), "file:<path>" (managed=PATH) or "bundled" (wafpy's own equivalent,
+    # managed="bundled"; each inner rule carries its `fidelity`); None while unresolved.
     rules_from: str | None = None
 
 
@@ -423,11 +424,25 @@ class VisibilityConfig(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class RuleFidelity:
+    """How faithful a rule of one of wafpy's bundled managed rule groups is to AWS's rule.
+
+    tier: "exact" (AWS documents the test fully), "documented-examples" (built from AWS's
+    description and examples) or "heuristic" (a best guess at an undocumented test); basis: why.
+    """
+
+    rule: str
+    tier: str
+    basis: str
+
+
+@dataclass(frozen=True, slots=True)
 class Rule(Node):
     """A rule of a web ACL or rule group; Firewall Manager rule groups are Rules too.
 
     Exactly one of `action` (ordinary statements) and `override_action` ("None" | "Count", for
-    rule-group and managed-group statements) is set.
+    rule-group and managed-group statements) is set. `fidelity` is set on the rules of wafpy's
+    bundled managed rule groups only (`managed="bundled"`).
     """
 
     name: str
@@ -439,6 +454,7 @@ class Rule(Node):
     visibility_config: VisibilityConfig | None = None
     captcha_immunity: int | None = None
     challenge_immunity: int | None = None
+    fidelity: RuleFidelity | None = None
 
 
 @dataclass(frozen=True, slots=True)

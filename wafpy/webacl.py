@@ -12,6 +12,7 @@ from wafpy.engine.compile import CompiledACL, compile_acl
 from wafpy.engine.evaluate import evaluate
 from wafpy.engine.ratecount import Guess, Steps, assume_under, evaluate_counted
 from wafpy.engine.services import Services
+from wafpy.load.iplists import IpListsSpec
 from wafpy.load.loader import load_web_acl_model
 from wafpy.load.managed import ManagedSpec, ManagedWarning, managed_warnings
 from wafpy.load.resources import ResourceResolver
@@ -90,6 +91,7 @@ def load_web_acl(
     search_string: Literal["auto", "base64", "text"] = "auto",
     resolver: ResourceResolver | None = None,
     managed: ManagedSpec = None,
+    managed_ip_lists: IpListsSpec = None,
     detector: Detector | None = None,
     services: Services | None = None,
 ) -> WebACL:
@@ -104,10 +106,12 @@ def load_web_acl(
     `managed` says how AWS managed rule groups, whose rules AWS does not publish, are evaluated:
     a path or list of paths of rule group files (get-rule-group JSON, matched by VendorName, Name
     and Version, first match wins), "none" (no inner rule matches; listed in `managed_warnings`),
-    "bundled" (refused until wafpy ships equivalents) or "log" (each group's outcome is replayed
-    from the AWS WAF log record the request came from, `Request.logged_groups`: for `wafpy eval`;
-    a request without one is undetermined); a `resolver` whose `managed_rule_group()` returns a
-    group is asked first.
+    "bundled" (wafpy's own equivalents, not AWS's rules, each inner rule with its fidelity tier;
+    may be listed among paths, searched in the order written) or "log" (each group's outcome is
+    replayed from the AWS WAF log record the request came from, `Request.logged_groups`: for
+    `wafpy eval`; a request without one is undetermined); a `resolver` whose
+    `managed_rule_group()` returns a group is asked first. `managed_ip_lists` (with "bundled"): a
+    JSON file or a mapping rule name -> CIDRs, the lists the bundled IP-list groups evaluate.
     Raises `RulesetErrors` listing every problem (a bad document never half-loads), or
     `NotAvailableError` for managed groups nothing supplies (the message names them and the choices).
     """
@@ -118,5 +122,6 @@ def load_web_acl(
         search_string=search_string,
         resolver=resolver,
         managed=managed,
+        managed_ip_lists=managed_ip_lists,
     )
     return WebACL(model, detector=detector, services=services)

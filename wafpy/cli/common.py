@@ -65,6 +65,7 @@ def load_acl(
         account=args.account,
         search_string=args.search_string,
         managed=managed if managed is not None else args.managed,
+        managed_ip_lists=getattr(args, "managed_ip_lists", None),
     )
     # Plain prints: a rich console would wrap the messages and split the line:column references.
     try:

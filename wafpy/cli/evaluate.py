@@ -25,6 +25,7 @@ from wafpy.cli.gates import check_gate_arguments, evaluate_checks, exit_code, wr
 from wafpy.cli.rates import use_rate_backend
 from wafpy.load.managed import managed_groups
 from wafpy.replay.compare import Comparison, render_comparison
+from wafpy.replay.htmlreport import bundled_label_tiers
 from wafpy.replay.summary import Summary
 from wafpy.replay.summary_render import render_summary
 from wafpy.webacl import WebACL
@@ -172,6 +173,7 @@ def eval_command(args: argparse.Namespace) -> int:
             inputs=args.logs,
             rule_names=[r.name for r in acl.model.rules],
             warnings=warnings,
+            tiers=bundled_label_tiers(acl.model),
         ):
             return EXIT_USAGE
         if not args.quiet:

@@ -5,7 +5,8 @@ under the rule that references it, and for every match a small table: which stat
 of the request after which transformations, and what matched.
 
 A managed rule group says where its inner rules came from: from the log record (`--managed log`),
-from a rule group file (`--managed PATH`), or none at all (`--managed none`).
+from a rule group file (`--managed PATH`), wafpy's bundled equivalent (`--managed bundled`: each
+inner rule shows its fidelity tier, and why when it matched), or none at all (`--managed none`).
 
 Rules that read what the log does not record are flagged: the body (the engine reports it), and
 the country or ASN (`location_warning`): an ALB access log records no country, and no log
@@ -27,7 +28,9 @@ from rich.text import Text
 from wafpy import model as ast
 from wafpy.cli.common import EXIT_OK, EXIT_USAGE, StdoutConsole, load_acl
 from wafpy.decision import MATCH, NOT_APPLIED, Decision, MatchDetail, RuleTrace
+from wafpy.load.bundled import rule_tiers
 from wafpy.load.locations import LocationSources, describe, location_uses, unanswered
+from wafpy.load.managed import managed_groups
 from wafpy.webacl import WebACL
 
 _STYLES = {
@@ -71,6 +74,8 @@ def rule_sources(model: ast.WebACL) -> dict[str, str]:
                 if source == "log"
                 else "no inner rule evaluated (--managed none)"
                 if source == "none"
+                else "inner rules: wafpy's bundled equivalent, not AWS's; [tier]: fidelity to AWS's rule"
+                if source == "bundled"
                 else f"inner rules from {source.removeprefix('file:')}"
                 if source.startswith("file:")
                 else "inner rules from the resolver"
@@ -130,11 +135,13 @@ def render_explanation(
     rule_names: Sequence[str] = (),
     unlocated: Collection[str] = (),
     sources: Mapping[str, str] | None = None,
+    tiers: Mapping[tuple[str, str], ast.RuleFidelity] | None = None,
 ) -> None:
     """Print `decision` with its whole trace; `rule_names` (the web ACL's `Rules`, in document
     order) lets rules that could not be evaluated from the request's source be flagged, as are
     the rules named in `unlocated` (from `location_warning`); `sources` (from `rule_sources`)
-    says where each managed group's inner rules came from."""
+    says where each managed group's inner rules came from; `tiers` (from `rule_tiers`) gives the
+    fidelity tier of each inner rule of a bundled group, shown on its line (and why, when it matched)."""
     head = Text(title + " → " if title else "")
     head.append(decision.action, style=_STYLES.get(decision.action, "bold"))
     head.append(f" by {decision.terminating_rule_id} ({decision.terminating_rule_type})")
@@ -146,7 +153,13 @@ def render_explanation(
     for trace in decision.trace:
         inner = trace.group is not None
         line = _headline(trace, not inner and trace.rule in unknown_rules)
+        fidelity = (tiers or {}).get((trace.group, trace.rule)) if trace.group is not None else None
+        if fidelity is not None:
+            line.append(f"  [{fidelity.tier}]", style="italic")
         console.print(Padding(line, (0, 0, 0, 4 if inner else 0)))
+        if fidelity is not None and trace.result == MATCH:
+            basis = Text(f"{fidelity.tier}: {fidelity.basis}", style="dim", overflow="fold")
+            console.print(Padding(basis, (0, 0, 0, 8)))
         source = None if inner or sources is None else sources.get(trace.rule)
         if source is not None:  # under the group's line, before its inner rules
             console.print(Padding(Text(f"[{source}]", style="dim", overflow="fold"), (0, 0, 0, 8)))
@@ -231,6 +244,7 @@ def explain_command(args: argparse.Namespace) -> int:
         rule_names=[rule.name for rule in acl.model.rules],
         unlocated=unlocated,
         sources=rule_sources(acl.model),
+        tiers=rule_tiers([statement for _, _, statement in managed_groups(acl.model)]),
     )
     if acl_rate_based(acl):
         out.print(

@@ -14,12 +14,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections import Counter
 from typing import TYPE_CHECKING, Any, TextIO
 
 from wafpy import model as ast
 from wafpy.errors import NotAvailableError, RulesetErrors, WafpyError
 from wafpy.load.capacity import CapacityReport, acl_capacity
-from wafpy.load.managed import ManagedChoice, managed_groups, parse_managed
+from wafpy.load.fidelity import TIERS
+from wafpy.load.managed import ManagedChoice, managed_groups, parse_managed, unavailable_message
 
 if TYPE_CHECKING:
     from wafpy.load.loader import Loaded
@@ -60,9 +62,17 @@ def add_managed_option(p: argparse.ArgumentParser) -> None:
         metavar="HOW",
         action="append",
         help="how to evaluate AWS managed rule groups, whose rules AWS does not publish: none (as if no "
-        "inner rule matched, with a warning), bundled (not available yet), log (replayed from AWS WAF log "
+        "inner rule matched, with a warning), bundled (wafpy's own equivalents, not AWS's rules; may be "
+        "repeated with files, searched in order), log (replayed from AWS WAF log "
         "records: `wafpy eval` only, its default on AWS WAF logs), or a file "
         "or folder of rule groups in get-rule-group JSON (repeat to search several, in order)",
+    )
+    p.add_argument(
+        "--managed-ip-lists",
+        metavar="FILE",
+        help="with --managed bundled: a JSON object, rule name -> list of CIDRs, for the bundled IP "
+        "reputation groups (AWSManagedIPReputationList, AWSManagedReconnaissanceList, "
+        "AWSManagedIPDDoSList, AnonymousIPList, HostingProviderIPList), whose own lists AWS keeps private",
     )
 
 
@@ -158,11 +168,7 @@ def _offline(loaded: Loaded, out: TextIO, err: TextIO) -> None:
             file=out,
         )
     elif missing and choice.mode == "bundled":
-        print(
-            f"offline: {n} cannot be evaluated: wafpy has no bundled equivalents yet (use --managed none "
-            f"or --managed PATH): {listed}",
-            file=out,
-        )
+        print(f"offline: {unavailable_message(missing, choice)}", file=out)
     elif missing and choice.mode == "files":
         print(
             f"offline: {n} not found in the --managed files ({', '.join(choice.paths)}): {listed}", file=out
@@ -176,6 +182,14 @@ def _offline(loaded: Loaded, out: TextIO, err: TextIO) -> None:
             if source.startswith("file:"):
                 where = source.removeprefix("file:")
                 print(f"offline: {group} (at {path}) evaluated with the rules of {where}", file=out)
+            elif source == "bundled" and statement.rule_group is not None:
+                tiers = Counter(r.fidelity.tier for r in statement.rule_group.rules if r.fidelity)
+                counts = ", ".join(f"{tiers[t]} {t}" for t in TIERS if tiers[t])
+                print(
+                    f"offline: {group} (at {path}) evaluated with wafpy's bundled equivalent, not AWS's "
+                    f"rules (rule tiers: {counts})",
+                    file=out,
+                )
     for warning in loaded.managed_warnings:
         print(
             f"warning: managed rule group {warning.group} at {warning.path} is evaluated as if no inner "
@@ -191,7 +205,7 @@ def validate_command(args: argparse.Namespace) -> int:
 
     out, err = sys.stdout, sys.stderr
     try:
-        managed = parse_managed(getattr(args, "managed", None))
+        managed = parse_managed(getattr(args, "managed", None), getattr(args, "managed_ip_lists", None))
     except ValueError as exc:
         print(f"error: --managed: {exc}", file=err)
         return 1  # a usage error, as argparse's are in every wafpy command

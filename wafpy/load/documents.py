@@ -3,7 +3,9 @@
 Accepted shapes, for a web ACL (likewise a rule group, IP set or regex pattern set):
 
 * bare: the object itself (`get-web-acl` output's inner object, a `create-web-acl` input...);
-* api: the `get-*` output wrapper `{"WebACL": {...}, "LockToken": "..."}`;
+* api: the `get-*` output wrapper `{"WebACL": {...}, "LockToken": "..."}` (a managed rule group
+  file writes `VendorName` / `Version` beside `RuleGroup`, as `managed=` files and
+  `rulesets/managed/` do);
 * cloudformation: a template `{"Resources": {"Acl": {"Type": "AWS::WAFv2::WebACL",
   "Properties": {...}}}}` or one resource `{"Type": ..., "Properties": ...}`.
 
@@ -57,6 +59,9 @@ DOCUMENT_KINDS: tuple[DocumentKind, ...] = ("WebACL", "RuleGroup", "IPSet", "Reg
 RESOURCE_KINDS: tuple[DocumentKind, ...] = ("IPSet", "RegexPatternSet", "RuleGroup")
 # Members a get-* output has besides the document (get-web-acl: LockToken, ApplicationIntegrationURL).
 _API_EXTRAS = frozenset({"LockToken", "ApplicationIntegrationURL"})
+# A managed rule group file (managed=PATH, rulesets/managed/) writes its vendor and version beside
+# get-rule-group output's RuleGroup (wafpy/load/groupfiles.py reads them).
+_MANAGED_EXTRAS = frozenset({"VendorName", "Version"})
 _ARN_KIND = {
     "IPSet": "ipset",
     "RegexPatternSet": "regexpatternset",
@@ -122,7 +127,8 @@ def unwrap(
     if isinstance(type_node, JString) and type_node.value.startswith("AWS::") and value.get("Properties"):
         return _from_resource(value, type_node, expect, account)
     wrapped = [k for k in DOCUMENT_KINDS if isinstance(value.get(k), JObject)]
-    if wrapped and set(value.keys()) <= {wrapped[0], *_API_EXTRAS}:
+    extras = _API_EXTRAS | (_MANAGED_EXTRAS if wrapped[:1] == ["RuleGroup"] else frozenset())
+    if wrapped and set(value.keys()) <= {wrapped[0], *extras}:
         if wrapped[0] != expect:
             raise _fail(
                 f"this is {_article(wrapped[0])} document (get-* output), expected {_article(expect)}", value

@@ -22,6 +22,7 @@ from wafpy.load.build import (
     build_web_acl,
 )
 from wafpy.load.build_parts import Context
+from wafpy.load.iplists import IpListsSpec
 from wafpy.load.jsontree import JObject, JString, JValue
 from wafpy.load.managed import (
     ManagedChoice,
@@ -236,6 +237,7 @@ def load_value(
         load=_entry_loader(search_string, account),
         resolver=base,
         resources=managed_resources,
+        load_bundled=_entry_loader("auto", account),
     )
     ctx = Context(
         source=source,
@@ -380,6 +382,7 @@ def load_document(
     search_string: SearchString = "auto",
     resolver: ResourceResolver | None = None,
     managed: ManagedSpec = None,
+    managed_ip_lists: IpListsSpec = None,
 ) -> Loaded:
     """Like load_web_acl_model but returns the `Loaded` record and tolerates unavailable managed groups.
 
@@ -387,7 +390,7 @@ def load_document(
     from the `managed=` choice (`wafpy.load.managed`); the ones neither supplies are listed in
     `Loaded.managed_missing`. Raises ValueError for a malformed `managed` value.
     """
-    choice = parse_managed(managed)
+    choice = parse_managed(managed, managed_ip_lists)
     value, name = read_source(source)
     mode = search_string
     resources, files = split_resources(resources)
@@ -428,16 +431,18 @@ def load_web_acl_model(
     search_string: SearchString = "auto",
     resolver: ResourceResolver | None = None,
     managed: ManagedSpec = None,
+    managed_ip_lists: IpListsSpec = None,
 ) -> ast.WebACL:
     """Load a web ACL: a path, JSON text, bytes or a parsed dict; bare, get-web-acl output or CloudFormation.
 
     `search_string`: "base64" (get-* output), "text" (CloudFormation, conformance files) or "auto"
     (base64 for get-* output, text otherwise). `resources`: mapping ARN -> document, or files.
     `managed`: how managed rule groups are evaluated (`wafpy.load.managed`): a path or list of paths
-    of rule group files, "none", "bundled" or "log" (replayed from AWS WAF log records);
-    `resolver` is asked first.
+    of rule group files, "none", "bundled" (with paths too) or "log" (replayed from AWS WAF log
+    records); `resolver` is asked first. `managed_ip_lists` (with "bundled"): the user's lists for
+    the bundled IP-list groups (`wafpy.load.iplists`).
     Raises RulesetErrors (every problem) or NotAvailableError (a managed rule group nothing supplies,
-    managed="bundled" while it has no equivalents).
+    or one "bundled" cannot give).
     """
     loaded = load_document(
         source,
@@ -447,6 +452,7 @@ def load_web_acl_model(
         search_string=search_string,
         resolver=resolver,
         managed=managed,
+        managed_ip_lists=managed_ip_lists,
     )
     _raise_unavailable(loaded)
     assert isinstance(loaded.model, ast.WebACL)

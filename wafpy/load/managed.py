@@ -10,7 +10,11 @@ ACL with a `ManagedRuleGroupStatement` can be evaluated offline only once the us
   searched in order; the first match wins;
 - `"none"`: the group is evaluated as "no inner rule matched", never silently: the loaded web ACL
   lists each such group (`managed_warnings`);
-- `"bundled"`: the project's open equivalents, which do not exist yet (refused, naming the groups);
+- `"bundled"`: the project's own equivalents, `rulesets/managed/` (`wafpy.load.bundled`), each inner
+  rule with its fidelity tier; combinable with paths, searched in the order written
+  (`["my-groups/", "bundled"]`: the user's files first). The groups that stand on AWS's private data
+  are refused by name; the two IP-list groups evaluate the user's lists (`ip_lists=`,
+  `wafpy.load.iplists`);
 - `"log"`: each group's outcome taken from the AWS WAF log record being replayed (`wafpy eval` on
   AWS WAF logs): the group is built without rules and marked `rules_from="log"`, and the engine
   rebuilds its outcome from `Request.logged_groups`; a request that carries none is undetermined;
@@ -22,21 +26,24 @@ after the caller's `resolver=`, which keeps precedence (see `wafpy.load.loader.l
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Final, Literal, Protocol, TypeAlias
 
 from wafpy import model as ast
-from wafpy.errors import RulesetError, RulesetErrors
-from wafpy.load.jsontree import JObject, JString, JValue
-from wafpy.load.resources import Entry, LoadEntry, ResourceResolver
+from wafpy.load.bundled import BundledRules, why_not_bundled
+from wafpy.load.groupfiles import GroupFiles
+from wafpy.load.iplists import IpListsSpec, read_ip_lists
+from wafpy.load.jsontree import JValue
+from wafpy.load.resources import LoadEntry, ResourceResolver
 from wafpy.loggedgroups import MANAGED_LABEL_NAMESPACES
 
 __all__ = [
     "KEYWORDS",
     "UNSPECIFIED_CHOICES",
+    "IpListsSpec",
     "ManagedChoice",
     "ManagedRules",
     "ManagedSpec",
@@ -72,6 +79,39 @@ UNSPECIFIED_CHOICES: Final[Mapping[str, str]] = {
         "without a managed= choice, a rule group in the resource files that names its vendor "
         "(VendorName beside RuleGroup, or a managed label namespace) supplies the managed group of "
         "that vendor, name and version; a managed= choice, when given, decides instead"
+    ),
+    'managed="bundled": the groups': (
+        "wafpy's own equivalents, written by the project (not AWS's rules): "
+        "rulesets/managed/<Name>.json (get-rule-group output with VendorName AWS beside it, no "
+        "Version: it serves statements with any Version or none; its SearchStrings are base64 "
+        "whatever search_string says) with <Name>.fidelity.toml; found in the installed package "
+        "(wafpy/rulesets/managed/), else in the source checkout; a group of another vendor, or "
+        "not in the folder, is refused by name, listing the bundled ones"
+    ),
+    'managed="bundled": fidelity tiers': (
+        "each inner rule carries one tier: exact (AWS documents the test fully), "
+        "documented-examples (built from AWS's description and examples, erring toward fewer "
+        "matches) or heuristic (a best guess at an undocumented test), with a one-sentence basis; "
+        "the fidelity file must list every rule of the JSON once, in its order, or the group does "
+        "not load"
+    ),
+    'managed="bundled" among paths': (
+        '"bundled" may be listed with files and folders (managed=["my-groups/", "bundled"]); the '
+        "sources are searched in the order written and the first that has the group wins; none "
+        "and log stay alone"
+    ),
+    'managed="bundled": groups on private data': (
+        "Bot Control, ATP, ACFP and anti-DDoS stand on data AWS keeps (signatures, credential "
+        'databases, traffic baselines): never bundled, refused by name, pointing to managed="log" '
+        "or a file of the user's"
+    ),
+    'managed="bundled": IP-list groups': (
+        "the IP reputation and anonymous IP groups are bundled with AWS's rule names, order, "
+        "labels and default actions (AWSManagedIPDDoSList counts) and match the request's origin "
+        "IP against the user's lists (managed_ip_lists=, --managed-ip-lists: a JSON object rule "
+        "name -> CIDRs, IPv4 and IPv6 mixed, written and masked as in an IP set); every rule of a "
+        "group the web ACL uses needs an entry ([] matches nothing), an unknown rule name is an "
+        "error; without lists the groups are refused"
     ),
     'managed="none"': (
         "the group is an empty rule group: no inner rule matches, no label is added, the web ACL's "
@@ -122,23 +162,57 @@ _CHOICES_HINT = (
 
 @dataclass(frozen=True)
 class ManagedChoice:
-    """How managed rule groups are evaluated. Build it with `parse_managed`."""
+    """How managed rule groups are evaluated. Build it with `parse_managed`.
+
+    With mode "bundled", `paths` are the files written with it and `bundled_at` where "bundled"
+    stood among them (searched in that order); `ip_lists` feeds the bundled IP-list groups.
+    """
 
     mode: Mode = "unset"
     paths: tuple[str, ...] = ()
+    bundled_at: int = 0
+    ip_lists: str | tuple[tuple[str, tuple[str, ...]], ...] | None = None
 
     def __str__(self) -> str:
         if self.mode == "files":
             return "managed=" + ", ".join(self.paths)
+        if self.mode == "bundled" and self.paths:
+            items = [*self.paths[: self.bundled_at], '"bundled"', *self.paths[self.bundled_at :]]
+            return "managed=" + ", ".join(items)
         return f'managed="{self.mode}"' if self.mode != "unset" else "no managed= choice"
 
 
-def parse_managed(value: ManagedSpec) -> ManagedChoice:
-    """The user's `managed=` value as a choice: None, "none", "bundled", "log", or path(s).
+def _ip_lists(value: IpListsSpec) -> str | tuple[tuple[str, tuple[str, ...]], ...] | None:
+    """`ip_lists=` kept as given: a path, or a mapping frozen into pairs (the choice is a value)."""
+    if value is None or isinstance(value, (str, os.PathLike)):
+        return None if value is None else os.fspath(value)
+    if isinstance(value, Mapping):
+        pairs = []
+        for rule, cidrs in value.items():
+            if not isinstance(rule, str) or isinstance(cidrs, str) or not isinstance(cidrs, Sequence):
+                raise ValueError("managed_ip_lists=: expected rule name -> list of CIDRs")
+            pairs.append((rule, tuple(str(c) for c in cidrs)))
+        return tuple(pairs)
+    raise ValueError(f"managed_ip_lists=: expected a path or a mapping, got {type(value).__name__}")
+
+
+def parse_managed(value: ManagedSpec, ip_lists: IpListsSpec = None) -> ManagedChoice:
+    """The user's `managed=` value as a choice: None, "none", "bundled", "log", or path(s), and
+    "bundled" among paths. `ip_lists` (a JSON file or a mapping rule name -> CIDRs) feeds the
+    bundled IP-list groups.
 
     A keyword is never a path: write `./none` for a file named `none`. Raises ValueError for an
-    empty value, or a keyword mixed with paths.
+    empty value, "none" or "log" mixed with other values, or IP lists without "bundled".
     """
+    choice = _parse_managed(value)
+    if ip_lists is None:
+        return choice
+    if choice.mode != "bundled":
+        raise ValueError('managed_ip_lists= feeds the bundled IP-list groups: it needs managed="bundled"')
+    return dataclasses.replace(choice, ip_lists=_ip_lists(ip_lists))
+
+
+def _parse_managed(value: ManagedSpec) -> ManagedChoice:
     if value is None:
         return ManagedChoice()
     if isinstance(value, ManagedChoice):
@@ -152,17 +226,25 @@ def parse_managed(value: ManagedSpec) -> ManagedChoice:
     if not items:
         raise ValueError("managed=: an empty list names no rule group files")
     paths: list[str] = []
+    bundled_at: int | None = None
     for item in items:
         if not isinstance(item, (str, os.PathLike)):
             raise ValueError(f"managed=: expected a keyword or a path, got {type(item).__name__}")
         text = os.fspath(item)
         if not text:
             raise ValueError("managed=: an empty string is neither a keyword nor a path")
+        if isinstance(item, str) and text == "bundled":
+            if bundled_at is not None:
+                raise ValueError('managed="bundled" is given twice')
+            bundled_at = len(paths)
+            continue
         if isinstance(item, str) and text in KEYWORDS:
             if len(items) > 1:
                 raise ValueError(f'managed="{text}" cannot be combined with other values')
             return ManagedChoice(text)  # type: ignore[arg-type]  # one of KEYWORDS
         paths.append(text)
+    if bundled_at is not None:
+        return ManagedChoice("bundled", tuple(paths), bundled_at)
     return ManagedChoice("files", tuple(paths))
 
 
@@ -213,11 +295,13 @@ def unavailable_message(missing: Sequence[tuple[str, str]], choice: ManagedChoic
     plural = len(missing) != 1
     groups = f"managed rule group{'s' if plural else ''} {listed}"
     if choice.mode == "bundled":
-        return (
-            f"{groups}: wafpy has no bundled equivalents of managed rule groups yet; use "
-            'managed="none" (evaluate as "no inner rule matched", with a warning) or managed=PATH '
-            "(files or folders of rule groups in get-rule-group JSON)"
-        )
+        where = f" (not in {', '.join(choice.paths)} either)" if choice.paths else ""
+        reasons = []
+        for group, path in missing:
+            vendor, name = [*group.split("/"), ""][:2]
+            reason = why_not_bundled(vendor, name, choice.ip_lists is not None)
+            reasons.append(f"managed rule group {group} (at {path}) is not available{where}: {reason}")
+        return "; ".join(reasons)
     if choice.mode == "files":
         where = ", ".join(choice.paths)
         return (
@@ -231,93 +315,6 @@ def unavailable_message(missing: Sequence[tuple[str, str]], choice: ManagedChoic
     )
 
 
-# --------------------------------------------------------------------------------------------
-# Rule groups supplied in files
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    vendor: str
-    name: str
-    version: str | None
-    entry: Entry
-    named_vendor: bool = False  # the document names its vendor (not the AWS default)
-
-    def matches(self, vendor: str, name: str, version: str | None) -> bool:
-        if self.name != name or self.vendor.casefold() != vendor.casefold():
-            return False
-        return self.version is None or self.version == version
-
-
-def _text(node: JValue | None, key: str) -> str | None:
-    value = node.get(key) if isinstance(node, JObject) else None
-    return value.value if isinstance(value, JString) else None
-
-
-def _candidate(group: JObject, entry: Entry, wrapper: JValue | None) -> _Candidate | None:
-    name = _text(group, "Name")
-    if name is None:
-        return None  # validation of the file is left to the match, if any: nothing to match by
-    vendor = _text(wrapper, "VendorName")
-    namespace = _text(group, "LabelNamespace") or ""
-    if vendor is None and namespace.startswith("awswaf:managed:"):
-        vendor = namespace.split(":")[2] or None
-    return _Candidate(vendor or "AWS", name, _text(wrapper, "Version"), entry, vendor is not None)
-
-
-def _candidates(value: JValue, source: str) -> list[_Candidate]:
-    """The rule groups of one file, in document order."""
-    if isinstance(value, JObject):
-        group = value.get("RuleGroup")
-        if isinstance(group, JObject):  # get-rule-group output; VendorName / Version beside RuleGroup
-            found = _candidate(group, Entry(group, source, "RuleGroup", "api"), value)
-            return [found] if found else []
-        resources = value.get("Resources")
-        container = resources if isinstance(resources, JObject) else value
-        typed = [m for m in container.members if _text(m.value, "Type") is not None]
-        if typed:  # a CloudFormation template, or {LogicalId: resource}
-            base = "Resources." if container is resources else ""
-            out = []
-            for m in typed:
-                props = m.value.get("Properties") if isinstance(m.value, JObject) else None
-                if _text(m.value, "Type") != "AWS::WAFv2::RuleGroup" or not isinstance(props, JObject):
-                    continue
-                meta = m.value.get("Metadata") if isinstance(m.value, JObject) else None
-                entry = Entry(props, source, f"{base}{m.key}.Properties", "cloudformation", m.key)
-                if (found := _candidate(props, entry, meta)) is not None:
-                    out.append(found)
-            return out
-        if value.get("Rules") is not None:  # a bare RuleGroup object
-            found = _candidate(value, Entry(value, source, "", "bare"), None)
-            return [found] if found else []
-    raise RulesetErrors(
-        [
-            RulesetError(
-                "not a rule group document: managed= files hold get-rule-group output, a bare "
-                "RuleGroup object or a CloudFormation template with AWS::WAFv2::RuleGroup resources",
-                source=source,
-                line=value.line,
-                column=value.column,
-            )
-        ],
-        source=source,
-    )
-
-
-def _expand(paths: Sequence[str]) -> Iterator[str]:
-    """Files as given; a folder's *.json files, sorted by path, hidden files and folders skipped."""
-    for path in paths:
-        if os.path.isdir(path):
-            found = (
-                p
-                for p in Path(path).rglob("*.json")
-                if not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-            yield from sorted(str(p) for p in found)
-        else:
-            yield path
-
-
 class ManagedRules(Protocol):
     """What the builder asks for a managed group no resolver supplied: (rules, where from) or None."""
 
@@ -325,7 +322,7 @@ class ManagedRules(Protocol):
 
 
 class _Nothing:
-    """The choices that supply no rules at load: unset, "bundled" (not written yet)."""
+    """The choice that supplies no rules at load: unset."""
 
     def lookup(self, vendor: str, name: str, version: str | None) -> tuple[ast.RuleGroup, str] | None:
         return None
@@ -353,46 +350,16 @@ class _FromLog:
         return group, "log"
 
 
-@dataclass
-class _Files:
-    """Rule groups read from the user's files on first use, each built once.
+@dataclass(frozen=True)
+class _InOrder:
+    """Several sources, asked in order (managed=["my-groups/", "bundled"]): the first answer wins."""
 
-    `among_resources`: the files are the caller's `resources=`, which hold IP sets and customer
-    rule groups too; only rule groups that name a vendor (VendorName, or a managed label
-    namespace) count, and other documents are skipped.
-    """
-
-    paths: tuple[str, ...]
-    read: Callable[[str], tuple[JValue, str]]
-    load: LoadEntry
-    resolver: ResourceResolver
-    among_resources: bool = False
-    _found: list[_Candidate] | None = None
-    _built: dict[int, ast.RuleGroup] = field(default_factory=dict)
-
-    def _all(self) -> list[_Candidate]:
-        if self._found is None:
-            found: list[_Candidate] = []
-            for path in _expand(self.paths):
-                value, source = self.read(path)
-                if not self.among_resources:
-                    found += _candidates(value, source)
-                    continue
-                try:
-                    found += [c for c in _candidates(value, source) if c.named_vendor]
-                except RulesetErrors:
-                    continue  # an IP set, a regex pattern set: not a rule group document
-            self._found = found
-        return self._found
+    sources: tuple[ManagedRules, ...]
 
     def lookup(self, vendor: str, name: str, version: str | None) -> tuple[ast.RuleGroup, str] | None:
-        for i, c in enumerate(self._all()):
-            if c.matches(vendor, name, version):
-                if i not in self._built:
-                    model = self.load(c.entry, "RuleGroup", self.resolver)
-                    assert isinstance(model, ast.RuleGroup)
-                    self._built[i] = model
-                return self._built[i], f"file:{c.entry.source}"
+        for source in self.sources:
+            if (found := source.lookup(vendor, name, version)) is not None:
+                return found
         return None
 
 
@@ -403,6 +370,7 @@ def managed_rules(
     load: LoadEntry,
     resolver: ResourceResolver,
     resources: Sequence[str] = (),
+    load_bundled: LoadEntry | None = None,
 ) -> ManagedRules:
     """Where the builder finds a managed group's rules under `choice`. `read` reads one file as
     positioned JSON, `load` builds a rule group, `resolver` resolves what the group references.
@@ -411,13 +379,29 @@ def managed_rules(
     rule group there that names its vendor stands for the managed group of that vendor and name.
     A choice, when given, decides (so `wafpy eval` replays from the log even then)."""
     if choice.mode == "unset" and resources:
-        return _Files(tuple(resources), read, load, resolver, among_resources=True)
+        return GroupFiles(tuple(resources), read, load, resolver, among_resources=True)
     if choice.mode == "none":
         return _NoInnerMatch()
     if choice.mode == "log":
         return _FromLog()
     if choice.mode == "files":
-        return _Files(choice.paths, read, load, resolver)
+        return GroupFiles(choice.paths, read, load, resolver)
+    if choice.mode == "bundled":
+        # The bundled files are get-rule-group output, read as such whatever the caller's
+        # search_string (`load_bundled`); the IP lists are read (and checked) once per load.
+        lists = None
+        if choice.ip_lists is not None:
+            spec = choice.ip_lists if isinstance(choice.ip_lists, str) else dict(choice.ip_lists)
+            lists = read_ip_lists(spec, read)
+        bundled = BundledRules(read, load_bundled or load, resolver, lists)
+        before, after = choice.paths[: choice.bundled_at], choice.paths[choice.bundled_at :]
+        sources: list[ManagedRules] = []
+        if before:
+            sources.append(GroupFiles(before, read, load, resolver))
+        sources.append(bundled)
+        if after:
+            sources.append(GroupFiles(after, read, load, resolver))
+        return _InOrder(tuple(sources))
     return _Nothing()
 
 

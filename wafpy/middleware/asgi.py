@@ -30,7 +30,7 @@ from typing import Any, Final, Literal
 
 from wafpy.decision import ALLOW, Decision
 from wafpy.engine.services import Services
-from wafpy.load.managed import ManagedSpec
+from wafpy.load.managed import IpListsSpec, ManagedSpec
 from wafpy.middleware import config
 from wafpy.middleware.body import BodyRead, ReplayReceive, read_body
 from wafpy.middleware.clientinfo import ClientInfo
@@ -85,9 +85,9 @@ class WAFMiddleware:
     `acl`: a path to a web ACL document (any shape `load_web_acl` reads), a dict, or a `WebACL`.
     `resources`, `account`, `search_string`, `managed`: passed to `load_web_acl`, at construction
     and at every reload. `managed` says how AWS managed rule groups are evaluated: rule group files
-    or folders, or "none" (as if no inner rule matched; warned, and listed in `warnings`);
-    "bundled" and "log" (replay only) are refused. `services`: the `Services` (rate counter,
-    resolvers, clock) given to the loaded ACL.
+    or folders, "bundled" (wafpy's equivalents; `managed_ip_lists` for its IP-list groups) or "none"
+    (no inner rule matches; warned, listed in `warnings`); "log" (replay only) is refused.
+    `services`: the `Services` (rate counter, resolvers, clock) given to the loaded ACL.
 
     The ACL is loaded and validated here: a document error raises `RulesetErrors` (its text is what
     `wafpy validate` prints, `file:line:col: message at JSON.path`), managed groups without a
@@ -132,6 +132,7 @@ class WAFMiddleware:
         account: str | None = None,
         search_string: str = "auto",
         managed: ManagedSpec = None,
+        managed_ip_lists: IpListsSpec = None,
         services: Services | None = None,
         rate_backend: str | None = None,
         client: ClientConfig | None = None,
@@ -181,7 +182,8 @@ class WAFMiddleware:
         secret_key = tok.key()  # the same in every worker, so a token one issues the others accept
         self.app = app
         self._source: AclSource = acl
-        self._load_options = config.load_options(acl, resources, account, search_string, managed)
+        ip_lists = managed_ip_lists
+        self._load_options = config.load_options(acl, resources, account, search_string, managed, ip_lists)
         self._services = services
         # The rate counter put in every ACL's services (None: keep theirs), and the shared one the
         # request path awaits (None: counted synchronously in the evaluation).

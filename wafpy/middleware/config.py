@@ -29,7 +29,7 @@ from os import PathLike
 from typing import Any, Final, NamedTuple, TypeVar
 
 from wafpy.errors import NotAvailableError
-from wafpy.load.managed import LOG_IS_REPLAY_ONLY, ManagedSpec, from_the_log, parse_managed
+from wafpy.load.managed import LOG_IS_REPLAY_ONLY, IpListsSpec, ManagedSpec, from_the_log, parse_managed
 from wafpy.middleware.logsink import Sink
 from wafpy.middleware.tokens import token_key, token_secret_from_env
 from wafpy.webacl import WebACL
@@ -209,6 +209,7 @@ def load_options(
     account: str | None,
     search_string: str,
     managed: ManagedSpec,
+    managed_ip_lists: IpListsSpec = None,
 ) -> dict[str, Any]:
     """What the middleware passes to `load_web_acl`, at construction and at every reload.
 
@@ -223,7 +224,7 @@ def load_options(
     options: dict[str, Any] = {
         "resources": resources,
         "search_string": search_string,
-        "managed": parse_managed(managed),
+        "managed": parse_managed(managed, managed_ip_lists),
     }
     if account is not None:
         options["account"] = account

@@ -2,23 +2,25 @@
 
 The charts are drawn here in Python as SVG, so the page needs nothing but a browser: requests over
 time stacked by action, top terminating rules, top blocked client IPs and URIs, and with
-`--compare` the matrix of logged → new actions with the first examples of each change. Every text
-from the logs is HTML-escaped; a URI is data, not markup.
+`--compare` the matrix of logged → new actions with the first examples of each change; with
+wafpy's bundled managed rule groups, each of their rules with its fidelity tier. Every text from
+the logs is HTML-escaped; a URI is data, not markup.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from string import Template
 
+from wafpy import model as ast
 from wafpy.replay.compare import Comparison
 from wafpy.replay.summary import ACTION_COLORS, ACTION_ORDER, Summary
 from wafpy.replay.summary_render import format_ms, name_path
 
-__all__ = ["hbar_chart", "render_html", "stacked_bar_chart", "write_html_report"]
+__all__ = ["bundled_label_tiers", "hbar_chart", "render_html", "stacked_bar_chart", "write_html_report"]
 
 _OTHER_COLOR = "#9aa5b1"
 
@@ -244,6 +246,37 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], numeric: in
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _bundled_section(summary: Summary, tiers: Mapping[str, tuple[str, str, str]]) -> str:
+    """The rules of the bundled groups the web ACL uses: their tier, and the requests each labelled."""
+    counts = summary.labels.counts
+    rows = sorted(
+        ((group, rule, tier, counts.get(label, 0)) for label, (group, rule, tier) in tiers.items()),
+        key=lambda row: (-row[3], row[0], row[1]),
+    )
+    return (
+        "<section id='bundled'><h2>Rules of wafpy's bundled managed rule groups</h2><p class='muted'>"
+        "These groups are wafpy's own equivalents, not AWS's rules. Tier: <em>exact</em> (AWS documents "
+        "the test fully), <em>documented-examples</em> (built from AWS's description and examples), "
+        "<em>heuristic</em> (a best guess at an undocumented test). Requests: those that got the "
+        "rule's label (it matched, also under Count).</p>"
+        f"{_table(('managed rule group', 'rule', 'tier', 'requests'), rows)}</section>"
+    )
+
+
+def bundled_label_tiers(model: ast.WebACL) -> dict[str, tuple[str, str, str]]:
+    """label -> (group, rule, tier) for each labelled inner rule of the bundled groups of `model`."""
+    out = {}
+    for rule in (*model.pre_process_rules, *model.rules, *model.post_process_rules):
+        s = rule.statement
+        if not isinstance(s, ast.ManagedRuleGroup) or s.rules_from != "bundled" or s.rule_group is None:
+            continue
+        for inner in s.rule_group.rules:
+            if inner.fidelity is not None:
+                for label in inner.rule_labels:
+                    out[s.rule_group.label_namespace + label] = (s.name, inner.name, inner.fidelity.tier)
+    return out
+
+
 def render_html(
     summary: Summary,
     comparison: Comparison | None = None,
@@ -252,9 +285,11 @@ def render_html(
     inputs: Sequence[str] = (),
     rule_names: Sequence[str] = (),
     warnings: Sequence[str] = (),
+    tiers: Mapping[str, tuple[str, str, str]] | None = None,
 ) -> str:
     """The whole report page as a string; `warnings` (managed groups evaluated as "no inner rule
-    matched") head it."""
+    matched") head it. `tiers` (`bundled_label_tiers`): label -> (group, rule, fidelity tier) of the
+    rules of wafpy's bundled groups, shown wherever the report names one."""
     from wafpy._version import __version__
 
     rules = [
@@ -278,10 +313,16 @@ def render_html(
     if summary.counted:
         counted = [(rule, n, ACTION_COLORS["COUNT"]) for rule, n in summary.counted.most_common(10)]
         body.append(f"<section id='counted'><h2>Count rule matches</h2>{hbar_chart(counted)}</section>")
+    tiers = tiers or {}
     if summary.labels.counts:
-        labels = [(label, n, "#3b82c4") for label, n in summary.labels.top(10)]
+        labels = [
+            (label + (f" [{tiers[label][2]}]" if label in tiers else ""), n, "#3b82c4")
+            for label, n in summary.labels.top(10)
+        ]
         body.append(f"<section id='labels'><h2>Top labels</h2>{hbar_chart(labels)}</section>")
     body.append("</div><div style='height:18px'></div>")
+    if tiers:
+        body.append(_bundled_section(summary, tiers))
     if comparison is not None:
         missing = comparison.no_ground_truth
         cannot = comparison.cannot_tell
@@ -338,10 +379,11 @@ def write_html_report(
     inputs: Sequence[str] = (),
     rule_names: Sequence[str] = (),
     warnings: Sequence[str] = (),
+    tiers: Mapping[str, tuple[str, str, str]] | None = None,
 ) -> None:
     """Write the report to `path` (UTF-8)."""
     text = render_html(
-        summary, comparison, title=title, inputs=inputs, rule_names=rule_names, warnings=warnings
+        summary, comparison, title=title, inputs=inputs, rule_names=rule_names, warnings=warnings, tiers=tiers
     )
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)

@@ -40,7 +40,16 @@ CASE_SUFFIXES = (".waftest.json", ".waftest.yaml", ".waftest.yml")
 _YAML_SUFFIXES = (".yaml", ".yml")
 # Terminating actions: Count never ends evaluation, so no request is decided "COUNT".
 ACTIONS = ("ALLOW", "BLOCK", "CAPTCHA", "CHALLENGE")
-_FILE_KEYS = {"description", "webacl", "resources", "account", "searchString", "managed", "cases"}
+_FILE_KEYS = {
+    "description",
+    "webacl",
+    "resources",
+    "account",
+    "searchString",
+    "managed",
+    "managedIpLists",
+    "cases",
+}
 _CASE_KEYS = {"name", "description", "timestamp", "request", "expect"}
 _REQUEST_KEYS = {
     "clientIp",
@@ -117,6 +126,8 @@ class CaseFile:
     search_string: Literal["auto", "base64", "text"]
     managed: tuple[str, ...] | None
     cases: tuple[Case, ...]
+    # with managed "bundled": the lists of the bundled IP-list groups (a path, or rule -> CIDRs)
+    managed_ip_lists: Path | Mapping[str, Any] | None = None
 
     def load_acl(self) -> WebACL:
         """The web ACL, loaded fresh (no rate-based state); CaseFileError when it does not load."""
@@ -127,6 +138,7 @@ class CaseFile:
                 account=self.account,
                 search_string=self.search_string,
                 managed=list(self.managed) if self.managed else None,
+                managed_ip_lists=self.managed_ip_lists,
             )
         except RulesetErrors as exc:
             raise CaseFileError(self.path, f"the web ACL does not load:\n{exc}") from None
@@ -337,6 +349,11 @@ def _read_document(doc: Any, path: Path) -> CaseFile:
         managed = tuple(
             m if m in MANAGED_WORDS else str(resolve_path(base, m)) for m in _strings(managed, "managed")
         )
+    ip_lists: Any = doc.get("managedIpLists")
+    if isinstance(ip_lists, str):
+        ip_lists = resolve_path(base, ip_lists)
+    elif ip_lists is not None and not isinstance(ip_lists, Mapping):
+        raise ValueError("managedIpLists must be an object (rule name: list of CIDRs) or a path")
     description = doc.get("description", "")
     if not isinstance(description, str):
         raise ValueError("description must be a string")
@@ -349,6 +366,7 @@ def _read_document(doc: Any, path: Path) -> CaseFile:
         search_string=search,
         managed=managed,
         cases=_read_cases(doc.get("cases")),
+        managed_ip_lists=ip_lists,
     )
 
 
