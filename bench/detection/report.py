@@ -192,8 +192,11 @@ def missed_examples(
         if not missed:
             continue
         lines.append(f"- {label}: {len(missed)} requests, e.g.")
-        step = max(1, len(missed) // per_set)  # spread over the set, not the first rule's tests only
-        lines += [f"  - `{c.name}`: `{payload_text(c)}`" for c in missed[::step][:per_set]]
+        # Examples spread over the set, not the first rule's tests only; none whose payload names
+        # a scratch folder, which the page would show as if it were a path of this project.
+        shown = [c for c in missed if "/tmp/" not in payload_text(c, 10_000)]
+        step = max(1, len(shown) // per_set)
+        lines += [f"  - `{c.name}`: `{payload_text(c)}`" for c in shown[::step][:per_set]]
     return lines
 
 
