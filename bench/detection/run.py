@@ -112,6 +112,8 @@ def page(cases: list[Case], outcomes: list[Outcome], names: list[str], command: 
         "",
         "## CRS regression tests of paranoia-level-1 rules only",
         "",
+        "The CPU columns are the whole family's (batches are timed per family, every level mixed).",
+        "",
         *report.table(report.rows([c for c in cases], outcomes, pl1_only=True), engines),
         "",
         "## Which bundled group blocks what",
