@@ -129,7 +129,7 @@ def test_the_packaged_folder_wins_when_installed(tmp_path: Path, monkeypatch: py
     """A wheel ships rulesets/ as wafpy/rulesets/ (pyproject force-include)."""
     (tmp_path / "wafpy" / "rulesets" / "managed").mkdir(parents=True)
     monkeypatch.setattr(bundled, "folder_override", None)
-    monkeypatch.setattr("wafpy.load.bundled.resources.files", lambda package: tmp_path / package)
+    monkeypatch.setattr(bundled, "PACKAGE_DIR", tmp_path / "wafpy")
     assert bundled.bundled_folder() == tmp_path / "wafpy" / "rulesets" / "managed"
     assert 'force-include]\n"grammars" = "wafpy/grammars"\n"rulesets" = "wafpy/rulesets"' in (
         ROOT / "pyproject.toml"

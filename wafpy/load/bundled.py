@@ -19,7 +19,6 @@ import dataclasses
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Final
 
@@ -53,17 +52,21 @@ PRIVATE_DATA: Final[Mapping[str, str]] = {
     "AWSManagedRulesAntiDDoSRuleSet": "AWS's traffic baselines and DDoS event detection",
 }
 
+# The installed package's own folder (site-packages/wafpy in a wheel install).
+PACKAGE_DIR: Final = Path(__file__).resolve().parents[1]
+
 # Tests set this to a folder of their own; None: the package's folder.
 folder_override: Path | None = None
 
 
 def _packaged() -> Path | None:
-    """wafpy/rulesets/managed/ of an installed wheel, when the package is plain files."""
-    try:
-        folder = resources.files("wafpy") / "rulesets" / "managed"
-    except Exception:  # no usable package resources (zip import, namespace package)
-        return None
-    return folder if isinstance(folder, Path) and folder.is_dir() else None
+    """wafpy/rulesets/managed/ of an installed wheel (the package is plain files on disk).
+
+    Found beside the package's own files rather than through importlib.resources, which would
+    import tempfile, shutil, zipfile, bz2 and lzma into every process that imports wafpy.
+    """
+    folder = PACKAGE_DIR / "rulesets" / "managed"
+    return folder if folder.is_dir() else None
 
 
 def _checkout() -> Path | None:
