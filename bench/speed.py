@@ -16,7 +16,8 @@ ratios; `bench.ratios` alternates subject and baseline and counts this process's
   requests per second and server CPU per request from /proc;
 * replay: what `wafpy eval -o FILE` does against `evaluate` alone (`bench.test_bench_eval`), on AWS
   WAF records and ALB lines, and `--workers 2` against one worker (wall clock);
-* peers (`bench.speed_peers`): ModSecurity + CRS and lewaf + CRS, when installed;
+* peers (`bench.detection.speed_rows`, the detection benchmark's harness): ModSecurity + CRS and
+  lewaf + CRS against wafpy with the nine bundled managed groups, when installed;
 * load time and resident memory with the 1,500-WCU web ACL of `bench.make_docs`.
 
 It also writes a chart (`bench.speed_chart`, SVG written here, no plotting dependency) of the
@@ -39,7 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import wafpy
-from bench import floor, realistic_acl, speed_chart, speed_http, speed_peers, test_bench_asgi, test_bench_eval
+from bench import floor, realistic_acl, speed_chart, speed_http, test_bench_asgi, test_bench_eval
+from bench.detection import speed_rows
 from bench.ratios import interleaved_ratio
 from bench.speed_common import Row, Settings, at_least, at_most, machine, markdown
 
@@ -301,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         if wanted("replay"):
             replay_rows(s, Path(scratch))
         if wanted("peers"):
-            speed_peers.peer_rows(s)
+            speed_rows.peer_rows(s)
         if wanted("load"):
             load_rows(s)
     points = None

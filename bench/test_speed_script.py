@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 import wafpy
-from bench import realistic_acl, speed_chart, speed_peers
+from bench import realistic_acl, speed_chart
+from bench.detection import peers, speed_rows
+from bench.detection.engines import WafpyEngine, timed
 from bench.speed_common import Row, Settings, markdown
 
 
@@ -50,13 +52,33 @@ def test_the_ip_set_web_acl_holds_the_ranges_and_not_the_client() -> None:
     assert acl.evaluate(inside).action == "BLOCK"
 
 
-def test_a_peer_that_is_not_installed_is_a_skipped_row(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("WAFPY_CRS_DIR", raising=False)
+def test_a_peer_that_is_not_installed_is_a_skipped_row(tmp_path: Path) -> None:
     settings = _settings()
-    speed_peers.peer_rows(settings)
+    speed_rows.peer_rows(settings, crs=tmp_path / "no-crs", peers_dir=tmp_path)
     assert [r.value for r in settings.rows] == [None, None]
-    assert all("WAFPY_CRS_DIR" in r.detail for r in settings.rows)
+    assert all("CRS" in r.detail for r in settings.rows)
     assert "skipped" in markdown(settings.rows)
+
+
+def test_the_peers_are_found_as_the_detection_bench_finds_them(tmp_path: Path) -> None:
+    crs = tmp_path / "crs"
+    (crs / "rules").mkdir(parents=True)
+    (crs / "crs-setup.conf.example").write_text("", encoding="utf-8")
+    assert peers.installed_lewaf(tmp_path) is None
+    assert peers.missing_crs(crs) is None
+
+
+def test_the_peer_requests_reach_the_harness_as_cases() -> None:
+    cases = speed_rows.requests()
+    assert [c.name for c in cases] == ["benign GET", "attack GET", "4 KB JSON POST"]
+    assert cases[1].attack and "%27" in cases[1].target
+    assert len(cases[2].body) >= 4000
+    engine = WafpyEngine("bundled")
+    assert len(engine.names) == 9
+    outcome = timed(speed_rows.repeated(cases, 3), engine.verdict, "wafpy")
+    figures = speed_rows.per_request_us(outcome)
+    assert set(figures) == {c.name for c in cases}
+    assert figures["attack GET"][1] and not figures["benign GET"][1]
 
 
 def test_the_table_marks_targets() -> None:

@@ -1,4 +1,9 @@
-"""lewaf's own virtual environment, and the subprocess that runs it over the cases.
+"""Where the peers come from, lewaf's own virtual environment, and the subprocess that runs it.
+
+Both benchmarks that measure the peers (`python -m bench.detection`, and the peer rows of
+`python -m bench.speed`) find them here: the OWASP CRS rules in the shared corpora beside the
+repository (`CRS_DIR`), ModSecurity through the `libmodsecurity` wheel in this interpreter
+(`pip install -e '.[bench]'`), lewaf in its venv under `.peers/` (`PEERS_DIR`).
 
 lewaf 0.7.6 requires Python >= 3.12 while wafpy supports 3.11, so it gets its own venv, made once
 under the git-ignored `.peers/` folder of the repository (or `--peers-dir`) with the first
@@ -9,6 +14,7 @@ answers with one JSON object.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -18,10 +24,34 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.detection.cases import Case
-from bench.detection.engines import Outcome
+from bench.detection.engines import ROOT, Outcome
 
 LEWAF = "lewaf==0.7.6"
 WORKER = Path(__file__).with_name("lewaf_worker.py")
+CORPORA = ROOT.parent / "shared" / "corpora"
+CRS_VERSION = "v4.21.0"
+CRS_DIR = CORPORA / "crs-rules" / CRS_VERSION
+PEERS_DIR = ROOT / ".peers"
+
+
+def missing_crs(crs: Path) -> str | None:
+    """Why the CRS rules cannot be used from `crs`, or None when they can."""
+    if (crs / "crs-setup.conf.example").is_file() and (crs / "rules").is_dir():
+        return None
+    return f"no CRS {CRS_VERSION} rules in the shared corpora (crs-rules/{CRS_VERSION})"
+
+
+def missing_modsecurity() -> str | None:
+    """Why ModSecurity cannot run here, or None when the `libmodsecurity` wheel is installed."""
+    if importlib.util.find_spec("libmodsecurity") is not None:
+        return None
+    return "`libmodsecurity` is not installed (pip install -e '.[bench]', Linux x86_64)"
+
+
+def installed_lewaf(peers_dir: Path) -> Path | None:
+    """lewaf's venv interpreter when the venv exists (made by `lewaf_python`), else None."""
+    python = peers_dir / "lewaf" / "bin" / "python"
+    return python if python.exists() else None
 
 
 def find_python312(given: str | None) -> str | None:
@@ -45,7 +75,7 @@ def lewaf_python(peers_dir: Path, given: str | None) -> Path:
     """The venv's interpreter, creating the venv and installing lewaf when missing."""
     venv = peers_dir / "lewaf"
     python = venv / "bin" / "python"
-    if python.exists():
+    if installed_lewaf(peers_dir) is not None:
         return python
     base = find_python312(given)
     if base is None:

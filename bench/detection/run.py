@@ -25,10 +25,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from bench.detection import corpora, crs, report
 from bench.detection.cases import Case
 from bench.detection.engines import ROOT, ModSecurityEngine, Outcome, WafpyEngine
-from bench.detection.peers import lewaf_python, run_lewaf
-
-CORPORA = ROOT.parent / "shared" / "corpora"
-CRS_VERSION = "v4.21.0"
+from bench.detection.peers import CORPORA, CRS_VERSION, PEERS_DIR, lewaf_python, run_lewaf
 
 
 def build_cases(corpora_dir: Path, limit: int) -> list[Case]:
@@ -152,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-modsecurity", action="store_true", help="leave ModSecurity + CRS out")
     parser.add_argument("--no-lewaf", action="store_true", help="leave lewaf + CRS out")
     parser.add_argument("--lewaf-python", help="a Python >= 3.12 to make lewaf's venv with")
-    parser.add_argument("--peers-dir", type=Path, default=ROOT / ".peers", help="where lewaf's venv lives")
+    parser.add_argument("--peers-dir", type=Path, default=PEERS_DIR, help="where lewaf's venv lives")
     parser.add_argument(
         "--out", default=str(ROOT / "docs" / "detection.md"), help='the page to write ("-": none)'
     )
