@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import multiprocessing
 import zlib
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 from wafpy.replay import pool
 from wafpy.replay.chunks import Chunk
 from wafpy.replay.compare import Comparison
-from wafpy.replay.evaluator import Evaluator, request_of
+from wafpy.replay.evaluator import request_of
 from wafpy.replay.ordered import merge_comparison_in_order, merge_in_order, position_of
 from wafpy.replay.outcome import Outcome, ReplayOptions
 from wafpy.replay.partition import partition_value
@@ -168,12 +167,7 @@ def _one_process(
     warn: Callable[[str], None] | None,
 ) -> Generator[tuple[Any, Any], None, None]:
     """One partition's process (a pool of one, replaced if it dies), its results in order."""
-    methods = multiprocessing.get_all_start_methods()
-    fork = "fork" in methods
-    context = multiprocessing.get_context("fork" if fork else "spawn")
-    if not fork and loader is None:
-        raise ValueError("workers > 1 needs a picklable loader on platforms without fork")
-    evaluator = Evaluator(acl, options) if fork else None
+    context, evaluator = pool.worker_context(acl, options, loader)
     workers = WorkerPool(
         context,
         1,

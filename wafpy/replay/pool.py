@@ -224,6 +224,21 @@ def _no_loader() -> WebACL:
     raise RuntimeError("the web ACL was not inherited by the worker and no loader was given")
 
 
+def worker_context(
+    acl: WebACL, options: ReplayOptions, loader: Callable[[], WebACL] | None
+) -> tuple[Any, Evaluator | None]:
+    """The multiprocessing context for workers, and the evaluator forked workers inherit.
+
+    Forked workers inherit the compiled ACL (no second load, no pickling of closures); where
+    there is no fork, each spawned worker rebuilds it with `loader`.
+    """
+    fork = "fork" in multiprocessing.get_all_start_methods()
+    if not fork and loader is None:
+        raise ValueError("workers > 1 needs a picklable loader on platforms without fork")
+    context = multiprocessing.get_context("fork" if fork else "spawn")
+    return context, (Evaluator(acl, options) if fork else None)
+
+
 def run_tasks(
     acl: WebACL,
     options: ReplayOptions,
@@ -239,13 +254,7 @@ def run_tasks(
     `loader` rebuilds the web ACL in a spawned worker (platforms without fork); `warn` receives
     the message when a task is run again after its worker died.
     """
-    methods = multiprocessing.get_all_start_methods()
-    fork = "fork" in methods
-    context = multiprocessing.get_context("fork" if fork else "spawn")
-    if not fork and loader is None:
-        raise ValueError("workers > 1 needs a picklable loader on platforms without fork")
-    # Forked workers inherit the compiled ACL: no second load, no pickling of closures.
-    evaluator = Evaluator(acl, options) if fork else None
+    context, evaluator = worker_context(acl, options, loader)
     pool = WorkerPool(
         context,
         workers,
