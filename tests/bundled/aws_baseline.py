@@ -7,24 +7,17 @@ https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-ba
 
 from __future__ import annotations
 
-import json
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
-from typing import Any
 
-from wafpy import Request, WebACL, load_rule_group, load_web_acl
+from tests.bundled import groups
+from tests.bundled.groups import group_document, loaded
+from wafpy import Request, load_rule_group
 from wafpy import model as ast
 from wafpy.load.capacity import MANAGED_CAPACITY, acl_capacity
 from wafpy.matching.regex import regex_warnings
 
-ROOT = Path(__file__).resolve().parents[2]
-MANAGED = ROOT / "rulesets" / "managed"
 BASELINE_PAGE = "https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html"
-TIERS = ("exact", "documented-examples", "heuristic")
-VIS = {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "m"}
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
 
@@ -63,46 +56,6 @@ def request(
     return Request(method=method, uri=uri, headers=[*base, *headers], body=body)
 
 
-def group_document(group: str) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads((MANAGED / f"{group}.json").read_text())
-    return document
-
-
-def fidelity(group: str) -> dict[str, Any]:
-    return tomllib.loads((MANAGED / f"{group}.fidelity.toml").read_text())
-
-
-def web_acl_document(group: str, *, count_every_rule: bool = False) -> dict[str, Any]:
-    """A web ACL that runs `group`; `count_every_rule` overrides each inner rule to Count, so every
-    rule that matches adds its label and none stops the others."""
-    statement: dict[str, Any] = {"VendorName": "AWS", "Name": group}
-    if count_every_rule:
-        rules = group_document(group)["RuleGroup"]["Rules"]
-        statement["RuleActionOverrides"] = [{"Name": r["Name"], "ActionToUse": {"Count": {}}} for r in rules]
-    return {
-        "Name": "acl",
-        "Id": "1",
-        "ARN": "arn:aws:wafv2:us-east-1:111122223333:regional/webacl/acl/1",
-        "DefaultAction": {"Allow": {}},
-        "VisibilityConfig": VIS,
-        "Rules": [
-            {
-                "Name": f"use-{group}",
-                "Priority": 0,
-                "OverrideAction": {"None": {}},
-                "VisibilityConfig": VIS,
-                "Statement": {"ManagedRuleGroupStatement": statement},
-            }
-        ],
-    }
-
-
-@cache
-def loaded(group: str, *, count_every_rule: bool = False) -> WebACL:
-    """The web ACL of `web_acl_document`, its managed group read from the bundled files."""
-    return load_web_acl(web_acl_document(group, count_every_rule=count_every_rule), managed=[str(MANAGED)])
-
-
 def labels(group: str, r: Request) -> tuple[str, ...]:
     """The labels `group` adds to `r` when every rule is evaluated (all overridden to Count)."""
     return loaded(group, count_every_rule=True).evaluate(r).labels
@@ -131,15 +84,8 @@ def check_documented(group: str, namespace: str, table: Sequence[Documented]) ->
 
 
 def check_fidelity(group: str) -> None:
-    """One [[rule]] per rule of the JSON, same order, each with a known tier and a basis."""
-    notes = fidelity(group)
-    assert notes["group"] == group
-    assert notes["source"] == BASELINE_PAGE
-    rules = [r["Name"] for r in group_document(group)["RuleGroup"]["Rules"]]
-    assert [r["name"] for r in notes["rule"]] == rules
-    for note in notes["rule"]:
-        assert note["tier"] in TIERS, note
-        assert note["basis"].strip(), note
+    """The fidelity file agrees with the JSON, and cites AWS's page of the baseline groups."""
+    assert groups.check_fidelity(group)["source"] == BASELINE_PAGE
 
 
 def _regexes(statement: ast.Statement) -> list[str]:

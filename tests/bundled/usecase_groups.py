@@ -9,21 +9,16 @@ AWS's descriptions: https://docs.aws.amazon.com/waf/latest/developerguide/aws-ma
 from __future__ import annotations
 
 import json
-import tomllib
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-from wafpy import Decision, Request, WebACL, load_web_acl
+from tests.bundled.groups import check_fidelity as check_fidelity  # the same check for every group
+from tests.bundled.groups import group_document as document
+from tests.bundled.groups import loaded
+from wafpy import Decision, Request
 from wafpy import model as ast
 from wafpy.load.capacity import acl_capacity
 from wafpy.load.loader import load_document
-
-ROOT = Path(__file__).resolve().parents[2]
-MANAGED = ROOT / "rulesets" / "managed"
-VIS = {"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False, "MetricName": "m"}
-TIERS = ("exact", "documented-examples", "heuristic")
 
 # Where a rule inspects, as the FieldToMatch member of its statements.
 QUERY_ARGUMENTS = "AllQueryArguments"
@@ -66,16 +61,6 @@ def post(body: str, uri: str = "/submit") -> Request:
     return Request(method="POST", uri=uri, headers=headers, body=body)
 
 
-def document(group: str) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads((MANAGED / f"{group}.json").read_text())
-    return doc
-
-
-def fidelity(group: str) -> dict[str, Any]:
-    with (MANAGED / f"{group}.fidelity.toml").open("rb") as f:
-        return tomllib.load(f)
-
-
 def _fields(statement: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """(kind, inner) of every inspecting statement under `statement`."""
     ((kind, inner),) = statement.items()
@@ -111,16 +96,6 @@ def check_documented(group: str, capacity: int, namespace: str, table: list[Docu
                 assert len(inner["RegexString"]) <= 512  # AWS's limit on a regex pattern
 
 
-def check_fidelity(group: str) -> None:
-    """One [[rule]] per rule of the group, in the same order, each with a tier and a basis."""
-    tiers = fidelity(group)
-    assert tiers["group"] == group and tiers["source"].startswith("https://docs.aws.amazon.com/waf/")
-    names = [r["Name"] for r in document(group)["RuleGroup"]["Rules"]]
-    assert [r["name"] for r in tiers["rule"]] == names
-    for r in tiers["rule"]:
-        assert r["tier"] in TIERS and r["basis"].strip(), r["name"]
-
-
 def check_loads(group: str) -> None:
     """The group validates through the normal loader, and fits the capacity AWS documents."""
     loaded = load_document(json.dumps(document(group)["RuleGroup"]), "RuleGroup", search_string="base64")
@@ -129,32 +104,9 @@ def check_loads(group: str) -> None:
     assert loaded.model.capacity is not None and report.total <= loaded.model.capacity
 
 
-def web_acl_doc(group: str, *, count_every_rule: bool = False) -> dict[str, Any]:
-    """A web ACL whose only rule is `group` (OverrideAction None); `count_every_rule`: each inner
-    rule overridden to Count, so every rule that matches adds its label."""
-    statement: dict[str, Any] = {"VendorName": "AWS", "Name": group}
-    if count_every_rule:
-        statement["RuleActionOverrides"] = [
-            {"Name": r["Name"], "ActionToUse": {"Count": {}}} for r in document(group)["RuleGroup"]["Rules"]
-        ]
-    rule = {
-        "Name": f"use-{group}",
-        "Priority": 0,
-        "OverrideAction": {"None": {}},
-        "VisibilityConfig": VIS,
-        "Statement": {"ManagedRuleGroupStatement": statement},
-    }
-    return {"Name": "acl", "DefaultAction": {"Allow": {}}, "VisibilityConfig": VIS, "Rules": [rule]}
-
-
-@cache
-def web_acl(group: str, count_every_rule: bool = False) -> WebACL:
-    return load_web_acl(web_acl_doc(group, count_every_rule=count_every_rule), managed=[str(MANAGED)])
-
-
 def labels_of(group: str, namespace: str, request: Request) -> set[str]:
     """The labels `group` adds to `request` when every one of its rules counts."""
-    decision = web_acl(group, count_every_rule=True).evaluate(request)
+    decision = loaded(group, count_every_rule=True).evaluate(request)
     return {label for label in decision.labels if label.startswith(namespace)}
 
 
@@ -166,7 +118,7 @@ def check_case(group: str, namespace: str, table: list[Documented], case: Case) 
 
 def check_blocks(group: str, request: Request, label: str) -> Decision:
     """With the default actions the group blocks `request`, and its label is in the decision."""
-    decision = web_acl(group).evaluate(request)
+    decision = loaded(group).evaluate(request)
     assert (decision.action, decision.terminating_rule_id) == ("BLOCK", f"use-{group}")
     assert label in decision.labels
     return decision
