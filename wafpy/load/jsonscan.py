@@ -26,10 +26,11 @@ from wafpy.load.jsontree import JArray, JBool, JMember, JNull, JNumber, JObject,
 
 __all__ = ["parse_json", "scan_json"]
 
-_BLANKS = re.compile(r"[ \t\n\r]*")
+_BLANKS = re.compile(r"[ \t\n\r]*+")
 # A string without an escape, the common case; one with an escape goes to json's scanstring.
-_PLAIN_STRING = re.compile(r'"([^"\\\x00-\x1f]*)"')
-_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_PLAIN_STRING = re.compile(r'"([^"\\\x00-\x1f]*+)"')
+# Possessive throughout, like the patterns of wafpy.matching.jsonbody: nothing can backtrack.
+_NUMBER = re.compile(r"-?+(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?+(?:[eE][+-]?+[0-9]++)?+")
 # json's own string decoder (C): (text, index after the opening quote, strict) -> (value, end).
 _scanstring: Callable[[str, int, bool], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 _LITERALS: dict[str, JBool | JNull] = {"true": JBool(True), "false": JBool(False), "null": JNull()}

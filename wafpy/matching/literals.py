@@ -46,7 +46,7 @@ __all__ = ["FOLD", "LiteralSearch", "fold", "required_literals"]
 
 Literals = frozenset[bytes]
 
-_QUANTIFIER: Final = re.compile(r"\\.|\{\d+(?:,\d*)?\}", re.DOTALL)
+_QUANTIFIER: Final = re.compile(r"\\.|\{\d++(?:,\d*+)?+\}", re.DOTALL)  # possessive: no backtracking
 _POSIX_CLASS: Final = (("[:", ":]"), ("[.", ".]"), ("[=", "=]"))
 _MAX_ALTERNATIVES: Final = 64  # a wider disjunction buys little and costs automaton size
 
