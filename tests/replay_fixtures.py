@@ -10,10 +10,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from tests.builders import byte_match, rule, visibility, web_acl
 from wafpy.cli.main import main
+from wafpy.replay.evaluator import Evaluator
+from wafpy.replay.outcome import Outcome, ReplayOptions
+from wafpy.webacl import WebACL
 
 ACCOUNT = "111122223333"
 ACL_ARN = (
@@ -170,3 +174,19 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
     # rich wraps tables at 80 columns when not on a terminal; wide output keeps assertions simple.
     monkeypatch.setenv("COLUMNS", "250")
+
+
+def replay_record(acl: WebACL, rec: dict[str, Any]) -> Outcome:
+    """The outcome of replaying one AWS WAF log record against `acl`, as `wafpy eval` does."""
+    evaluator = Evaluator(acl, ReplayOptions(write_records=True))
+    items, _ = evaluator.run([("json", "log", [1], [orjson.dumps(rec)])])
+    (outcome,) = items
+    assert isinstance(outcome, Outcome)
+    return outcome
+
+
+def describe(outcome: Outcome) -> str:
+    """An outcome in one line: its action, rule and labels, or why it is undetermined."""
+    if outcome.undetermined:
+        return "UNDETERMINED " + "; ".join(f"{g}: {r}" for g, r in outcome.undetermined)
+    return f"{outcome.action} {outcome.rule_id} [{', '.join(outcome.labels)}]"

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.replay_fixtures import describe, replay_record
 from tests.test_managed import CRS, managed_rule, rule_group, web_acl, write
 from wafpy import NotAvailableError, load_web_acl
 from wafpy import model as ast
@@ -25,8 +26,7 @@ from wafpy.cli.main import EXIT_OK, main
 from wafpy.engine.fromlog import REASONS
 from wafpy.load.managed import LOG_IS_REPLAY_ONLY, ManagedChoice, ManagedSpec, managed_groups, parse_managed
 from wafpy.middleware import WAFMiddleware
-from wafpy.replay import Outcome, ReplayOptions
-from wafpy.replay.evaluator import Evaluator
+from wafpy.replay import Outcome
 
 ACCOUNT = "111122223333"
 BOT = "AWSManagedRulesBotControlRuleSet"
@@ -216,31 +216,20 @@ REPLAYS: dict[str, tuple[list[dict[str, Any]], bool, str | None, Any, str]] = {
 
 
 def _replay(doc: dict[str, Any], managed: Any, rec: dict[str, Any]) -> Outcome:
-    acl = load_web_acl(doc, managed=managed)
-    evaluator = Evaluator(acl, ReplayOptions(write_records=True))
-    items, _ = evaluator.run([("json", "log", [1], [orjson.dumps(rec)])])
-    (outcome,) = items
-    assert isinstance(outcome, Outcome)
-    return outcome
-
-
-def _describe(outcome: Outcome) -> str:
-    if outcome.undetermined:
-        return "UNDETERMINED " + "; ".join(f"{g}: {r}" for g, r in outcome.undetermined)
-    return f"{outcome.action} {outcome.rule_id} [{', '.join(outcome.labels)}]"
+    return replay_record(load_web_acl(doc, managed=managed), rec)
 
 
 @pytest.mark.parametrize("case", list(REPLAYS))
 def test_replay_takes_private_data_groups_from_the_log_and_evaluates_bundled_ones(case: str) -> None:
     groups, bot_blocked, user_agent, managed, expected = REPLAYS[case]
     rec = _record(groups, bot_blocked=bot_blocked, user_agent=user_agent)
-    assert _describe(_replay(_acl_doc(CRS, BOT), managed, rec)) == expected
+    assert describe(_replay(_acl_doc(CRS, BOT), managed, rec)) == expected
 
 
 def test_order_of_the_web_acl_decides_which_group_is_reached() -> None:
     # Bot Control first: its logged block stands, the bundled group after it is never reached.
     rec = _record(BOT_BLOCKED, bot_blocked=True, user_agent=None)
-    assert _describe(_replay(_acl_doc(BOT, CRS), ["bundled", "log"], rec)) == BOT_BLOCK
+    assert describe(_replay(_acl_doc(BOT, CRS), ["bundled", "log"], rec)) == BOT_BLOCK
 
 
 # --------------------------------------------------------------------------------------------

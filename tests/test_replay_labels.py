@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
+from tests.replay_fixtures import describe
 from tests.test_replay_managed import (
     CRS,
     CRS_ID,
     NS,
     SIZE_LABEL,
     _override,
-    describe,
     entry,
     group_rule,
     match,

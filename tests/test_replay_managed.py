@@ -18,6 +18,7 @@ import orjson
 import pytest
 
 from tests.builders import visibility
+from tests.replay_fixtures import describe, replay_record
 from wafpy import load_web_acl
 from wafpy.cli.main import EXIT_FAIL_ON, EXIT_OK, EXIT_USAGE, main
 from wafpy.engine.fromlog import REASONS
@@ -300,18 +301,7 @@ CASES: dict[str, tuple[dict[str, Any], list[dict[str, Any]], str]] = {
 
 
 def replay(rules: list[dict[str, Any]], rec: dict[str, Any]) -> Outcome:
-    acl = load_web_acl(web_acl(*rules), managed="log", search_string="text")
-    evaluator = Evaluator(acl, ReplayOptions(write_records=True))
-    items, _ = evaluator.run([("json", "log", [1], [orjson.dumps(rec)])])
-    (outcome,) = items
-    assert isinstance(outcome, Outcome)
-    return outcome
-
-
-def describe(outcome: Outcome) -> str:
-    if outcome.undetermined:
-        return "UNDETERMINED " + "; ".join(f"{g}: {r}" for g, r in outcome.undetermined)
-    return f"{outcome.action} {outcome.rule_id} [{', '.join(outcome.labels)}]"
+    return replay_record(load_web_acl(web_acl(*rules), managed="log", search_string="text"), rec)
 
 
 @pytest.mark.parametrize("case", list(CASES))
