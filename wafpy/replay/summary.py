@@ -213,24 +213,8 @@ class Summary:
             uri = uri or "-"
             self.blocked_ips.add(ip if len(ip) <= KEY_CHARS else clip(ip, KEY_CHARS))
             self.blocked_uris.add(uri if len(uri) <= KEY_CHARS else clip(uri, KEY_CHARS))
-        if counted:
-            self.requests_counted += 1
-            examples = self.action_examples.setdefault("COUNT", [])
-            if len(examples) < ACTION_EXAMPLES:
-                examples.append((src, line, counted[0]))
-            pending = self._counted_tuples
-            pending[counted] = pending.get(counted, 0) + 1
-            if len(pending) > _PENDING_TUPLES:
-                _spread(pending, self._counted)
-        if why:
-            self.requests_undetermined += 1
-            self.undetermined.update(why)
-        if gaps:
-            self.requests_not_evaluable += 1
-            pending = self._gap_tuples
-            pending[gaps] = pending.get(gaps, 0) + 1
-            if len(pending) > _PENDING_TUPLES:
-                _spread(pending, self._not_evaluable)
+        if counted or why or gaps:
+            self._add_rare(src, line, counted, gaps, why)
         if ts is not None:
             timeline = self.timeline
             bucket = timeline.buckets.get(ts - ts % timeline.width_ms)
